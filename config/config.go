@@ -1,0 +1,338 @@
+// Package config reads the cardswitch YAML configuration (contract §1), applies the command-line
+// overrides and the defaults, and builds the development profile with generated keys.
+package config
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/cardswitch/cardswitch/ledger"
+)
+
+// Config is the whole configuration. The keys of contract §1 are fixed; the others are ours.
+type Config struct {
+	ISO      ISO       `yaml:"iso"`
+	HTTP     HTTP      `yaml:"http"`
+	DataDir  string    `yaml:"dataDir"`
+	Security Security  `yaml:"security"`
+	Programs []Program `yaml:"programs"`
+	Engine   Engine    `yaml:"engine"`
+	Log      Log       `yaml:"log"`
+
+	// DevProfile is set when no config file was given and the development profile is in use.
+	DevProfile bool `yaml:"-"`
+}
+
+// ISO is the ISO 8583 listener.
+type ISO struct {
+	Addr               string        `yaml:"addr"`
+	MaxFrameBytes      int           `yaml:"maxFrameBytes"`      // default 8192
+	MaxInFlightPerConn int           `yaml:"maxInFlightPerConn"` // default 256
+	MaxSessions        int           `yaml:"maxSessions"`        // default 1024
+	IdleTimeout        time.Duration `yaml:"idleTimeout"`        // default 5m
+	DrainTimeout       time.Duration `yaml:"drainTimeout"`       // default 10s
+}
+
+// HTTP is the management API listener.
+type HTTP struct {
+	Addr            string        `yaml:"addr"`
+	TLSCert         string        `yaml:"tlsCert"`     // server certificate (PEM); empty: plain HTTP (loopback only)
+	TLSKey          string        `yaml:"tlsKey"`      // server key (PEM)
+	ClientCA        string        `yaml:"clientCA"`    // CA for partner client certificates on /secure
+	SessionTTL      time.Duration `yaml:"sessionTTL"`  // customer session tokens, default 10m
+	AdminTokens     []AdminToken  `yaml:"adminTokens"` // operators of /admin
+	MaxBodyBytes    int           `yaml:"maxBodyBytes"`
+	RateLimitPerSec int           `yaml:"rateLimitPerSec"` // API calls per client per second, default 200
+	WebhookURL      string        `yaml:"webhookUrl"`
+	WebhookSecret   string        `yaml:"webhookSecret"`
+}
+
+// AdminToken is an operator's bearer token and role (Admin, Manager, Employee).
+type AdminToken struct {
+	Name  string `yaml:"name"`
+	Token string `yaml:"token"`
+	Role  string `yaml:"role"`
+}
+
+// Security holds the switch-wide keys.
+type Security struct {
+	ZPK     string `yaml:"zpk"`     // zone PIN key, 2-key 3DES hex (field 52)
+	DataKey string `yaml:"dataKey"` // AES-256 key for card data and PII at rest, 64 hex
+}
+
+// Program is a card program (a BIN with its scheme, currency and keys).
+type Program struct {
+	Name      string `yaml:"name"`
+	BIN       string `yaml:"bin"`
+	Scheme    string `yaml:"scheme"`
+	Currency  string `yaml:"currency"`
+	PANLength int    `yaml:"panLength"`
+	Keys      Keys   `yaml:"keys"`
+	// ExpiryMonths is the validity of issued cards, default 36.
+	ExpiryMonths int `yaml:"expiryMonths"`
+	// AllowUncheckedARQC lets through chip requests whose ARQC cannot be checked (unknown CVN,
+	// missing tags); default false: they are declined 1029.
+	AllowUncheckedARQC bool `yaml:"allowUncheckedArqc"`
+	// PartnerBalanceID names the partner balance that also bounds the program's spending.
+	PartnerBalanceID string `yaml:"partnerBalanceId"`
+}
+
+// Keys are the program's card keys, 2-key 3DES in hex.
+type Keys struct {
+	IMKAC string `yaml:"imkAc"`
+	CVK   string `yaml:"cvk"`
+	PVK   string `yaml:"pvk"`
+	PVKI  int    `yaml:"pvki"`
+}
+
+// Engine are the single writer's limits.
+type Engine struct {
+	QueueDepth int           `yaml:"queueDepth"` // default 16384
+	MaxBatch   int           `yaml:"maxBatch"`   // default 2048
+	HoldTTL    time.Duration `yaml:"holdTTL"`    // default 168h
+}
+
+// Log configures logging.
+type Log struct {
+	Level string `yaml:"level"` // debug, info, warn, error; default info
+}
+
+// Overrides are the command-line flags; empty values do not override.
+type Overrides struct {
+	DataDir, ISOAddr, HTTPAddr string
+}
+
+// Defaults of contract §1.
+const (
+	DefaultISOAddr  = "127.0.0.1:8583"
+	DefaultHTTPAddr = "127.0.0.1:8080"
+	DefaultDataDir  = "./var"
+	DefaultFrame    = 8192
+)
+
+// Load reads the file (or, with path "", the development profile), applies the overrides and
+// the defaults and validates the result. The development profile's keys are generated on first
+// start into the data directory (mode 0600); warn is called to say so.
+func Load(path string, o Overrides, warn func(msg string)) (*Config, error) {
+	var c Config
+	if path != "" {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(raw))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+	} else {
+		c = devProfile()
+	}
+	if o.DataDir != "" {
+		c.DataDir = o.DataDir
+	}
+	if o.ISOAddr != "" {
+		c.ISO.Addr = o.ISOAddr
+	}
+	if o.HTTPAddr != "" {
+		c.HTTP.Addr = o.HTTPAddr
+	}
+	c.applyDefaults()
+	if c.DevProfile {
+		if err := c.loadDevKeys(warn); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (c *Config) applyDefaults() {
+	if c.ISO.Addr == "" {
+		c.ISO.Addr = DefaultISOAddr
+	}
+	if c.ISO.MaxFrameBytes == 0 {
+		c.ISO.MaxFrameBytes = DefaultFrame
+	}
+	if c.HTTP.Addr == "" {
+		c.HTTP.Addr = DefaultHTTPAddr
+	}
+	if c.HTTP.SessionTTL == 0 {
+		c.HTTP.SessionTTL = 10 * time.Minute
+	}
+	if c.DataDir == "" {
+		c.DataDir = DefaultDataDir
+	}
+	for i := range c.Programs {
+		p := &c.Programs[i]
+		if p.PANLength == 0 {
+			p.PANLength = 16
+		}
+		if p.ExpiryMonths == 0 {
+			p.ExpiryMonths = 36
+		}
+		if p.Keys.PVKI == 0 {
+			p.Keys.PVKI = 1
+		}
+	}
+}
+
+var (
+	hex32 = regexp.MustCompile(`^[0-9A-Fa-f]{32}$`)
+	hex64 = regexp.MustCompile(`^[0-9A-Fa-f]{64}$`)
+	digit = regexp.MustCompile(`^[0-9]+$`)
+)
+
+// Validate checks every key; errors name the key, never its value.
+func (c *Config) Validate() error {
+	var errs []error
+	if !hex32.MatchString(c.Security.ZPK) {
+		errs = append(errs, errors.New("security.zpk: want 32 hex characters"))
+	}
+	if !hex64.MatchString(c.Security.DataKey) {
+		errs = append(errs, errors.New("security.dataKey: want 64 hex characters"))
+	}
+	if c.ISO.MaxFrameBytes < 64 || c.ISO.MaxFrameBytes > 65535 {
+		errs = append(errs, errors.New("iso.maxFrameBytes: want 64..65535"))
+	}
+	if len(c.Programs) == 0 {
+		errs = append(errs, errors.New("programs: at least one program is needed"))
+	}
+	names := map[string]bool{}
+	for i, p := range c.Programs {
+		at := fmt.Sprintf("programs[%d]", i)
+		if p.Name == "" || names[p.Name] {
+			errs = append(errs, fmt.Errorf("%s.name: missing or repeated", at))
+		}
+		names[p.Name] = true
+		if !digit.MatchString(p.BIN) || (len(p.BIN) != 6 && len(p.BIN) != 8) {
+			errs = append(errs, fmt.Errorf("%s.bin: want 6 or 8 digits", at))
+		}
+		if p.Scheme != "mastercard" && p.Scheme != "visa" {
+			errs = append(errs, fmt.Errorf("%s.scheme: want mastercard or visa", at))
+		}
+		if _, ok := ledger.CurrencyByAlpha(p.Currency); !ok {
+			errs = append(errs, fmt.Errorf("%s.currency: unknown ISO 4217 code", at))
+		}
+		if p.PANLength < 13 || p.PANLength > 19 || p.PANLength <= len(p.BIN)+1 {
+			errs = append(errs, fmt.Errorf("%s.panLength: want 13..19 and longer than the BIN", at))
+		}
+		for k, v := range map[string]string{"imkAc": p.Keys.IMKAC, "cvk": p.Keys.CVK, "pvk": p.Keys.PVK} {
+			if !hex32.MatchString(v) {
+				errs = append(errs, fmt.Errorf("%s.keys.%s: want 32 hex characters", at, k))
+			}
+		}
+		if p.Keys.PVKI < 0 || p.Keys.PVKI > 6 {
+			errs = append(errs, fmt.Errorf("%s.keys.pvki: want 0..6", at))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Program finds a program by name.
+func (c *Config) Program(name string) (*Program, bool) {
+	for i := range c.Programs {
+		if c.Programs[i].Name == name {
+			return &c.Programs[i], true
+		}
+	}
+	return nil, false
+}
+
+// Key decodes a hex key known to be valid.
+func Key(h string) []byte {
+	b, err := hex.DecodeString(h)
+	if err != nil {
+		panic("config: key not validated")
+	}
+	return b
+}
+
+// devProfile is the embedded development profile of contract §1: one Mastercard program and one
+// Visa program in EUR. Its keys are left empty and generated on first start.
+func devProfile() Config {
+	return Config{DevProfile: true, Programs: []Program{
+		{Name: "demo-mc", BIN: "535110", Scheme: "mastercard", Currency: "EUR", PANLength: 16},
+		{Name: "demo-visa", BIN: "423456", Scheme: "visa", Currency: "EUR", PANLength: 16},
+	}}
+}
+
+// devKeysFile holds the generated development keys in the data directory.
+const devKeysFile = "dev-keys.json"
+
+type devKeys struct {
+	ZPK      string          `json:"zpk"`
+	DataKey  string          `json:"dataKey"`
+	Programs map[string]Keys `json:"programs"`
+}
+
+func (c *Config) loadDevKeys(warn func(string)) error {
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return fmt.Errorf("config: data directory: %w", err)
+	}
+	path := filepath.Join(c.DataDir, devKeysFile)
+	var k devKeys
+	raw, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(raw, &k); err != nil {
+			return fmt.Errorf("config: %s: %w", path, err)
+		}
+	case errors.Is(err, os.ErrNotExist):
+		k = devKeys{ZPK: randHex(16), DataKey: randHex(32), Programs: map[string]Keys{}}
+		for _, p := range c.Programs {
+			k.Programs[p.Name] = Keys{IMKAC: randHex(16), CVK: randHex(16), PVK: randHex(16), PVKI: 1}
+		}
+		out, _ := json.MarshalIndent(k, "", "  ")
+		if err := writeFile0600(path, out); err != nil {
+			return err
+		}
+		if warn != nil {
+			warn("development profile: generated random development keys in " + path + " (mode 0600); do not use them in production")
+		}
+	default:
+		return fmt.Errorf("config: %w", err)
+	}
+	if warn != nil && err == nil {
+		warn("development profile: using the development keys of " + path + "; do not use them in production")
+	}
+	c.Security.ZPK, c.Security.DataKey = k.ZPK, k.DataKey
+	for i := range c.Programs {
+		if pk, ok := k.Programs[c.Programs[i].Name]; ok {
+			c.Programs[i].Keys = pk
+		}
+	}
+	return nil
+}
+
+func writeFile0600(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("config: write keys: %w", err)
+	}
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		return fmt.Errorf("config: write keys: %w", err)
+	}
+	return os.Rename(tmp, path)
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("config: no randomness: " + err.Error())
+	}
+	return strings.ToUpper(hex.EncodeToString(b))
+}

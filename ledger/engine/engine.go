@@ -1,0 +1,291 @@
+// Package engine is the single writer of cardswitch: every change to money or card state, from
+// the ISO switch and from the management API alike, is an Op in its bounded queue. The engine
+// takes a batch of ops, applies them to a ledger Tx, makes the batch durable in the journal with
+// one synced write, and only then merges it and answers (persist before reply). A full queue is
+// answered at once with ErrQueueFull (the switch answers 96).
+package engine
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cardswitch/cardswitch/ledger"
+	"github.com/cardswitch/cardswitch/ledger/journal"
+)
+
+// Errors of Submit and of ops.
+var (
+	ErrQueueFull = errors.New("engine: queue full")
+	ErrStopped   = errors.New("engine: stopped")
+)
+
+// Config are the engine's limits. Zero values take the defaults.
+type Config struct {
+	// QueueDepth bounds the ops waiting for the engine; a Submit beyond it fails at once with
+	// ErrQueueFull. Default 16384.
+	QueueDepth int
+	// MaxBatch bounds the ops applied and made durable together. Default 2048.
+	MaxBatch int
+	// HoldTTL is how long an authorization hold lives. Default 7 days.
+	HoldTTL time.Duration
+	// ExpiryInterval is how often expired holds are released. Default 1s.
+	ExpiryInterval time.Duration
+	// ExpiryBatchMax bounds the holds released in one batch. Default 1024.
+	ExpiryBatchMax int
+}
+
+func (c *Config) defaults() {
+	if c.QueueDepth <= 0 {
+		c.QueueDepth = 16384
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 2048
+	}
+	if c.HoldTTL <= 0 {
+		c.HoldTTL = ledger.DefaultHoldTTL
+	}
+	if c.ExpiryInterval <= 0 {
+		c.ExpiryInterval = time.Second
+	}
+	if c.ExpiryBatchMax <= 0 {
+		c.ExpiryBatchMax = 1024
+	}
+}
+
+// Op is one command for the engine. Apply runs on the engine goroutine inside the batch Tx and
+// must not block; Done is called once with its result after the batch is durable, or with an
+// error if the batch could not be made durable (then nothing of it was applied).
+type Op struct {
+	Apply func(tx *ledger.Tx, env *ledger.Env) any
+	Done  func(result any, err error)
+}
+
+// Observer receives engine measurements (metrics); all methods must be cheap.
+type Observer interface {
+	Batch(ops int, durable time.Duration, err error)
+}
+
+// Engine is the single writer.
+type Engine struct {
+	cfg     Config
+	state   *ledger.State
+	journal journal.Journal
+	env     ledger.Env
+	clock   func() time.Time
+	log     *slog.Logger
+	obs     Observer
+
+	queue   chan Op
+	stop    chan struct{}
+	done    chan struct{}
+	stopped atomic.Bool
+	mu      sync.RWMutex // Submit holds it shared; Stop exclusively, to close the queue safely
+
+	batches    atomic.Uint64
+	opsApplied atomic.Uint64
+	failures   atomic.Uint64
+	rejected   atomic.Uint64
+}
+
+// New builds an engine over a recovered state. env carries the policy hooks (Verifier, programs,
+// PAN hasher); its Now is set for every batch from clock.
+func New(cfg Config, st *ledger.State, j journal.Journal, env ledger.Env, clock func() time.Time, log *slog.Logger, obs Observer) *Engine {
+	cfg.defaults()
+	if clock == nil {
+		clock = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	env.HoldTTL = cfg.HoldTTL
+	return &Engine{cfg: cfg, state: st, journal: j, env: env, clock: clock, log: log, obs: obs,
+		queue: make(chan Op, cfg.QueueDepth), stop: make(chan struct{}), done: make(chan struct{})}
+}
+
+// State is the committed ledger, for queries.
+func (e *Engine) State() *ledger.State { return e.state }
+
+// Start runs the engine goroutine until Stop.
+func (e *Engine) Start() { go e.run() }
+
+// Submit queues an op without blocking.
+func (e *Engine) Submit(op Op) error {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.stopped.Load() {
+		return ErrStopped
+	}
+	select {
+	case e.queue <- op:
+		return nil
+	default:
+		e.rejected.Add(1)
+		return ErrQueueFull
+	}
+}
+
+// Do submits an op and waits for its result (management API, provisioning).
+func (e *Engine) Do(ctx context.Context, apply func(tx *ledger.Tx, env *ledger.Env) any) (any, error) {
+	type res struct {
+		v   any
+		err error
+	}
+	ch := make(chan res, 1)
+	if err := e.Submit(Op{Apply: apply, Done: func(v any, err error) { ch <- res{v, err} }}); err != nil {
+		return nil, err
+	}
+	select {
+	case r := <-ch:
+		return r.v, r.err
+	case <-ctx.Done():
+		// The op stays queued and will be applied; the caller just stops waiting.
+		return nil, ctx.Err()
+	}
+}
+
+// Stop stops accepting ops, applies and answers every op already queued, and returns when the
+// engine goroutine has ended or ctx is done.
+func (e *Engine) Stop(ctx context.Context) error {
+	e.mu.Lock()
+	if !e.stopped.Swap(true) {
+		close(e.stop)
+	}
+	e.mu.Unlock()
+	select {
+	case <-e.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// QueueDepth reports how many ops wait.
+func (e *Engine) QueueDepth() int { return len(e.queue) }
+
+// Stats are the engine's counters.
+type Stats struct {
+	Batches, Ops, Failures, Rejected uint64
+	QueueDepth                       int
+}
+
+// Stats reports the engine's counters.
+func (e *Engine) Stats() Stats {
+	return Stats{Batches: e.batches.Load(), Ops: e.opsApplied.Load(), Failures: e.failures.Load(),
+		Rejected: e.rejected.Load(), QueueDepth: len(e.queue)}
+}
+
+func (e *Engine) run() {
+	defer close(e.done)
+	tx := e.state.Begin()
+	batch := make([]Op, 0, e.cfg.MaxBatch)
+	results := make([]any, 0, e.cfg.MaxBatch)
+	changes := make([]ledger.Change, 0, 4*e.cfg.MaxBatch)
+	ticker := time.NewTicker(e.cfg.ExpiryInterval)
+	defer ticker.Stop()
+	for {
+		batch = batch[:0]
+		select {
+		case op := <-e.queue:
+			batch = append(batch, op)
+		case <-ticker.C:
+			e.expire(tx, &changes)
+			continue
+		case <-e.stop:
+			// Drain: everything queued before Stop is applied and answered.
+			for {
+				batch = batch[:0]
+			fill:
+				for len(batch) < e.cfg.MaxBatch {
+					select {
+					case op := <-e.queue:
+						batch = append(batch, op)
+					default:
+						break fill
+					}
+				}
+				if len(batch) == 0 {
+					return
+				}
+				results = e.apply(tx, batch, results[:0], &changes)
+			}
+		}
+	more:
+		for len(batch) < e.cfg.MaxBatch {
+			select {
+			case op := <-e.queue:
+				batch = append(batch, op)
+			default:
+				break more
+			}
+		}
+		results = e.apply(tx, batch, results[:0], &changes)
+	}
+}
+
+// apply runs one batch: apply every op, make the batch durable, then merge and answer.
+func (e *Engine) apply(tx *ledger.Tx, batch []Op, results []any, changes *[]ledger.Change) []any {
+	env := e.env
+	env.Now = e.clock()
+	for i := range batch {
+		results = append(results, batch[i].Apply(tx, &env))
+	}
+	err := e.persist(tx, changes)
+	for i := range batch {
+		if batch[i].Done == nil {
+			continue
+		}
+		if err != nil {
+			batch[i].Done(nil, err)
+		} else {
+			batch[i].Done(results[i], nil)
+		}
+	}
+	e.opsApplied.Add(uint64(len(batch)))
+	return results
+}
+
+// persist writes the batch's changes and merges them, or rolls the batch back.
+func (e *Engine) persist(tx *ledger.Tx, changes *[]ledger.Change) error {
+	e.batches.Add(1)
+	*changes = tx.Changes((*changes)[:0])
+	if len(*changes) == 0 {
+		tx.Commit()
+		return nil
+	}
+	start := time.Now()
+	err := e.journal.Commit(*changes)
+	if e.obs != nil {
+		e.obs.Batch(len(*changes), time.Since(start), err)
+	}
+	if err != nil {
+		e.failures.Add(1)
+		e.log.Error("journal write failed; batch refused", "rows", len(*changes), "err", err)
+		tx.Rollback()
+		return err
+	}
+	tx.Commit()
+	return nil
+}
+
+// expire releases the holds that are due, as a batch of its own.
+func (e *Engine) expire(tx *ledger.Tx, changes *[]ledger.Change) {
+	env := e.env
+	env.Now = e.clock()
+	if n := tx.ExpireHolds(&env, e.cfg.ExpiryBatchMax); n == 0 {
+		tx.Reset()
+		return
+	}
+	_ = e.persist(tx, changes) // on failure the holds stay and are retried on the next tick
+}
+
+// ExpireNow releases due holds at once (tests with an injected clock).
+func (e *Engine) ExpireNow(ctx context.Context) error {
+	_, err := e.Do(ctx, func(tx *ledger.Tx, env *ledger.Env) any {
+		return tx.ExpireHolds(env, 1<<30)
+	})
+	return err
+}

@@ -1,0 +1,165 @@
+package ledger
+
+import (
+	"github.com/cardswitch/cardswitch/authz"
+)
+
+// originalKeyOf is the key of the original a completion or reversal names in field 90.
+func originalKeyOf(req *authz.Request) (string, bool) {
+	o := req.Original
+	if o == nil {
+		return "", false
+	}
+	return OriginalKey(baseMTI(o.MTI), o.STAN, o.F7, o.AcquirerID), true
+}
+
+// baseMTI folds a repeat MTI (xxx1) onto its base (xxx0).
+func baseMTI(mti string) string {
+	if len(mti) == 4 && mti[3] == '1' {
+		return mti[:3] + "0"
+	}
+	return mti
+}
+
+// moveMoney books a signed amount on an auth's balance and partner balance: debit > 0 lowers
+// current, release > 0 lowers held.
+func (tx *Tx) moveMoney(a *Auth, debitMinor, releaseMinor int64) {
+	for _, id := range []string{a.BalanceID, a.PartnerID} {
+		if id == "" {
+			continue
+		}
+		b, ok := tx.Balance(id)
+		if !ok {
+			continue
+		}
+		b.CurrentMinor -= debitMinor
+		b.HeldMinor -= releaseMinor
+		tx.PutBalance(b)
+	}
+	a.PostedMinor += debitMinor
+	a.HeldMinor -= releaseMinor
+}
+
+// completion captures an earlier authorization for the amount in field 4 and releases the rest of
+// its hold. A completion is an advice: the network has settled it, so it is booked even past the
+// available balance, and even when its original is unknown (force post on the card of field 2;
+// the original, if it arrives later, is approved without a hold).
+func (tx *Tx) completion(req *authz.Request, env *Env) authz.Response {
+	okey, ok := originalKeyOf(req)
+	if !ok {
+		return authz.Response{Action: authz.FormatError}
+	}
+	a, found := tx.Auth(okey)
+	if found && a.State == AuthCaptured {
+		return authz.Response{Action: authz.Approved} // a second completion changes nothing
+	}
+	if found && a.State == AuthOpen && a.Kind != authz.KindFinancial {
+		tx.moveMoney(&a, req.AmountMinor, a.HeldMinor)
+		a.State = AuthCaptured
+		tx.PutAuth(a)
+		return authz.Response{Action: authz.Approved}
+	}
+	if !found || a.BalanceID == "" {
+		r := tx.resolve(req.PAN, env)
+		if !r.ok {
+			return authz.Response{Action: authz.OriginalNotFound}
+		}
+		if !found {
+			a = Auth{Key: okey, Kind: authz.KindAuthorization, CreatedAt: env.Now.UnixNano()}
+		}
+		a.CardID, a.BalanceID = r.card.ID, r.card.BalanceID
+		if p, ok := tx.partnerOf(r.card.Program, env); ok {
+			a.PartnerID = p.ID
+		}
+	}
+	if a.State == AuthPosted {
+		return authz.Response{Action: authz.Approved} // a financial message needs no completion
+	}
+	// Unknown, declined, expired or reversed original: the settled amount is booked as is.
+	tx.moveMoney(&a, req.AmountMinor, 0)
+	a.State = AuthCaptured
+	tx.PutAuth(a)
+	return authz.Response{Action: authz.Approved}
+}
+
+// reversal undoes an original in full, or down to the replacement amount of field 95. An unknown
+// original is remembered so that it is declined when it arrives (answer 25 to 0400, 00 to 0420).
+// A second reversal changes nothing and is answered 00.
+func (tx *Tx) reversal(req *authz.Request, env *Env) authz.Response {
+	okey, ok := originalKeyOf(req)
+	if !ok {
+		return authz.Response{Action: authz.FormatError}
+	}
+	a, found := tx.Auth(okey)
+	if !found {
+		tx.PutAuth(Auth{Key: okey, State: AuthReversedFirst, Kind: authz.KindReversal,
+			CreatedAt: env.Now.UnixNano()})
+		if req.Kind == authz.KindReversalAdvice {
+			return authz.Response{Action: authz.Approved}
+		}
+		return authz.Response{Action: authz.OriginalNotFound}
+	}
+	partial := req.HasReplacement
+	newAmount := req.ReplacementAmountMinor
+	switch a.State {
+	case AuthOpen:
+		if partial && newAmount > 0 {
+			if newAmount < a.HeldMinor {
+				tx.moveMoney(&a, 0, a.HeldMinor-newAmount)
+				a.AmountMinor = newAmount
+				tx.PutAuth(a)
+			}
+			return authz.Response{Action: authz.Approved}
+		}
+		tx.moveMoney(&a, 0, a.HeldMinor)
+		a.State = AuthReversed
+		tx.PutAuth(a)
+	case AuthPosted, AuthCaptured:
+		// Money has moved: a reversal gives it back (or takes back a refund).
+		target := int64(0)
+		if partial && newAmount > 0 {
+			target = newAmount
+			if a.PostedMinor < 0 {
+				target = -newAmount
+			}
+		}
+		if a.PostedMinor > 0 && target > a.PostedMinor || a.PostedMinor < 0 && target < a.PostedMinor {
+			return authz.Response{Action: authz.Approved} // replacement above the original: nothing to undo
+		}
+		tx.moveMoney(&a, target-a.PostedMinor, 0)
+		if target == 0 {
+			a.State = AuthReversed
+		} else {
+			a.AmountMinor = abs(target)
+		}
+		tx.PutAuth(a)
+	case AuthExpired:
+		a.State = AuthReversed
+		tx.PutAuth(a)
+	}
+	// AuthReversed, AuthReversedFirst, AuthDeclined: a repeated reversal changes nothing.
+	return authz.Response{Action: authz.Approved}
+}
+
+func abs(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// ExpireHolds releases the holds whose expiry has passed, at most max in one batch, and reports
+// how many it released.
+func (tx *Tx) ExpireHolds(env *Env, max int) int {
+	keys := tx.DueExpiries(env.Now.UnixNano(), max)
+	for _, k := range keys {
+		a, ok := tx.Auth(k)
+		if !ok || a.State != AuthOpen {
+			continue
+		}
+		tx.moveMoney(&a, 0, a.HeldMinor)
+		a.State = AuthExpired
+		tx.PutAuth(a)
+	}
+	return len(keys)
+}

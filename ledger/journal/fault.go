@@ -1,0 +1,110 @@
+package journal
+
+import (
+	"errors"
+	"sync"
+
+	"github.com/cardswitch/cardswitch/ledger"
+)
+
+// ErrInjected is the failure a Faulty journal injects.
+var ErrInjected = errors.New("journal: injected write failure")
+
+// Faulty wraps a journal and fails chosen commits, as a full disk would: the failing commit writes
+// nothing (Badger transactions are atomic), and later commits succeed again unless told otherwise.
+type Faulty struct {
+	Inner Journal
+
+	mu      sync.Mutex
+	commits int
+	// FailAt lists commit numbers (1-based) that fail.
+	FailAt map[int]bool
+	// FailAll makes every commit fail until cleared (a full disk).
+	FailAll bool
+}
+
+// Commit fails when told to, otherwise delegates.
+func (f *Faulty) Commit(changes []ledger.Change) error {
+	f.mu.Lock()
+	f.commits++
+	fail := f.FailAll || f.FailAt[f.commits]
+	f.mu.Unlock()
+	if fail {
+		return ErrInjected
+	}
+	return f.Inner.Commit(changes)
+}
+
+// SetFailAll switches the full-disk mode.
+func (f *Faulty) SetFailAll(v bool) { f.mu.Lock(); f.FailAll = v; f.mu.Unlock() }
+
+// Commits reports how many commits were attempted.
+func (f *Faulty) Commits() int { f.mu.Lock(); defer f.mu.Unlock(); return f.commits }
+
+// Load delegates.
+func (f *Faulty) Load(st *ledger.State) error { return f.Inner.Load(st) }
+
+// Close delegates.
+func (f *Faulty) Close() error { return f.Inner.Close() }
+
+// Memory is an in-memory journal for tests: it keeps the committed rows as a real store would.
+type Memory struct {
+	mu   sync.Mutex
+	rows map[string]ledger.Change
+}
+
+// NewMemory returns an empty in-memory journal.
+func NewMemory() *Memory { return &Memory{rows: map[string]ledger.Change{}} }
+
+// Commit stores copies of the rows.
+func (m *Memory) Commit(changes []ledger.Change) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, c := range changes {
+		k := c.Table + "/" + c.Key
+		if c.Row == nil {
+			delete(m.rows, k)
+			continue
+		}
+		m.rows[k] = ledger.Change{Table: c.Table, Key: c.Key, Row: copyRow(c.Row)}
+	}
+	return nil
+}
+
+func copyRow(r any) any {
+	switch v := r.(type) {
+	case *ledger.Customer:
+		c := *v
+		return &c
+	case *ledger.Balance:
+		c := *v
+		return &c
+	case *ledger.Card:
+		c := *v
+		return &c
+	case *ledger.Token:
+		c := *v
+		return &c
+	case *ledger.Auth:
+		c := *v
+		return &c
+	case *ledger.Reply:
+		c := *v
+		return &c
+	}
+	panic("journal: unknown row type")
+}
+
+// Load puts copies of the stored rows into st.
+func (m *Memory) Load(st *ledger.State) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, c := range m.rows {
+		st.Load(copyRow(c.Row))
+	}
+	st.FinishLoad()
+	return nil
+}
+
+// Close does nothing.
+func (m *Memory) Close() error { return nil }

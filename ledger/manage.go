@@ -1,0 +1,294 @@
+package ledger
+
+import (
+	"github.com/cardswitch/cardswitch/authz"
+)
+
+// RefusalKind classifies why a management command was refused; the API maps it to a status.
+type RefusalKind uint8
+
+// Refusal kinds.
+const (
+	Invalid  RefusalKind = iota + 1 // 400
+	NotFound                        // 404
+	Conflict                        // 409
+)
+
+// Refusal is a management command's business refusal: a value, not an operating error.
+type Refusal struct {
+	Kind    RefusalKind
+	Code    string // UPPER_SNAKE, as the API shows it
+	Message string
+	Field   string
+}
+
+func (r *Refusal) Error() string { return r.Code + ": " + r.Message }
+
+func refuse(k RefusalKind, code, msg string) *Refusal {
+	return &Refusal{Kind: k, Code: code, Message: msg}
+}
+
+// CreateCustomer registers a customer; the external id must be unique.
+func (tx *Tx) CreateCustomer(c Customer, env *Env) (Customer, *Refusal) {
+	if c.ExternalID != "" {
+		if _, ok := tx.CustomerIDByExternal(c.ExternalID); ok {
+			return Customer{}, refuse(Conflict, "CUSTOMER_EXISTS", "a customer with this externalId exists")
+		}
+	}
+	if _, ok := tx.Customer(c.ID); ok {
+		return Customer{}, refuse(Conflict, "CUSTOMER_EXISTS", "customer id in use")
+	}
+	c.KYC = KYCPending
+	c.CreatedAt = env.Now.UnixNano()
+	tx.PutCustomer(c)
+	return c, nil
+}
+
+// SetKYC records the outcome of the customer's identity verification.
+func (tx *Tx) SetKYC(customerID, status string) (Customer, *Refusal) {
+	c, ok := tx.Customer(customerID)
+	if !ok {
+		return Customer{}, refuse(NotFound, "CUSTOMER_NOT_FOUND", "no such customer")
+	}
+	if status != KYCVerified && status != KYCRejected {
+		return Customer{}, &Refusal{Kind: Invalid, Code: "INVALID_STATUS", Message: "status must be VERIFIED or REJECTED", Field: "status"}
+	}
+	c.KYC = status
+	tx.PutCustomer(c)
+	return c, nil
+}
+
+// CreateBalance opens a user balance; the customer must have passed KYC.
+func (tx *Tx) CreateBalance(b Balance, env *Env) (Balance, *Refusal) {
+	c, ok := tx.Customer(b.CustomerID)
+	if !ok {
+		return Balance{}, refuse(NotFound, "CUSTOMER_NOT_FOUND", "no such customer")
+	}
+	if c.KYC != KYCVerified {
+		return Balance{}, refuse(Conflict, "KYC_REQUIRED", "the customer has not passed KYC")
+	}
+	if _, ok := CurrencyByAlpha(b.Currency); !ok {
+		return Balance{}, &Refusal{Kind: Invalid, Code: "UNKNOWN_CURRENCY", Message: "unknown currency", Field: "currency"}
+	}
+	b.Kind, b.State, b.CreatedAt = BalanceUser, BalanceActive, env.Now.UnixNano()
+	b.CurrentMinor, b.HeldMinor, b.LoadedMinor = 0, 0, 0
+	tx.PutBalance(b)
+	return b, nil
+}
+
+// CreatePartnerBalance opens a partner balance (deposit or credit) for a program.
+func (tx *Tx) CreatePartnerBalance(b Balance, env *Env) (Balance, *Refusal) {
+	if b.Kind != BalancePartnerDeposit && b.Kind != BalancePartnerCredit {
+		return Balance{}, &Refusal{Kind: Invalid, Code: "INVALID_KIND", Message: "kind must be PARTNER_DEPOSIT or PARTNER_CREDIT", Field: "kind"}
+	}
+	if _, ok := tx.Balance(b.ID); ok {
+		return Balance{}, refuse(Conflict, "BALANCE_EXISTS", "balance id in use")
+	}
+	if b.Kind == BalancePartnerDeposit {
+		b.CreditLimitMinor = 0
+	}
+	b.State, b.CreatedAt = BalanceActive, env.Now.UnixNano()
+	tx.PutBalance(b)
+	return b, nil
+}
+
+// Reload adds money to a balance. With an idempotency key, a repeat with the same key and amount
+// changes nothing and gets the balance as it was answered the first time; the same key with
+// another amount is refused.
+func (tx *Tx) Reload(balanceID string, amountMinor int64, idempotencyKey string, env *Env) (Balance, *Refusal) {
+	b, ok := tx.Balance(balanceID)
+	if !ok {
+		return Balance{}, refuse(NotFound, "BALANCE_NOT_FOUND", "no such balance")
+	}
+	if amountMinor <= 0 {
+		return Balance{}, &Refusal{Kind: Invalid, Code: "INVALID_AMOUNT", Message: "amount must be positive", Field: "amount"}
+	}
+	var rkey string
+	if idempotencyKey != "" {
+		rkey = "reload|" + balanceID + "|" + idempotencyKey
+		if prev, ok := tx.Reply(rkey); ok {
+			if prev.ContentHash != uint64(amountMinor) {
+				return Balance{}, refuse(Conflict, "IDEMPOTENCY_KEY_REUSED", "the Idempotency-Key was used with another request")
+			}
+			b.CurrentMinor, b.HeldMinor = prev.CurrentMinor, prev.HeldMinor
+			return b, nil
+		}
+	}
+	if b.State != BalanceActive {
+		return Balance{}, refuse(Conflict, "BALANCE_CLOSED", "the balance is closed")
+	}
+	b.CurrentMinor += amountMinor
+	b.LoadedMinor += amountMinor
+	tx.PutBalance(b)
+	if rkey != "" {
+		tx.PutReply(Reply{Key: rkey, ContentHash: uint64(amountMinor), At: env.Now.UnixNano(),
+			CurrentMinor: b.CurrentMinor, HeldMinor: b.HeldMinor})
+	}
+	return b, nil
+}
+
+// IssueCard records a new card whose PAN, CVC2 and expiry the caller generated. A PAN already in
+// use is refused with PAN_IN_USE so the caller can draw another, unless the new card is the
+// digital-first physical copy of that very card.
+func (tx *Tx) IssueCard(c Card, env *Env) (Card, *Refusal) {
+	b, ok := tx.Balance(c.BalanceID)
+	if !ok || b.Kind != BalanceUser {
+		return Card{}, refuse(NotFound, "BALANCE_NOT_FOUND", "no such balance")
+	}
+	if b.State != BalanceActive {
+		return Card{}, refuse(Conflict, "BALANCE_CLOSED", "the balance is closed")
+	}
+	if id, used := tx.CardIDByPANHash(c.PANHash); used {
+		other, _ := tx.Card(id)
+		if c.Type != CardDigitalFirst || other.BalanceID != c.BalanceID {
+			return Card{}, refuse(Conflict, "PAN_IN_USE", "the PAN is in use")
+		}
+	}
+	if _, used := tx.TokenIDByPANHash(c.PANHash); used {
+		return Card{}, refuse(Conflict, "PAN_IN_USE", "the PAN is in use")
+	}
+	c.CustomerID = b.CustomerID
+	c.CreatedAt = env.Now.UnixNano()
+	switch c.Type {
+	case CardVirtual, CardDigitalFirst:
+		c.State = CardActive
+	case CardPhysical:
+		c.State = CardInactive
+	default:
+		return Card{}, &Refusal{Kind: Invalid, Code: "INVALID_CARD_TYPE", Message: "type must be VIRTUAL, PHYSICAL or DIGITAL_FIRST", Field: "type"}
+	}
+	tx.PutCard(c)
+	return c, nil
+}
+
+// CardChange is a state change of a card requested through management.
+type CardChange uint8
+
+// Card changes.
+const (
+	ChangeLock CardChange = iota + 1
+	ChangeUnlock
+	ChangeActivate
+	ChangeRemove
+	ChangePersonalise
+)
+
+// ChangeCard applies a lock, unlock, activation, removal or personalisation to a card. Every
+// change takes effect on the very next authorization, since both go through the same engine.
+func (tx *Tx) ChangeCard(cardID string, change CardChange, reason authz.LockReason) (Card, *Refusal) {
+	c, ok := tx.Card(cardID)
+	if !ok {
+		return Card{}, refuse(NotFound, "CARD_NOT_FOUND", "no such card")
+	}
+	if c.State == CardRemoved {
+		return Card{}, refuse(Conflict, "CARD_REMOVED", "the card was removed")
+	}
+	switch change {
+	case ChangeLock:
+		if !reason.Valid() {
+			return Card{}, &Refusal{Kind: Invalid, Code: "INVALID_REASON_CODE", Message: "reasonCode must be 1..8", Field: "reasonCode"}
+		}
+		if c.State == CardLocked && c.LockReason.Irreversible() {
+			return Card{}, refuse(Conflict, "CARD_LOCK_IRREVERSIBLE", "the card carries an irreversible lock")
+		}
+		c.State, c.LockReason = CardLocked, reason
+	case ChangeUnlock:
+		if c.State != CardLocked {
+			return Card{}, refuse(Conflict, "CARD_NOT_LOCKED", "the card is not locked")
+		}
+		if c.LockReason.Irreversible() {
+			return Card{}, refuse(Conflict, "CARD_LOCK_IRREVERSIBLE", "the lock reason is irreversible")
+		}
+		c.State, c.LockReason = CardActive, authz.NotLocked
+		if c.PINTries >= authz.PINTriesMax {
+			c.PINTries = 0
+		}
+	case ChangeActivate:
+		switch c.State {
+		case CardActive:
+			return c, nil
+		case CardLocked:
+			return Card{}, refuse(Conflict, "CARD_LOCKED", "a locked card cannot be activated")
+		}
+		c.State = CardActive
+	case ChangeRemove:
+		c.State = CardRemoved
+	case ChangePersonalise:
+		c.Personalised = true
+	}
+	tx.PutCard(c)
+	return c, nil
+}
+
+// SetCardSecret replaces the card's CVC2 (reset) or PVV (new PIN; resets the try counter).
+func (tx *Tx) SetCardSecret(cardID string, cvc2, pvv string) (Card, *Refusal) {
+	c, ok := tx.Card(cardID)
+	if !ok {
+		return Card{}, refuse(NotFound, "CARD_NOT_FOUND", "no such card")
+	}
+	if c.State == CardRemoved {
+		return Card{}, refuse(Conflict, "CARD_REMOVED", "the card was removed")
+	}
+	if cvc2 != "" {
+		c.CVC2 = cvc2
+	}
+	if pvv != "" {
+		c.PVV, c.PINTries = pvv, 0
+	}
+	tx.PutCard(c)
+	return c, nil
+}
+
+// SetCardLimits sets the optional per-card limits.
+func (tx *Tx) SetCardLimits(cardID string, l Limits) (Card, *Refusal) {
+	c, ok := tx.Card(cardID)
+	if !ok {
+		return Card{}, refuse(NotFound, "CARD_NOT_FOUND", "no such card")
+	}
+	c.Limits = l
+	tx.PutCard(c)
+	return c, nil
+}
+
+// AddToken registers a token PAN for a card.
+func (tx *Tx) AddToken(t Token, env *Env) (Token, *Refusal) {
+	if _, ok := tx.Card(t.CardID); !ok {
+		return Token{}, refuse(NotFound, "CARD_NOT_FOUND", "no such card")
+	}
+	if _, used := tx.TokenIDByPANHash(t.PANHash); used {
+		return Token{}, refuse(Conflict, "TOKEN_EXISTS", "the token PAN is registered")
+	}
+	if _, used := tx.CardIDByPANHash(t.PANHash); used {
+		return Token{}, refuse(Conflict, "TOKEN_EXISTS", "the token PAN is a card PAN")
+	}
+	switch t.Type {
+	case TokenSE, TokenHCE, TokenCOF, TokenECOM, TokenQRC:
+	default:
+		return Token{}, &Refusal{Kind: Invalid, Code: "INVALID_TOKEN_TYPE", Message: "type must be SE, HCE, COF, ECOM or QRC", Field: "type"}
+	}
+	if t.State == "" {
+		t.State = authz.TokenActive
+	}
+	t.CreatedAt = env.Now.UnixNano()
+	tx.PutToken(t)
+	return t, nil
+}
+
+// SetTokenState moves a token through its lifecycle; DELETED is final.
+func (tx *Tx) SetTokenState(tokenID, state string) (Token, *Refusal) {
+	t, ok := tx.Token(tokenID)
+	if !ok {
+		return Token{}, refuse(NotFound, "TOKEN_NOT_FOUND", "no such token")
+	}
+	if t.State == authz.TokenDeleted {
+		return Token{}, refuse(Conflict, "TOKEN_DELETED", "the token was deleted")
+	}
+	switch state {
+	case authz.TokenActive, authz.TokenSuspended, authz.TokenDeleted, authz.TokenInactive:
+	default:
+		return Token{}, &Refusal{Kind: Invalid, Code: "INVALID_STATE", Message: "unknown token state", Field: "state"}
+	}
+	t.State = state
+	tx.PutToken(t)
+	return t, nil
+}

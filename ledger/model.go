@@ -1,0 +1,180 @@
+// Package ledger is the pure accounting of cardswitch: customers, balances, cards, holds,
+// captures, reversals, refunds and idempotency. Every change happens inside a Tx, a write overlay
+// over the State that the engine makes durable before it is merged (persist before reply). The
+// package does no I/O and reads no clock: time is passed in.
+package ledger
+
+import "github.com/cardswitch/cardswitch/authz"
+
+// KYC states of a customer.
+const (
+	KYCPending  = "PENDING"
+	KYCVerified = "VERIFIED"
+	KYCRejected = "REJECTED"
+)
+
+// Customer is a cardholder. Its personal data is encrypted at rest by the journal.
+type Customer struct {
+	ID         string `json:"id"`
+	ExternalID string `json:"externalId"`
+	FirstName  string `json:"firstName"`
+	LastName   string `json:"lastName"`
+	Email      string `json:"email"`
+	Phone      string `json:"phone"`
+	KYC        string `json:"kyc"`
+	CreatedAt  int64  `json:"createdAt"` // unix nanoseconds
+}
+
+// Balance kinds: a customer's own balance, or a partner balance that also bounds what the users
+// of a program can spend.
+const (
+	BalanceUser           = "USER"
+	BalancePartnerDeposit = "PARTNER_DEPOSIT"
+	BalancePartnerCredit  = "PARTNER_CREDIT"
+)
+
+// Balance states.
+const (
+	BalanceActive = "ACTIVE"
+	BalanceClosed = "CLOSED"
+)
+
+// Balance holds money in one currency. Invariant: AvailableMinor = CurrentMinor - HeldMinor
+// (+ CreditLimitMinor for a partner credit balance).
+type Balance struct {
+	ID               string `json:"id"`
+	Kind             string `json:"kind"`
+	CustomerID       string `json:"customerId,omitempty"`
+	Program          string `json:"program,omitempty"` // partner balances: the program they fund
+	Currency         string `json:"currency"`
+	CurrentMinor     int64  `json:"current"`
+	HeldMinor        int64  `json:"held"`
+	CreditLimitMinor int64  `json:"creditLimit,omitempty"`
+	LowMarkMinor     int64  `json:"lowMark,omitempty"` // low-balance notification threshold
+	State            string `json:"state"`
+	LoadedMinor      int64  `json:"loaded"` // sum of reloads: for the books
+	CreatedAt        int64  `json:"createdAt"`
+}
+
+// AvailableMinor is what can still be authorized against the balance.
+func (b *Balance) AvailableMinor() int64 { return b.CurrentMinor - b.HeldMinor + b.CreditLimitMinor }
+
+// Card types and states (contract §4).
+const (
+	CardVirtual      = "VIRTUAL"
+	CardPhysical     = "PHYSICAL"
+	CardDigitalFirst = "DIGITAL_FIRST"
+
+	CardActive   = "ACTIVE"
+	CardInactive = "INACTIVE"
+	CardLocked   = "LOCKED"
+	CardRemoved  = "REMOVED"
+)
+
+// Card is a payment card. PAN, CVC2 and PVV are kept in memory for the authorization path and
+// encrypted at rest by the journal; lookups by PAN go through PANHash, a keyed hash.
+type Card struct {
+	ID           string            `json:"id"`
+	BalanceID    string            `json:"balanceId"`
+	CustomerID   string            `json:"customerId"`
+	Program      string            `json:"program"`
+	Type         string            `json:"type"`
+	State        string            `json:"state"`
+	LockReason   authz.LockReason  `json:"lockReason"`
+	PANHash      string            `json:"panHash"`
+	PAN          string            `json:"pan"`
+	Last4        string            `json:"last4"`
+	ExpiryYYMM   string            `json:"expiry"`
+	PSN          string            `json:"psn"`
+	CVC2         string            `json:"cvc2"`
+	PVV          string            `json:"pvv,omitempty"`
+	PINTries     int               `json:"pinTries"`
+	HighestATC   int               `json:"highestAtc"`
+	Personalised bool              `json:"personalised,omitempty"`
+	Limits       Limits            `json:"limits"`
+	Usage        Usage             `json:"usage"`
+	CreatedAt    int64             `json:"createdAt"`
+	Labels       map[string]string `json:"labels,omitempty"`
+}
+
+// Limits are optional per-card limits; zero means not set (contract §2: none by default).
+type Limits struct {
+	MaxAmountMinor  int64 `json:"maxAmount,omitempty"`       // per authorization -> 1021
+	MaxCountPerDay  int   `json:"maxCountPerDay,omitempty"`  // approvals per UTC day -> 1023
+	MaxAmountPerDay int64 `json:"maxAmountPerDay,omitempty"` // sum per UTC day -> 1021
+}
+
+// Usage counts approvals in the current UTC day for the frequency and daily limits.
+type Usage struct {
+	Day         int64 `json:"day"` // days since the Unix epoch
+	Count       int   `json:"count"`
+	AmountMinor int64 `json:"amount"`
+}
+
+// Auth states.
+const (
+	AuthOpen     = "OPEN"     // approved, hold (if any) in place
+	AuthCaptured = "CAPTURED" // completion captured it; the rest of the hold released
+	AuthReversed = "REVERSED" // fully reversed
+	AuthExpired  = "EXPIRED"  // hold released by expiry
+	AuthDeclined = "DECLINED" // the original was declined: nothing to reverse
+	AuthPosted   = "POSTED"   // financial/refund/forced post: money moved at once
+	// AuthReversedFirst marks a reversal that arrived before its original: the original, when
+	// it comes, is declined and leaves no hold.
+	AuthReversedFirst = "REVERSED_BEFORE_ORIGINAL"
+)
+
+// Auth is what the ledger remembers of a money-moving original message, keyed by the part of
+// its key that field 90 can name (MTI, STAN, field 7, acquirer).
+type Auth struct {
+	Key         string           `json:"key"`
+	CardID      string           `json:"cardId,omitempty"`
+	BalanceID   string           `json:"balanceId,omitempty"`
+	PartnerID   string           `json:"partnerId,omitempty"`
+	Kind        authz.Kind       `json:"kind"`
+	State       string           `json:"state"`
+	Action      authz.ActionCode `json:"action"`
+	AmountMinor int64            `json:"amount"`    // approved amount
+	HeldMinor   int64            `json:"held"`      // still held on the balance(s)
+	PostedMinor int64            `json:"posted"`    // net debit (negative: net credit) booked
+	ExpiresAt   int64            `json:"expiresAt"` // unix nanoseconds; 0: no hold
+	CreatedAt   int64            `json:"createdAt"`
+}
+
+// Reply is the remembered answer to a request key, for retransmissions.
+type Reply struct {
+	Key         string         `json:"key"`
+	ContentHash uint64         `json:"hash"`
+	Response    authz.Response `json:"response"`
+	At          int64          `json:"at"`
+	// The balance as a management request (reload) answered it.
+	CurrentMinor int64 `json:"current,omitempty"`
+	HeldMinor    int64 `json:"held,omitempty"`
+}
+
+// Token types and the token record of the token vault: a token PAN that stands for a funding card.
+const (
+	TokenSE   = "SE"
+	TokenHCE  = "HCE"
+	TokenCOF  = "COF"
+	TokenECOM = "ECOM"
+	TokenQRC  = "QRC"
+)
+
+// Token is a payment token (wallet or card-on-file) whose authorizations are decided on its
+// funding card. The token PAN is encrypted at rest; lookups go through PANHash.
+type Token struct {
+	ID             string `json:"id"`
+	CardID         string `json:"cardId"`
+	PANHash        string `json:"panHash"`
+	PAN            string `json:"pan"`
+	Last4          string `json:"last4"`
+	ExpiryYYMM     string `json:"expiry"`
+	PSN            string `json:"psn"`
+	State          string `json:"state"`
+	Type           string `json:"type"`
+	WalletProvider string `json:"walletProvider,omitempty"`
+	AssuranceLevel int    `json:"assuranceLevel,omitempty"`
+	HighestATC     int    `json:"highestAtc"`
+	CreatedAt      int64  `json:"createdAt"`
+}

@@ -1,0 +1,371 @@
+package ledger
+
+import (
+	"hash/fnv"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cardswitch/cardswitch/authz"
+)
+
+// DefaultHoldTTL is how long an authorization hold lives before it is released automatically.
+const DefaultHoldTTL = 7 * 24 * time.Hour
+
+// ProgramPolicy is what the ledger needs to know of a card program.
+type ProgramPolicy struct {
+	Name             string
+	PartnerBalanceID string // "" when the program has no partner balance
+}
+
+// Verifier runs the card-security checks (CVC2/CVV/iCVV, PIN, ARQC) for a request on a card.
+// It is pure: keys are its own, results are values. The engine calls it inside the batch, so it
+// sees the card exactly as the decision does (a CVC2 reset or a new PIN applies at once).
+type Verifier interface {
+	Verify(req *authz.Request, card *Card, token *Token) Checks
+	// ICCResponse builds field 55 (tag 91: ARPC and ARC) for a request whose ARQC was checked.
+	ICCResponse(req *authz.Request, card *Card, token *Token, action authz.ActionCode) []byte
+}
+
+// Checks are the results of the security checks.
+type Checks struct {
+	CardData   authz.CheckResult
+	PIN        authz.CheckResult
+	Cryptogram authz.CheckResult
+	ATC        int  // application transaction counter of a checked ARQC
+	ARQCSeen   bool // the request carried an ARQC that was checked: answer with tag 91
+}
+
+// Env is what the engine passes to every command of a batch.
+type Env struct {
+	Now       time.Time
+	HoldTTL   time.Duration
+	Verifier  Verifier // nil: no security checks (tests of accounting only)
+	Program   func(name string) (ProgramPolicy, bool)
+	PANHasher func(pan string) string
+	// Recurring checks stored-credential rules; nil: none. It reports whether the request
+	// breaks the cardholder's agreement (-> 1019).
+	Recurring func(tx *Tx, req *authz.Request, card *Card) bool
+}
+
+// MessageKey is the idempotency key of contract §2: MTI (repeats folded), field 11, field 7,
+// field 32 and field 37.
+func MessageKey(r *authz.Request) string {
+	return r.BaseMTI + "|" + r.STAN + "|" + r.F7 + "|" + pad11(r.AcquirerID) + "|" + r.RRN
+}
+
+// OriginalKey is the part of a request's key that field 90 of a later message names.
+func OriginalKey(mti, stan, f7, acquirer string) string {
+	return mti + "|" + stan + "|" + f7 + "|" + pad11(acquirer)
+}
+
+func pad11(s string) string {
+	if len(s) >= 11 {
+		return s
+	}
+	return strings.Repeat("0", 11-len(s)) + s
+}
+
+// ContentHash fingerprints what a retransmission must repeat exactly.
+func ContentHash(r *authz.Request) uint64 {
+	h := fnv.New64a()
+	for _, s := range []string{r.PAN, r.ProcessingCode, strconv.FormatInt(r.AmountMinor, 10),
+		r.CurrencyNum, r.ExpiryYYMM, r.TerminalID, r.MerchantID, r.NetworkCode,
+		strconv.FormatInt(r.ReplacementAmountMinor, 10)} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	if o := r.Original; o != nil {
+		h.Write([]byte(o.MTI + o.STAN + o.F7 + pad11(o.AcquirerID)))
+	}
+	return h.Sum64()
+}
+
+// Process applies one money message (0100, 0120, 0200, 0220, 0400, 0420 and repeats) and returns
+// its answer. Retransmissions get the remembered answer; the answer is remembered in the batch.
+func (tx *Tx) Process(req *authz.Request, env *Env) authz.Response {
+	key := MessageKey(req)
+	hash := ContentHash(req)
+	if prev, ok := tx.Reply(key); ok {
+		if prev.ContentHash == hash {
+			return prev.Response
+		}
+		return authz.Response{Action: authz.DuplicateMismatch}
+	}
+	var resp authz.Response
+	switch req.Kind {
+	case authz.KindAuthorization, authz.KindBalanceInquiry, authz.KindFinancial,
+		authz.KindRefund, authz.KindAuthAdvice:
+		resp = tx.original(req, env)
+	case authz.KindCompletion:
+		resp = tx.completion(req, env)
+	case authz.KindReversal, authz.KindReversalAdvice:
+		resp = tx.reversal(req, env)
+	default:
+		return authz.Response{Action: authz.FormatError}
+	}
+	tx.PutReply(Reply{Key: key, ContentHash: hash, Response: resp, At: env.Now.UnixNano()})
+	return resp
+}
+
+// resolved is a card found by PAN or token PAN.
+type resolved struct {
+	card  Card
+	token *Token
+	ok    bool
+}
+
+func (tx *Tx) resolve(pan string, env *Env) resolved {
+	h := env.PANHasher(pan)
+	if id, ok := tx.CardIDByPANHash(h); ok {
+		if c, ok := tx.Card(id); ok {
+			return resolved{card: c, ok: true}
+		}
+	}
+	if id, ok := tx.TokenIDByPANHash(h); ok {
+		if t, ok := tx.Token(id); ok {
+			if c, ok := tx.Card(t.CardID); ok {
+				return resolved{card: c, token: &t, ok: true}
+			}
+		}
+	}
+	return resolved{}
+}
+
+// original handles a request that is its own original: authorization, balance inquiry, financial,
+// refund and authorization advice.
+func (tx *Tx) original(req *authz.Request, env *Env) authz.Response {
+	okey := OriginalKey(req.BaseMTI, req.STAN, req.F7, req.AcquirerID)
+	prior, hasPrior := tx.Auth(okey)
+	if hasPrior && prior.State != AuthReversedFirst && prior.State != AuthCaptured {
+		// Same MTI, STAN, field 7 and acquirer but another RRN: field 90 could not tell the two
+		// apart, so the second is refused as a duplicate.
+		return authz.Response{Action: authz.DuplicateMismatch}
+	}
+	r := tx.resolve(req.PAN, env)
+	now := env.Now
+	auth := Auth{Key: okey, Kind: req.Kind, CreatedAt: now.UnixNano(), AmountMinor: req.AmountMinor}
+	if r.ok {
+		auth.CardID, auth.BalanceID = r.card.ID, r.card.BalanceID
+	}
+
+	if hasPrior && prior.State == AuthReversedFirst {
+		// The reversal came first: the original is declined and leaves no hold.
+		auth.State, auth.Action = AuthReversed, authz.DoNotHonour
+		tx.PutAuth(auth)
+		return authz.Response{Action: authz.DoNotHonour}
+	}
+	if hasPrior && prior.State == AuthCaptured {
+		// A completion was force-posted before this original arrived: the money has moved
+		// already, so the original is approved and places no hold.
+		return authz.Response{Action: authz.Approved, AuthCode: authCode(okey)}
+	}
+
+	if req.Kind == authz.KindAuthAdvice {
+		return tx.advice(req, env, r, auth)
+	}
+
+	in := authz.Input{Kind: req.Kind, CardFound: r.ok, AmountMinor: req.AmountMinor,
+		RequestExpiryYYMM: req.ExpiryYYMM, NowYYMM: now.UTC().Format("0601"),
+		RequestCurrencyNum: req.CurrencyNum}
+	var bal, partner Balance
+	var hasPartner bool
+	var checks Checks
+	if r.ok {
+		c := &r.card
+		in.CardState, in.LockReason, in.CardExpiryYYMM = c.State, c.LockReason, c.ExpiryYYMM
+		in.PINTries = c.PINTries
+		if r.token != nil {
+			in.ViaToken, in.TokenState, in.TokenExpiryYYMM = true, r.token.State, r.token.ExpiryYYMM
+		}
+		bal, _ = tx.Balance(c.BalanceID)
+		in.BalanceActive = bal.State == BalanceActive
+		if cur, ok := CurrencyByAlpha(bal.Currency); ok {
+			in.BalanceCurrencyNum = cur.Numeric
+		}
+		in.AvailableMinor = bal.AvailableMinor()
+		if env.Program != nil {
+			if p, ok := env.Program(c.Program); ok && p.PartnerBalanceID != "" {
+				partner, hasPartner = tx.Balance(p.PartnerBalanceID)
+				in.HasPartner, in.PartnerAvailableMinor = hasPartner, partner.AvailableMinor()
+				auth.PartnerID = p.PartnerBalanceID
+			}
+		}
+		day := now.Unix() / 86400
+		if c.Usage.Day == day {
+			in.CountToday, in.AmountTodayMinor = c.Usage.Count, c.Usage.AmountMinor
+		}
+		in.MaxAmountMinor, in.MaxCountPerDay, in.MaxAmountPerDay = c.Limits.MaxAmountMinor, c.Limits.MaxCountPerDay, c.Limits.MaxAmountPerDay
+		if env.Verifier != nil && usable(in) {
+			checks = env.Verifier.Verify(req, c, r.token)
+			if checks.Cryptogram == authz.CheckPassed && !freshATC(checks.ATC, c, r.token) {
+				checks.Cryptogram = authz.CheckFailed
+			}
+		}
+		in.CardData, in.PIN, in.Cryptogram = checks.CardData, checks.PIN, checks.Cryptogram
+		if env.Recurring != nil && env.Recurring(tx, req, c) {
+			in.RecurringViolation = true
+		}
+	}
+	d := authz.Decide(in)
+
+	resp := authz.Response{Action: d.Action}
+	if r.ok {
+		tx.applyCardEffects(&r, d, checks, req, now)
+	}
+	if checks.ARQCSeen && env.Verifier != nil {
+		resp.ICCResponse = env.Verifier.ICCResponse(req, &r.card, r.token, d.Action)
+	}
+	auth.Action = d.Action
+	if !d.Action.IsApproved() {
+		auth.State = AuthDeclined
+		if req.Kind != authz.KindBalanceInquiry {
+			tx.PutAuth(auth)
+		}
+		return resp
+	}
+
+	switch req.Kind {
+	case authz.KindAuthorization:
+		bal.HeldMinor += req.AmountMinor
+		if hasPartner {
+			partner.HeldMinor += req.AmountMinor
+		}
+		auth.State, auth.HeldMinor = AuthOpen, req.AmountMinor
+		auth.ExpiresAt = now.Add(env.holdTTL()).UnixNano()
+	case authz.KindFinancial:
+		bal.CurrentMinor -= req.AmountMinor
+		if hasPartner {
+			partner.CurrentMinor -= req.AmountMinor
+		}
+		auth.State, auth.PostedMinor = AuthPosted, req.AmountMinor
+	case authz.KindRefund:
+		bal.CurrentMinor += req.AmountMinor
+		if hasPartner {
+			partner.CurrentMinor += req.AmountMinor
+		}
+		auth.State, auth.PostedMinor = AuthPosted, -req.AmountMinor
+	case authz.KindBalanceInquiry:
+		return authz.Response{Action: authz.Approved, HasBalance: true,
+			AvailableMinor: bal.AvailableMinor(), CurrencyNum: in.BalanceCurrencyNum,
+			ICCResponse: resp.ICCResponse}
+	}
+	if req.Kind == authz.KindAuthorization || req.Kind == authz.KindFinancial {
+		cur, _ := tx.Card(r.card.ID)
+		day := now.Unix() / 86400
+		if cur.Usage.Day != day {
+			cur.Usage = Usage{Day: day}
+		}
+		cur.Usage.Count++
+		cur.Usage.AmountMinor += req.AmountMinor
+		tx.PutCard(cur)
+	}
+	tx.PutBalance(bal)
+	if hasPartner {
+		tx.PutBalance(partner)
+	}
+	tx.PutAuth(auth)
+	resp.AuthCode = authCode(okey)
+	if req.Kind == authz.KindAuthorization || req.Kind == authz.KindFinancial || req.Kind == authz.KindRefund {
+		resp.HasBalance, resp.AvailableMinor, resp.CurrencyNum = true, bal.AvailableMinor(), in.BalanceCurrencyNum
+	}
+	return resp
+}
+
+// usable reports whether the card may be used at all, so the security checks are worth running
+// (a lost card is declined as lost whatever its PIN).
+func usable(in authz.Input) bool {
+	return in.CardState == authz.CardStateActive && (!in.ViaToken || in.TokenState == authz.TokenActive)
+}
+
+// freshATC reports whether an ARQC's ATC is above the highest seen for the card (or token).
+// Any ATC at or below the highest is a replay or too old (docs/security.md: no window).
+func freshATC(atc int, c *Card, t *Token) bool {
+	if t != nil {
+		return atc > t.HighestATC
+	}
+	return atc > c.HighestATC
+}
+
+// applyCardEffects books what a decision does to the card: the PIN try counter, a PIN lock and
+// the highest ATC. These happen whether or not the request is approved.
+func (tx *Tx) applyCardEffects(r *resolved, d authz.Decision, checks Checks, req *authz.Request, now time.Time) {
+	c, _ := tx.Card(r.card.ID)
+	changed := false
+	if c.PINTries != d.PINTries {
+		c.PINTries, changed = d.PINTries, true
+	}
+	if d.LockCard != authz.NotLocked {
+		c.State, c.LockReason, changed = CardLocked, d.LockCard, true
+	}
+	if checks.Cryptogram == authz.CheckPassed {
+		if r.token != nil {
+			if t, ok := tx.Token(r.token.ID); ok && checks.ATC > t.HighestATC {
+				t.HighestATC = checks.ATC
+				tx.PutToken(t)
+			}
+		} else if checks.ATC > c.HighestATC {
+			c.HighestATC, changed = checks.ATC, true
+		}
+	}
+	if changed {
+		tx.PutCard(c)
+		r.card = c
+	}
+}
+
+// advice books a network stand-in authorization: a hold even past the available balance, always
+// answered 00. An advice for an unknown card has nothing to book and is acknowledged.
+func (tx *Tx) advice(req *authz.Request, env *Env, r resolved, auth Auth) authz.Response {
+	auth.Action = authz.Approved
+	if !r.ok {
+		auth.State = AuthDeclined
+		tx.PutAuth(auth)
+		return authz.Response{Action: authz.Approved}
+	}
+	bal, _ := tx.Balance(r.card.BalanceID)
+	bal.HeldMinor += req.AmountMinor
+	tx.PutBalance(bal)
+	if p, ok := tx.partnerOf(r.card.Program, env); ok {
+		p.HeldMinor += req.AmountMinor
+		tx.PutBalance(p)
+		auth.PartnerID = p.ID
+	}
+	auth.State, auth.HeldMinor = AuthOpen, req.AmountMinor
+	auth.ExpiresAt = env.Now.Add(env.holdTTL()).UnixNano()
+	tx.PutAuth(auth)
+	return authz.Response{Action: authz.Approved}
+}
+
+func (tx *Tx) partnerOf(program string, env *Env) (Balance, bool) {
+	if env.Program == nil {
+		return Balance{}, false
+	}
+	p, ok := env.Program(program)
+	if !ok || p.PartnerBalanceID == "" {
+		return Balance{}, false
+	}
+	return tx.Balance(p.PartnerBalanceID)
+}
+
+func (env *Env) holdTTL() time.Duration {
+	if env.HoldTTL > 0 {
+		return env.HoldTTL
+	}
+	return DefaultHoldTTL
+}
+
+// authCode derives the 6-character approval code (field 38) from the original key, so a replayed
+// batch and a retransmission produce the same code.
+func authCode(key string) string {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	v := h.Sum32()
+	const digits = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+	var b [6]byte
+	for i := range b {
+		b[i] = digits[v%uint32(len(digits))]
+		v /= uint32(len(digits))
+	}
+	return string(b[:])
+}

@@ -1,0 +1,262 @@
+package ledger
+
+import "container/heap"
+
+// Tx is a write overlay over the State for one engine batch. Reads see the batch's own writes;
+// nothing reaches the State until Commit, which the engine calls only after the batch is durable.
+// Rollback (or simply dropping the Tx) discards the batch. A Tx is used by one goroutine.
+type Tx struct {
+	s *State
+
+	customers overlay[Customer]
+	balances  overlay[Balance]
+	cards     overlay[Card]
+	tokens    overlay[Token]
+	auths     overlay[Auth]
+	replies   overlay[Reply]
+
+	cardByPAN     map[string]string
+	tokenByPAN    map[string]string
+	customerByExt map[string]string
+	popped        []expiry // expiry entries taken by DueExpiries, restored on Rollback
+}
+
+type overlay[T any] struct {
+	base  *table[T]
+	dirty map[string]*T // nil value: deleted
+	order []string      // keys in first-write order, for a deterministic journal
+}
+
+func (o *overlay[T]) get(id string) (T, bool) {
+	if v, ok := o.dirty[id]; ok {
+		if v == nil {
+			var zero T
+			return zero, false
+		}
+		return *v, true
+	}
+	if v, ok := o.base.rows[id]; ok {
+		return *v, true
+	}
+	var zero T
+	return zero, false
+}
+
+func (o *overlay[T]) put(id string, v T) {
+	if _, ok := o.dirty[id]; !ok {
+		o.order = append(o.order, id)
+	}
+	o.dirty[id] = &v
+}
+
+func (o *overlay[T]) del(id string) {
+	if _, ok := o.dirty[id]; !ok {
+		o.order = append(o.order, id)
+	}
+	o.dirty[id] = nil
+}
+
+func (o *overlay[T]) reset() {
+	clear(o.dirty)
+	o.order = o.order[:0]
+}
+
+// Begin starts a batch overlay. The engine reuses one Tx across batches through Reset.
+func (s *State) Begin() *Tx {
+	tx := &Tx{s: s, cardByPAN: map[string]string{}, tokenByPAN: map[string]string{},
+		customerByExt: map[string]string{}}
+	tx.customers = overlay[Customer]{base: s.customers, dirty: map[string]*Customer{}}
+	tx.balances = overlay[Balance]{base: s.balances, dirty: map[string]*Balance{}}
+	tx.cards = overlay[Card]{base: s.cards, dirty: map[string]*Card{}}
+	tx.tokens = overlay[Token]{base: s.tokens, dirty: map[string]*Token{}}
+	tx.auths = overlay[Auth]{base: s.auths, dirty: map[string]*Auth{}}
+	tx.replies = overlay[Reply]{base: s.replies, dirty: map[string]*Reply{}}
+	return tx
+}
+
+// Reset discards every write of the Tx so it can serve the next batch.
+func (tx *Tx) Reset() {
+	tx.customers.reset()
+	tx.balances.reset()
+	tx.cards.reset()
+	tx.tokens.reset()
+	tx.auths.reset()
+	tx.replies.reset()
+	clear(tx.cardByPAN)
+	clear(tx.tokenByPAN)
+	clear(tx.customerByExt)
+	tx.popped = tx.popped[:0]
+}
+
+// Rollback discards the batch: the State stays as it was before the batch.
+func (tx *Tx) Rollback() {
+	if len(tx.popped) > 0 {
+		tx.s.mu.Lock()
+		for _, e := range tx.popped {
+			heap.Push(&tx.s.expiries, e)
+		}
+		tx.s.mu.Unlock()
+	}
+	tx.Reset()
+}
+
+// Empty reports whether the Tx holds no writes.
+func (tx *Tx) Empty() bool {
+	return len(tx.customers.order)+len(tx.balances.order)+len(tx.cards.order)+
+		len(tx.tokens.order)+len(tx.auths.order)+len(tx.replies.order) == 0
+}
+
+// Reads and writes of the overlay.
+
+func (tx *Tx) Customer(id string) (Customer, bool) { return tx.customers.get(id) }
+func (tx *Tx) Balance(id string) (Balance, bool)   { return tx.balances.get(id) }
+func (tx *Tx) Card(id string) (Card, bool)         { return tx.cards.get(id) }
+func (tx *Tx) Token(id string) (Token, bool)       { return tx.tokens.get(id) }
+func (tx *Tx) Auth(key string) (Auth, bool)        { return tx.auths.get(key) }
+func (tx *Tx) Reply(key string) (Reply, bool)      { return tx.replies.get(key) }
+
+func (tx *Tx) PutCustomer(c Customer) {
+	tx.customers.put(c.ID, c)
+	if c.ExternalID != "" {
+		tx.customerByExt[c.ExternalID] = c.ID
+	}
+}
+func (tx *Tx) PutBalance(b Balance) { tx.balances.put(b.ID, b) }
+func (tx *Tx) PutCard(c Card) {
+	tx.cards.put(c.ID, c)
+	if _, ok := tx.cardByPAN[c.PANHash]; !ok {
+		tx.cardByPAN[c.PANHash] = c.ID
+	}
+}
+func (tx *Tx) PutToken(t Token) {
+	tx.tokens.put(t.ID, t)
+	tx.tokenByPAN[t.PANHash] = t.ID
+}
+func (tx *Tx) PutAuth(a Auth)   { tx.auths.put(a.Key, a) }
+func (tx *Tx) PutReply(r Reply) { tx.replies.put(r.Key, r) }
+
+// DeleteReply forgets a remembered answer (retention).
+func (tx *Tx) DeleteReply(key string) { tx.replies.del(key) }
+
+// DeleteAuth forgets a closed auth record (retention).
+func (tx *Tx) DeleteAuth(key string) { tx.auths.del(key) }
+
+// CardIDByPANHash resolves a PAN hash, seeing cards issued earlier in the same batch.
+func (tx *Tx) CardIDByPANHash(h string) (string, bool) {
+	if id, ok := tx.s.cardByPAN[h]; ok {
+		return id, true
+	}
+	id, ok := tx.cardByPAN[h]
+	return id, ok
+}
+
+// TokenIDByPANHash resolves a token PAN hash.
+func (tx *Tx) TokenIDByPANHash(h string) (string, bool) {
+	if id, ok := tx.tokenByPAN[h]; ok {
+		return id, true
+	}
+	id, ok := tx.s.tokenByPAN[h]
+	return id, ok
+}
+
+// CustomerIDByExternal resolves a partner's external id, seeing this batch's customers.
+func (tx *Tx) CustomerIDByExternal(ext string) (string, bool) {
+	if id, ok := tx.customerByExt[ext]; ok {
+		return id, true
+	}
+	id, ok := tx.s.customerByExt[ext]
+	return id, ok
+}
+
+// CardIDsOfBalance lists committed and batch-issued cards of a balance.
+func (tx *Tx) CardIDsOfBalance(balanceID string) []string {
+	ids := append([]string(nil), tx.s.cardsByBalance[balanceID]...)
+	for _, id := range tx.cards.order {
+		if c := tx.cards.dirty[id]; c != nil && c.BalanceID == balanceID {
+			if _, committed := tx.s.cards.rows[id]; !committed {
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids
+}
+
+// Change is one row the batch wrote: the journal persists it (Row nil: deleted).
+type Change struct {
+	Table string // "customer", "balance", "card", "token", "auth", "reply"
+	Key   string
+	Row   any // *Customer, *Balance, ... or nil
+}
+
+// Changes lists the batch's writes in a deterministic order.
+func (tx *Tx) Changes(dst []Change) []Change {
+	dst = appendChanges(dst, "customer", &tx.customers)
+	dst = appendChanges(dst, "balance", &tx.balances)
+	dst = appendChanges(dst, "card", &tx.cards)
+	dst = appendChanges(dst, "token", &tx.tokens)
+	dst = appendChanges(dst, "auth", &tx.auths)
+	dst = appendChanges(dst, "reply", &tx.replies)
+	return dst
+}
+
+func appendChanges[T any](dst []Change, name string, o *overlay[T]) []Change {
+	for _, k := range o.order {
+		v := o.dirty[k]
+		if v == nil {
+			dst = append(dst, Change{Table: name, Key: k})
+		} else {
+			dst = append(dst, Change{Table: name, Key: k, Row: v})
+		}
+	}
+	return dst
+}
+
+// Commit merges the batch into the State. Call it only once the batch is durable.
+func (tx *Tx) Commit() {
+	s := tx.s
+	s.mu.Lock()
+	merge(&tx.customers, func(c *Customer) { s.indexCustomer(c) }, nil)
+	merge(&tx.balances, nil, nil)
+	merge(&tx.cards, func(c *Card) { s.indexCard(c) }, nil)
+	merge(&tx.tokens, func(t *Token) { s.indexToken(t) }, nil)
+	merge(&tx.auths, func(a *Auth) {
+		if a.State == AuthOpen && a.HeldMinor != 0 && a.ExpiresAt > 0 {
+			heap.Push(&s.expiries, expiry{at: a.ExpiresAt, key: a.Key})
+		}
+	}, nil)
+	merge(&tx.replies, nil, nil)
+	s.mu.Unlock()
+	tx.Reset()
+}
+
+func merge[T any](o *overlay[T], index func(*T), _ func(string)) {
+	for _, k := range o.order {
+		v := o.dirty[k]
+		if v == nil {
+			delete(o.base.rows, k)
+			continue
+		}
+		o.base.rows[k] = v
+		if index != nil {
+			index(v)
+		}
+	}
+}
+
+// DueExpiries lists the keys of open holds whose expiry is at or before nowNanos, at most max.
+// Entries are removed from the expiry index; stale entries (captured, reversed) are skipped.
+// Only the engine goroutine calls it.
+func (tx *Tx) DueExpiries(nowNanos int64, max int) []string {
+	s := tx.s
+	var keys []string
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.expiries) > 0 && len(keys) < max && s.expiries[0].at <= nowNanos {
+		e := heap.Pop(&s.expiries).(expiry)
+		tx.popped = append(tx.popped, e)
+		if a, ok := s.auths.rows[e.key]; ok && a.State == AuthOpen && a.HeldMinor != 0 && a.ExpiresAt == e.at {
+			keys = append(keys, e.key)
+		}
+	}
+	return keys
+}
