@@ -1,0 +1,51 @@
+# cardswitch: the README's two commands are `make run` and `make test`.
+GO       ?= go
+BIN      := bin/cardswitch
+PKGS     := ./...
+# Bounded fuzzing in `make test` (each target this long).
+FUZZTIME ?= 10s
+
+.PHONY: build run test test-unit test-race test-crash fuzz bench bench-micro demo lint vet fmt clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/cardswitch
+
+run: build
+	./$(BIN) serve
+
+# Everything CI runs: vet, formatting, unit and end-to-end tests with the race detector, the
+# crash-safety test against the real binary, and bounded fuzzing.
+test: lint test-race test-crash fuzz
+
+test-unit:
+	$(GO) test -count=1 $(PKGS)
+
+test-race:
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+test-crash: build
+	CARDSWITCH_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 10m -run 'Crash' ./test/crash/...
+
+fuzz:
+	./scripts/fuzz.sh $(FUZZTIME)
+
+bench: build
+	./$(BIN) bench --spawn --duration 20s --connections 32
+
+bench-micro:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+demo: build
+	./scripts/demo.sh
+
+lint: vet fmt
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+clean:
+	rm -rf bin var
