@@ -1,0 +1,154 @@
+// Package app wires cardswitch together: configuration, journal recovery, the engine, the ISO
+// listener and the management API. cmd/cardswitch, the simulator, the bench and the end-to-end
+// tests all start the switch through it, so they run exactly the same wiring.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/cardswitch/cardswitch/config"
+	"github.com/cardswitch/cardswitch/internal/pan"
+	"github.com/cardswitch/cardswitch/ledger"
+	"github.com/cardswitch/cardswitch/ledger/engine"
+	"github.com/cardswitch/cardswitch/ledger/journal"
+	"github.com/cardswitch/cardswitch/switch/dispatch"
+	"github.com/cardswitch/cardswitch/switch/server"
+)
+
+// App is a running switch.
+type App struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	journal  journal.Journal
+	engine   *engine.Engine
+	disp     *dispatch.Dispatcher
+	iso      *server.Server
+	http     httpServer
+	ready    atomic.Bool
+	isoErr   chan error
+	httpAddr string
+}
+
+// httpServer is the management API as main sees it.
+type httpServer interface {
+	Shutdown() error
+}
+
+// Start recovers the ledger and starts both listeners; it returns once they accept connections.
+func Start(cfg *config.Config, log *slog.Logger) (*App, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	dataKey := config.Key(cfg.Security.DataKey)
+	j, err := journal.OpenBadger(journal.Options{Dir: filepath.Join(cfg.DataDir, "ledger"), DataKey: dataKey, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	began := time.Now()
+	st := ledger.NewState()
+	if err := j.Load(st); err != nil {
+		j.Close()
+		return nil, err
+	}
+	counts := st.Counts()
+	log.Info("ledger recovered", "cards", counts["cards"], "balances", counts["balances"],
+		"auths", counts["auths"], "took", time.Since(began).String())
+
+	env := ledger.Env{
+		PANHasher: pan.Hasher(dataKey),
+		Program:   programPolicy(cfg),
+		Verifier:  newVerifier(cfg),
+	}
+	a := &App{cfg: cfg, log: log, journal: j, isoErr: make(chan error, 1)}
+	a.engine = engine.New(engine.Config{QueueDepth: cfg.Engine.QueueDepth, MaxBatch: cfg.Engine.MaxBatch,
+		HoldTTL: cfg.Engine.HoldTTL}, st, j, env, time.Now, log, nil)
+	a.engine.Start()
+	a.disp = dispatch.New(a.engine, log, nil, dispatch.Options{})
+	a.iso = server.New(server.Config{Addr: cfg.ISO.Addr, MaxFrameBytes: cfg.ISO.MaxFrameBytes,
+		MaxInFlightPerConn: cfg.ISO.MaxInFlightPerConn, MaxSessions: cfg.ISO.MaxSessions,
+		IdleTimeout: cfg.ISO.IdleTimeout, DrainTimeout: cfg.ISO.DrainTimeout}, a.disp, log)
+	go func() { a.isoErr <- a.iso.ListenAndServe() }()
+	select {
+	case <-a.iso.Ready():
+	case err := <-a.isoErr:
+		a.engine.Stop(context.Background())
+		j.Close()
+		return nil, fmt.Errorf("iso listener: %w", err)
+	}
+	h, err := startHTTP(a, env)
+	if err != nil {
+		a.iso.Shutdown(context.Background())
+		a.engine.Stop(context.Background())
+		j.Close()
+		return nil, err
+	}
+	a.http = h
+	a.ready.Store(true)
+	log.Info("cardswitch ready", "iso", a.iso.Addr().String(), "http", cfg.HTTP.Addr, "dataDir", cfg.DataDir,
+		"programs", programNames(cfg), "devProfile", cfg.DevProfile)
+	return a, nil
+}
+
+// Shutdown stops accepting, drains in-flight messages (bounded), flushes and closes the store.
+func (a *App) Shutdown() error {
+	a.ready.Store(false)
+	var errs []error
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := a.iso.Shutdown(ctx); err != nil && !errors.Is(err, server.ErrServerClosed) {
+		errs = append(errs, err)
+	}
+	if a.http != nil {
+		if err := a.http.Shutdown(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := a.engine.Stop(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	a.disp.Close()
+	if err := a.journal.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	a.log.Info("stopped")
+	return errors.Join(errs...)
+}
+
+func programPolicy(cfg *config.Config) func(string) (ledger.ProgramPolicy, bool) {
+	m := map[string]ledger.ProgramPolicy{}
+	for _, p := range cfg.Programs {
+		m[p.Name] = ledger.ProgramPolicy{Name: p.Name, PartnerBalanceID: p.PartnerBalanceID}
+	}
+	return func(name string) (ledger.ProgramPolicy, bool) { p, ok := m[name]; return p, ok }
+}
+
+func programNames(cfg *config.Config) string {
+	var n []string
+	for _, p := range cfg.Programs {
+		n = append(n, p.Name)
+	}
+	return strings.Join(n, ",")
+}
+
+// ISOAddr is the address the ISO listener accepts on.
+func (a *App) ISOAddr() string { return a.iso.Addr().String() }
+
+// HTTPAddr is the address the management API accepts on.
+func (a *App) HTTPAddr() string { return a.httpAddr }
+
+// Engine is the single writer (provisioning in tests).
+func (a *App) Engine() *engine.Engine { return a.engine }
+
+// Config is the configuration in force.
+func (a *App) Config() *config.Config { return a.cfg }
+
+// Ready reports whether both listeners accept connections.
+func (a *App) Ready() bool { return a.ready.Load() }

@@ -1,0 +1,52 @@
+// Command cardswitch is the issuer authorization switch: `serve` runs the ISO 8583 listener and the
+// management API on one engine; `client` sends single messages; `pki init` makes development
+// certificates; `sim` and `bench` drive a running switch.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "serve":
+		err = serve(os.Args[2:])
+	case "client":
+		err = client(os.Args[2:])
+	case "pki":
+		err = pkiCmd(os.Args[2:])
+	case "sim":
+		err = simCmd(os.Args[2:])
+	case "bench":
+		err = benchCmd(os.Args[2:])
+	case "help", "-h", "--help":
+		usage()
+		return
+	default:
+		usage()
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cardswitch:", err)
+		os.Exit(1)
+	}
+}
+
+func usage() {
+	fmt.Fprint(os.Stderr, `usage: cardswitch <command> [flags]
+
+commands:
+  serve   run the switch: ISO 8583 listener and management API
+          [--config FILE] [--data-dir DIR] [--iso-addr HOST:PORT] [--http-addr HOST:PORT]
+  client  send one message to a running switch (echo, sign-on, authorization, ...)
+  pki     pki init [--dir DIR]: development CA, server and partner client certificates
+  sim     acquirer/network simulator against a running switch
+  bench   load benchmark against a running switch
+`)
+}

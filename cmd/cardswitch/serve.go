@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/cardswitch/cardswitch/app"
+	"github.com/cardswitch/cardswitch/config"
+)
+
+func serve(args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	cfgPath := fs.String("config", "", "YAML configuration file (default: development profile)")
+	dataDir := fs.String("data-dir", "", "data directory (default ./var)")
+	isoAddr := fs.String("iso-addr", "", "ISO 8583 listener HOST:PORT (default 127.0.0.1:8583)")
+	httpAddr := fs.String("http-addr", "", "management API listener HOST:PORT (default 127.0.0.1:8080)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	cfg, err := config.Load(*cfgPath, config.Overrides{DataDir: *dataDir, ISOAddr: *isoAddr, HTTPAddr: *httpAddr},
+		func(msg string) { log.Warn(msg) })
+	if err != nil {
+		return err
+	}
+	if lvl := cfg.Log.Level; lvl != "" {
+		var l slog.Level
+		if err := l.UnmarshalText([]byte(lvl)); err != nil {
+			return fmt.Errorf("log.level: %w", err)
+		}
+		log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	a, err := app.Start(cfg, log)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	log.Info("shutting down")
+	return a.Shutdown()
+}
