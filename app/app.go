@@ -44,13 +44,28 @@ type httpServer interface {
 
 // Start recovers the ledger and starts both listeners; it returns once they accept connections.
 func Start(cfg *config.Config, log *slog.Logger) (*App, error) {
+	return StartWith(cfg, log, Options{})
+}
+
+// Options adjust the wiring for tests.
+type Options struct {
+	// WrapJournal wraps the Badger journal (fault injection).
+	WrapJournal func(journal.Journal) journal.Journal
+}
+
+// StartWith is Start with test options.
+func StartWith(cfg *config.Config, log *slog.Logger, o Options) (*App, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	dataKey := config.Key(cfg.Security.DataKey)
-	j, err := journal.OpenBadger(journal.Options{Dir: filepath.Join(cfg.DataDir, "ledger"), DataKey: dataKey, Logger: log})
+	bj, err := journal.OpenBadger(journal.Options{Dir: filepath.Join(cfg.DataDir, "ledger"), DataKey: dataKey, Logger: log})
 	if err != nil {
 		return nil, err
+	}
+	var j journal.Journal = bj
+	if o.WrapJournal != nil {
+		j = o.WrapJournal(bj)
 	}
 	began := time.Now()
 	st := ledger.NewState()

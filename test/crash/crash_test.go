@@ -1,0 +1,317 @@
+// Package crash kills the real cardswitch binary with SIGKILL at random moments under concurrent
+// traffic, restarts it, and checks the books after every restart: every approval the client saw
+// is in the store, nothing the client was refused is, no hold exists twice, and every balance adds
+// up. Run it with `make test-crash` (CARDSWITCH_BIN names the binary).
+package crash
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cardswitch/cardswitch/authz"
+	"github.com/cardswitch/cardswitch/cardcrypto"
+	"github.com/cardswitch/cardswitch/config"
+	"github.com/cardswitch/cardswitch/internal/pan"
+	"github.com/cardswitch/cardswitch/ledger"
+	"github.com/cardswitch/cardswitch/ledger/engine"
+	"github.com/cardswitch/cardswitch/ledger/journal"
+	"github.com/cardswitch/cardswitch/switch/codec"
+	"github.com/cardswitch/cardswitch/switch/server"
+)
+
+const (
+	kills     = 24
+	cards     = 6
+	loadMinor = 50_000_00
+	workers   = 6
+)
+
+type outcome struct {
+	req    *authz.Request
+	answer string // field 39; "" when no answer arrived before the kill
+}
+
+type history struct {
+	mu       sync.Mutex
+	auths    map[string]*outcome // by ledger.OriginalKey
+	reversal map[string]string   // original key -> 39 of its reversal
+}
+
+func TestCrashSafety(t *testing.T) {
+	bin := os.Getenv("CARDSWITCH_BIN")
+	if bin == "" {
+		t.Skip("CARDSWITCH_BIN is not set: run `make test-crash`")
+	}
+	seed := time.Now().UnixNano()
+	if s := os.Getenv("CARDSWITCH_CRASH_SEED"); s != "" {
+		seed, _ = strconv.ParseInt(s, 10, 64)
+	}
+	t.Logf("seed %d (replay with CARDSWITCH_CRASH_SEED)", seed)
+	rng := rand.New(rand.NewSource(seed))
+	dir := t.TempDir()
+	cfg, err := config.Load("", config.Overrides{DataDir: dir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pans := provision(t, cfg)
+	h := &history{auths: map[string]*outcome{}, reversal: map[string]string{}}
+	killed := 0
+	for round := 0; round < kills; round++ {
+		isoAddr, httpAddr := freeAddr(t), freeAddr(t)
+		cmd := exec.Command(bin, "serve", "--data-dir", dir, "--iso-addr", isoAddr, "--http-addr", httpAddr)
+		logf, _ := os.Create(filepath.Join(dir, fmt.Sprintf("serve-%02d.log", round)))
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitHealthy(t, httpAddr)
+
+		// Retransmit what the previous run left unanswered: the switch must answer it once.
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			wrng := rand.New(rand.NewSource(rng.Int63()))
+			acquirer := strconv.Itoa(1000 + round*workers + w) // a key space of its own per run and worker
+			go func(w int) {
+				defer wg.Done()
+				drive(ctx, isoAddr, h, pans, wrng, acquirer, w == 0)
+			}(w)
+		}
+		time.Sleep(time.Duration(100+rng.Intn(400)) * time.Millisecond)
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		killed++
+		cancel()
+		wg.Wait()
+		logf.Close()
+		audit(t, cfg, h, round)
+		if t.Failed() {
+			t.Fatalf("books wrong after kill %d (seed %d)", round, seed)
+		}
+	}
+	h.mu.Lock()
+	answered := 0
+	for _, o := range h.auths {
+		if o.answer != "" {
+			answered++
+		}
+	}
+	t.Logf("%d SIGKILLs, %d authorizations sent, %d answered, %d reversals; books balanced after every restart",
+		killed, len(h.auths), answered, len(h.reversal))
+	h.mu.Unlock()
+}
+
+// provision creates the cards offline, through the same engine and journal.
+func provision(t *testing.T, cfg *config.Config) []string {
+	key := config.Key(cfg.Security.DataKey)
+	j, err := journal.OpenBadger(journal.Options{Dir: filepath.Join(cfg.DataDir, "ledger"), DataKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	st := ledger.NewState()
+	hash := pan.Hasher(key)
+	eng := engine.New(engine.Config{}, st, j, ledger.Env{PANHasher: hash}, nil, nil, nil)
+	eng.Start()
+	defer eng.Stop(context.Background())
+	var pans []string
+	for i := 0; i < cards; i++ {
+		body := fmt.Sprintf("535110%09d", i+1)
+		d, _ := cardcrypto.LuhnCheckDigit(body)
+		p := body + string(d)
+		pans = append(pans, p)
+		id := strconv.Itoa(i)
+		_, err := eng.Do(context.Background(), func(tx *ledger.Tx, env *ledger.Env) any {
+			tx.CreateCustomer(ledger.Customer{ID: "cu" + id}, env)
+			tx.SetKYC("cu"+id, ledger.KYCVerified)
+			tx.CreateBalance(ledger.Balance{ID: "ba" + id, CustomerID: "cu" + id, Currency: "EUR"}, env)
+			tx.Reload("ba"+id, loadMinor, "", env)
+			_, r := tx.IssueCard(ledger.Card{ID: "ca" + id, BalanceID: "ba" + id, Program: "demo-mc", Type: ledger.CardVirtual,
+				PANHash: hash(p), PAN: p, Last4: p[12:], ExpiryYYMM: "4912", PSN: "00"}, env)
+			return r
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return pans
+}
+
+// drive sends authorizations (and reversals of some approved ones) until ctx ends or the
+// connection breaks. Every answer is recorded before the next request on the connection.
+func drive(ctx context.Context, addr string, h *history, pans []string, rng *rand.Rand, acquirer string, retransmit bool) {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	send := func(r *authz.Request) (string, bool) {
+		msg, err := codec.BuildRequest(r)
+		if err != nil {
+			panic(err)
+		}
+		if server.WriteFrame(c, msg) != nil {
+			return "", false
+		}
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		out, err := server.ReadFrame(br, 0)
+		if err != nil {
+			return "", false
+		}
+		resp, err := codec.DecodeResponse(out)
+		if err != nil || resp.STAN != r.STAN {
+			panic("answer does not match its request")
+		}
+		return resp.ResponseCode, true
+	}
+	if retransmit {
+		h.mu.Lock()
+		var pending []*outcome
+		for _, o := range h.auths {
+			if o.answer == "" {
+				pending = append(pending, o)
+			}
+		}
+		h.mu.Unlock()
+		for _, o := range pending {
+			ans, ok := send(o.req)
+			if !ok {
+				return
+			}
+			h.mu.Lock()
+			o.answer = ans
+			h.mu.Unlock()
+		}
+	}
+	for n := int64(0); ctx.Err() == nil; n++ {
+		stan := n
+		p := pans[rng.Intn(len(pans))]
+		req := &authz.Request{MTI: "0100", PAN: p, ProcessingCode: "000000", AmountMinor: int64(1 + rng.Intn(50000)),
+			HasAmount: true, F7: "1122" + fmt.Sprintf("%06d", stan%1000000), STAN: fmt.Sprintf("%06d", stan%1000000),
+			AcquirerID: acquirer, RRN: fmt.Sprintf("%012d", stan), CurrencyNum: "978"}
+		key := ledger.OriginalKey("0100", req.STAN, req.F7, req.AcquirerID)
+		o := &outcome{req: req}
+		h.mu.Lock()
+		h.auths[key] = o
+		h.mu.Unlock()
+		ans, ok := send(req)
+		if !ok {
+			return
+		}
+		h.mu.Lock()
+		o.answer = ans
+		h.mu.Unlock()
+		if ans == "00" && rng.Intn(4) == 0 {
+			rev := *req
+			rev.MTI, rev.STAN, rev.RRN = "0400", fmt.Sprintf("%06d", (stan+50000)%1000000), fmt.Sprintf("%012d", stan+50000)
+			rev.Original = &authz.OriginalData{MTI: "0100", STAN: req.STAN, F7: req.F7, AcquirerID: req.AcquirerID}
+			rans, ok := send(&rev)
+			if !ok {
+				return
+			}
+			h.mu.Lock()
+			h.reversal[key] = rans
+			h.mu.Unlock()
+		}
+	}
+}
+
+// audit opens the store the killed switch left and checks it against what the clients saw.
+func audit(t *testing.T, cfg *config.Config, h *history, round int) {
+	t.Helper()
+	j, err := journal.OpenBadger(journal.Options{Dir: filepath.Join(cfg.DataDir, "ledger"), DataKey: config.Key(cfg.Security.DataKey),
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatalf("round %d: store does not open after SIGKILL: %v", round, err)
+	}
+	defer j.Close()
+	st := ledger.NewState()
+	if err := j.Load(st); err != nil {
+		t.Fatalf("round %d: recovery: %v", round, err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for key, o := range h.auths {
+		a, found := st.Auth(key)
+		switch {
+		case o.answer == "00":
+			if !found || (a.State != ledger.AuthOpen && a.State != ledger.AuthReversed) || a.AmountMinor != o.req.AmountMinor {
+				t.Errorf("round %d: approval %s the client saw is not in the books: %+v", round, key, a)
+			}
+			if rv, ok := h.reversal[key]; ok && rv == "00" && a.State != ledger.AuthReversed {
+				t.Errorf("round %d: reversal of %s answered 00 is not in the books", round, key)
+			}
+		case o.answer != "":
+			if found && (a.State == ledger.AuthOpen || a.HeldMinor != 0 || a.PostedMinor != 0) {
+				t.Errorf("round %d: %s refused with %s holds money: %+v", round, key, o.answer, a)
+			}
+		}
+	}
+	held := map[string]int64{}
+	posted := map[string]int64{}
+	for _, a := range st.Auths() {
+		if a.State == ledger.AuthOpen {
+			held[a.BalanceID] += a.HeldMinor
+		} else if a.HeldMinor != 0 {
+			t.Errorf("round %d: closed auth %s still holds %d", round, a.Key, a.HeldMinor)
+		}
+		posted[a.BalanceID] += a.PostedMinor
+	}
+	var sumCurrent, sumLoaded, sumPosted int64
+	for _, b := range st.Balances() {
+		if b.HeldMinor != held[b.ID] {
+			t.Errorf("round %d: balance %s held %d, open holds sum to %d", round, b.ID, b.HeldMinor, held[b.ID])
+		}
+		if b.CurrentMinor != b.LoadedMinor-posted[b.ID] {
+			t.Errorf("round %d: balance %s current %d != loaded %d - posted %d", round, b.ID, b.CurrentMinor, b.LoadedMinor, posted[b.ID])
+		}
+		if b.AvailableMinor() != b.CurrentMinor-b.HeldMinor {
+			t.Errorf("round %d: balance %s available does not add up", round, b.ID)
+		}
+		sumCurrent += b.CurrentMinor
+		sumLoaded += b.LoadedMinor
+		sumPosted += posted[b.ID]
+	}
+	if sumCurrent != sumLoaded-sumPosted {
+		t.Errorf("round %d: sum of balances %d != loads %d - captures %d", round, sumCurrent, sumLoaded, sumPosted)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func waitHealthy(t *testing.T, httpAddr string) {
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get("http://" + httpAddr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("switch did not become healthy")
+}
