@@ -15,10 +15,12 @@ import (
 	"time"
 
 	"github.com/cardswitch/cardswitch/config"
+	"github.com/cardswitch/cardswitch/internal/metrics"
 	"github.com/cardswitch/cardswitch/internal/pan"
 	"github.com/cardswitch/cardswitch/ledger"
 	"github.com/cardswitch/cardswitch/ledger/engine"
 	"github.com/cardswitch/cardswitch/ledger/journal"
+	"github.com/cardswitch/cardswitch/security"
 	"github.com/cardswitch/cardswitch/switch/dispatch"
 	"github.com/cardswitch/cardswitch/switch/server"
 )
@@ -35,6 +37,7 @@ type App struct {
 	ready    atomic.Bool
 	isoErr   chan error
 	httpAddr string
+	metrics  *metrics.Metrics
 }
 
 // httpServer is the management API as main sees it.
@@ -77,16 +80,26 @@ func StartWith(cfg *config.Config, log *slog.Logger, o Options) (*App, error) {
 	log.Info("ledger recovered", "cards", counts["cards"], "balances", counts["balances"],
 		"auths", counts["auths"], "took", time.Since(began).String())
 
+	verifier, err := security.New(cfg)
+	if err != nil {
+		j.Close()
+		return nil, err
+	}
 	env := ledger.Env{
 		PANHasher: pan.Hasher(dataKey),
 		Program:   programPolicy(cfg),
-		Verifier:  newVerifier(cfg),
+		Verifier:  verifier,
 	}
 	a := &App{cfg: cfg, log: log, journal: j, isoErr: make(chan error, 1)}
+	a.metrics = metrics.New(metrics.Gauges{
+		QueueDepth:      func() float64 { return float64(a.engine.QueueDepth()) },
+		ConnectionsOpen: func() float64 { return float64(a.iso.Stats().ConnectionsOpen) },
+		Overloaded:      func() float64 { return float64(a.disp.Stats().Overloaded) },
+	})
 	a.engine = engine.New(engine.Config{QueueDepth: cfg.Engine.QueueDepth, MaxBatch: cfg.Engine.MaxBatch,
-		HoldTTL: cfg.Engine.HoldTTL}, st, j, env, time.Now, log, nil)
+		HoldTTL: cfg.Engine.HoldTTL}, st, j, env, time.Now, log, a.metrics)
 	a.engine.Start()
-	a.disp = dispatch.New(a.engine, log, nil, dispatch.Options{})
+	a.disp = dispatch.New(a.engine, log, a.metrics, dispatch.Options{})
 	a.iso = server.New(server.Config{Addr: cfg.ISO.Addr, MaxFrameBytes: cfg.ISO.MaxFrameBytes,
 		MaxInFlightPerConn: cfg.ISO.MaxInFlightPerConn, MaxSessions: cfg.ISO.MaxSessions,
 		IdleTimeout: cfg.ISO.IdleTimeout, DrainTimeout: cfg.ISO.DrainTimeout}, a.disp, log)

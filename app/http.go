@@ -21,7 +21,12 @@ func startHTTP(a *App, env ledger.Env) (httpServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("http listener: %w", err)
 	}
+	metricsHandler := a.metrics.Handler()
 	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		if string(ctx.Path()) == "/metrics" {
+			metricsHandler(ctx)
+			return
+		}
 		if string(ctx.Path()) == "/healthz" {
 			ctx.SetContentType("application/json")
 			if a.ready.Load() {

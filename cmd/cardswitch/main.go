@@ -6,6 +6,8 @@ package main
 import (
 	"fmt"
 	"os"
+
+	"github.com/cardswitch/cardswitch/simulators/acquirer"
 )
 
 func main() {
@@ -18,11 +20,11 @@ func main() {
 	case "serve":
 		err = serve(os.Args[2:])
 	case "client":
-		err = client(os.Args[2:])
+		err = acquirer.ClientMain(os.Args[2:])
 	case "pki":
 		err = pkiCmd(os.Args[2:])
 	case "sim":
-		err = simCmd(os.Args[2:])
+		err = acquirer.Main(os.Args[2:])
 	case "bench":
 		err = benchCmd(os.Args[2:])
 	case "help", "-h", "--help":
