@@ -152,14 +152,16 @@ func abs(v int64) int64 {
 // how many it released.
 func (tx *Tx) ExpireHolds(env *Env, max int) int {
 	keys := tx.DueExpiries(env.Now.UnixNano(), max)
+	released := 0
 	for _, k := range keys {
 		a, ok := tx.Auth(k)
 		if !ok || a.State != AuthOpen {
-			continue
+			continue // captured or reversed earlier in this batch
 		}
 		tx.moveMoney(&a, 0, a.HeldMinor)
 		a.State = AuthExpired
 		tx.PutAuth(a)
+		released++
 	}
-	return len(keys)
+	return released
 }

@@ -150,9 +150,14 @@ func (tx *Tx) original(req *authz.Request, env *Env) authz.Response {
 	}
 
 	if hasPrior && prior.State == AuthReversedFirst {
-		// The reversal came first: the original is declined and leaves no hold.
+		// The reversal came first: the original is declined and leaves no hold. An advice
+		// (0120) reports a decision the network already took and is always acknowledged 00
+		// (contract §2), but it leaves no hold either.
 		auth.State, auth.Action = AuthReversed, authz.DoNotHonour
 		tx.PutAuth(auth)
+		if req.Kind == authz.KindAuthAdvice {
+			return authz.Response{Action: authz.Approved}
+		}
 		return authz.Response{Action: authz.DoNotHonour}
 	}
 	if hasPrior && prior.State == AuthCaptured {

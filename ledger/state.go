@@ -165,6 +165,24 @@ func (s *State) FinishLoad() {
 		})
 		s.cardsByBalance[bal] = ids
 	}
+	// Rows come back in store order, not issue order: rebuild the PAN index so that a PAN shared
+	// by a digital-first copy resolves to the card issued first, as it did before the restart.
+	cards := make([]*Card, 0, len(s.cards.rows))
+	for _, c := range s.cards.rows {
+		cards = append(cards, c)
+	}
+	sort.Slice(cards, func(i, j int) bool {
+		if cards[i].CreatedAt != cards[j].CreatedAt {
+			return cards[i].CreatedAt < cards[j].CreatedAt
+		}
+		return cards[i].ID < cards[j].ID
+	})
+	clear(s.cardByPAN)
+	for _, c := range cards {
+		if _, seen := s.cardByPAN[c.PANHash]; !seen {
+			s.cardByPAN[c.PANHash] = c.ID
+		}
+	}
 	heap.Init(&s.expiries)
 }
 

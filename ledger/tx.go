@@ -219,11 +219,19 @@ func (tx *Tx) Commit() {
 	merge(&tx.balances, nil, nil)
 	merge(&tx.cards, func(c *Card) { s.indexCard(c) }, nil)
 	merge(&tx.tokens, func(t *Token) { s.indexToken(t) }, nil)
-	merge(&tx.auths, func(a *Auth) {
-		if a.State == AuthOpen && a.HeldMinor != 0 && a.ExpiresAt > 0 {
-			heap.Push(&s.expiries, expiry{at: a.ExpiresAt, key: a.Key})
+	// An auth already in the expiry index (open, same expiry) is not pushed again: a partial
+	// reversal rewrites an open auth, and a second entry would be released twice.
+	for _, k := range tx.auths.order {
+		a := tx.auths.dirty[k]
+		if a == nil || a.State != AuthOpen || a.HeldMinor == 0 || a.ExpiresAt <= 0 {
+			continue
 		}
-	}, nil)
+		if old, ok := s.auths.rows[k]; ok && old.State == AuthOpen && old.HeldMinor != 0 && old.ExpiresAt == a.ExpiresAt {
+			continue
+		}
+		heap.Push(&s.expiries, expiry{at: a.ExpiresAt, key: a.Key})
+	}
+	merge(&tx.auths, nil, nil)
 	merge(&tx.replies, nil, nil)
 	s.mu.Unlock()
 	tx.Reset()

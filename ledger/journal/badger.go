@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
@@ -145,6 +146,9 @@ func safeKey(key []byte) string { return strings.SplitN(string(key), "/", 2)[0] 
 func (j *Badger) Load(st *ledger.State) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if j.db == nil {
+		return ErrClosed
+	}
 	err := j.db.View(func(txn *badger.Txn) error {
 		for _, t := range tables {
 			it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256, Prefix: []byte(t.prefix)})
@@ -195,7 +199,7 @@ type badgerLogger struct{ l *slog.Logger }
 
 func (b badgerLogger) log(level slog.Level, f string, args ...any) {
 	if b.l != nil {
-		b.l.Log(nil, level, strings.TrimSpace(fmt.Sprintf(f, args...)), "component", "badger")
+		b.l.Log(context.Background(), level, strings.TrimSpace(fmt.Sprintf(f, args...)), "component", "badger")
 	}
 }
 func (b badgerLogger) Errorf(f string, a ...any)   { b.log(slog.LevelError, f, a...) }

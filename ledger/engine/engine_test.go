@@ -1,0 +1,430 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cardswitch/cardswitch/authz"
+	"github.com/cardswitch/cardswitch/ledger"
+	"github.com/cardswitch/cardswitch/ledger/engine"
+	"github.com/cardswitch/cardswitch/ledger/journal"
+	lt "github.com/cardswitch/cardswitch/ledger/ledgertest"
+)
+
+// clock is an injected engine clock.
+type clock struct{ nanos atomic.Int64 }
+
+func newClock(t time.Time) *clock        { c := &clock{}; c.nanos.Store(t.UnixNano()); return c }
+func (c *clock) Now() time.Time          { return time.Unix(0, c.nanos.Load()).UTC() }
+func (c *clock) Advance(d time.Duration) { c.nanos.Add(int64(d)) }
+
+// rig is an engine over a fixture whose set-up rows are in the Memory journal, so that a replay of
+// the journal can be compared with the live state.
+type rig struct {
+	f     *lt.Fixture
+	mem   *journal.Memory
+	fj    *journal.Faulty
+	e     *engine.Engine
+	clock *clock
+}
+
+func newRig(t *testing.T, cfg engine.Config, loadedMinor int64) *rig {
+	t.Helper()
+	mem := journal.NewMemory()
+	f := lt.NewJournaledFixture(t, loadedMinor, mem.Commit)
+	r := &rig{f: f, mem: mem, fj: &journal.Faulty{Inner: mem, FailAt: map[int]bool{}}, clock: newClock(f.Now)}
+	if cfg.ExpiryInterval == 0 {
+		cfg.ExpiryInterval = time.Hour // expiries only when the test asks (ExpireNow)
+	}
+	r.e = engine.New(cfg, f.State, r.fj, f.Env, r.clock.Now, nil, nil)
+	r.e.Start()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := r.e.Stop(ctx); err != nil {
+			t.Errorf("Stop: %v", err)
+		}
+	})
+	return r
+}
+
+func process(req *authz.Request) func(tx *ledger.Tx, env *ledger.Env) any {
+	return func(tx *ledger.Tx, env *ledger.Env) any { return tx.Process(req, env) }
+}
+
+// hold blocks the engine goroutine inside an op until release is called: the ops submitted
+// meanwhile wait in the queue and then make one batch.
+func hold(t *testing.T, e *engine.Engine) (release func()) {
+	t.Helper()
+	started, rel := make(chan struct{}), make(chan struct{})
+	if err := e.Submit(engine.Op{Apply: func(*ledger.Tx, *ledger.Env) any {
+		close(started)
+		<-rel
+		return nil
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	return func() { close(rel) }
+}
+
+type result struct {
+	v   any
+	err error
+}
+
+// batch submits the requests as one engine batch and returns their results in order.
+func (r *rig) batch(t *testing.T, reqs ...*authz.Request) []result {
+	t.Helper()
+	release := hold(t, r.e)
+	out := make([]result, len(reqs))
+	var wg sync.WaitGroup
+	for i, req := range reqs {
+		wg.Add(1)
+		if err := r.e.Submit(engine.Op{Apply: process(req), Done: func(v any, err error) {
+			out[i] = result{v, err}
+			wg.Done()
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	release()
+	wg.Wait()
+	return out
+}
+
+// replayEquals loads a fresh State from the journal and compares it with the live one.
+func (r *rig) replayEquals(t *testing.T, cardIDs ...string) {
+	t.Helper()
+	st := ledger.NewState()
+	if err := r.mem.Load(st); err != nil {
+		t.Fatal(err)
+	}
+	if d := lt.Diff(lt.Take(r.e.State(), cardIDs...), lt.Take(st, cardIDs...)); d != "" {
+		t.Fatalf("replayed journal differs from the acknowledged state:\n%s", d)
+	}
+	if err := lt.CheckBooks(st); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Rule 2 (one serialization point for money): many goroutines authorizing on one hot balance
+// never overspend it, and the approvals are exactly the holds.
+func TestConcurrentAuthorizationsOnHotBalance(t *testing.T) {
+	const loaded = 100_000
+	r := newRig(t, engine.Config{MaxBatch: 64}, loaded)
+	const workers, each = 32, 50
+	var approvedMinor, approvals, declines atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				amount := int64(1 + (w*each+i)%97*13)
+				req := lt.Auth(lt.PAN, amount, fmt.Sprintf("%03d%03d", w, i))
+				v, err := r.e.Do(context.Background(), process(req))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				switch resp := v.(authz.Response); resp.Action {
+				case authz.Approved:
+					approvedMinor.Add(amount)
+					approvals.Add(1)
+					if resp.AvailableMinor < 0 {
+						t.Errorf("approval left available %d", resp.AvailableMinor)
+					}
+				case authz.InsufficientFunds:
+					declines.Add(1)
+				default:
+					t.Errorf("unexpected answer %s", resp.Action)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b, _ := r.e.State().Balance(lt.BalanceID)
+	if b.HeldMinor != approvedMinor.Load() || b.CurrentMinor != loaded || b.AvailableMinor() < 0 {
+		t.Fatalf("balance current %d held %d; approved %d in %d approvals", b.CurrentMinor, b.HeldMinor,
+			approvedMinor.Load(), approvals.Load())
+	}
+	if declines.Load() == 0 {
+		t.Fatal("the test never ran the balance dry; raise the load")
+	}
+	if n := len(r.e.State().Auths()); n != workers*each {
+		t.Fatalf("%d auth records for %d requests", n, workers*each)
+	}
+	if st := r.e.Stats(); st.Batches >= uint64(workers*each) {
+		t.Logf("no batching happened (%d batches)", st.Batches)
+	}
+	r.replayEquals(t, lt.CardID)
+}
+
+// Rule 8 / contract §2 overload: a full queue is answered at once with ErrQueueFull, never blocks.
+func TestQueueFull(t *testing.T) {
+	r := newRig(t, engine.Config{QueueDepth: 2}, 1000)
+	release := hold(t, r.e)
+	var done sync.WaitGroup
+	for i := range 2 {
+		done.Add(1)
+		if err := r.e.Submit(engine.Op{Apply: process(lt.Auth(lt.PAN, 1, fmt.Sprintf("00000%d", i))),
+			Done: func(any, error) { done.Done() }}); err != nil {
+			t.Fatalf("op %d: %v", i, err)
+		}
+	}
+	start := time.Now()
+	err := r.e.Submit(engine.Op{Apply: process(lt.Auth(lt.PAN, 1, "000009"))})
+	if !errors.Is(err, engine.ErrQueueFull) {
+		t.Fatalf("third op: %v, want ErrQueueFull", err)
+	}
+	if time.Since(start) > 100*time.Millisecond {
+		t.Fatal("a full queue blocked the caller")
+	}
+	if _, err := r.e.Do(context.Background(), process(lt.Auth(lt.PAN, 1, "000010"))); !errors.Is(err, engine.ErrQueueFull) {
+		t.Fatalf("Do on a full queue: %v", err)
+	}
+	if st := r.e.Stats(); st.Rejected != 2 || st.QueueDepth != 2 {
+		t.Fatalf("stats %+v, want 2 rejected and 2 queued", st)
+	}
+	release()
+	done.Wait()
+	r.f.State = r.e.State()
+	r.f.ExpectBalance(lt.BalanceID, 1000, 2)
+}
+
+// Stop stops accepting ops, applies and answers every op already queued, then returns.
+func TestStopDrains(t *testing.T) {
+	r := newRig(t, engine.Config{MaxBatch: 3}, 1000)
+	release := hold(t, r.e)
+	var answered atomic.Int32
+	for i := range 10 {
+		if err := r.e.Submit(engine.Op{Apply: process(lt.Auth(lt.PAN, 10, fmt.Sprintf("0000%02d", i))),
+			Done: func(v any, err error) {
+				if err == nil && v.(authz.Response).Action == authz.Approved {
+					answered.Add(1)
+				}
+			}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- r.e.Stop(context.Background()) }()
+	deadline := time.Now().Add(5 * time.Second)
+	accepted := int64(0) // probes that raced ahead of Stop are queued and applied too
+	for {
+		err := r.e.Submit(engine.Op{Apply: process(lt.Auth(lt.PAN, 10, fmt.Sprintf("9%05d", accepted)))})
+		if err == engine.ErrStopped {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		accepted++
+		if time.Now().After(deadline) {
+			t.Fatal("Submit still accepted ops after Stop")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	release()
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	if answered.Load() != 10 {
+		t.Fatalf("%d of 10 queued ops answered by Stop", answered.Load())
+	}
+	b, _ := r.e.State().Balance(lt.BalanceID)
+	if want := 100 + 10*accepted; b.HeldMinor != want {
+		t.Fatalf("held %d after drain, want %d", b.HeldMinor, want)
+	}
+	r.replayEquals(t, lt.CardID)
+}
+
+// Persist before reply, with an injected write failure (Pebble errorfs style): every op of the
+// failed batch gets the error and changes nothing; replaying the journal gives exactly the
+// acknowledged state.
+func TestFailedCommitRefusesWholeBatch(t *testing.T) {
+	r := newRig(t, engine.Config{}, 10000)
+	r.fj.FailAt[2] = true
+	a1 := lt.Auth(lt.PAN, 1000, "000001")
+	res := r.batch(t, a1, lt.Auth(lt.PAN, 1000, "000002"))
+	for _, x := range res {
+		if x.err != nil || x.v.(authz.Response).Action != authz.Approved {
+			t.Fatalf("batch 1: %+v", x)
+		}
+	}
+	acked := lt.Take(r.e.State(), lt.CardID)
+
+	// Batch 2 fails: an authorization, a completion, a reversal before its original, a lock.
+	lockOp := func(tx *ledger.Tx, _ *ledger.Env) any {
+		_, ref := tx.ChangeCard(lt.CardID, ledger.ChangeLock, authz.LockLost)
+		return ref
+	}
+	release := hold(t, r.e)
+	var errs []error
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	ops := []func(*ledger.Tx, *ledger.Env) any{
+		process(lt.Auth(lt.PAN, 500, "000003")),
+		process(lt.FollowUp("0220", a1, 900, "000004")),
+		process(lt.FollowUp("0400", lt.Auth(lt.PAN, 7, "000050"), 7, "000005")),
+		lockOp,
+		func(tx *ledger.Tx, env *ledger.Env) any { return tx.ExpireHolds(env, 100) },
+	}
+	for _, apply := range ops {
+		wg.Add(1)
+		r.e.Submit(engine.Op{Apply: apply, Done: func(v any, err error) {
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+			wg.Done()
+		}})
+	}
+	r.clock.Advance(30 * 24 * time.Hour) // the holds are due in the failing batch
+	release()
+	wg.Wait()
+	for i, err := range errs {
+		if !errors.Is(err, journal.ErrInjected) {
+			t.Fatalf("op %d of the failed batch: err %v, want ErrInjected", i, err)
+		}
+	}
+	if d := lt.Diff(acked, lt.Take(r.e.State(), lt.CardID)); d != "" {
+		t.Fatalf("the failed batch changed the state:\n%s", d)
+	}
+	r.replayEquals(t, lt.CardID)
+
+	// The engine goes on; the original whose reversal failed is now approved; the holds whose
+	// release failed are released by the next expiry.
+	res = r.batch(t, lt.Auth(lt.PAN, 7, "000050"))
+	if res[0].err != nil || res[0].v.(authz.Response).Action != authz.Approved {
+		t.Fatalf("after the failure: %+v", res[0])
+	}
+	if err := r.e.ExpireNow(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := r.e.State().Balance(lt.BalanceID)
+	if b.HeldMinor != 7 {
+		t.Fatalf("held %d after expiry, want 7 (only the new hold)", b.HeldMinor)
+	}
+	r.replayEquals(t, lt.CardID)
+	if st := r.e.Stats(); st.Failures != 1 {
+		t.Fatalf("stats %+v, want 1 failure", st)
+	}
+}
+
+// Full disk (FailAll): every batch fails and changes nothing until the disk recovers; then the
+// engine works again without a restart.
+func TestFullDiskThenRecover(t *testing.T) {
+	r := newRig(t, engine.Config{}, 10000)
+	res := r.batch(t, lt.Auth(lt.PAN, 1000, "000001"))
+	if res[0].err != nil {
+		t.Fatal(res[0].err)
+	}
+	acked := lt.Take(r.e.State(), lt.CardID)
+	r.fj.SetFailAll(true)
+	for i := range 5 {
+		for _, x := range r.batch(t, lt.Auth(lt.PAN, 100, fmt.Sprintf("00010%d", i)), lt.Req("0120", "000000", lt.PAN, 50, fmt.Sprintf("00020%d", i))) {
+			if !errors.Is(x.err, journal.ErrInjected) {
+				t.Fatalf("full disk: %+v", x)
+			}
+		}
+		_, err := r.e.Do(context.Background(), func(tx *ledger.Tx, env *ledger.Env) any {
+			_, ref := tx.Reload(lt.BalanceID, 100, "", env)
+			return ref
+		})
+		if !errors.Is(err, journal.ErrInjected) {
+			t.Fatalf("reload on a full disk: %v", err)
+		}
+	}
+	if d := lt.Diff(acked, lt.Take(r.e.State(), lt.CardID)); d != "" {
+		t.Fatalf("failed batches changed the state:\n%s", d)
+	}
+	r.fj.SetFailAll(false)
+	// The same requests, retried after recovery, are new to the ledger: nothing was remembered.
+	for _, x := range r.batch(t, lt.Auth(lt.PAN, 100, "000100"), lt.Auth(lt.PAN, 1000, "000001")) {
+		if x.err != nil || x.v.(authz.Response).Action != authz.Approved {
+			t.Fatalf("after recovery: %+v", x)
+		}
+	}
+	b, _ := r.e.State().Balance(lt.BalanceID)
+	if b.HeldMinor != 1100 {
+		t.Fatalf("held %d, want 1100", b.HeldMinor)
+	}
+	r.replayEquals(t, lt.CardID)
+}
+
+// Holds expire on the engine's clock; ExpireNow releases due holds as a batch through the journal.
+func TestEngineExpiry(t *testing.T) {
+	r := newRig(t, engine.Config{HoldTTL: time.Hour}, 10000)
+	r.batch(t, lt.Auth(lt.PAN, 1000, "000001"))
+	r.clock.Advance(30 * time.Minute)
+	r.batch(t, lt.Auth(lt.PAN, 2000, "000002"))
+	r.clock.Advance(31 * time.Minute)
+	if err := r.e.ExpireNow(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := r.e.State().Balance(lt.BalanceID)
+	if b.HeldMinor != 2000 {
+		t.Fatalf("held %d, want 2000 (the first hold expired)", b.HeldMinor)
+	}
+	r.replayEquals(t, lt.CardID)
+}
+
+// The engine's own expiry tick releases due holds without being asked.
+func TestEngineExpiryTick(t *testing.T) {
+	r := newRig(t, engine.Config{HoldTTL: time.Hour, ExpiryInterval: 5 * time.Millisecond}, 10000)
+	r.batch(t, lt.Auth(lt.PAN, 1000, "000001"))
+	r.clock.Advance(2 * time.Hour)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b, _ := r.e.State().Balance(lt.BalanceID)
+		if b.HeldMinor == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the expiry tick never released the hold")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	r.replayEquals(t, lt.CardID)
+}
+
+func BenchmarkEngineBatch(b *testing.B) {
+	mem := journal.NewMemory()
+	f := lt.NewJournaledFixture(b, 1<<60, mem.Commit)
+	e := engine.New(engine.Config{ExpiryInterval: time.Hour}, f.State, mem, f.Env, nil, nil, nil)
+	e.Start()
+	defer e.Stop(context.Background())
+	const inFlight = 256
+	reqs := make([]*authz.Request, b.N)
+	for i := range reqs {
+		reqs[i] = lt.Auth(lt.PAN, 100, fmt.Sprintf("%06d", i%1000000))
+		reqs[i].RRN = fmt.Sprintf("%012d", i)
+		reqs[i].F7 = fmt.Sprintf("%010d", i/1000000)
+	}
+	sem := make(chan struct{}, inFlight)
+	var wg sync.WaitGroup
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		sem <- struct{}{}
+		wg.Add(1)
+		req := reqs[i]
+		for {
+			err := e.Submit(engine.Op{Apply: process(req), Done: func(any, error) { <-sem; wg.Done() }})
+			if err == nil {
+				break
+			}
+			time.Sleep(time.Microsecond)
+		}
+	}
+	wg.Wait()
+	b.StopTimer()
+	st := e.Stats()
+	b.ReportMetric(float64(st.Ops)/float64(st.Batches), "ops/batch")
+}
