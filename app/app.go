@@ -20,6 +20,7 @@ import (
 	"github.com/cardswitch/cardswitch/ledger"
 	"github.com/cardswitch/cardswitch/ledger/engine"
 	"github.com/cardswitch/cardswitch/ledger/journal"
+	"github.com/cardswitch/cardswitch/mgmt"
 	"github.com/cardswitch/cardswitch/security"
 	"github.com/cardswitch/cardswitch/switch/dispatch"
 	"github.com/cardswitch/cardswitch/switch/server"
@@ -33,16 +34,11 @@ type App struct {
 	engine   *engine.Engine
 	disp     *dispatch.Dispatcher
 	iso      *server.Server
-	http     httpServer
+	http     *mgmt.Server
 	ready    atomic.Bool
 	isoErr   chan error
 	httpAddr string
 	metrics  *metrics.Metrics
-}
-
-// httpServer is the management API as main sees it.
-type httpServer interface {
-	Shutdown() error
 }
 
 // Start recovers the ledger and starts both listeners; it returns once they accept connections.
@@ -99,7 +95,18 @@ func StartWith(cfg *config.Config, log *slog.Logger, o Options) (*App, error) {
 	a.engine = engine.New(engine.Config{QueueDepth: cfg.Engine.QueueDepth, MaxBatch: cfg.Engine.MaxBatch,
 		HoldTTL: cfg.Engine.HoldTTL}, st, j, env, time.Now, log, a.metrics)
 	a.engine.Start()
-	a.disp = dispatch.New(a.engine, log, a.metrics, dispatch.Options{})
+	var notify func(dispatch.Notice)
+	if cfg.HTTP.WebhookURL != "" {
+		// Events only when a webhook receives them: the outbox costs a write per message.
+		notify = func(n dispatch.Notice) {
+			if a.http != nil && n.CardID != "" {
+				a.http.NotifyAuthorization(mgmt.AuthorizationNotice{CardID: n.CardID, BalanceID: n.BalanceID,
+					MTI: n.Request.BaseMTI, Kind: n.Request.Kind, AmountMinor: n.Request.AmountMinor,
+					Action: n.Response.Action, At: time.Now()})
+			}
+		}
+	}
+	a.disp = dispatch.New(a.engine, log, a.metrics, dispatch.Options{Notify: notify})
 	a.iso = server.New(server.Config{Addr: cfg.ISO.Addr, MaxFrameBytes: cfg.ISO.MaxFrameBytes,
 		MaxInFlightPerConn: cfg.ISO.MaxInFlightPerConn, MaxSessions: cfg.ISO.MaxSessions,
 		IdleTimeout: cfg.ISO.IdleTimeout, DrainTimeout: cfg.ISO.DrainTimeout}, a.disp, log)

@@ -3,43 +3,29 @@ package app
 import (
 	"fmt"
 	"net"
-
-	"github.com/valyala/fasthttp"
+	"time"
 
 	"github.com/cardswitch/cardswitch/ledger"
+	"github.com/cardswitch/cardswitch/mgmt"
 )
 
-type healthOnly struct {
-	srv *fasthttp.Server
-}
-
-func (h *healthOnly) Shutdown() error { return h.srv.Shutdown() }
-
-// startHTTP starts the management API listener.
-func startHTTP(a *App, env ledger.Env) (httpServer, error) {
+// startHTTP starts the management API (with /healthz and /metrics) on the HTTP listener.
+func startHTTP(a *App, env ledger.Env) (*mgmt.Server, error) {
+	srv, err := mgmt.New(mgmt.Deps{Config: a.cfg, Engine: a.engine, PANHash: env.PANHasher, Logger: a.log,
+		Ready: a.ready.Load, Clock: time.Now, Metrics: a.metrics, MetricsHandler: a.metrics.Handler()})
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", a.cfg.HTTP.Addr)
 	if err != nil {
+		srv.Shutdown()
 		return nil, fmt.Errorf("http listener: %w", err)
 	}
-	metricsHandler := a.metrics.Handler()
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		if string(ctx.Path()) == "/metrics" {
-			metricsHandler(ctx)
-			return
-		}
-		if string(ctx.Path()) == "/healthz" {
-			ctx.SetContentType("application/json")
-			if a.ready.Load() {
-				ctx.SetBodyString(`{"status":"ok"}`)
-				return
-			}
-			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
-			ctx.SetBodyString(`{"status":"starting"}`)
-			return
-		}
-		ctx.SetStatusCode(fasthttp.StatusNotFound)
-	}}
 	a.httpAddr = ln.Addr().String()
-	go srv.Serve(ln)
-	return &healthOnly{srv: srv}, nil
+	go func() {
+		if err := srv.Serve(ln); err != nil {
+			a.log.Error("management API stopped", "err", err)
+		}
+	}()
+	return srv, nil
 }

@@ -165,3 +165,16 @@ func (tx *Tx) ExpireHolds(env *Env, max int) int {
 	}
 	return released
 }
+
+// AccountOf names the card and balance a processed money message was booked on, from the auth
+// record it created or named ("" when none, e.g. an unknown card).
+func (tx *Tx) AccountOf(req *authz.Request) (cardID, balanceID string) {
+	key, ok := originalKeyOf(req)
+	if !ok {
+		key = OriginalKey(req.BaseMTI, req.STAN, req.F7, req.AcquirerID)
+	}
+	if a, found := tx.Auth(key); found {
+		return a.CardID, a.BalanceID
+	}
+	return "", ""
+}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/cardswitch/cardswitch/bench"
+	"github.com/cardswitch/cardswitch/provision"
 	"github.com/cardswitch/cardswitch/simulators/acquirer"
 )
 
@@ -23,10 +25,12 @@ func main() {
 		err = acquirer.ClientMain(os.Args[2:])
 	case "pki":
 		err = pkiCmd(os.Args[2:])
+	case "provision":
+		err = provision.Main(os.Args[2:])
 	case "sim":
 		err = acquirer.Main(os.Args[2:])
 	case "bench":
-		err = benchCmd(os.Args[2:])
+		err = bench.Main(os.Args[2:])
 	case "help", "-h", "--help":
 		usage()
 		return
@@ -48,6 +52,7 @@ commands:
           [--config FILE] [--data-dir DIR] [--iso-addr HOST:PORT] [--http-addr HOST:PORT]
   client  send one message to a running switch (echo, sign-on, authorization, ...)
   pki     pki init [--dir DIR]: development CA, server and partner client certificates
+  provision  create N customers, balances and cards in a stopped switch's data directory
   sim     acquirer/network simulator against a running switch
   bench   load benchmark against a running switch
 `)

@@ -95,10 +95,12 @@ func (m *Metrics) Batch(rows int, durable time.Duration, err error) {
 	m.durable.Observe(durable.Seconds())
 }
 
-// APIRequest records one management API request; route is the route pattern, not the path.
-func (m *Metrics) APIRequest(route string, status int, latency time.Duration) {
-	m.apiRequests.WithLabelValues(route, strconv.Itoa(status)).Inc()
-	m.apiLatency.WithLabelValues(route).Observe(latency.Seconds())
+// Request records one management API request (mgmt.Metrics); route is the route pattern, never
+// the path, so no id or card data becomes a label.
+func (m *Metrics) Request(method, route string, status int, latency time.Duration) {
+	r := method + " " + route
+	m.apiRequests.WithLabelValues(r, strconv.Itoa(status)).Inc()
+	m.apiLatency.WithLabelValues(r).Observe(latency.Seconds())
 }
 
 // Handler serves /metrics in the Prometheus text format.

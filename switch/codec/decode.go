@@ -265,6 +265,8 @@ func (sp span) in(shared string) string {
 	return shared[sp.off:sp.end]
 }
 
+const stars = "****************************************************************"
+
 // sharedText copies msg into one string, with the secret fields' values (and the CVC2 inside field
 // 48, or the whole of a malformed field 48) overwritten by '*', for the non-secret fields of a
 // Request to share. Secret fields are blanked whether or not their content was valid.
@@ -297,8 +299,8 @@ func sharedText(msg []byte, s *scanned, cvc2 span) string {
 	prev := 0
 	for _, sp := range blanks[:n] {
 		b.Write(msg[prev:sp.off])
-		for range sp.end - sp.off {
-			b.WriteByte('*')
+		for n := int(sp.end - sp.off); n > 0; n -= len(stars) {
+			b.WriteString(stars[:min(n, len(stars))])
 		}
 		prev = int(sp.end)
 	}

@@ -1,0 +1,278 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cardswitch/cardswitch/authz"
+	"github.com/cardswitch/cardswitch/cardcrypto"
+	"github.com/cardswitch/cardswitch/provision"
+	"github.com/cardswitch/cardswitch/switch/codec"
+)
+
+// Kind is a class of traffic in the mix.
+type Kind uint8
+
+// The traffic kinds of --mix.
+const (
+	KindEcom    Kind = iota // 0100 e-commerce authorization, CVC2 in field 48, expiry in field 14
+	KindChip                // 0200 chip purchase (entry mode 051)
+	KindPIN                 // 0200 chip purchase with a PIN block (field 52)
+	KindInquiry             // 0100 balance inquiry (processing code 30)
+	kindCount
+)
+
+var kindNames = [kindCount]string{"ecom", "chip", "pin", "inquiry"}
+
+func (k Kind) String() string {
+	if k < kindCount {
+		return kindNames[k]
+	}
+	return "unknown"
+}
+
+// Mix is the traffic mix: weights per kind.
+type Mix struct {
+	Weights [kindCount]int
+	total   int
+	cum     [kindCount]int
+}
+
+// DefaultMix is the traffic of an e-money issuer's card base.
+const DefaultMix = "ecom=80,chip=10,pin=5,inquiry=5"
+
+// ParseMix reads "ecom=80,chip=10,pin=5,inquiry=5" (weights, not necessarily summing to 100).
+func ParseMix(s string) (Mix, error) {
+	var m Mix
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		name, val, ok := strings.Cut(part, "=")
+		if !ok {
+			return Mix{}, fmt.Errorf("mix: %q: want kind=weight", part)
+		}
+		w, err := strconv.Atoi(strings.TrimSpace(val))
+		if err != nil || w < 0 {
+			return Mix{}, fmt.Errorf("mix: %q: weight must be a non-negative integer", part)
+		}
+		found := false
+		for k := Kind(0); k < kindCount; k++ {
+			if kindNames[k] == strings.TrimSpace(name) {
+				m.Weights[k], found = w, true
+			}
+		}
+		if !found {
+			return Mix{}, fmt.Errorf("mix: unknown kind %q (want ecom, chip, pin, inquiry)", name)
+		}
+	}
+	m.init()
+	if m.total == 0 {
+		return Mix{}, errors.New("mix: all weights are zero")
+	}
+	return m, nil
+}
+
+func (m *Mix) init() {
+	m.total = 0
+	for k := Kind(0); k < kindCount; k++ {
+		m.total += m.Weights[k]
+		m.cum[k] = m.total
+	}
+}
+
+// Pick maps a uniform draw r in [0, total) to a kind.
+func (m *Mix) Pick(r int) Kind {
+	for k := Kind(0); k < kindCount; k++ {
+		if r < m.cum[k] {
+			return k
+		}
+	}
+	return kindCount - 1
+}
+
+// String is the canonical form of the mix.
+func (m Mix) String() string {
+	var parts []string
+	for k := Kind(0); k < kindCount; k++ {
+		if m.Weights[k] > 0 {
+			parts = append(parts, kindNames[k]+"="+strconv.Itoa(m.Weights[k]))
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// Map is the mix as a map, for the JSON result.
+func (m Mix) Map() map[string]int {
+	out := map[string]int{}
+	for k := Kind(0); k < kindCount; k++ {
+		if m.Weights[k] > 0 {
+			out[kindNames[k]] = m.Weights[k]
+		}
+	}
+	return out
+}
+
+// Cards describes the provisioned cards the generator spreads traffic over.
+type Cards struct {
+	Programs []provision.Program
+	Count    int  // cards 0..Count-1
+	Hot      bool // every request on card 0
+	Expiry   string
+	PIN      string
+	ZPK      []byte // zone PIN key; nil: no PIN blocks (pin traffic is sent without field 52)
+	// Secrets says whether the program keys are the switch's: CVC2 values are then computed.
+	Secrets bool
+}
+
+// generator builds the requests of one connection. Keys of contract §2 (MTI, 11, 7, 32, 37) are
+// unique across the run and across runs: field 32 names the connection, field 11 cycles per
+// connection, field 7 is the send second and field 37 carries a per-run nonce and a per-connection
+// sequence number.
+type generator struct {
+	cards    *Cards
+	mix      *Mix
+	rng      *rand.Rand
+	acquirer string // field 32
+	nonce    string // 4 digits, per run
+	seq      uint64
+
+	lastSec  int64
+	f7       string
+	f12, f13 string
+
+	req authz.Request
+	// card secrets cached per card index: ecom traffic recomputes the CVC2 otherwise
+	cvc2Cache map[int]string
+	pinCache  map[int][]byte
+}
+
+func newGenerator(cards *Cards, mix *Mix, conn int, seed uint64, nonce int) *generator {
+	return &generator{
+		cards: cards, mix: mix,
+		rng:       rand.New(rand.NewPCG(seed, uint64(conn)+1)),
+		acquirer:  fmt.Sprintf("9%05d", conn%100000),
+		nonce:     fmt.Sprintf("%04d", nonce%10000),
+		lastSec:   -1,
+		cvc2Cache: map[int]string{},
+		pinCache:  map[int][]byte{},
+	}
+}
+
+// merchantName is field 43 (ans40: name 25, city 13, country 2).
+var merchantName = fmt.Sprintf("%-25s%-13s%s", "CARDSWITCH BENCH", "BERLIN", "DE")
+
+// amountMaxMinor bounds each amount: small, so balances never run out during a run.
+const amountMaxMinor = 20
+
+// next builds the next request at wall-clock now and appends its message to dst. It returns the
+// STAN (as a number) and the kind.
+func (g *generator) next(now time.Time, dst []byte) ([]byte, uint32, Kind, error) {
+	g.seq++
+	stan := uint32((g.seq-1)%999999 + 1)
+	if sec := now.Unix(); sec != g.lastSec {
+		g.lastSec = sec
+		u := now.UTC()
+		g.f7 = u.Format("0102150405")
+		g.f12 = u.Format("150405")
+		g.f13 = u.Format("0102")
+	}
+	kind := g.mix.Pick(g.rng.IntN(g.mix.total))
+	idx := 0
+	if !g.cards.Hot && g.cards.Count > 1 {
+		idx = g.rng.IntN(g.cards.Count)
+	}
+	prog := provision.ProgramOf(g.cards.Programs, idx)
+	pan := provision.PAN(prog, idx)
+
+	r := &g.req
+	*r = authz.Request{
+		PAN: pan, F7: g.f7, STAN: pad6(stan), LocalTime: g.f12, LocalDate: g.f13,
+		ExpiryYYMM: g.cards.Expiry, MCC: "5999", AcquirerID: g.acquirer,
+		RRN: g.nonce + pad8(g.seq%100000000), TerminalID: "BENCH001", MerchantID: "BENCHMERCHANT01",
+		MerchantName: merchantName, CurrencyNum: prog.Currency.Numeric,
+		HasAmount: true, AmountMinor: int64(1 + g.rng.IntN(amountMaxMinor)),
+	}
+	switch kind {
+	case KindEcom:
+		r.Kind, r.ProcessingCode, r.POSEntryMode = authz.KindAuthorization, "000000", "012"
+		if g.cards.Secrets {
+			r.CVC2 = g.cvc2(idx, prog, pan)
+		}
+	case KindChip:
+		r.Kind, r.ProcessingCode, r.POSEntryMode, r.CardSeq = authz.KindFinancial, "000000", "051", "000"
+	case KindPIN:
+		r.Kind, r.ProcessingCode, r.POSEntryMode, r.CardSeq = authz.KindFinancial, "000000", "051", "000"
+		if g.cards.ZPK != nil {
+			r.PINBlock = g.pinBlock(idx, pan)
+		}
+	case KindInquiry:
+		r.Kind, r.ProcessingCode, r.POSEntryMode, r.AmountMinor = authz.KindBalanceInquiry, "300000", "012", 0
+	}
+	out, err := codec.AppendRequest(dst, r)
+	return out, stan, kind, err
+}
+
+func (g *generator) cvc2(idx int, prog *provision.Program, pan string) string {
+	if v, ok := g.cvc2Cache[idx]; ok {
+		return v
+	}
+	v, err := cardcrypto.CVV(prog.CVK, pan, g.cards.Expiry, "000")
+	if err != nil {
+		return ""
+	}
+	if len(g.cvc2Cache) < 1<<16 {
+		g.cvc2Cache[idx] = v
+	}
+	return v
+}
+
+func (g *generator) pinBlock(idx int, pan string) []byte {
+	if v, ok := g.pinCache[idx]; ok {
+		return v
+	}
+	v, err := cardcrypto.EncryptPINBlockISO0(g.cards.ZPK, g.cards.PIN, pan)
+	if err != nil {
+		return nil
+	}
+	if len(g.pinCache) < 1<<16 {
+		g.pinCache[idx] = v
+	}
+	return v
+}
+
+func pad6(v uint32) string {
+	var b [6]byte
+	for i := 5; i >= 0; i-- {
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return string(b[:])
+}
+
+func pad8(v uint64) string {
+	var b [8]byte
+	for i := 7; i >= 0; i-- {
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return string(b[:])
+}
+
+// kindsOf lists the kinds with a weight, sorted by name (reports).
+func kindsOf(m Mix) []Kind {
+	var ks []Kind
+	for k := Kind(0); k < kindCount; k++ {
+		if m.Weights[k] > 0 {
+			ks = append(ks, k)
+		}
+	}
+	sort.Slice(ks, func(i, j int) bool { return ks[i].String() < ks[j].String() })
+	return ks
+}

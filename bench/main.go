@@ -1,0 +1,202 @@
+// Package bench is the load generator of cardswitch (`cardswitch bench`): N connections speaking
+// the iso87 wire profile, a traffic mix over the cards that `cardswitch provision` made, open-loop
+// (fixed arrival rate, latency from each request's intended send time, so coordinated omission
+// cannot hide a stall) and closed-loop (maximum throughput) modes, HdrHistogram percentiles, a JSON
+// result and a self-contained HTML report. `--baseline echo` runs the same generator against a
+// bare moov-io/iso8583-connection echo server in the same process and prints the ratio.
+package bench
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/cardswitch/cardswitch/config"
+	"github.com/cardswitch/cardswitch/provision"
+)
+
+// Main is `cardswitch bench`.
+func Main(args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:8583", "ISO 8583 address of the switch")
+	conns := fs.Int("connections", 32, "TCP connections")
+	duration := fs.Duration("duration", 20*time.Second, "length of the run")
+	warmup := fs.Duration("warmup", time.Second, "first part of the run left out of the totals")
+	rate := fs.Float64("rate", 0, "open loop: total requests per second on a fixed schedule; 0: closed loop (maximum throughput)")
+	pipeline := fs.Int("pipeline", 8, "closed loop: requests in flight per connection")
+	mixText := fs.String("mix", DefaultMix, "traffic mix, kind=weight: ecom, chip, pin, inquiry")
+	cards := fs.Int("cards", 10000, "provisioned cards to spread traffic over (card indexes 0..N-1)")
+	hot := fs.Bool("hot", false, "all traffic on one card (one balance)")
+	baseline := fs.String("baseline", "", `"echo": also run against an in-process moov-io echo server and print the ratio`)
+	spawn := fs.Bool("spawn", false, "provision a temporary data directory and start `cardswitch serve` on free ports")
+	exe := fs.String("exe", "", "with --spawn: the cardswitch binary (default: this executable)")
+	keep := fs.Bool("keep", false, "with --spawn: keep the temporary data directory")
+	cfgPath := fs.String("config", "", "configuration of the switch (programs and keys); default: development profile")
+	dataDir := fs.String("data-dir", "", "data directory of the switch (development keys); with --spawn: use and keep this directory")
+	timeout := fs.Duration("timeout", 5*time.Second, "a request unanswered this long is a timeout")
+	seed := fs.Uint64("seed", 0, "random seed of the generator (0: random)")
+	jsonPath := fs.String("json", "", "write the JSON result to FILE")
+	htmlPath := fs.String("html", "", "write the HTML report to FILE")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	mix, err := ParseMix(*mixText)
+	if err != nil {
+		return err
+	}
+	if *baseline != "" && *baseline != "echo" {
+		return fmt.Errorf("bench: --baseline: only \"echo\" is known")
+	}
+	if *warmup >= *duration {
+		*warmup = 0
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	var progress io.Writer
+	if fi, err := os.Stdout.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		progress = os.Stdout
+	}
+
+	var sp *Spawned
+	if *spawn {
+		sp, err = Spawn(ctx, SpawnOptions{Exe: *exe, DataDir: *dataDir, ConfigPath: *cfgPath, Cards: *cards, Keep: *keep, Log: os.Stdout})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if sp != nil {
+				sp.Stop()
+			}
+		}()
+		*addr, *dataDir = sp.ISOAddr, sp.DataDir
+	}
+	cardSet, err := LoadCards(*cfgPath, *dataDir)
+	if err != nil {
+		return err
+	}
+	if !cardSet.Secrets {
+		fmt.Fprintln(os.Stderr, "bench: the switch's keys are unknown (no --config and no development keys in --data-dir): requests carry no CVC2 and no PIN block")
+	}
+	cardSet.Count, cardSet.Hot = *cards, *hot
+
+	o := Options{Label: "cardswitch", Addr: *addr, Connections: *conns, Duration: *duration, Warmup: *warmup,
+		Rate: *rate, Pipeline: *pipeline, Mix: mix, Cards: *cardSet, Timeout: *timeout, Seed: *seed, Progress: progress}
+	rep := &Report{Command: "cardswitch bench " + strings.Join(args, " "), Machine: ThisMachine()}
+	res, err := Run(ctx, o)
+	if err != nil {
+		return err
+	}
+	rep.Runs = append(rep.Runs, res)
+	if sp != nil {
+		if rss, err := sp.RSS(); err == nil {
+			res.ServeRSSBytes = rss
+		}
+		err := sp.Stop() // free the CPUs for the baseline
+		sp = nil
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+	}
+	if *baseline == "echo" && ctx.Err() == nil {
+		echo, err := StartEcho("127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		eo := o
+		eo.Label, eo.Addr = "echo", echo.Addr()
+		eres, err := Run(ctx, eo)
+		echo.Close()
+		if err != nil {
+			return err
+		}
+		eres.Errors += echo.Errors()
+		rep.Runs = append(rep.Runs, eres)
+		if o.Rate == 0 && eres.ThroughputPerSec > 0 {
+			r := res.ApprovedPerSec / eres.ThroughputPerSec
+			rep.Ratio = &r
+		}
+		if eres.Latency.P99Ms > 0 {
+			r := res.Latency.P99Ms / eres.Latency.P99Ms
+			rep.LatencyRatioP99 = &r
+		}
+	}
+	rep.Summary(os.Stdout)
+	if *jsonPath != "" {
+		if err := writeFile(*jsonPath, rep.WriteJSON); err != nil {
+			return err
+		}
+	}
+	if *htmlPath != "" {
+		if err := writeFile(*htmlPath, rep.WriteHTML); err != nil {
+			return err
+		}
+	}
+	if res.Completed == 0 {
+		return errors.New("bench: no answers from the switch")
+	}
+	return nil
+}
+
+func writeFile(path string, write func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("bench: %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// LoadCards reads the programs (and keys, when they are known) the switch uses. Without --config
+// and without development keys in dataDir, the development profile's programs are used without
+// keys: the generator then sends no CVC2 and no PIN block. It never creates keys in dataDir.
+func LoadCards(cfgPath, dataDir string) (*Cards, error) {
+	quiet := func(string) {}
+	var cfg *config.Config
+	var err error
+	secrets := true
+	switch {
+	case cfgPath != "":
+		cfg, err = config.Load(cfgPath, config.Overrides{DataDir: dataDir}, quiet)
+	default:
+		dir := dataDir
+		if dir == "" {
+			dir = config.DefaultDataDir
+		}
+		if _, statErr := os.Stat(filepath.Join(dir, "dev-keys.json")); statErr == nil {
+			cfg, err = config.Load("", config.Overrides{DataDir: dir}, quiet)
+		} else {
+			// Only the BINs are wanted: load the development profile into a throwaway directory.
+			tmp, terr := os.MkdirTemp("", "cardswitch-bench-keys-")
+			if terr != nil {
+				return nil, terr
+			}
+			defer os.RemoveAll(tmp)
+			cfg, err = config.Load("", config.Overrides{DataDir: tmp}, quiet)
+			secrets = false
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	progs, err := provision.Programs(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cards{Programs: progs, Expiry: provision.DefaultExpiry, PIN: provision.DefaultPIN, Secrets: secrets}
+	if secrets {
+		c.ZPK = config.Key(cfg.Security.ZPK)
+	}
+	return c, nil
+}

@@ -1,0 +1,161 @@
+package bench
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/cardswitch/cardswitch/config"
+	"github.com/cardswitch/cardswitch/internal/pan"
+	"github.com/cardswitch/cardswitch/ledger"
+	"github.com/cardswitch/cardswitch/ledger/engine"
+	"github.com/cardswitch/cardswitch/ledger/journal"
+	"github.com/cardswitch/cardswitch/provision"
+	"github.com/cardswitch/cardswitch/switch/dispatch"
+	"github.com/cardswitch/cardswitch/switch/server"
+)
+
+// testSwitch is the wiring of `cardswitch serve` (cmd/cardswitch/serve.go) in process: a Badger
+// journal in a temporary directory (durable batches, as in production), the engine, the dispatcher
+// and the ISO listener on a free port, with cards provisioned through the same engine.
+type testSwitch struct {
+	addr  string
+	eng   *engine.Engine
+	cards *Cards
+}
+
+func startTestSwitch(tb testing.TB, nCards int) *testSwitch {
+	tb.Helper()
+	dir := tb.TempDir()
+	cfg, err := config.Load("", config.Overrides{DataDir: dir, ISOAddr: "127.0.0.1:0"}, func(string) {})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dataKey := config.Key(cfg.Security.DataKey)
+	j, err := journal.OpenBadger(journal.Options{Dir: filepath.Join(dir, "ledger"), DataKey: dataKey})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	st := ledger.NewState()
+	if err := j.Load(st); err != nil {
+		tb.Fatal(err)
+	}
+	pols := map[string]ledger.ProgramPolicy{}
+	for _, p := range cfg.Programs {
+		pols[p.Name] = ledger.ProgramPolicy{Name: p.Name}
+	}
+	env := ledger.Env{PANHasher: pan.Hasher(dataKey),
+		Program: func(n string) (ledger.ProgramPolicy, bool) { p, ok := pols[n]; return p, ok }}
+	eng := engine.New(engine.Config{QueueDepth: cfg.Engine.QueueDepth, MaxBatch: cfg.Engine.MaxBatch}, st, j, env, time.Now, nil, nil)
+	eng.Start()
+	progs, err := provision.Programs(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fund := map[string]int64{}
+	for _, p := range progs {
+		fund[p.Name] = 100_000_00
+	}
+	if _, err := provision.Run(context.Background(), eng, progs, env.PANHasher, fund, provision.Options{Cards: nCards}); err != nil {
+		tb.Fatal(err)
+	}
+	disp := dispatch.New(eng, nil, nil, dispatch.Options{})
+	srv := server.New(server.Config{Addr: cfg.ISO.Addr, MaxFrameBytes: cfg.ISO.MaxFrameBytes}, disp, nil)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	select {
+	case <-srv.Ready():
+	case err := <-errc:
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		eng.Stop(ctx)
+		disp.Close()
+		j.Close()
+	})
+	return &testSwitch{addr: srv.Addr().String(), eng: eng, cards: &Cards{Programs: progs, Count: nCards,
+		Expiry: provision.DefaultExpiry, PIN: provision.DefaultPIN, ZPK: config.Key(cfg.Security.ZPK), Secrets: true}}
+}
+
+// TestEndToEnd runs a 2-second bench against the in-process switch: every request answered,
+// approvals, no errors, no timeouts.
+func TestEndToEnd(t *testing.T) {
+	sw := startTestSwitch(t, 200)
+	mix, _ := ParseMix(DefaultMix)
+	for _, tc := range []struct {
+		name string
+		rate float64
+	}{{"closed", 0}, {"open", 500}} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := Run(context.Background(), Options{Label: "cardswitch", Addr: sw.addr, Connections: 4,
+				Duration: 2 * time.Second, Rate: tc.rate, Pipeline: 4, Mix: mix, Cards: *sw.cards, Seed: 7})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Approved == 0 || res.Errors != 0 || res.Timeouts != 0 {
+				t.Fatalf("approved %d errors %d timeouts %d codes %v", res.Approved, res.Errors, res.Timeouts, res.ActionCodes)
+			}
+			if res.Completed != res.Sent {
+				t.Fatalf("sent %d, answered %d", res.Sent, res.Completed)
+			}
+			if res.ActionCodes["00"] != res.Approved {
+				t.Fatalf("codes %v, approved %d", res.ActionCodes, res.Approved)
+			}
+			// Every kind gets approved: CVC2, expiry and PIN data are the provisioned ones.
+			for k, kr := range res.ByKind {
+				if kr.Approved == 0 {
+					t.Errorf("kind %s: no approval (%+v); codes %v", k, kr, res.ActionCodes)
+				}
+			}
+			if tc.rate > 0 && (res.ThroughputPerSec < 0.8*tc.rate || res.ThroughputPerSec > 1.2*tc.rate) {
+				t.Errorf("open loop at %.0f/s answered %.0f/s", tc.rate, res.ThroughputPerSec)
+			}
+			t.Logf("%s: %.0f/s approved %.0f/s p99 %.2fms codes %v", tc.name, res.ThroughputPerSec, res.ApprovedPerSec, res.Latency.P99Ms, res.ActionCodes)
+		})
+	}
+}
+
+// TestEchoBaseline runs the generator against the moov echo server.
+func TestEchoBaseline(t *testing.T) {
+	e, err := StartEcho("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	mix, _ := ParseMix(DefaultMix)
+	cards := testCards(t)
+	res, err := Run(context.Background(), Options{Label: "echo", Addr: e.Addr(), Connections: 2,
+		Duration: time.Second, Pipeline: 4, Mix: mix, Cards: *cards, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Approved == 0 || res.Errors != 0 || e.Errors() != 0 || res.Timeouts != 0 {
+		t.Fatalf("approved %d errors %d/%d timeouts %d", res.Approved, res.Errors, e.Errors(), res.Timeouts)
+	}
+}
+
+// TestProfileSwitch is a longer closed-loop run against the in-process switch for profiling:
+// CARDSWITCH_PROFILE_SECONDS=20 go test ./bench -run ProfileSwitch -cpuprofile cpu.out
+func TestProfileSwitch(t *testing.T) {
+	secs, _ := strconv.Atoi(os.Getenv("CARDSWITCH_PROFILE_SECONDS"))
+	if secs <= 0 {
+		t.Skip("set CARDSWITCH_PROFILE_SECONDS")
+	}
+	sw := startTestSwitch(t, 10000)
+	mix, _ := ParseMix(DefaultMix)
+	res, err := Run(context.Background(), Options{Label: "cardswitch", Addr: sw.addr, Connections: 32,
+		Duration: time.Duration(secs) * time.Second, Pipeline: 8, Mix: mix, Cards: *sw.cards})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := sw.eng.Stats()
+	t.Logf("%.0f/s approved %.0f/s p50 %.2fms p99 %.2fms errors %d; engine batches %d ops %d (%.1f ops/batch)",
+		res.ThroughputPerSec, res.ApprovedPerSec, res.Latency.P50Ms, res.Latency.P99Ms, res.Errors,
+		st.Batches, st.Ops, float64(st.Ops)/float64(max(st.Batches, 1)))
+}

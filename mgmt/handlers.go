@@ -1,0 +1,363 @@
+package mgmt
+
+import (
+	"encoding/json"
+	"strings"
+
+	"github.com/cardswitch/cardswitch/ledger"
+)
+
+// outcome carries a ledger command's result out of the engine.
+type outcome struct {
+	v   any
+	ref *ledger.Refusal
+}
+
+// exec runs a command in the engine and waits until it is durable. A refusal changes nothing.
+func (s *Server) exec(f func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal)) (any, *apiError) {
+	ctx, cancel := s.engineCtx()
+	defer cancel()
+	res, err := s.eng.Do(ctx, func(tx *ledger.Tx, env *ledger.Env) any {
+		v, r := f(tx, env)
+		return outcome{v, r}
+	})
+	if err != nil {
+		s.log.Warn("management command not applied", "err", err)
+		return nil, errUnavailable
+	}
+	o := res.(outcome)
+	if o.ref != nil {
+		return nil, fromRefusal(o.ref)
+	}
+	return o.v, nil
+}
+
+// customerScope is the customer a request is limited to: the session's on the customer channel,
+// the path's {customerId} where the route has one.
+func (c *call) customerScope() (string, bool) {
+	if c.route.channel == chanCustomer {
+		return c.who.CustomerID, true
+	}
+	for i := 0; i < c.nparams; i++ {
+		if c.params[i].name == "customerId" {
+			return c.params[i].value, true
+		}
+	}
+	return "", false
+}
+
+func (c *call) loadCustomer() (ledger.Customer, *apiError) {
+	id, _ := c.customerScope()
+	cu, ok := c.s.eng.State().Customer(id)
+	if !ok {
+		return ledger.Customer{}, errNotFound("CUSTOMER_NOT_FOUND", "no such customer")
+	}
+	return cu, nil
+}
+
+// loadCard finds a card the caller may see: on the customer channel only the customer's own.
+func (c *call) loadCard() (ledger.Card, *apiError) {
+	card, ok := c.s.eng.State().Card(c.param("cardId"))
+	if !ok {
+		return ledger.Card{}, errNotFound("CARD_NOT_FOUND", "no such card")
+	}
+	if cust, scoped := c.customerScope(); scoped && card.CustomerID != cust {
+		return ledger.Card{}, errNotFound("CARD_NOT_FOUND", "no such card")
+	}
+	return card, nil
+}
+
+// loadBalance finds a balance the caller may see: a user balance of the scoped customer, or on
+// the admin channel any balance; partnerOnly limits it to partner balances.
+func (c *call) loadBalance(partnerOnly bool) (ledger.Balance, *apiError) {
+	b, ok := c.s.eng.State().Balance(c.param("balanceId"))
+	if !ok {
+		return ledger.Balance{}, errNotFound("BALANCE_NOT_FOUND", "no such balance")
+	}
+	isPartner := b.Kind != ledger.BalanceUser
+	if partnerOnly != isPartner && (partnerOnly || c.route.channel != chanAdmin) {
+		return ledger.Balance{}, errNotFound("BALANCE_NOT_FOUND", "no such balance")
+	}
+	if cust, scoped := c.customerScope(); scoped && b.CustomerID != cust {
+		return ledger.Balance{}, errNotFound("BALANCE_NOT_FOUND", "no such balance")
+	}
+	return b, nil
+}
+
+// Health and public key.
+
+func (s *Server) hHealth(c *call) (int, any, *apiError) {
+	if !s.ready() {
+		return 0, nil, &apiError{Status: 503, Code: "UNAVAILABLE", Message: "starting or stopping"}
+	}
+	return 200, map[string]string{"status": "ok"}, nil
+}
+
+func (s *Server) hPublicKey(c *call) (int, any, *apiError) {
+	return 200, map[string]string{"kid": s.key.KID(), "pem": s.key.PublicPEM()}, nil
+}
+
+// Customers.
+
+type customerIn struct {
+	ExternalID string `json:"externalId"`
+	FirstName  string `json:"firstName"`
+	LastName   string `json:"lastName"`
+	Email      string `json:"email"`
+	Phone      string `json:"phone"`
+}
+
+func (in *customerIn) validate() *apiError {
+	in.FirstName, in.LastName = strings.TrimSpace(in.FirstName), strings.TrimSpace(in.LastName)
+	switch {
+	case in.ExternalID != "" && !reExtID.MatchString(in.ExternalID):
+		return errInvalid("externalId", "externalId: 1-64 letters, digits or ._:-")
+	case in.FirstName == "":
+		return errMissing("firstName")
+	case !reName.MatchString(in.FirstName):
+		return errInvalid("firstName", "firstName: 1-100 letters, spaces, apostrophes, dots or hyphens")
+	case in.LastName == "":
+		return errMissing("lastName")
+	case !reName.MatchString(in.LastName):
+		return errInvalid("lastName", "lastName: 1-100 letters, spaces, apostrophes, dots or hyphens")
+	case in.Email != "" && (!reEmail.MatchString(in.Email) || len(in.Email) > 254):
+		return errInvalid("email", "email is not an e-mail address")
+	case in.Phone != "" && !rePhone.MatchString(in.Phone):
+		return errInvalid("phone", "phone: E.164 digits with an optional leading +")
+	}
+	return nil
+}
+
+func (s *Server) createCustomer(c *call) (ledger.Customer, *apiError) {
+	var in customerIn
+	if err := c.decode(&in); err != nil {
+		return ledger.Customer{}, err
+	}
+	if err := in.validate(); err != nil {
+		return ledger.Customer{}, err
+	}
+	cu := ledger.Customer{ID: "cus_" + randID(12), ExternalID: in.ExternalID, FirstName: in.FirstName,
+		LastName: in.LastName, Email: in.Email, Phone: in.Phone}
+	v, aerr := s.exec(func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {
+		return tx.CreateCustomer(cu, env)
+	})
+	if aerr != nil {
+		return ledger.Customer{}, aerr
+	}
+	out := v.(ledger.Customer)
+	c.audit("customer.create", "customer", out.ID, nil, viewCustomer(out))
+	return out, nil
+}
+
+func (s *Server) hCreateCustomer(c *call) (int, any, *apiError) {
+	cu, err := s.createCustomer(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	return 201, map[string]string{"customerId": cu.ID}, nil
+}
+
+// hRegisterSelf is registration through the customer channel: it creates the customer (KYC
+// PENDING) and opens a session for it.
+func (s *Server) hRegisterSelf(c *call) (int, any, *apiError) {
+	cu, err := s.createCustomer(c)
+	if err != nil {
+		return 0, nil, err
+	}
+	tok, ttl, ok := s.sessions.create(cu.ID, s.clock())
+	if !ok {
+		return 201, map[string]any{"customerId": cu.ID}, nil
+	}
+	return 201, map[string]any{"customerId": cu.ID, "sessionToken": tok, "expiresIn": int(ttl.Seconds())}, nil
+}
+
+func (s *Server) hGetCustomer(c *call) (int, any, *apiError) {
+	cu, err := c.loadCustomer()
+	if err != nil {
+		return 0, nil, err
+	}
+	return 200, viewCustomer(cu), nil
+}
+
+func (s *Server) hSetKYC(c *call) (int, any, *apiError) {
+	var in struct {
+		Status string `json:"status"`
+	}
+	if err := c.decode(&in); err != nil {
+		return 0, nil, err
+	}
+	if in.Status == "" {
+		return 0, nil, errMissing("status")
+	}
+	before, err := c.loadCustomer()
+	if err != nil {
+		return 0, nil, err
+	}
+	v, aerr := s.exec(func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {
+		return tx.SetKYC(before.ID, in.Status)
+	})
+	if aerr != nil {
+		return 0, nil, aerr
+	}
+	after := viewCustomer(v.(ledger.Customer))
+	c.audit("customer.kyc", "customer", before.ID, viewCustomer(before), after)
+	return 200, after, nil
+}
+
+func (s *Server) hCreateSession(c *call) (int, any, *apiError) {
+	if err := decodeStrict(c.body, &struct{}{}, true); err != nil {
+		return 0, nil, err
+	}
+	cu, err := c.loadCustomer()
+	if err != nil {
+		return 0, nil, err
+	}
+	tok, ttl, ok := s.sessions.create(cu.ID, s.clock())
+	if !ok {
+		return 0, nil, errUnavailable
+	}
+	c.audit("session.create", "customer", cu.ID, nil, nil)
+	return 201, map[string]any{"sessionToken": tok, "expiresIn": int(ttl.Seconds())}, nil
+}
+
+func (s *Server) hEndSession(c *call) (int, any, *apiError) {
+	s.sessions.end(c.session)
+	return 204, nil, nil
+}
+
+// Balances.
+
+func (s *Server) hCreateBalance(c *call) (int, any, *apiError) {
+	var in struct {
+		Currency string `json:"currency"`
+	}
+	if err := c.decode(&in); err != nil {
+		return 0, nil, err
+	}
+	if in.Currency == "" {
+		return 0, nil, errMissing("currency")
+	}
+	if !reCurrency.MatchString(in.Currency) {
+		return 0, nil, errBad("UNKNOWN_CURRENCY", "currency must be an ISO 4217 alpha-3 code such as EUR", "currency")
+	}
+	cust, _ := c.customerScope()
+	b := ledger.Balance{ID: "bal_" + randID(12), CustomerID: cust, Currency: in.Currency}
+	v, aerr := s.exec(func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {
+		return tx.CreateBalance(b, env)
+	})
+	if aerr != nil {
+		return 0, nil, aerr
+	}
+	out := viewBalance(v.(ledger.Balance), nil)
+	c.audit("balance.create", "balance", out.BalanceID, nil, out)
+	return 201, out, nil
+}
+
+func (s *Server) hListBalances(c *call) (int, any, *apiError) {
+	if _, err := c.loadCustomer(); err != nil {
+		return 0, nil, err
+	}
+	cust, _ := c.customerScope()
+	out := []balanceView{}
+	for _, b := range s.balancesOfCustomer(cust) {
+		out = append(out, viewBalance(b, s.cardIDsOf(b.ID)))
+	}
+	return 200, map[string]any{"balances": out}, nil
+}
+
+func (s *Server) hGetBalance(c *call) (int, any, *apiError) {
+	b, err := c.loadBalance(false)
+	if err != nil {
+		return 0, nil, err
+	}
+	return 200, viewBalance(b, s.cardIDsOf(b.ID)), nil
+}
+
+func (s *Server) hAdminGetBalance(c *call) (int, any, *apiError) {
+	b, err := c.loadBalance(false)
+	if err != nil {
+		return 0, nil, err
+	}
+	if b.Kind != ledger.BalanceUser {
+		return 200, s.viewPartner(b), nil
+	}
+	return 200, viewBalance(b, s.cardIDsOf(b.ID)), nil
+}
+
+// reload books a reload on a balance the caller may see; Idempotency-Key makes a repeat a no-op
+// answered as the first time.
+func (s *Server) reload(c *call, b ledger.Balance) (ledger.Balance, *apiError) {
+	var in struct {
+		Amount json.RawMessage `json:"amount"`
+	}
+	if err := c.decode(&in); err != nil {
+		return ledger.Balance{}, err
+	}
+	amount, aerr := parseAmount("amount", in.Amount, b.Currency, false)
+	if aerr != nil {
+		return ledger.Balance{}, aerr
+	}
+	key := string(c.ctx.Request.Header.Peek("Idempotency-Key"))
+	if key != "" && !reIdemKey.MatchString(key) {
+		return ledger.Balance{}, errBad("INVALID_IDEMPOTENCY_KEY", "Idempotency-Key: 1-128 printable ASCII characters", "Idempotency-Key")
+	}
+	v, aerr := s.exec(func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {
+		return tx.Reload(b.ID, amount, key, env)
+	})
+	if aerr != nil {
+		return ledger.Balance{}, aerr
+	}
+	after := v.(ledger.Balance)
+	c.audit("balance.reload", "balance", b.ID, map[string]any{"current": formatAmount(b.CurrentMinor, b.Currency)},
+		map[string]any{"current": formatAmount(after.CurrentMinor, after.Currency),
+			"amount": formatAmount(amount, b.Currency), "idempotencyKey": key})
+	if cur, ok := s.eng.State().Balance(b.ID); ok {
+		s.checkLow(cur)
+	}
+	return after, nil
+}
+
+func (s *Server) hReload(c *call) (int, any, *apiError) {
+	b, err := c.loadBalance(false)
+	if err != nil {
+		return 0, nil, err
+	}
+	after, err := s.reload(c, b)
+	if err != nil {
+		return 0, nil, err
+	}
+	return 200, viewBalance(after, s.cardIDsOf(b.ID)), nil
+}
+
+func (s *Server) hSetLowMark(c *call) (int, any, *apiError) {
+	partner := c.route.channel == chanAdmin
+	b, err := c.loadBalance(partner)
+	if err != nil {
+		return 0, nil, err
+	}
+	var in struct {
+		Threshold json.RawMessage `json:"threshold"`
+	}
+	if err := c.decode(&in); err != nil {
+		return 0, nil, err
+	}
+	mark, aerr := parseAmount("threshold", in.Threshold, b.Currency, true)
+	if aerr != nil {
+		return 0, nil, aerr
+	}
+	v, aerr := s.exec(func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {
+		return tx.SetLowMark(b.ID, mark)
+	})
+	if aerr != nil {
+		return 0, nil, aerr
+	}
+	after := v.(ledger.Balance)
+	c.audit("balance.low_balance_alert", "balance", b.ID,
+		map[string]string{"threshold": formatAmount(b.LowMarkMinor, b.Currency)},
+		map[string]string{"threshold": formatAmount(after.LowMarkMinor, b.Currency)})
+	s.checkLow(after)
+	if partner {
+		return 200, s.viewPartner(after), nil
+	}
+	return 200, viewBalance(after, s.cardIDsOf(b.ID)), nil
+}

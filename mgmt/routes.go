@@ -1,0 +1,110 @@
+package mgmt
+
+// buildRoutes is the route table: the single source of the API's paths, checked against
+// docs/openapi.yaml by a test both ways.
+func (s *Server) buildRoutes() []*route {
+	type R = route
+	g := func(p string, ch channel, r role, h func(*call) (int, any, *apiError)) *R {
+		return &R{method: "GET", pattern: p, channel: ch, minRole: r, handle: h, noBody: true}
+	}
+	post := func(p string, ch channel, r role, h func(*call) (int, any, *apiError)) *R {
+		return &R{method: "POST", pattern: p, channel: ch, minRole: r, handle: h}
+	}
+	postOpt := func(p string, ch channel, r role, h func(*call) (int, any, *apiError)) *R {
+		return &R{method: "POST", pattern: p, channel: ch, minRole: r, handle: h, bodyOpt: true}
+	}
+	put := func(p string, ch channel, r role, h func(*call) (int, any, *apiError)) *R {
+		return &R{method: "PUT", pattern: p, channel: ch, minRole: r, handle: h}
+	}
+	del := func(p string, ch channel, r role, h func(*call) (int, any, *apiError)) *R {
+		return &R{method: "DELETE", pattern: p, channel: ch, minRole: r, handle: h, noBody: true}
+	}
+	enc := func(r *R) *R { r.enc = encRequired; return r }
+
+	const (
+		P = chanPublic
+		S = chanSecure
+		C = chanCustomer
+		A = chanAdmin
+		E = roleEmployee
+		M = roleManager
+		D = roleAdmin
+		N = roleNone
+	)
+	rs := []*R{
+		// Public.
+		g("/healthz", P, N, s.hHealth),
+		g("/public-key", P, N, s.hPublicKey),
+		post("/customers", P, N, s.hRegisterSelf),
+
+		// Server-to-server.
+		post("/secure/customers", S, N, s.hCreateCustomer),
+		g("/secure/customers/{customerId}", S, N, s.hGetCustomer),
+		post("/secure/customers/{customerId}/kyc", S, N, s.hSetKYC),
+		postOpt("/secure/customers/{customerId}/sessions", S, N, s.hCreateSession),
+		post("/secure/customers/{customerId}/balances", S, N, s.hCreateBalance),
+		g("/secure/customers/{customerId}/balances", S, N, s.hListBalances),
+		g("/secure/customers/{customerId}/balances/{balanceId}", S, N, s.hGetBalance),
+		post("/secure/customers/{customerId}/balances/{balanceId}/reload", S, N, s.hReload),
+		put("/secure/customers/{customerId}/balances/{balanceId}/low-balance-alert", S, N, s.hSetLowMark),
+		g("/secure/customers/{customerId}/balances/{balanceId}/transactions", S, N, s.hBalanceHistory),
+		post("/secure/customers/{customerId}/balances/{balanceId}/cards", S, N, s.hIssueCard),
+		g("/secure/cards/{cardId}", S, N, s.hGetCard),
+		enc(g("/secure/cards/{cardId}/full", S, N, s.hCardFull)),
+		post("/secure/cards/{cardId}/lock", S, N, s.hLock),
+		postOpt("/secure/cards/{cardId}/unlock", S, N, s.hUnlock),
+		postOpt("/secure/cards/{cardId}/activate", S, N, s.hActivate),
+		postOpt("/secure/cards/{cardId}/remove", S, N, s.hRemove),
+		postOpt("/secure/cards/{cardId}/personalisation", S, N, s.hPersonalise),
+		postOpt("/secure/cards/{cardId}/reset-cvc2", S, N, s.hResetCVC2),
+		g("/secure/cards/{cardId}/limits", S, N, s.hGetLimits),
+		put("/secure/cards/{cardId}/limits", S, N, s.hSetLimits),
+		g("/secure/cards/{cardId}/transactions", S, N, s.hCardHistory),
+		enc(post("/secure/external-locks", S, N, s.hExternalLock)),
+
+		// Customer channel.
+		g("/customers/me", C, N, s.hGetCustomer),
+		del("/customers/me/session", C, N, s.hEndSession),
+		g("/customers/me/balances", C, N, s.hListBalances),
+		g("/customers/me/balances/{balanceId}", C, N, s.hGetBalance),
+		g("/customers/me/balances/{balanceId}/transactions", C, N, s.hBalanceHistory),
+		g("/customers/me/cards", C, N, s.hListMyCards),
+		g("/customers/me/cards/{cardId}", C, N, s.hGetCard),
+		enc(g("/customers/me/cards/{cardId}/full", C, N, s.hCardFull)),
+		post("/customers/me/cards/{cardId}/lock", C, N, s.hLock),
+		postOpt("/customers/me/cards/{cardId}/unlock", C, N, s.hUnlock),
+		enc(post("/customers/me/cards/{cardId}/pin", C, N, s.hSetPIN)),
+		g("/customers/me/cards/{cardId}/transactions", C, N, s.hCardHistory),
+
+		// Operators.
+		g("/admin/customers/{customerId}", A, E, s.hGetCustomer),
+		post("/admin/customers/{customerId}/kyc", A, M, s.hSetKYC),
+		g("/admin/balances/{balanceId}", A, E, s.hAdminGetBalance),
+		g("/admin/balances/{balanceId}/transactions", A, E, s.hBalanceHistory),
+		g("/admin/balance-summary", A, M, s.hBalanceSummary),
+		post("/admin/partner-balances", A, D, s.hCreatePartner),
+		g("/admin/partner-balances", A, E, s.hListPartners),
+		g("/admin/partner-balances/{balanceId}", A, E, s.hGetPartner),
+		post("/admin/partner-balances/{balanceId}/reload", A, D, s.hPartnerReload),
+		put("/admin/partner-balances/{balanceId}/credit-limit", A, D, s.hSetCreditLimit),
+		put("/admin/partner-balances/{balanceId}/low-balance-alert", A, D, s.hSetLowMark),
+		g("/admin/cards/{cardId}", A, E, s.hGetCard),
+		g("/admin/cards/{cardId}/transactions", A, E, s.hCardHistory),
+		post("/admin/cards/{cardId}/lock", A, E, s.hLock),
+		postOpt("/admin/cards/{cardId}/unlock", A, M, s.hUnlock),
+		postOpt("/admin/cards/{cardId}/remove", A, M, s.hRemove),
+		g("/admin/cards/{cardId}/tokens", A, E, s.hListTokens),
+		post("/admin/cards/{cardId}/tokens", A, D, s.hAddToken),
+		g("/admin/tokens/{tokenId}", A, E, s.hGetToken),
+		postOpt("/admin/tokens/{tokenId}/suspend", A, M, s.hSuspendToken),
+		postOpt("/admin/tokens/{tokenId}/resume", A, M, s.hResumeToken),
+		del("/admin/tokens/{tokenId}", A, M, s.hDeleteToken),
+		g("/admin/audit", A, D, s.hAudit),
+		g("/admin/webhooks/events", A, D, s.hWebhookEvents),
+		post("/admin/webhooks/replay", A, D, s.hWebhookReplay),
+	}
+	for _, r := range rs {
+		compileRoute(r)
+	}
+	return rs
+}

@@ -1,0 +1,279 @@
+// Package mgmt is the management API of cardswitch (contract §4, docs/api.md): a fasthttp
+// adapter over the same engine as the switch. It decodes and validates, checks the channel and
+// the caller, calls the engine (every change goes through engine.Do, so it is ordered with the
+// authorizations and durable before the answer), and encodes. Business rules live in ledger.
+//
+// Three channels share one listener: /secure/... (server-to-server; mutual TLS when TLS is
+// configured, otherwise loopback only), /customers/me/... (customer session tokens) and
+// /admin/... (operator tokens with the roles Admin, Manager and Employee).
+package mgmt
+
+import (
+	"context"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/cardswitch/cardswitch/config"
+	"github.com/cardswitch/cardswitch/ledger/engine"
+	"github.com/cardswitch/cardswitch/mgmt/jwe"
+)
+
+// Limits and defaults of the management API (ARCHITECTURE rule 5).
+const (
+	// DefaultMaxBodyBytes bounds a request body when http.maxBodyBytes is not set; a larger body
+	// is answered 413 BODY_TOO_LARGE.
+	DefaultMaxBodyBytes = 64 << 10
+	// EngineTimeout bounds how long a request waits for the engine; past it the answer is 503
+	// UNAVAILABLE (the change may still be applied: the engine never drops a queued op).
+	EngineTimeout = 10 * time.Second
+	// ReadTimeout, WriteTimeout and IdleTimeout are the listener's connection timeouts.
+	ReadTimeout  = 15 * time.Second
+	WriteTimeout = 15 * time.Second
+	IdleTimeout  = 60 * time.Second
+	// MaxConns bounds the connections the listener serves at once (fasthttp Concurrency); past
+	// it fasthttp answers 503 at once. (Not MaxConnsPerIP: its connection wrapper races with
+	// Shutdown in fasthttp v1.74.0 under -race.)
+	MaxConns = 4096
+	// MaxSessions bounds the live customer sessions; when full (after dropping expired ones) a
+	// new session is refused with 503 UNAVAILABLE.
+	MaxSessions = 100_000
+	// AuditRingSize is how many audit entries the admin channel can list (the file keeps all).
+	AuditRingSize = 10_000
+)
+
+// Metrics receives one observation per request (optional).
+type Metrics interface {
+	Request(method, route string, status int, took time.Duration)
+}
+
+// Deps are what the management API runs on.
+type Deps struct {
+	Config  *config.Config
+	Engine  *engine.Engine
+	PANHash func(pan string) string
+	Logger  *slog.Logger
+	// Ready reports whether the process accepts traffic (GET /healthz).
+	Ready func() bool
+	// Clock is the wall clock (default time.Now): card expiry, sessions, audit times.
+	Clock   func() time.Time
+	Metrics Metrics
+	// WebhookClient overrides the HTTP client of webhook deliveries (tests).
+	WebhookClient HTTPDoer
+	// MetricsHandler, when set, serves GET /metrics (Prometheus) on the same listener.
+	MetricsHandler fasthttp.RequestHandler
+}
+
+// Server is the management API.
+type Server struct {
+	cfg      *config.Config
+	eng      *engine.Engine
+	panHash  func(string) string
+	log      *slog.Logger
+	ready    func() bool
+	clock    func() time.Time
+	metrics  Metrics
+	key      *jwe.ServerKey
+	routes   []*route
+	sessions *sessions
+	admins   []adminToken
+	audit    *auditLog
+	hooks    *outbox
+	low      *lowMarks
+	rates    *rateLimiter
+	tlsConf  *tls.Config
+	maxBody  int
+	srv      *fasthttp.Server
+}
+
+// New builds the management API: it loads (or on first start generates) the JWE server key in
+// the data directory, opens the audit log and the webhook outbox there, and checks the TLS and
+// admin-token configuration.
+func New(d Deps) (*Server, error) {
+	if d.Config == nil || d.Engine == nil || d.PANHash == nil {
+		return nil, errors.New("mgmt: Config, Engine and PANHash are required")
+	}
+	s := &Server{cfg: d.Config, eng: d.Engine, panHash: d.PANHash, log: d.Logger, ready: d.Ready,
+		clock: d.Clock, metrics: d.Metrics}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.ready == nil {
+		s.ready = func() bool { return true }
+	}
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	h := &d.Config.HTTP
+	s.maxBody = h.MaxBodyBytes
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxBodyBytes
+	}
+	dir := filepath.Join(d.Config.DataDir, "mgmt")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("mgmt: %w", err)
+	}
+	key, created, err := jwe.LoadOrCreate(dir)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		s.log.Warn("generated the management API encryption key", "file", filepath.Join(dir, jwe.KeyFile), "kid", key.KID())
+	}
+	s.key = key
+	ttl := h.SessionTTL
+	if ttl <= 0 {
+		ttl = 10 * time.Minute
+	}
+	s.sessions = newSessions(ttl, MaxSessions)
+	for i, t := range h.AdminTokens {
+		r, ok := parseRole(t.Role)
+		if !ok || t.Token == "" || t.Name == "" {
+			return nil, fmt.Errorf("mgmt: http.adminTokens[%d]: want name, token and role Admin, Manager or Employee", i)
+		}
+		s.admins = append(s.admins, adminToken{name: t.Name, token: []byte(t.Token), role: r})
+	}
+	if s.audit, err = openAudit(filepath.Join(dir, "audit.log"), AuditRingSize); err != nil {
+		return nil, err
+	}
+	if h.WebhookURL != "" && h.WebhookSecret == "" {
+		s.audit.Close()
+		return nil, errors.New("mgmt: http.webhookSecret is required with http.webhookUrl")
+	}
+	s.hooks, err = openOutbox(outboxConfig{path: filepath.Join(dir, "webhooks.log"), url: h.WebhookURL,
+		secret: []byte(h.WebhookSecret), client: d.WebhookClient, clock: s.clock, log: s.log})
+	if err != nil {
+		s.audit.Close()
+		return nil, err
+	}
+	s.low = newLowMarks()
+	s.rates = newRateLimiter(h.RateLimitPerSec, s.clock)
+	if h.TLSCert != "" || h.TLSKey != "" {
+		if s.tlsConf, err = tlsConfig(h); err != nil {
+			s.hooks.Close()
+			s.audit.Close()
+			return nil, err
+		}
+	} else if host, _, _ := net.SplitHostPort(h.Addr); !isLoopbackHost(host) {
+		s.log.Warn("management API without TLS on a non-loopback address: /secure answers only loopback clients", "addr", h.Addr)
+	}
+	s.routes = s.buildRoutes()
+	handler := s.Handler()
+	if mh := d.MetricsHandler; mh != nil {
+		api := handler
+		handler = func(ctx *fasthttp.RequestCtx) {
+			if string(ctx.Path()) == "/metrics" && ctx.IsGet() {
+				mh(ctx)
+				return
+			}
+			api(ctx)
+		}
+	}
+	s.srv = &fasthttp.Server{
+		Handler:      handler,
+		ErrorHandler: s.transportError,
+		Name:         "cardswitch",
+		// The handler answers 413 BODY_TOO_LARGE up to 4x the limit after reading the body;
+		// beyond that fasthttp stops reading and transportError answers 413 as it closes.
+		MaxRequestBodySize:    4 * s.maxBody,
+		ReadTimeout:           ReadTimeout,
+		WriteTimeout:          WriteTimeout,
+		IdleTimeout:           IdleTimeout,
+		Concurrency:           MaxConns,
+		DisableKeepalive:      false,
+		NoDefaultServerHeader: true,
+		NoDefaultDate:         false,
+		TLSConfig:             s.tlsConf,
+		Logger:                fasthttpLogger{s.log},
+	}
+	return s, nil
+}
+
+// tlsConfig is the listener's TLS: the server certificate, and partner client certificates
+// verified against http.clientCA. A client certificate is asked for but not required at the
+// handshake (VerifyClientCertIfGiven), because the customer and admin channels share the
+// listener; /secure then refuses a request without a verified certificate (401). A presented
+// certificate that does not verify fails the handshake.
+func tlsConfig(h *config.HTTP) (*tls.Config, error) {
+	if h.TLSCert == "" || h.TLSKey == "" || h.ClientCA == "" {
+		return nil, errors.New("mgmt: TLS needs http.tlsCert, http.tlsKey and http.clientCA (mutual TLS for /secure)")
+	}
+	cert, err := tls.LoadX509KeyPair(h.TLSCert, h.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("mgmt: TLS key pair: %w", err)
+	}
+	caPEM, err := os.ReadFile(h.ClientCA)
+	if err != nil {
+		return nil, fmt.Errorf("mgmt: http.clientCA: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, errors.New("mgmt: http.clientCA: no certificate")
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		ClientCAs:    pool,
+		ClientAuth:   tls.VerifyClientCertIfGiven,
+		MinVersion:   tls.VersionTLS12,
+	}, nil
+}
+
+// TLS reports whether the listener serves TLS.
+func (s *Server) TLS() bool { return s.tlsConf != nil }
+
+// Serve serves the API on ln (wrapped in TLS when TLS is configured) until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	s.hooks.Start()
+	if s.tlsConf != nil {
+		ln = tls.NewListener(ln, s.tlsConf)
+	}
+	return s.srv.Serve(ln)
+}
+
+// Shutdown stops accepting, waits for in-flight requests, stops the webhook deliverer and closes
+// the audit log and the outbox.
+func (s *Server) Shutdown() error {
+	err := s.srv.Shutdown()
+	return errors.Join(err, s.hooks.Close(), s.audit.Close())
+}
+
+// PublicKey is the server's RSA public key for encrypted requests (clients, tests).
+func (s *Server) PublicKey() *rsa.PublicKey { return s.key.Public() }
+
+// Routes lists the routes as "METHOD /path/{param}" (the OpenAPI test, docs).
+func (s *Server) Routes() []string {
+	out := make([]string, 0, len(s.routes))
+	for _, r := range s.routes {
+		out = append(out, r.method+" "+r.pattern)
+	}
+	return out
+}
+
+func (s *Server) engineCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), EngineTimeout)
+}
+
+func isLoopbackHost(h string) bool {
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+type fasthttpLogger struct{ l *slog.Logger }
+
+func (f fasthttpLogger) Printf(format string, args ...any) {
+	// fasthttp's messages name connections and errors, never bodies.
+	f.l.Debug("fasthttp", "msg", fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,417 @@
+// Package provision creates customers, balances and cards in bulk, for load tests and
+// demonstrations, through the same engine and journal as the running switch: every row is made by
+// the ledger's own commands (CreateCustomer, SetKYC, CreateBalance, Reload, IssueCard) inside
+// engine ops, and made durable by the engine's journal write before it counts.
+//
+// Cards are deterministic, so a load generator can recompute them without a file of PANs: card i
+// belongs to program i mod P (P programs, in configuration order) and its PAN is that program's
+// BIN, the index zero-padded to fill the PAN, and the Luhn check digit. Its expiry is fixed
+// (DefaultExpiry unless told), its CVC2 is the CVV of (PAN, expiry, "000") under the program's CVK
+// and its PVV is that of the PIN (DefaultPIN unless told) under the program's PVK.
+//
+// Provisioning is idempotent: a card whose PAN is already issued is skipped, so an interrupted run
+// is finished by running it again. It opens the Badger store exclusively: the switch must be
+// stopped while it runs.
+package provision
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/cardswitch/cardswitch/cardcrypto"
+	"github.com/cardswitch/cardswitch/config"
+	"github.com/cardswitch/cardswitch/internal/pan"
+	"github.com/cardswitch/cardswitch/ledger"
+	"github.com/cardswitch/cardswitch/ledger/engine"
+	"github.com/cardswitch/cardswitch/ledger/journal"
+)
+
+// Defaults shared with the bench, which recomputes what provisioning made.
+const (
+	DefaultExpiry     = "3012" // YYMM: December 2030
+	DefaultPIN        = "1234"
+	DefaultFund       = "1000000.00" // major units per balance: enough for long hot-card runs
+	DefaultBatchCards = 500          // cards (with their customer and balance) per engine op
+	// opsInFlightMax bounds the ops queued at once: the engine may merge queued ops into one
+	// journal transaction, and Badger refuses a transaction beyond ~15% of its memtable.
+	opsInFlightMax = 2
+	idPrefix       = "prov"
+)
+
+// Program is what provisioning and the bench need of a card program.
+type Program struct {
+	Name      string
+	BIN       string
+	PANLength int
+	Currency  ledger.Currency
+	CVK, PVK  []byte
+	PVKI      int
+	IMKAC     []byte
+}
+
+// Programs turns the configuration's programs into Programs (keys decoded).
+func Programs(cfg *config.Config) ([]Program, error) {
+	out := make([]Program, 0, len(cfg.Programs))
+	for _, p := range cfg.Programs {
+		cur, ok := ledger.CurrencyByAlpha(p.Currency)
+		if !ok {
+			return nil, fmt.Errorf("provision: program %s: unknown currency", p.Name)
+		}
+		out = append(out, Program{Name: p.Name, BIN: p.BIN, PANLength: p.PANLength, Currency: cur,
+			CVK: config.Key(p.Keys.CVK), PVK: config.Key(p.Keys.PVK), PVKI: p.Keys.PVKI, IMKAC: config.Key(p.Keys.IMKAC)})
+	}
+	return out, nil
+}
+
+// PAN is card index i of the program: BIN, i zero-padded, Luhn digit.
+func PAN(p *Program, i int) string {
+	width := p.PANLength - len(p.BIN) - 1
+	s := strconv.Itoa(i)
+	if len(s) > width {
+		panic("provision: card index does not fit the PAN")
+	}
+	payload := p.BIN + strings.Repeat("0", width-len(s)) + s
+	d, err := cardcrypto.LuhnCheckDigit(payload)
+	if err != nil {
+		panic("provision: bad BIN: " + err.Error())
+	}
+	return payload + string(d)
+}
+
+// ProgramOf is the program of card i.
+func ProgramOf(progs []Program, i int) *Program { return &progs[i%len(progs)] }
+
+// Options of a provisioning run.
+type Options struct {
+	Cards      int    // cards to have, indexes [Start, Start+Cards)
+	Start      int    // first index
+	FundMinor  int64  // reload of each new balance, minor units
+	Expiry     string // YYMM
+	PIN        string
+	BatchCards int // cards per engine op
+	Log        io.Writer
+}
+
+// Result of a run.
+type Result struct {
+	Created, Skipped int
+	Elapsed          time.Duration
+}
+
+// Rate is cards handled per second.
+func (r Result) Rate() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Created+r.Skipped) / r.Elapsed.Seconds()
+}
+
+// ErrLocked says the store is in use by another process (a running switch).
+var ErrLocked = errors.New("provision: the data directory is in use: stop `cardswitch serve` first")
+
+// Main is `cardswitch provision`.
+func Main(args []string) error {
+	fs := flag.NewFlagSet("provision", flag.ContinueOnError)
+	cfgPath := fs.String("config", "", "YAML configuration file (default: development profile)")
+	dataDir := fs.String("data-dir", "", "data directory (default ./var)")
+	cards := fs.Int("cards", 1000, "number of cards (each with its own customer and balance)")
+	start := fs.Int("start", 0, "first card index")
+	fund := fs.String("fund", DefaultFund, "amount loaded on each new balance, major units")
+	expiry := fs.String("expiry", DefaultExpiry, "card expiry YYMM")
+	pin := fs.String("pin", DefaultPIN, "PIN of every card (4 digits)")
+	batch := fs.Int("batch", DefaultBatchCards, "cards per engine op")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to FILE (diagnosis)")
+	memProfile := fs.String("memprofile", "", "write a heap profile to FILE at the end, before closing (diagnosis)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	heapProfile = *memProfile
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	cfg, err := config.Load(*cfgPath, config.Overrides{DataDir: *dataDir}, func(msg string) { log.Warn(msg) })
+	if err != nil {
+		return err
+	}
+	amt, err := decimal.NewFromString(*fund)
+	if err != nil || amt.Sign() <= 0 {
+		return fmt.Errorf("provision: --fund: want a positive amount")
+	}
+	o := Options{Cards: *cards, Start: *start, Expiry: *expiry, PIN: *pin, BatchCards: *batch, Log: os.Stdout}
+	// Every program of one run shares the fund amount in its own currency's minor units; the
+	// exponent is taken per program below.
+	res, err := RunConfig(context.Background(), cfg, o, amt, log)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("provisioned %d cards (%d created, %d already present) in %s: %.0f cards/s\n",
+		res.Created+res.Skipped, res.Created, res.Skipped, res.Elapsed.Round(time.Millisecond), res.Rate())
+	return nil
+}
+
+// RunConfig opens the data directory of cfg exactly as `serve` does and provisions into it.
+func RunConfig(ctx context.Context, cfg *config.Config, o Options, fund decimal.Decimal, log *slog.Logger) (Result, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return Result{}, fmt.Errorf("provision: data directory: %w", err)
+	}
+	dataKey := config.Key(cfg.Security.DataKey)
+	dir := filepath.Join(cfg.DataDir, "ledger")
+	j, err := journal.OpenBadger(journal.Options{Dir: dir, DataKey: dataKey, Logger: log})
+	if err != nil {
+		if strings.Contains(err.Error(), "directory lock") {
+			return Result{}, fmt.Errorf("%w (%s): %v", ErrLocked, dir, err)
+		}
+		return Result{}, err
+	}
+	defer j.Close()
+	st := ledger.NewState()
+	if err := j.Load(st); err != nil {
+		return Result{}, err
+	}
+	progs, err := Programs(cfg)
+	if err != nil {
+		return Result{}, err
+	}
+	fundMinor := map[string]int64{}
+	for _, p := range progs {
+		fundMinor[p.Name] = fund.Shift(int32(p.Currency.Exponent)).IntPart()
+	}
+	env := ledger.Env{PANHasher: pan.Hasher(dataKey)}
+	eng := engine.New(engine.Config{QueueDepth: 64, MaxBatch: opsInFlightMax}, st, j, env, time.Now, log, nil)
+	eng.Start()
+	defer eng.Stop(context.Background())
+	res, err := Run(ctx, eng, progs, env.PANHasher, fundMinor, o)
+	if heapProfile != "" {
+		runtime.GC()
+		if f, ferr := os.Create(heapProfile); ferr == nil {
+			_ = pprof.WriteHeapProfile(f)
+			f.Close()
+		}
+	}
+	return res, err
+}
+
+// heapProfile is set by --memprofile.
+var heapProfile string
+
+// batchResult is what one op reports.
+type batchResult struct {
+	created, skipped int
+	refusal          *ledger.Refusal
+}
+
+// prepared is one card's data, computed off the engine goroutine.
+type prepared struct {
+	idx                  int
+	prog                 *Program
+	pan, hash, cvc2, pvv string
+}
+
+// Run provisions through a running engine. fundMinor is per program name.
+func Run(ctx context.Context, eng *engine.Engine, progs []Program, hasher func(string) string,
+	fundMinor map[string]int64, o Options) (Result, error) {
+	if o.BatchCards <= 0 {
+		o.BatchCards = DefaultBatchCards
+	}
+	if o.Expiry == "" {
+		o.Expiry = DefaultExpiry
+	}
+	if o.PIN == "" {
+		o.PIN = DefaultPIN
+	}
+	if o.Cards < 0 || o.Start < 0 || len(progs) == 0 {
+		return Result{}, errors.New("provision: nothing to do")
+	}
+	began := time.Now()
+	var (
+		res      Result
+		mu       sync.Mutex
+		firstErr error
+		slots    = make(chan struct{}, opsInFlightMax)
+		wg       sync.WaitGroup
+	)
+	fail := func(err error) {
+		mu.Lock()
+		if firstErr == nil {
+			firstErr = err
+		}
+		mu.Unlock()
+	}
+	lastReport := time.Now()
+	end := o.Start + o.Cards
+	for lo := o.Start; lo < end; lo += o.BatchCards {
+		hi := min(lo+o.BatchCards, end)
+		batch, err := prepare(progs, hasher, lo, hi, o)
+		if err != nil {
+			return res, err
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return res, ctx.Err()
+		}
+		mu.Lock()
+		stop := firstErr
+		mu.Unlock()
+		if stop != nil {
+			break
+		}
+		wg.Add(1)
+		err = submit(eng, batch, fundMinor, o.Expiry, func(r batchResult, err error) {
+			defer wg.Done()
+			defer func() { <-slots }()
+			switch {
+			case err != nil:
+				fail(err)
+			case r.refusal != nil:
+				fail(fmt.Errorf("provision: %w", r.refusal))
+			default:
+				mu.Lock()
+				res.Created += r.created
+				res.Skipped += r.skipped
+				mu.Unlock()
+			}
+		})
+		if err != nil {
+			wg.Done()
+			<-slots
+			if errors.Is(err, engine.ErrQueueFull) { // cannot happen with opsInFlightMax < depth
+				return res, err
+			}
+			return res, err
+		}
+		if o.Log != nil && time.Since(lastReport) >= 2*time.Second {
+			lastReport = time.Now()
+			mu.Lock()
+			done := res.Created + res.Skipped
+			mu.Unlock()
+			fmt.Fprintf(o.Log, "  %d/%d cards, %.0f cards/s\n", done, o.Cards, float64(done)/time.Since(began).Seconds())
+		}
+	}
+	wg.Wait()
+	res.Elapsed = time.Since(began)
+	return res, firstErr
+}
+
+func prepare(progs []Program, hasher func(string) string, lo, hi int, o Options) ([]prepared, error) {
+	out := make([]prepared, hi-lo)
+	// Key derivations and hashes are the expensive part: spread them over the CPUs.
+	const parts = 4
+	var wg sync.WaitGroup
+	errs := make([]error, parts)
+	for p := 0; p < parts; p++ {
+		wg.Add(1)
+		go func(p int) {
+			defer wg.Done()
+			for k := p; k < len(out); k += parts {
+				i := lo + k
+				prog := ProgramOf(progs, i)
+				pn := PAN(prog, i)
+				cvc2, err := cardcrypto.CVV(prog.CVK, pn, o.Expiry, "000")
+				if err != nil {
+					errs[p] = err
+					return
+				}
+				pvv, err := cardcrypto.PVV(prog.PVK, pn, prog.PVKI, o.PIN)
+				if err != nil {
+					errs[p] = err
+					return
+				}
+				out[k] = prepared{idx: i, prog: prog, pan: pn, hash: hasher(pn), cvc2: cvc2, pvv: pvv}
+			}
+		}(p)
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
+
+// IDs of provisioned rows: deterministic, so a re-run finds what an earlier run made.
+func customerID(i int) string { return fmt.Sprintf("%s-cus-%09d", idPrefix, i) }
+func balanceID(i int) string  { return fmt.Sprintf("%s-bal-%09d", idPrefix, i) }
+func cardID(i int) string     { return fmt.Sprintf("%s-crd-%09d", idPrefix, i) }
+
+// BalanceID is the balance of card i (for tests and audits).
+func BalanceID(i int) string { return balanceID(i) }
+
+func submit(eng *engine.Engine, batch []prepared, fundMinor map[string]int64, expiry string, done func(batchResult, error)) error {
+	return eng.Submit(engine.Op{
+		Apply: func(tx *ledger.Tx, env *ledger.Env) any {
+			var r batchResult
+			for k := range batch {
+				c := &batch[k]
+				if _, ok := tx.CardIDByPANHash(c.hash); ok {
+					r.skipped++
+					continue
+				}
+				cid, bid := customerID(c.idx), balanceID(c.idx)
+				if _, ok := tx.Customer(cid); !ok {
+					if _, ref := tx.CreateCustomer(ledger.Customer{ID: cid, ExternalID: cid,
+						FirstName: "Load", LastName: "Test " + strconv.Itoa(c.idx)}, env); ref != nil {
+						r.refusal = ref
+						return r
+					}
+					if _, ref := tx.SetKYC(cid, ledger.KYCVerified); ref != nil {
+						r.refusal = ref
+						return r
+					}
+				}
+				if _, ok := tx.Balance(bid); !ok {
+					if _, ref := tx.CreateBalance(ledger.Balance{ID: bid, CustomerID: cid, Currency: c.prog.Currency.Alpha}, env); ref != nil {
+						r.refusal = ref
+						return r
+					}
+					if f := fundMinor[c.prog.Name]; f > 0 {
+						if _, ref := tx.Reload(bid, f, "", env); ref != nil {
+							r.refusal = ref
+							return r
+						}
+					}
+				}
+				_, ref := tx.IssueCard(ledger.Card{ID: cardID(c.idx), BalanceID: bid, Program: c.prog.Name,
+					Type: ledger.CardVirtual, PANHash: c.hash, PAN: c.pan, Last4: c.pan[len(c.pan)-4:],
+					ExpiryYYMM: expiry, PSN: "00", CVC2: c.cvc2, PVV: c.pvv}, env)
+				if ref != nil {
+					if ref.Code == "PAN_IN_USE" {
+						r.skipped++
+						continue
+					}
+					r.refusal = ref
+					return r
+				}
+				r.created++
+			}
+			return r
+		},
+		Done: func(v any, err error) {
+			if err != nil {
+				done(batchResult{}, err)
+				return
+			}
+			done(v.(batchResult), nil)
+		},
+	})
+}
