@@ -30,7 +30,7 @@ fuzz:
 	./scripts/fuzz.sh $(FUZZTIME)
 
 bench: build
-	./$(BIN) bench --spawn --duration 20s --connections 32
+	./$(BIN) bench --spawn --duration 20s --connections 32 --baseline echo
 
 bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
