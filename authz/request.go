@@ -43,6 +43,8 @@ type OriginalData struct {
 	STAN       string // original field 11, 6 digits
 	F7         string // original field 7, 10 digits
 	AcquirerID string // original field 32, 11 digits zero-padded
+	// ForwardingID is the forwarding institution ID (11 digits); "" is written as 11 zeros.
+	ForwardingID string
 }
 
 // StoredCredential is field 48 subelements 20, 21 and 22.

@@ -255,7 +255,7 @@ func DecodeResponse(msg []byte) (*ResponseMessage, error) {
 	}
 	if s.has(90) {
 		v := s.text(text, 90)
-		m.Original = &authz.OriginalData{MTI: v[0:4], STAN: v[4:10], F7: v[10:20], AcquirerID: v[20:31]}
+		m.Original = &authz.OriginalData{MTI: v[0:4], STAN: v[4:10], F7: v[10:20], AcquirerID: v[20:31], ForwardingID: forwardingID(v[31:42])}
 	}
 	return m, nil
 }

@@ -185,7 +185,7 @@ func Decode(msg []byte) (*authz.Request, error) {
 	}
 	if s.has(90) {
 		v := s.text(shared, 90)
-		r.Original = &authz.OriginalData{MTI: v[0:4], STAN: v[4:10], F7: v[10:20], AcquirerID: v[20:31]}
+		r.Original = &authz.OriginalData{MTI: v[0:4], STAN: v[4:10], F7: v[10:20], AcquirerID: v[20:31], ForwardingID: forwardingID(v[31:42])}
 	}
 	if s.has(95) {
 		sp := s.spans[95]

@@ -252,9 +252,11 @@ func appendBalance(dst []byte, currencyNum string, availableMinor int64) ([]byte
 }
 
 // appendOriginal appends field 90 (contract §2): original MTI (4), STAN (6), field 7 (10),
-// acquirer ID (11, zero-padded on the left) and the forwarding institution ID (11 zeros).
+// acquirer ID (11, zero-padded on the left) and the forwarding institution ID (as received, 11
+// zeros when absent), so 0230/0410/0430 echo field 90 byte for byte.
 func appendOriginal(dst []byte, o *authz.OriginalData) ([]byte, *EncodeError) {
-	if len(o.MTI) != 4 || len(o.STAN) != 6 || len(o.F7) != 10 || len(o.AcquirerID) > 11 {
+	if len(o.MTI) != 4 || len(o.STAN) != 6 || len(o.F7) != 10 || len(o.AcquirerID) > 11 ||
+		(o.ForwardingID != "" && len(o.ForwardingID) != 11) {
 		return nil, &EncodeError{Field: 90, Reason: ReasonWrongLength}
 	}
 	dst = append(dst, o.MTI...)
@@ -264,6 +266,9 @@ func appendOriginal(dst []byte, o *authz.OriginalData) ([]byte, *EncodeError) {
 		dst = append(dst, '0')
 	}
 	dst = append(dst, o.AcquirerID...)
+	if o.ForwardingID != "" {
+		return append(dst, o.ForwardingID...), nil
+	}
 	return append(dst, "00000000000"...), nil
 }
 
@@ -312,4 +317,12 @@ func isAlnum(v string) bool {
 		}
 	}
 	return true
+}
+
+// forwardingID is the forwarding institution ID of field 90; all zeros (none) is "".
+func forwardingID(v string) string {
+	if v == "00000000000" {
+		return ""
+	}
+	return v
 }
