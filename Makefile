@@ -24,7 +24,7 @@ test-race:
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 test-crash: build
-	CARDSWITCH_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 10m -run 'Crash' ./test/crash/...
+	CARDSWITCH_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -v -timeout 10m -run 'Crash' ./test/crash/...
 
 fuzz:
 	./scripts/fuzz.sh $(FUZZTIME)
