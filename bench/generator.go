@@ -12,6 +12,7 @@ import (
 	"github.com/cardswitch/cardswitch/authz"
 	"github.com/cardswitch/cardswitch/cardcrypto"
 	"github.com/cardswitch/cardswitch/provision"
+	"github.com/cardswitch/cardswitch/security"
 	"github.com/cardswitch/cardswitch/switch/codec"
 )
 
@@ -21,8 +22,8 @@ type Kind uint8
 // The traffic kinds of --mix.
 const (
 	KindEcom    Kind = iota // 0100 e-commerce authorization, CVC2 in field 48, expiry in field 14
-	KindChip                // 0200 chip purchase (entry mode 051)
-	KindPIN                 // 0200 chip purchase with a PIN block (field 52)
+	KindChip                // 0200 chip purchase (entry mode 051/071), ARQC in field 55, PSN in field 23
+	KindPIN                 // 0200 chip purchase with a PIN block (field 52), no field 55
 	KindInquiry             // 0100 balance inquiry (processing code 30)
 	kindCount
 )
@@ -129,6 +130,12 @@ type Cards struct {
 	ZPK      []byte // zone PIN key; nil: no PIN blocks (pin traffic is sent without field 52)
 	// Secrets says whether the program keys are the switch's: CVC2 values are then computed.
 	Secrets bool
+	// Keys are the programs' card keys (parallel to Programs), for the ARQCs of chip traffic; nil:
+	// chip traffic carries no field 55.
+	Keys []security.Keys
+	// ATCBase is the run's ATC base: the k-th chip request on a card carries ATC ATCBase+k (see
+	// ATCBaseAt). Zero is taken as 1.
+	ATCBase uint16
 }
 
 // generator builds the requests of one connection. Keys of contract §2 (MTI, 11, 7, 32, 37) are
@@ -151,9 +158,22 @@ type generator struct {
 	// card secrets cached per card index: ecom traffic recomputes the CVC2 otherwise
 	cvc2Cache map[int]string
 	pinCache  map[int][]byte
+
+	// Chip traffic: the connection's share of the cards (card i goes to connection i mod conns,
+	// so one card's ARQCs travel in order on one TCP connection and reach the switch's single
+	// writer in ATC order), chip requests made per card in this run, the highest ATC sent and the
+	// requests whose ATC would have passed 0xFFFF.
+	conn, conns  int
+	atcCount     map[int]uint32
+	maxATC       uint16
+	atcExhausted int64
+	f9A          string // transaction date of 9A, YYMMDD
 }
 
-func newGenerator(cards *Cards, mix *Mix, conn int, seed uint64, nonce int) *generator {
+func newGenerator(cards *Cards, mix *Mix, conn, conns int, seed uint64, nonce int) *generator {
+	if conns < 1 {
+		conns = 1
+	}
 	return &generator{
 		cards: cards, mix: mix,
 		rng:       rand.New(rand.NewPCG(seed, uint64(conn)+1)),
@@ -162,6 +182,8 @@ func newGenerator(cards *Cards, mix *Mix, conn int, seed uint64, nonce int) *gen
 		lastSec:   -1,
 		cvc2Cache: map[int]string{},
 		pinCache:  map[int][]byte{},
+		conn:      conn, conns: conns,
+		atcCount: map[int]uint32{},
 	}
 }
 
@@ -182,11 +204,17 @@ func (g *generator) next(now time.Time, dst []byte) ([]byte, uint32, Kind, error
 		g.f7 = u.Format("0102150405")
 		g.f12 = u.Format("150405")
 		g.f13 = u.Format("0102")
+		g.f9A = u.Format("060102")
 	}
 	kind := g.mix.Pick(g.rng.IntN(g.mix.total))
 	idx := 0
 	if !g.cards.Hot && g.cards.Count > 1 {
-		idx = g.rng.IntN(g.cards.Count)
+		if kind == KindChip && g.cards.Count >= g.conns {
+			// this connection's cards: conn, conn+conns, conn+2*conns, ...
+			idx = g.conn + g.conns*g.rng.IntN((g.cards.Count-g.conn+g.conns-1)/g.conns)
+		} else {
+			idx = g.rng.IntN(g.cards.Count)
+		}
 	}
 	prog := provision.ProgramOf(g.cards.Programs, idx)
 	pan := provision.PAN(prog, idx)
@@ -207,6 +235,16 @@ func (g *generator) next(now time.Time, dst []byte) ([]byte, uint32, Kind, error
 		}
 	case KindChip:
 		r.Kind, r.ProcessingCode, r.POSEntryMode, r.CardSeq = authz.KindFinancial, "000000", "051", "000"
+		if g.seq&1 == 0 {
+			r.POSEntryMode = "071" // contactless
+		}
+		if len(g.cards.Keys) == len(g.cards.Programs) {
+			icc, err := g.arqc(idx, pan, r)
+			if err != nil {
+				return dst, 0, kind, err
+			}
+			r.ICC = icc
+		}
 	case KindPIN:
 		r.Kind, r.ProcessingCode, r.POSEntryMode, r.CardSeq = authz.KindFinancial, "000000", "051", "000"
 		if g.cards.ZPK != nil {
@@ -217,6 +255,38 @@ func (g *generator) next(now time.Time, dst []byte) ([]byte, uint32, Kind, error
 	}
 	out, err := codec.AppendRequest(dst, r)
 	return out, stan, kind, err
+}
+
+// nextATC is the ATC of the next chip request on card idx: the run's base plus the card's count
+// of chip requests in this run. Past 0xFFFF it stays at 0xFFFF (the switch declines it as a replay)
+// and counts the request in atcExhausted.
+func (g *generator) nextATC(idx int) uint16 {
+	n := g.atcCount[idx] + 1
+	g.atcCount[idx] = n
+	base := uint32(g.cards.ATCBase)
+	if base == 0 {
+		base = 1
+	}
+	atc := base - 1 + n
+	if atc > 0xFFFF {
+		g.atcExhausted++
+		atc = 0xFFFF
+	}
+	if uint16(atc) > g.maxATC {
+		g.maxATC = uint16(atc)
+	}
+	return uint16(atc)
+}
+
+// arqc builds field 55 for the chip request r on card idx: a valid ARQC over the request's amount
+// and currency, a fresh ATC and a random unpredictable number (the PSN is field 23).
+func (g *generator) arqc(idx int, pan string, r *authz.Request) ([]byte, error) {
+	k := g.cards.Keys[idx%len(g.cards.Keys)]
+	var un [4]byte
+	u := g.rng.Uint32()
+	un[0], un[1], un[2], un[3] = byte(u>>24), byte(u>>16), byte(u>>8), byte(u)
+	return security.BuildField55(k, pan, r.CardSeq, g.nextATC(idx), r.AmountMinor, r.CurrencyNum, un,
+		&security.ARQCOptions{TxnDate: g.f9A})
 }
 
 func (g *generator) cvc2(idx int, prog *provision.Program, pan string) string {
@@ -237,7 +307,7 @@ func (g *generator) pinBlock(idx int, pan string) []byte {
 	if v, ok := g.pinCache[idx]; ok {
 		return v
 	}
-	v, err := cardcrypto.EncryptPINBlockISO0(g.cards.ZPK, g.cards.PIN, pan)
+	v, err := security.BuildPINBlock(g.cards.ZPK, pan, g.cards.PIN)
 	if err != nil {
 		return nil
 	}

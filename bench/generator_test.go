@@ -9,6 +9,7 @@ import (
 	"github.com/cardswitch/cardswitch/config"
 	"github.com/cardswitch/cardswitch/ledger"
 	"github.com/cardswitch/cardswitch/provision"
+	"github.com/cardswitch/cardswitch/security"
 	"github.com/cardswitch/cardswitch/switch/codec"
 )
 
@@ -23,7 +24,20 @@ func testCards(tb testing.TB) *Cards {
 		tb.Fatal(err)
 	}
 	return &Cards{Programs: progs, Count: 1000, Expiry: provision.DefaultExpiry, PIN: provision.DefaultPIN,
-		ZPK: config.Key(cfg.Security.ZPK), Secrets: true}
+		ZPK: config.Key(cfg.Security.ZPK), Secrets: true, Keys: programKeys(tb, cfg), ATCBase: 1}
+}
+
+func programKeys(tb testing.TB, cfg *config.Config) []security.Keys {
+	tb.Helper()
+	var keys []security.Keys
+	for i := range cfg.Programs {
+		k, err := security.ProgramKeys(&cfg.Programs[i])
+		if err != nil {
+			tb.Fatal(err)
+		}
+		keys = append(keys, k)
+	}
+	return keys
 }
 
 func TestParseMix(t *testing.T) {
@@ -47,7 +61,7 @@ func TestGeneratorUniqueKeys(t *testing.T) {
 	seen := make(map[string]struct{}, 1_200_000)
 	var buf []byte
 	for conn := 0; conn < 3; conn++ {
-		g := newGenerator(cards, &mix, conn, 1, 42)
+		g := newGenerator(cards, &mix, conn, 8, 1, 42)
 		n := 10_000
 		if conn == 0 {
 			n = 1_050_000 // past the 999999 STAN wrap
@@ -80,7 +94,7 @@ func mtiOf(k authz.Kind) string {
 func TestGeneratorMessagesDecode(t *testing.T) {
 	cards := testCards(t)
 	mix, _ := ParseMix(DefaultMix)
-	g := newGenerator(cards, &mix, 5, 9, 1)
+	g := newGenerator(cards, &mix, 5, 8, 9, 1)
 	var buf []byte
 	for i := 0; i < 2000; i++ {
 		var err error
@@ -111,7 +125,7 @@ func TestGeneratorMessagesDecode(t *testing.T) {
 				t.Fatalf("inquiry: %+v", req)
 			}
 		case KindChip:
-			if req.Kind != authz.KindFinancial || req.POSEntryMode[:2] != "05" {
+			if req.Kind != authz.KindFinancial || (req.POSEntryMode != "051" && req.POSEntryMode != "071") || len(req.ICC) == 0 || req.CardSeq != "000" {
 				t.Fatalf("chip: %+v", req)
 			}
 		}
@@ -125,7 +139,7 @@ func TestGeneratorMessagesDecode(t *testing.T) {
 func TestGeneratorMixProportions(t *testing.T) {
 	cards := testCards(t)
 	mix, _ := ParseMix("ecom=70,chip=20,pin=0,inquiry=10")
-	g := newGenerator(cards, &mix, 0, 11, 1)
+	g := newGenerator(cards, &mix, 0, 8, 11, 1)
 	const n = 100_000
 	var got [kindCount]int
 	var buf []byte
@@ -149,7 +163,7 @@ func TestGeneratorCards(t *testing.T) {
 	mix, _ := ParseMix("ecom=1")
 	hot := *cards
 	hot.Hot = true
-	g := newGenerator(&hot, &mix, 0, 1, 1)
+	g := newGenerator(&hot, &mix, 0, 8, 1, 1)
 	pan0 := provision.PAN(&cards.Programs[0], 0)
 	for i := 0; i < 100; i++ {
 		g.next(time.Now(), nil)
@@ -157,7 +171,7 @@ func TestGeneratorCards(t *testing.T) {
 			t.Fatalf("hot PAN %s, want %s", g.req.PAN, pan0)
 		}
 	}
-	g = newGenerator(cards, &mix, 0, 1, 1)
+	g = newGenerator(cards, &mix, 0, 8, 1, 1)
 	pans := map[string]bool{}
 	for i := 0; i < 20000; i++ {
 		g.next(time.Now(), nil)
@@ -171,7 +185,7 @@ func TestGeneratorCards(t *testing.T) {
 func BenchmarkGeneratorNext(b *testing.B) {
 	cards := testCards(b)
 	mix, _ := ParseMix(DefaultMix)
-	g := newGenerator(cards, &mix, 0, 1, 1)
+	g := newGenerator(cards, &mix, 0, 8, 1, 1)
 	buf := make([]byte, 0, 512)
 	now := time.Now()
 	b.ReportAllocs()
@@ -183,7 +197,7 @@ func BenchmarkGeneratorNext(b *testing.B) {
 func BenchmarkDecodeResponse(b *testing.B) {
 	cards := testCards(b)
 	mix, _ := ParseMix(DefaultMix)
-	g := newGenerator(cards, &mix, 0, 1, 1)
+	g := newGenerator(cards, &mix, 0, 8, 1, 1)
 	msg, _, _, _ := g.next(time.Now(), nil)
 	req, err := codec.Decode(msg)
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/cardswitch/cardswitch/config"
 	"github.com/cardswitch/cardswitch/provision"
+	"github.com/cardswitch/cardswitch/security"
 )
 
 // Main is `cardswitch bench`.
@@ -45,6 +46,12 @@ func Main(args []string) error {
 	seed := fs.Uint64("seed", 0, "random seed of the generator (0: random)")
 	jsonPath := fs.String("json", "", "write the JSON result to FILE")
 	htmlPath := fs.String("html", "", "write the HTML report to FILE")
+	cpuCompare := fs.Bool("cpu-compare", false, "after the run: closed-loop phases of e-commerce only, chip only and PIN only at the same connections, with the switch's CPU per approval (needs --spawn or --serve-pid)")
+	cpuPhase := fs.Duration("cpu-phase", 8*time.Second, "with --cpu-compare: length of each phase")
+	cpuRate := fs.Float64("cpu-rate", 0, "with --cpu-compare: run the phases open loop at this many requests/s (same load for every kind); 0: closed loop")
+	cpuRounds := fs.Int("cpu-rounds", 1, "with --cpu-compare: rounds of the three phases (order rotated each round)")
+	servePID := fs.Int("serve-pid", 0, "process id of a local switch (without --spawn): its CPU time is reported")
+	atcBase := fs.Int("atc-base", 0, "ATC of the first chip request on each card (1..65535); default: recorded in the data directory, else from the wall clock")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -57,6 +64,12 @@ func Main(args []string) error {
 	}
 	if *warmup >= *duration {
 		*warmup = 0
+	}
+	if *atcBase < 0 || *atcBase > 0xFFFF {
+		return fmt.Errorf("bench: --atc-base: want 1..65535")
+	}
+	if *cpuCompare && !*spawn && *servePID == 0 {
+		return fmt.Errorf("bench: --cpu-compare needs the switch's process: --spawn or --serve-pid")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -84,18 +97,65 @@ func Main(args []string) error {
 		return err
 	}
 	if !cardSet.Secrets {
-		fmt.Fprintln(os.Stderr, "bench: the switch's keys are unknown (no --config and no development keys in --data-dir): requests carry no CVC2 and no PIN block")
+		fmt.Fprintln(os.Stderr, "bench: the switch's keys are unknown (no --config and no development keys in --data-dir): requests carry no CVC2, no PIN block and no ARQC (field 55)")
 	}
 	cardSet.Count, cardSet.Hot = *cards, *hot
+	atcSource := "--atc-base"
+	if *atcBase > 0 {
+		cardSet.ATCBase = uint16(*atcBase)
+	} else {
+		cardSet.ATCBase, atcSource = LoadATCBase(*dataDir, time.Now())
+	}
+	if cardSet.Keys != nil {
+		fmt.Printf("chip ATCs from %d (%s)\n", cardSet.ATCBase, atcSource)
+	}
+	pid := *servePID
+	if sp != nil {
+		pid = sp.cmd.Process.Pid
+	}
+	// afterRun moves the ATC base past what a run sent and records it in the data directory.
+	afterRun := func(o *Options, res *RunResult) {
+		o.Cards.ATCBase = nextATCBase(o.Cards.ATCBase, res.MaxATC)
+		if res.MaxATC > 0 && (sp == nil || sp.keep) {
+			if err := SaveATCNext(*dataDir, o.Cards.ATCBase); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+			}
+		}
+	}
 
 	o := Options{Label: "cardswitch", Addr: *addr, Connections: *conns, Duration: *duration, Warmup: *warmup,
 		Rate: *rate, Pipeline: *pipeline, Mix: mix, Cards: *cardSet, Timeout: *timeout, Seed: *seed, Progress: progress}
 	rep := &Report{Command: "cardswitch bench " + strings.Join(args, " "), Machine: ThisMachine()}
+	var cpu0 time.Duration
+	if pid > 0 {
+		cpu0, _ = ProcessCPU(pid)
+	}
 	res, err := Run(ctx, o)
 	if err != nil {
 		return err
 	}
+	if pid > 0 {
+		if cpu1, err := ProcessCPU(pid); err == nil {
+			res.ServeCPUSeconds = (cpu1 - cpu0).Seconds()
+			if n := res.ApprovedAll; n > 0 {
+				res.ServeCPUPerApprovedUs = res.ServeCPUSeconds * 1e6 / float64(n)
+			}
+		}
+	}
+	afterRun(&o, res)
 	rep.Runs = append(rep.Runs, res)
+	if *cpuCompare && ctx.Err() == nil {
+		cc, err := RunCPUCompare(ctx, &o, pid, *cpuPhase, *cpuRounds, *cpuRate, os.Stdout)
+		if err != nil {
+			return err
+		}
+		if sp == nil || sp.keep {
+			if err := SaveATCNext(*dataDir, o.Cards.ATCBase); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+			}
+		}
+		rep.CPUCompare = cc
+	}
 	if sp != nil {
 		if rss, err := sp.RSS(); err == nil {
 			res.ServeRSSBytes = rss
@@ -130,6 +190,9 @@ func Main(args []string) error {
 		}
 	}
 	rep.Summary(os.Stdout)
+	if rep.CPUCompare != nil {
+		rep.CPUCompare.Summary(os.Stdout)
+	}
 	if *jsonPath != "" {
 		if err := writeFile(*jsonPath, rep.WriteJSON); err != nil {
 			return err
@@ -197,6 +260,13 @@ func LoadCards(cfgPath, dataDir string) (*Cards, error) {
 	c := &Cards{Programs: progs, Expiry: provision.DefaultExpiry, PIN: provision.DefaultPIN, Secrets: secrets}
 	if secrets {
 		c.ZPK = config.Key(cfg.Security.ZPK)
+		for i := range cfg.Programs {
+			k, err := security.ProgramKeys(&cfg.Programs[i])
+			if err != nil {
+				return nil, err
+			}
+			c.Keys = append(c.Keys, k)
+		}
 	}
 	return c, nil
 }

@@ -34,9 +34,11 @@ type RunResult struct {
 	Sent      int64 `json:"sent"`
 	Completed int64 `json:"completed"`
 	Approved  int64 `json:"approved"`
-	Errors    int64 `json:"errors"`
-	Timeouts  int64 `json:"timeouts"`
-	NotSent   int64 `json:"notSent"` // open loop: sends the schedule wanted but the run ended first
+	// ApprovedAll counts approvals of the whole run, warm-up included.
+	ApprovedAll int64 `json:"approvedInclWarmup"`
+	Errors      int64 `json:"errors"`
+	Timeouts    int64 `json:"timeouts"`
+	NotSent     int64 `json:"notSent"` // open loop: sends the schedule wanted but the run ended first
 
 	ThroughputPerSec float64 `json:"throughputPerSec"`
 	ApprovedPerSec   float64 `json:"approvedPerSec"`
@@ -48,6 +50,27 @@ type RunResult struct {
 	Series       []Point               `json:"series"`
 
 	ServeRSSBytes int64 `json:"serveRssBytes,omitempty"` // --spawn: VmRSS of the switch at the end
+
+	// AnswerChecks count what the answers of chip and PIN requests carried (warm-up included).
+	AnswerChecks AnswerChecks `json:"answerChecks"`
+	// MaxATC is the highest ATC sent in this run's chip requests (0: none).
+	MaxATC uint16 `json:"maxAtc,omitempty"`
+	// ServeCPUSeconds is the switch's CPU time (user + system) during the run, when the bench
+	// knows its process (--spawn or --serve-pid); ServeCPUPerApprovedUs divides it by the run's
+	// approvals, warm-up included.
+	ServeCPUSeconds       float64 `json:"serveCpuSeconds,omitempty"`
+	ServeCPUPerApprovedUs float64 `json:"serveCpuPerApprovedUs,omitempty"`
+}
+
+// AnswerChecks: chip answers must carry tag 91 (the ARPC), PIN answers with the right PIN must
+// be approved.
+type AnswerChecks struct {
+	ChipAnswers   int64 `json:"chipAnswers"`
+	ChipWithTag91 int64 `json:"chipWithTag91"`
+	PINAnswers    int64 `json:"pinAnswers"`
+	PINApproved   int64 `json:"pinApproved"`
+	// ATCExhausted counts chip requests whose ATC would have passed 0xFFFF (sent with 0xFFFF).
+	ATCExhausted int64 `json:"atcExhausted,omitempty"`
 }
 
 // LatencySummary are HdrHistogram percentiles, in milliseconds. In open loop the latency runs
@@ -106,6 +129,8 @@ type Report struct {
 	Ratio *float64 `json:"ratio,omitempty"`
 	// LatencyRatioP99 is cardswitch p99 over echo p99 (both modes), with --baseline echo.
 	LatencyRatioP99 *float64 `json:"latencyRatioP99,omitempty"`
+	// CPUCompare is the switch's CPU per approval by traffic type, with --cpu-compare.
+	CPUCompare *CPUCompare `json:"cpuCompare,omitempty"`
 }
 
 // ThisMachine describes the current machine.
@@ -164,6 +189,16 @@ func (r *Report) Summary(w io.Writer) {
 		fmt.Fprintln(w)
 		if run.ServeRSSBytes > 0 {
 			fmt.Fprintf(w, "  serve RSS %.1f MiB\n", float64(run.ServeRSSBytes)/(1<<20))
+		}
+		if run.ServeCPUSeconds > 0 {
+			fmt.Fprintf(w, "  serve CPU %.2fs  %.1f µs per approval\n", run.ServeCPUSeconds, run.ServeCPUPerApprovedUs)
+		}
+		if a := run.AnswerChecks; run.Label != "echo" && (a.ChipAnswers > 0 || a.PINAnswers > 0) {
+			fmt.Fprintf(w, "  chip answers %d, with tag 91 %d;  PIN answers %d, approved %d", a.ChipAnswers, a.ChipWithTag91, a.PINAnswers, a.PINApproved)
+			if a.ATCExhausted > 0 {
+				fmt.Fprintf(w, ";  ATC exhausted %d", a.ATCExhausted)
+			}
+			fmt.Fprintln(w)
 		}
 	}
 	if r.Ratio != nil {
@@ -327,6 +362,14 @@ code{background:#f4f4f4;padding:1px 4px}
 <table><tr><th>run</th><th>mode</th><th>conns</th><th>throughput/s</th><th>approved/s</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>max ms</th><th>errors</th><th>timeouts</th></tr>
 {{range .Runs}}<tr><td>{{.Label}}</td><td>{{.Mode}}{{if eq .Mode "open"}} {{printf "%.0f" .RatePerSec}}/s{{end}}</td><td>{{.Connections}}</td><td>{{printf "%.0f" .ThroughputPerSec}}</td><td>{{printf "%.0f" .ApprovedPerSec}}</td><td>{{printf "%.3f" .Latency.P50Ms}}</td><td>{{printf "%.3f" .Latency.P90Ms}}</td><td>{{printf "%.3f" .Latency.P99Ms}}</td><td>{{printf "%.3f" .Latency.P999Ms}}</td><td>{{printf "%.3f" .Latency.MaxMs}}</td><td>{{.Errors}}</td><td>{{.Timeouts}}</td></tr>
 {{end}}</table>
+{{with .R.CPUCompare}}
+<h2>CPU per approved authorization by traffic type</h2>
+<p>Switch CPU time (utime + stime of /proc/PID/stat, {{.ClockTicks}} ticks/s) over {{if .RatePerSec}}open-loop phases at {{printf "%.0f" .RatePerSec}}/s{{else}}closed-loop phases{{end}} of one kind each, {{.Connections}} connections{{if not .RatePerSec}} × {{.Pipeline}} in flight{{end}}, {{.Rounds}} × {{.PhaseDuration}} per kind{{with .LoadAvg}}, load average at the end {{.}}{{end}}.</p>
+<table><tr><th>kind</th><th>CPU µs / approval</th><th>approved</th><th>approved/s</th><th>CPU s</th><th>errors</th><th>timeouts</th><th>µs per round</th></tr>
+{{range .Phases}}<tr><td>{{.Kind}}</td><td>{{printf "%.1f" .CPUPerApprovedUs}}</td><td>{{.Approved}}</td><td>{{printf "%.0f" .ApprovedPerSec}}</td><td>{{printf "%.2f" .CPUSeconds}}</td><td>{{.Errors}}</td><td>{{.Timeouts}}</td><td>{{range $i, $v := .RoundsUs}}{{if $i}} / {{end}}{{printf "%.1f" $v}}{{end}}</td></tr>
+{{end}}</table>
+<p><b>chip / ecom {{printf "%.2f" .ChipOverEcom}}, pin / ecom {{printf "%.2f" .PINOverEcom}}</b> (target ≤ {{printf "%.2f" .Target}}: {{if .Met}}met{{else}}not met{{end}}); per round chip / ecom {{range $i, $v := .RoundChipOverEcom}}{{if $i}} / {{end}}{{printf "%.2f" $v}}{{end}}, pin / ecom {{range $i, $v := .RoundPINOverEcom}}{{if $i}} / {{end}}{{printf "%.2f" $v}}{{end}}</p>
+{{end}}
 {{range .Runs}}
 <h2>{{.Label}} — {{.Addr}}</h2>
 <p>{{.Mode}} loop, {{.Connections}} connections{{if .Pipeline}}, {{.Pipeline}} in flight each{{end}}, duration {{.Duration}} (warm-up {{.Warmup}}), mix <code>{{.MixText}}</code>, {{.Cards}} cards{{if .Hot}} (hot: every request on one card){{end}}. Sent {{.Sent}}, answered {{.Completed}}, approved {{.Approved}}.</p>

@@ -16,6 +16,7 @@ import (
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/cardswitch/cardswitch/cardcrypto/tlv"
 	"github.com/cardswitch/cardswitch/switch/codec"
 	"github.com/cardswitch/cardswitch/switch/server"
 )
@@ -113,16 +114,31 @@ type client struct {
 
 	tokens  chan struct{} // closed loop window
 	notSent int64         // open loop: intended sends the run ended before making
+
+	// answer checks (whole run, warm-up included): chip answers and those with tag 91 (ARPC),
+	// PIN answers and those approved.
+	chipAnswers, chipTag91, pinAnswers, pinApproved atomic.Int64
+	approvedAll                                     atomic.Int64 // approvals, warm-up included
 }
+
+var (
+	nonceOnce sync.Once
+	nonceNext atomic.Int64
+)
 
 // Run runs one load test and returns its result.
 func Run(ctx context.Context, o Options) (*RunResult, error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}
-	var nonceB [2]byte
-	_, _ = rand.Read(nonceB[:])
-	nonce := int(binary.LittleEndian.Uint16(nonceB[:])) % 10000
+	// The nonce of field 37: random per process, then one more per run, so the runs of one bench
+	// process (main run, --cpu-compare phases) never share it.
+	nonceOnce.Do(func() {
+		var b [2]byte
+		_, _ = rand.Read(b[:])
+		nonceNext.Store(int64(binary.LittleEndian.Uint16(b[:])))
+	})
+	nonce := int(nonceNext.Add(1) % 10000)
 
 	clients := make([]*client, 0, o.Connections)
 	defer func() {
@@ -141,7 +157,7 @@ func Run(ctx context.Context, o Options) (*RunResult, error) {
 			_ = tc.SetNoDelay(true)
 		}
 		c := &client{o: &o, id: i, nc: nc, bw: bufio.NewWriterSize(nc, 32<<10), br: bufio.NewReaderSize(nc, 32<<10),
-			gen: newGenerator(&o.Cards, &o.Mix, i, o.Seed, nonce), rec: newRecorder(o.Warmup),
+			gen: newGenerator(&o.Cards, &o.Mix, i, o.Connections, o.Seed, nonce), rec: newRecorder(o.Warmup),
 			pending: make(map[uint32]inflight, 1024)}
 		if o.Rate == 0 {
 			c.tokens = make(chan struct{}, o.Pipeline)
@@ -354,6 +370,21 @@ func (c *client) readLoop() {
 		if !ok {
 			continue // answered after its timeout: already counted
 		}
+		if resp.ResponseCode == "00" {
+			c.approvedAll.Add(1)
+		}
+		switch p.kind {
+		case KindChip:
+			c.chipAnswers.Add(1)
+			if hasTag91(resp.ICC) {
+				c.chipTag91.Add(1)
+			}
+		case KindPIN:
+			c.pinAnswers.Add(1)
+			if resp.ResponseCode == "00" {
+				c.pinApproved.Add(1)
+			}
+		}
 		c.rec.completed(p.kind, p.intended, now-p.intended, resp.ResponseCode)
 		if c.tokens != nil {
 			c.tokens <- struct{}{}
@@ -394,6 +425,19 @@ func (c *client) sweep(stop <-chan struct{}) {
 			}
 		}
 	}
+}
+
+// hasTag91 reports whether a response's field 55 carries tag 91 (issuer authentication data).
+func hasTag91(icc []byte) bool {
+	if len(icc) == 0 {
+		return false
+	}
+	l, err := tlv.Parse(icc)
+	if err != nil {
+		return false
+	}
+	_, ok := l.Get(tlv.TagIssuerAuthenticationData)
+	return ok
 }
 
 func atoiDigits(s string) int {
@@ -476,6 +520,9 @@ func buildResult(o *Options, clients []*client, s *sampler, started time.Time, e
 	codes := map[string]int64{}
 	var kinds [kindCount]kindCounts
 	var notSent int64
+	var ac AnswerChecks
+	var maxATC uint16
+	var approvedAll int64
 	for _, cl := range clients {
 		cl.rec.mu.Lock()
 		total.Merge(cl.rec.total)
@@ -494,6 +541,13 @@ func buildResult(o *Options, clients []*client, s *sampler, started time.Time, e
 		}
 		cl.rec.mu.Unlock()
 		notSent += cl.notSent
+		ac.ChipAnswers += cl.chipAnswers.Load()
+		ac.ChipWithTag91 += cl.chipTag91.Load()
+		ac.PINAnswers += cl.pinAnswers.Load()
+		ac.PINApproved += cl.pinApproved.Load()
+		ac.ATCExhausted += cl.gen.atcExhausted
+		approvedAll += cl.approvedAll.Load()
+		maxATC = max(maxATC, cl.gen.maxATC)
 	}
 	window := (o.Duration - o.Warmup).Seconds()
 	r := &RunResult{
@@ -505,6 +559,7 @@ func buildResult(o *Options, clients []*client, s *sampler, started time.Time, e
 		NotSent:          notSent,
 		ThroughputPerSec: float64(c.Completed) / window, ApprovedPerSec: float64(c.Approved) / window,
 		ActionCodes: codes, ByKind: map[string]KindResult{}, Series: s.series,
+		AnswerChecks: ac, MaxATC: maxATC, ApprovedAll: approvedAll,
 	}
 	if o.Rate == 0 {
 		r.Pipeline = o.Pipeline
