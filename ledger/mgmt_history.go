@@ -7,11 +7,12 @@ func (s *State) AuthsWhere(keep func(*Auth) bool) []Auth {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []Auth
-	for _, a := range s.auths.rows {
+	s.auths.each(func(a *Auth) bool {
 		if keep(a) {
 			out = append(out, *a)
 		}
-	}
+		return true
+	})
 	return out
 }
 
@@ -20,11 +21,12 @@ func (s *State) CardsWhere(keep func(*Card) bool) []Card {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []Card
-	for _, c := range s.cards.rows {
+	s.cards.each(func(c *Card) bool {
 		if keep(c) {
 			out = append(out, *c)
 		}
-	}
+		return true
+	})
 	return out
 }
 

@@ -104,7 +104,11 @@ type Limits struct {
 	MaxAmountPerDay int64 `json:"maxAmountPerDay,omitempty"` // sum per UTC day -> 1021
 }
 
-// Usage counts approvals in the current UTC day for the frequency and daily limits.
+func (l Limits) any() bool { return l.MaxCountPerDay != 0 || l.MaxAmountPerDay != 0 }
+
+// Usage counts approvals in the current UTC day for the frequency and daily limits. It is kept
+// only while the card has a daily limit (count or amount): approvals before a daily limit is set
+// do not count towards it.
 type Usage struct {
 	Day         int64 `json:"day"` // days since the Unix epoch
 	Count       int   `json:"count"`

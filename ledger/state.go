@@ -11,35 +11,36 @@ import (
 type State struct {
 	mu sync.RWMutex
 
-	customers *table[Customer]
-	balances  *table[Balance]
-	cards     *table[Card]
-	tokens    *table[Token]
-	auths     *table[Auth]
-	replies   *table[Reply]
+	customers rowTable[Customer] // packed (rows.go)
+	balances  rowTable[Balance]  // packed
+	cards     rowTable[Card]     // packed
+	tokens    rowTable[Token]
+	auths     rowTable[Auth]
+	replies   rowTable[Reply]
 
-	cardByPAN      map[string]string   // PAN hash -> card id
-	tokenByPAN     map[string]string   // token PAN hash -> token id
-	cardsByBalance map[string][]string // balance id -> card ids, in issue order
-	tokensByCard   map[string][]string
-	customerByExt  map[string]string // external id -> customer id
-	expiries       expiryHeap        // open holds by expiry time (lazy deletion)
+	cardByPAN  map[string]string // PAN hash -> card id
+	tokenByPAN map[string]string // token PAN hash -> token id
+	// balance id -> card ids in issue order: the first card in firstCard (most balances have one
+	// card, and a string costs no allocation where a one-element slice costs one), the others in
+	// moreCards.
+	firstCard     map[string]string
+	moreCards     map[string][]string
+	tokensByCard  map[string][]string
+	customerByExt map[string]string // external id -> customer id
+	expiries      expiryHeap        // open holds by expiry time (lazy deletion)
+	aging         agingQueue        // replies and auth records by creation time (retention.go)
 }
 
 // NewState returns an empty ledger.
 func NewState() *State {
 	return &State{
-		customers: newTable[Customer](), balances: newTable[Balance](), cards: newTable[Card](),
+		customers: newCustomerTable(), balances: newBalanceTable(), cards: newCardTable(),
 		tokens: newTable[Token](), auths: newTable[Auth](), replies: newTable[Reply](),
 		cardByPAN: map[string]string{}, tokenByPAN: map[string]string{},
-		cardsByBalance: map[string][]string{}, tokensByCard: map[string][]string{},
+		firstCard: map[string]string{}, moreCards: map[string][]string{}, tokensByCard: map[string][]string{},
 		customerByExt: map[string]string{},
 	}
 }
-
-type table[T any] struct{ rows map[string]*T }
-
-func newTable[T any]() *table[T] { return &table[T]{rows: map[string]*T{}} }
 
 // Customer returns a copy of a committed customer.
 func (s *State) Customer(id string) (Customer, bool) { return get(s, s.customers, id) }
@@ -60,7 +61,15 @@ func (s *State) Auth(key string) (Auth, bool) { return get(s, s.auths, key) }
 func (s *State) CardIDsOfBalance(balanceID string) []string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return append([]string(nil), s.cardsByBalance[balanceID]...)
+	return s.cardIDsOfBalance(balanceID)
+}
+
+func (s *State) cardIDsOfBalance(balanceID string) []string {
+	first, ok := s.firstCard[balanceID]
+	if !ok {
+		return nil
+	}
+	return append([]string{first}, s.moreCards[balanceID]...)
 }
 
 // TokenIDsOfCard lists the tokens of a card.
@@ -90,19 +99,17 @@ func (s *State) CustomerIDByExternal(ext string) (string, bool) {
 func (s *State) Counts() map[string]int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return map[string]int{"customers": len(s.customers.rows), "balances": len(s.balances.rows),
-		"cards": len(s.cards.rows), "tokens": len(s.tokens.rows), "auths": len(s.auths.rows),
-		"replies": len(s.replies.rows)}
+	return map[string]int{"customers": s.customers.size(), "balances": s.balances.size(),
+		"cards": s.cards.size(), "tokens": s.tokens.size(), "auths": s.auths.size(),
+		"replies": s.replies.size()}
 }
 
 // Balances returns copies of all balances sorted by id (for audits and the balance summary).
 func (s *State) Balances() []Balance {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := make([]Balance, 0, len(s.balances.rows))
-	for _, b := range s.balances.rows {
-		out = append(out, *b)
-	}
+	out := make([]Balance, 0, s.balances.size())
+	s.balances.each(func(b *Balance) bool { out = append(out, *b); return true })
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
@@ -111,43 +118,52 @@ func (s *State) Balances() []Balance {
 func (s *State) Auths() []Auth {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := make([]Auth, 0, len(s.auths.rows))
-	for _, a := range s.auths.rows {
-		out = append(out, *a)
-	}
+	out := make([]Auth, 0, s.auths.size())
+	s.auths.each(func(a *Auth) bool { out = append(out, *a); return true })
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out
 }
 
-func get[T any](s *State, t *table[T], id string) (T, bool) {
+func get[T any](s *State, t rowTable[T], id string) (T, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if v, ok := t.rows[id]; ok {
-		return *v, true
-	}
-	var zero T
-	return zero, false
+	return t.get(id)
 }
 
-// Load puts a recovered row into the state without a Tx (journal recovery at start).
+// Load puts a recovered row into the state without a Tx (journal recovery at start): a row
+// (*Customer, *Balance, *Card, *Token, *Auth, *Reply) or what PrepareLoad made of one.
 func (s *State) Load(row any) {
 	switch r := row.(type) {
 	case *Customer:
-		s.customers.rows[r.ID] = r
-		s.indexCustomer(r)
+		s.customers.set(r.ID, r)
+		c, _ := s.customers.get(r.ID) // index the packed copy's strings, not the decoded row's
+		s.indexCustomer(&c)
 	case *Balance:
-		s.balances.rows[r.ID] = r
+		s.balances.set(r.ID, r)
 	case *Card:
-		s.cards.rows[r.ID] = r
-		s.indexCard(r)
+		s.cards.set(r.ID, r)
+		c, _ := s.cards.get(r.ID)
+		s.indexCard(&c)
 	case *Token:
-		s.tokens.rows[r.ID] = r
+		s.tokens.set(r.ID, r)
 		s.indexToken(r)
 	case *Auth:
-		s.auths.rows[r.Key] = r
+		s.auths.set(r.Key, r)
 		s.indexAuth(r)
+		s.aging.push(aging{at: r.CreatedAt, key: r.Key, auth: true})
 	case *Reply:
-		s.replies.rows[r.Key] = r
+		s.replies.set(r.Key, r)
+		s.aging.push(aging{at: r.At, key: r.Key})
+	case *cardRow: // PrepareLoad
+		s.cards.(*packedTable[Card, cardRow]).setPacked(r)
+		c := unpackCard(r)
+		s.indexCard(&c)
+	case *customerRow:
+		s.customers.(*packedTable[Customer, customerRow]).setPacked(r)
+		c := unpackCustomer(r)
+		s.indexCustomer(&c)
+	case *balanceRow:
+		s.balances.(*packedTable[Balance, balanceRow]).setPacked(r)
 	default:
 		panic("ledger: Load of unknown row type")
 	}
@@ -155,35 +171,46 @@ func (s *State) Load(row any) {
 
 // FinishLoad restores the orders of the indexes after recovery.
 func (s *State) FinishLoad() {
-	for bal, ids := range s.cardsByBalance {
-		sort.Slice(ids, func(i, j int) bool {
-			a, b := s.cards.rows[ids[i]], s.cards.rows[ids[j]]
-			if a.CreatedAt != b.CreatedAt {
-				return a.CreatedAt < b.CreatedAt
+	type issued struct {
+		at          int64
+		id, panHash string
+	}
+	cards := make([]issued, 0, s.cards.size())
+	s.cards.each(func(c *Card) bool {
+		cards = append(cards, issued{at: c.CreatedAt, id: c.ID, panHash: c.PANHash})
+		return true
+	})
+	sort.Slice(cards, func(i, j int) bool {
+		if cards[i].at != cards[j].at {
+			return cards[i].at < cards[j].at
+		}
+		return cards[i].id < cards[j].id
+	})
+	rank := make(map[string]int, 0)
+	for bal, more := range s.moreCards {
+		if len(rank) == 0 {
+			rank = make(map[string]int, len(cards))
+			for i, c := range cards {
+				rank[c.id] = i
 			}
-			return a.ID < b.ID
-		})
-		s.cardsByBalance[bal] = ids
+		}
+		ids := append([]string{s.firstCard[bal]}, more...)
+		sort.Slice(ids, func(i, j int) bool { return rank[ids[i]] < rank[ids[j]] })
+		s.firstCard[bal], s.moreCards[bal] = ids[0], ids[1:]
 	}
 	// Rows come back in store order, not issue order: rebuild the PAN index so that a PAN shared
 	// by a digital-first copy resolves to the card issued first, as it did before the restart.
-	cards := make([]*Card, 0, len(s.cards.rows))
-	for _, c := range s.cards.rows {
-		cards = append(cards, c)
-	}
-	sort.Slice(cards, func(i, j int) bool {
-		if cards[i].CreatedAt != cards[j].CreatedAt {
-			return cards[i].CreatedAt < cards[j].CreatedAt
-		}
-		return cards[i].ID < cards[j].ID
-	})
-	clear(s.cardByPAN)
-	for _, c := range cards {
-		if _, seen := s.cardByPAN[c.PANHash]; !seen {
-			s.cardByPAN[c.PANHash] = c.ID
+	// Assigning in reverse issue order leaves the first-issued card on every hash. (Clearing the
+	// map and inserting again was pathologically slow on a map of a million entries.)
+	for i := len(cards) - 1; i >= 0; i-- {
+		if s.cardByPAN[cards[i].panHash] != cards[i].id {
+			s.cardByPAN[cards[i].panHash] = cards[i].id
 		}
 	}
 	heap.Init(&s.expiries)
+	// The retention queue is in creation order; rows came back in store order.
+	items := s.aging.items[s.aging.head:]
+	sort.Slice(items, func(i, j int) bool { return items[i].at < items[j].at })
 }
 
 func (s *State) indexCustomer(c *Customer) {
@@ -198,12 +225,20 @@ func (s *State) indexCard(c *Card) {
 	}
 	// A digital-first physical copy shares its PAN with the virtual card: the PAN index keeps
 	// the card issued first, which the authorization path resolves to.
-	for _, id := range s.cardsByBalance[c.BalanceID] {
+	first, ok := s.firstCard[c.BalanceID]
+	if !ok {
+		s.firstCard[c.BalanceID] = c.ID
+		return
+	}
+	if first == c.ID {
+		return
+	}
+	for _, id := range s.moreCards[c.BalanceID] {
 		if id == c.ID {
 			return
 		}
 	}
-	s.cardsByBalance[c.BalanceID] = append(s.cardsByBalance[c.BalanceID], c.ID)
+	s.moreCards[c.BalanceID] = append(s.moreCards[c.BalanceID], c.ID)
 }
 
 func (s *State) indexToken(t *Token) {

@@ -19,10 +19,11 @@ type Tx struct {
 	tokenByPAN    map[string]string
 	customerByExt map[string]string
 	popped        []expiry // expiry entries taken by DueExpiries, restored on Rollback
+	pruned        []aging  // retention entries taken by Prune, restored on Rollback
 }
 
 type overlay[T any] struct {
-	base  *table[T]
+	base  rowTable[T]
 	dirty map[string]*T // nil value: deleted
 	order []string      // keys in first-write order, for a deterministic journal
 }
@@ -35,11 +36,7 @@ func (o *overlay[T]) get(id string) (T, bool) {
 		}
 		return *v, true
 	}
-	if v, ok := o.base.rows[id]; ok {
-		return *v, true
-	}
-	var zero T
-	return zero, false
+	return o.base.get(id)
 }
 
 func (o *overlay[T]) put(id string, v T) {
@@ -86,15 +83,17 @@ func (tx *Tx) Reset() {
 	clear(tx.tokenByPAN)
 	clear(tx.customerByExt)
 	tx.popped = tx.popped[:0]
+	tx.pruned = tx.pruned[:0]
 }
 
 // Rollback discards the batch: the State stays as it was before the batch.
 func (tx *Tx) Rollback() {
-	if len(tx.popped) > 0 {
+	if len(tx.popped) > 0 || len(tx.pruned) > 0 {
 		tx.s.mu.Lock()
 		for _, e := range tx.popped {
 			heap.Push(&tx.s.expiries, e)
 		}
+		tx.s.aging.unpop(tx.pruned)
 		tx.s.mu.Unlock()
 	}
 	tx.Reset()
@@ -170,10 +169,10 @@ func (tx *Tx) CustomerIDByExternal(ext string) (string, bool) {
 
 // CardIDsOfBalance lists committed and batch-issued cards of a balance.
 func (tx *Tx) CardIDsOfBalance(balanceID string) []string {
-	ids := append([]string(nil), tx.s.cardsByBalance[balanceID]...)
+	ids := tx.s.cardIDsOfBalance(balanceID)
 	for _, id := range tx.cards.order {
 		if c := tx.cards.dirty[id]; c != nil && c.BalanceID == balanceID {
-			if _, committed := tx.s.cards.rows[id]; !committed {
+			if _, committed := tx.s.cards.get(id); !committed {
 				ids = append(ids, id)
 			}
 		}
@@ -226,10 +225,25 @@ func (tx *Tx) Commit() {
 		if a == nil || a.State != AuthOpen || a.HeldMinor == 0 || a.ExpiresAt <= 0 {
 			continue
 		}
-		if old, ok := s.auths.rows[k]; ok && old.State == AuthOpen && old.HeldMinor != 0 && old.ExpiresAt == a.ExpiresAt {
+		if old, ok := s.auths.get(k); ok && old.State == AuthOpen && old.HeldMinor != 0 && old.ExpiresAt == a.ExpiresAt {
 			continue
 		}
 		heap.Push(&s.expiries, expiry{at: a.ExpiresAt, key: a.Key})
+	}
+	// New auth records and replies enter the retention queue.
+	for _, k := range tx.auths.order {
+		if a := tx.auths.dirty[k]; a != nil {
+			if _, existed := s.auths.get(k); !existed {
+				s.aging.push(aging{at: a.CreatedAt, key: k, auth: true})
+			}
+		}
+	}
+	for _, k := range tx.replies.order {
+		if r := tx.replies.dirty[k]; r != nil {
+			if _, existed := s.replies.get(k); !existed {
+				s.aging.push(aging{at: r.At, key: k})
+			}
+		}
 	}
 	merge(&tx.auths, nil, nil)
 	merge(&tx.replies, nil, nil)
@@ -241,12 +255,16 @@ func merge[T any](o *overlay[T], index func(*T), _ func(string)) {
 	for _, k := range o.order {
 		v := o.dirty[k]
 		if v == nil {
-			delete(o.base.rows, k)
+			o.base.del(k)
 			continue
 		}
-		o.base.rows[k] = v
+		o.base.set(k, v)
 		if index != nil {
-			index(v)
+			// Index the committed copy: for a packed table its strings are the packed row's,
+			// so the index does not keep the overlay's row alive.
+			if c, ok := o.base.get(k); ok {
+				index(&c)
+			}
 		}
 	}
 }
@@ -262,7 +280,7 @@ func (tx *Tx) DueExpiries(nowNanos int64, max int) []string {
 	for len(s.expiries) > 0 && len(keys) < max && s.expiries[0].at <= nowNanos {
 		e := heap.Pop(&s.expiries).(expiry)
 		tx.popped = append(tx.popped, e)
-		if a, ok := s.auths.rows[e.key]; ok && a.State == AuthOpen && a.HeldMinor != 0 && a.ExpiresAt == e.at {
+		if a, ok := s.auths.get(e.key); ok && a.State == AuthOpen && a.HeldMinor != 0 && a.ExpiresAt == e.at {
 			keys = append(keys, e.key)
 		}
 	}

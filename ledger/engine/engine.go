@@ -34,9 +34,17 @@ type Config struct {
 	HoldTTL time.Duration
 	// ExpiryInterval is how often expired holds are released. Default 1s.
 	ExpiryInterval time.Duration
-	// ExpiryBatchMax bounds the holds released in one batch. Default 1024.
+	// ExpiryBatchMax bounds the holds released in one batch, and the replies and auth records
+	// forgotten in one batch. Default 1024.
 	ExpiryBatchMax int
+	// ReplyRetention is how long remembered replies, and closed auth records that moved no
+	// money, are kept (ledger/retention.go); older ones are forgotten on the expiry tick, through
+	// the journal. Default 7 days; negative: kept for ever.
+	ReplyRetention time.Duration
 }
+
+// DefaultReplyRetention is the default of Config.ReplyRetention.
+const DefaultReplyRetention = 7 * 24 * time.Hour
 
 func (c *Config) defaults() {
 	if c.QueueDepth <= 0 {
@@ -53,6 +61,9 @@ func (c *Config) defaults() {
 	}
 	if c.ExpiryBatchMax <= 0 {
 		c.ExpiryBatchMax = 1024
+	}
+	if c.ReplyRetention == 0 {
+		c.ReplyRetention = DefaultReplyRetention
 	}
 }
 
@@ -271,12 +282,17 @@ func (e *Engine) persist(tx *ledger.Tx, changes *[]ledger.Change) error {
 	return nil
 }
 
-// expire releases the holds that are due, as a batch of its own.
+// expire releases the holds that are due and forgets what is past the retention, as a batch of
+// its own.
 func (e *Engine) expire(tx *ledger.Tx, changes *[]ledger.Change) {
 	env := e.env
 	env.Now = e.clock()
-	if n := tx.ExpireHolds(&env, e.cfg.ExpiryBatchMax); n == 0 {
-		tx.Reset()
+	n := tx.ExpireHolds(&env, e.cfg.ExpiryBatchMax)
+	if e.cfg.ReplyRetention > 0 {
+		n += tx.Prune(env.Now.Add(-e.cfg.ReplyRetention).UnixNano(), e.cfg.ExpiryBatchMax)
+	}
+	if n == 0 {
+		tx.Reset() // the entries the scans took were stale: dropped for good
 		return
 	}
 	_ = e.persist(tx, changes) // on failure the holds stay and are retried on the next tick

@@ -428,3 +428,43 @@ func BenchmarkEngineBatch(b *testing.B) {
 	st := e.Stats()
 	b.ReportMetric(float64(st.Ops)/float64(st.Batches), "ops/batch")
 }
+
+// Retention: on the expiry tick, replies and money-less closed auth records older than
+// ReplyRetention are forgotten through the journal; records that moved money stay (they are the
+// books), and so does a reply younger than the retention.
+func TestEngineRetention(t *testing.T) {
+	r := newRig(t, engine.Config{HoldTTL: time.Hour, ReplyRetention: 2 * time.Hour, ExpiryInterval: 5 * time.Millisecond}, 10000)
+	expired := lt.Auth(lt.PAN, 1000, "000001")
+	captured := lt.Auth(lt.PAN, 2000, "000002")
+	r.batch(t, expired, captured, lt.Auth("5351100000009999", 10, "000003")) // the last: unknown card, declined
+	r.batch(t, lt.FollowUp("0220", captured, 2000, "000004"))
+	r.clock.Advance(3 * time.Hour)
+	young := lt.Auth(lt.PAN, 5, "000005")
+	r.batch(t, young)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c := r.e.State().Counts()
+		if c["replies"] == 1 && c["auths"] == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("retention never pruned: %v", c)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, ok := r.e.State().Auth(ledger.OriginalKey("0100", "000002", captured.F7, captured.AcquirerID)); !ok {
+		t.Fatal("the captured auth record (money moved) was forgotten")
+	}
+	st := ledger.NewState()
+	if err := r.mem.Load(st); err != nil {
+		t.Fatal(err)
+	}
+	if c := st.Counts(); c["replies"] != 1 || c["auths"] != 2 {
+		t.Fatalf("the journal still holds %v: deletions were not journaled", c)
+	}
+	r.replayEquals(t, lt.CardID)
+	// A retransmission of the young message is still answered from its reply.
+	if res := r.batch(t, young); res[0].v.(authz.Response).Action != authz.Approved {
+		t.Fatalf("retransmission: %+v", res[0])
+	}
+}

@@ -419,9 +419,16 @@ func runSimulation(t *testing.T, seed uint64, groups int) {
 			}
 		}
 		r.fj.SetFailAll(fail)
+		commitsBefore := r.fj.Commits()
 		release()
 		wg.Wait()
 		r.fj.SetFailAll(false)
+		if fail && r.fj.Commits() == commitsBefore {
+			// The batch changed nothing (e.g. only retransmissions, answered from what is
+			// durable already), so the engine had nothing to write and the full disk did not
+			// touch it: its answers are checked against the model like any other batch.
+			fail = false
+		}
 
 		if fail {
 			for i, res := range results {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -21,8 +22,13 @@ import (
 // (ARCHITECTURE.md rule 6: Badger's SyncWrites defaults to false).
 type Options struct {
 	Dir     string
-	DataKey []byte // 32 bytes, AES-256
-	Logger  *slog.Logger
+	DataKey []byte // 32 bytes, AES-256: new values are sealed under it
+	// DataKeyID is the id of DataKey, stored in every value it seals (default 0).
+	DataKeyID byte
+	// OldDataKeys are earlier data keys by id, still needed to read values not yet re-encrypted
+	// (see RotateDataKey and Reencrypt). Values of format 1 (before key ids) read with key 0.
+	OldDataKeys map[byte][]byte
+	Logger      *slog.Logger
 	// BlockCacheBytes bounds Badger's block cache; the ledger keeps its own state in memory, so
 	// the cache only serves recovery. Default 16 MiB.
 	BlockCacheBytes int64
@@ -30,14 +36,26 @@ type Options struct {
 
 // Badger is the durable journal.
 type Badger struct {
-	db   *badger.DB
-	aead cipher.AEAD
-	mu   sync.Mutex // serialises Commit with Close and key rotation
-	buf  []byte
+	db    *badger.DB
+	aead  cipher.AEAD
+	mu    sync.Mutex // serialises Commit with Close and key rotation
+	buf   []byte     // plaintext scratch of seal, reused (Commit holds mu)
+	keyID byte       // id of the data key new values are sealed under (aead)
+	keys  map[byte]cipher.AEAD
+	opts  badger.Options
+	// reencryptFrom is where the next Reencrypt step resumes (nil: from the start).
+	reencryptFrom []byte
 }
 
-// formatV1 marks a value sealed with AES-256-GCM: version byte, 12-byte nonce, ciphertext.
-const formatV1 = 1
+// Value formats. formatV1 (read only, stores written before the binary rows): version byte,
+// 12-byte nonce, AES-256-GCM ciphertext of the JSON row. formatV2: version byte, data key id
+// (1 byte, 0 until key rotation exists), 12-byte nonce, AES-256-GCM ciphertext of the binary row
+// (codec.go). The AEAD additional data is the row's key in both.
+const (
+	formatV1   = 1
+	formatV2   = 2
+	sealHeader = 2 + 12
+)
 
 // OpenBadger opens (or creates) the journal in opts.Dir.
 func OpenBadger(opts Options) (*Badger, error) {
@@ -45,11 +63,20 @@ func OpenBadger(opts Options) (*Badger, error) {
 	if err != nil {
 		return nil, err
 	}
+	keys := map[byte]cipher.AEAD{opts.DataKeyID: aead}
+	for id, k := range opts.OldDataKeys {
+		if id == opts.DataKeyID {
+			return nil, fmt.Errorf("journal: old data key %d has the id of the current key", id)
+		}
+		if keys[id], err = newAEAD(k); err != nil {
+			return nil, fmt.Errorf("journal: old data key %d: %w", id, err)
+		}
+	}
 	bo := badger.DefaultOptions(opts.Dir).
 		WithSyncWrites(true). // an approval is on disk before its response leaves
 		WithNumVersionsToKeep(1).
 		WithLogger(badgerLogger{opts.Logger}).
-		WithCompactL0OnClose(true).
+		WithCompactL0OnClose(false). // set on the instance reopened after Load (see reopen)
 		WithMemTableSize(32 << 20).
 		WithValueLogFileSize(256 << 20).
 		WithNumMemtables(3).
@@ -64,7 +91,26 @@ func OpenBadger(opts Options) (*Badger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("journal: open: %w", err)
 	}
-	return &Badger{db: db, aead: aead}, nil
+	return &Badger{db: db, aead: aead, keyID: opts.DataKeyID, keys: keys, opts: bo}, nil
+}
+
+// reopen closes and reopens the store after the full scan of Load. Badger maps its table files;
+// the scan leaves every page of them resident and counted in the process's RSS (about half a
+// gigabyte with a million cards) although the ledger never reads them again: reopening drops
+// those mappings. The reopened instance compacts level 0 on Close, so the next start reads fewer
+// tables.
+func (j *Badger) reopen() error {
+	if err := j.db.Close(); err != nil {
+		j.db = nil
+		return fmt.Errorf("journal: close after load: %w", err)
+	}
+	j.db = nil
+	db, err := badger.Open(j.opts.WithCompactL0OnClose(true))
+	if err != nil {
+		return fmt.Errorf("journal: reopen after load: %w", err)
+	}
+	j.db = db
+	return nil
 }
 
 func newAEAD(key []byte) (cipher.AEAD, error) {
@@ -113,74 +159,269 @@ func (j *Badger) Commit(changes []ledger.Change) error {
 	return nil
 }
 
-// seal encodes a row and encrypts it; the key is bound as additional data so a value cannot be
-// moved to another key.
+// seal encodes a row (format 2, binary) and encrypts it; the key is bound as additional data so
+// a value cannot be moved to another key.
 func (j *Badger) seal(key []byte, row any) ([]byte, error) {
-	plain, err := json.Marshal(row)
+	plain, err := encodeRow(j.buf[:0], row)
 	if err != nil {
-		return nil, fmt.Errorf("journal: encode %s: %w", strings.SplitN(string(key), "/", 2)[0], err)
+		return nil, fmt.Errorf("journal: encode %s: %w", safeKey(key), err)
 	}
-	out := make([]byte, 1+12, 1+12+len(plain)+j.aead.Overhead())
-	out[0] = formatV1
-	if _, err := rand.Read(out[1:13]); err != nil {
+	j.buf = plain
+	out := make([]byte, sealHeader, sealHeader+len(plain)+j.aead.Overhead())
+	out[0] = formatV2
+	out[1] = j.keyID
+	if _, err := rand.Read(out[2:sealHeader]); err != nil {
 		return nil, fmt.Errorf("journal: nonce: %w", err)
 	}
-	return j.aead.Seal(out, out[1:13], plain, key), nil
+	return j.aead.Seal(out, out[2:sealHeader], plain, key), nil
 }
 
-func (j *Badger) open(key, val []byte) ([]byte, error) {
-	if len(val) < 13 || val[0] != formatV1 {
-		return nil, fmt.Errorf("journal: value of unknown format under %q", safeKey(key))
+// open decrypts a stored value and reports its format (formatV1: JSON, formatV2: binary). It
+// decrypts in place: val must be the caller's own copy.
+func (j *Badger) open(key, val []byte) (plain []byte, format byte, err error) {
+	switch {
+	case len(val) >= 13 && val[0] == formatV1:
+		aead, ok := j.keys[0]
+		if !ok {
+			return nil, 0, fmt.Errorf("journal: value under %q predates key ids and needs data key 0, which is not configured", safeKey(key))
+		}
+		plain, err = aead.Open(nil, val[1:13], val[13:], key)
+	case len(val) >= sealHeader && val[0] == formatV2:
+		aead, ok := j.keys[val[1]]
+		if !ok {
+			return nil, 0, fmt.Errorf("journal: value under %q is sealed under data key %d, which is not configured", safeKey(key), val[1])
+		}
+		plain, err = aead.Open(val[sealHeader:sealHeader], val[2:sealHeader], val[sealHeader:], key) // in place
+	default:
+		return nil, 0, fmt.Errorf("journal: value of unknown format under %q", safeKey(key))
 	}
-	plain, err := j.aead.Open(nil, val[1:13], val[13:], key)
 	if err != nil {
-		return nil, fmt.Errorf("journal: value under %q does not decrypt with the data key: %w", safeKey(key), err)
+		return nil, 0, fmt.Errorf("journal: value under %q does not decrypt with the data key: %w", safeKey(key), err)
 	}
-	return plain, nil
+	return plain, val[0], nil
+}
+
+// RotateDataKey makes key (with its id) the data key new values are sealed under, from the next
+// Commit on; the previous key stays readable. Run Reencrypt until done to rewrite the stored
+// values under the new key; then the old key can be dropped from the configuration. The id must
+// be one not in use (a value names its key by id).
+func (j *Badger) RotateDataKey(id byte, key []byte) error {
+	aead, err := newAEAD(key)
+	if err != nil {
+		return err
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.db == nil {
+		return ErrClosed
+	}
+	if _, used := j.keys[id]; used {
+		return fmt.Errorf("journal: data key id %d is in use", id)
+	}
+	j.keys[id], j.aead, j.keyID = aead, aead, id
+	j.reencryptFrom = nil
+	return nil
+}
+
+// Reencrypt rewrites up to max stored values that are not sealed under the current data key (or
+// are of format 1) under the current key, in one synced transaction, and reports how many it
+// rewrote and whether the whole store has been visited. It holds the journal's lock for the step,
+// so a step is ordered with the engine's commits (a row the engine rewrote meanwhile is read in
+// its new version); the engine waits at most one step. Call it in a loop, with a pause if the
+// switch is busy, until done.
+func (j *Badger) Reencrypt(max int) (rewritten int, done bool, err error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.db == nil {
+		return 0, false, ErrClosed
+	}
+	if max <= 0 {
+		max = 1000
+	}
+	var next []byte
+	prefixOf := map[byte]string{}
+	for _, t := range tables {
+		prefixOf[t.prefix[0]] = t.name
+	}
+	err = j.db.Update(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256})
+		defer it.Close()
+		var out []kv
+		scanned := 0
+		it.Seek(j.reencryptFrom)
+		for ; it.Valid(); it.Next() {
+			if rewritten >= max || scanned >= 8*max {
+				next = it.Item().KeyCopy(nil) // the next step resumes here
+				return j.setAll(txn, out)
+			}
+			scanned++
+			item := it.Item()
+			key := item.KeyCopy(nil)
+			table, ok := prefixOf[key[0]]
+			if !ok || len(key) < 2 || key[1] != '/' {
+				continue // not a row of the ledger
+			}
+			val, err := item.ValueCopy(nil)
+			if err != nil {
+				return fmt.Errorf("journal: read: %w", err)
+			}
+			if len(val) >= sealHeader && val[0] == formatV2 && val[1] == j.keyID {
+				continue
+			}
+			row, err := j.decodeValue(table, key, val, nil)
+			if err != nil {
+				return err
+			}
+			sealed, err := j.seal(key, row)
+			if err != nil {
+				return err
+			}
+			out = append(out, kv{key, sealed})
+			rewritten++
+		}
+		done = true
+		return j.setAll(txn, out)
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("journal: re-encrypt: %w", err)
+	}
+	j.reencryptFrom = next // nil when done
+	return rewritten, done, nil
+}
+
+type kv struct{ key, val []byte }
+
+func (j *Badger) setAll(txn *badger.Txn, kvs []kv) error {
+	for _, e := range kvs {
+		if err := txn.Set(e.key, e.val); err != nil {
+			return fmt.Errorf("journal: set: %w", err)
+		}
+	}
+	return nil
 }
 
 // safeKey is the table part of a key: keys hold ids, never card data, but errors stay terse.
 func safeKey(key []byte) string { return strings.SplitN(string(key), "/", 2)[0] }
 
-// Load reads every row into st.
+// Load reads every row into st. One goroutine iterates the store; GOMAXPROCS workers decrypt
+// and decode chunks of rows; the rows are put into st from one goroutine (State is not safe for
+// concurrent loading). Row order does not matter: FinishLoad restores the orders of the indexes.
 func (j *Badger) Load(st *ledger.State) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.db == nil {
 		return ErrClosed
 	}
-	err := j.db.View(func(txn *badger.Txn) error {
+	type item struct {
+		key, val []byte
+	}
+	type chunk struct {
+		table string
+		items []item
+		rows  []any
+		err   error
+		done  chan struct{}
+	}
+	workers := runtime.GOMAXPROCS(0)
+	todo := make(chan *chunk, 4*workers)
+	ordered := make(chan *chunk, 4*workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			in := newInterner()
+			for c := range todo {
+				c.rows = make([]any, 0, len(c.items))
+				for _, it := range c.items {
+					row, err := j.decodeValue(c.table, it.key, it.val, in)
+					if err != nil {
+						c.err = err
+						break
+					}
+					c.rows = append(c.rows, ledger.PrepareLoad(row))
+				}
+				close(c.done)
+			}
+		}()
+	}
+	// The consumer puts rows into st as chunks complete, in read order.
+	var loadErr error
+	consumed := make(chan struct{})
+	go func() {
+		defer close(consumed)
+		for c := range ordered {
+			<-c.done
+			if loadErr != nil {
+				continue
+			}
+			if c.err != nil {
+				loadErr = c.err
+				continue
+			}
+			for _, r := range c.rows {
+				st.Load(r)
+			}
+		}
+	}()
+	const chunkRows = 512
+	readErr := j.db.View(func(txn *badger.Txn) error {
 		for _, t := range tables {
 			it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256, Prefix: []byte(t.prefix)})
+			c := &chunk{table: t.name, done: make(chan struct{})}
+			flush := func() {
+				if len(c.items) > 0 {
+					ordered <- c
+					todo <- c
+				}
+				c = &chunk{table: t.name, done: make(chan struct{})}
+			}
 			for it.Rewind(); it.Valid(); it.Next() {
-				item := it.Item()
-				key := item.KeyCopy(nil)
-				val, err := item.ValueCopy(nil)
+				bi := it.Item()
+				val, err := bi.ValueCopy(nil)
 				if err != nil {
 					it.Close()
+					flush()
 					return fmt.Errorf("journal: read: %w", err)
 				}
-				plain, err := j.open(key, val)
-				if err != nil {
-					it.Close()
-					return err
+				c.items = append(c.items, item{key: bi.KeyCopy(nil), val: val})
+				if len(c.items) == chunkRows {
+					flush()
 				}
-				row := t.new()
-				if err := json.Unmarshal(plain, row); err != nil {
-					it.Close()
-					return fmt.Errorf("journal: decode %s: %w", t.name, err)
-				}
-				st.Load(row)
 			}
+			flush()
 			it.Close()
 		}
 		return nil
 	})
-	if err != nil {
-		return err
+	close(todo)
+	close(ordered)
+	wg.Wait()
+	<-consumed
+	if readErr != nil {
+		return readErr
+	}
+	if loadErr != nil {
+		return loadErr
 	}
 	st.FinishLoad()
-	return nil
+	return j.reopen()
+}
+
+// decodeValue decrypts and decodes one stored value of the given table.
+func (j *Badger) decodeValue(table string, key, val []byte, in *interner) (any, error) {
+	plain, format, err := j.open(key, val)
+	if err != nil {
+		return nil, err
+	}
+	if format == formatV2 {
+		return decodeRow(table, plain, in)
+	}
+	row := newRow(table)
+	if err := json.Unmarshal(plain, row); err != nil {
+		return nil, fmt.Errorf("journal: decode %s: %w", table, err)
+	}
+	return row, nil
 }
 
 // Close flushes and closes the store.

@@ -36,6 +36,15 @@ var tables = []struct {
 	{"reply", "r/", func() any { return new(ledger.Reply) }},
 }
 
+func newRow(table string) any {
+	for _, t := range tables {
+		if t.name == table {
+			return t.new()
+		}
+	}
+	return nil
+}
+
 func prefixOf(table string) (string, bool) {
 	for _, t := range tables {
 		if t.name == table {
