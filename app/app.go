@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -72,6 +74,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, o Options) (*App, error) {
 		j.Close()
 		return nil, err
 	}
+	setMemoryLimit(cfg, log)
 	counts := st.Counts()
 	log.Info("ledger recovered", "cards", counts["cards"], "balances", counts["balances"],
 		"auths", counts["auths"], "took", time.Since(began).String())
@@ -93,7 +96,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, o Options) (*App, error) {
 		Overloaded:      func() float64 { return float64(a.disp.Stats().Overloaded) },
 	})
 	a.engine = engine.New(engine.Config{QueueDepth: cfg.Engine.QueueDepth, MaxBatch: cfg.Engine.MaxBatch,
-		HoldTTL: cfg.Engine.HoldTTL}, st, j, env, time.Now, log, a.metrics)
+		HoldTTL: cfg.Engine.HoldTTL, ReplyRetention: cfg.Engine.ReplyRetention}, st, j, env, time.Now, log, a.metrics)
 	a.engine.Start()
 	var notify func(dispatch.Notice)
 	if cfg.HTTP.WebhookURL != "" {
@@ -187,3 +190,19 @@ func (a *App) Config() *config.Config { return a.cfg }
 
 // Ready reports whether both listeners accept connections.
 func (a *App) Ready() bool { return a.ready.Load() }
+
+// setMemoryLimit returns the garbage of recovery to the OS and then sets the soft memory limit.
+// Setting it before recovery would make the collector run without pause while the ledger grows.
+func setMemoryLimit(cfg *config.Config, log *slog.Logger) {
+	runtime.GC()
+	debug.FreeOSMemory()
+	if os.Getenv("GOMEMLIMIT") != "" || cfg.Engine.MemoryLimitMiB < 0 {
+		return
+	}
+	mib := cfg.Engine.MemoryLimitMiB
+	if mib == 0 {
+		mib = 1400
+	}
+	debug.SetMemoryLimit(int64(mib) << 20)
+	log.Info("memory limit set", "MiB", mib)
+}

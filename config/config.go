@@ -101,6 +101,12 @@ type Engine struct {
 	QueueDepth int           `yaml:"queueDepth"` // default 16384
 	MaxBatch   int           `yaml:"maxBatch"`   // default 2048
 	HoldTTL    time.Duration `yaml:"holdTTL"`    // default 168h
+	// ReplyRetention is how long remembered replies (retransmission answers) and closed auth
+	// records that moved no money are kept; default 168h, negative keeps everything.
+	ReplyRetention time.Duration `yaml:"replyRetention"`
+	// MemoryLimitMiB is the Go soft memory limit set once recovery is done (default 1400; 0 keeps
+	// the default, negative sets none). GOMEMLIMIT in the environment takes precedence.
+	MemoryLimitMiB int `yaml:"memoryLimitMiB"`
 }
 
 // Log configures logging.
