@@ -132,6 +132,34 @@ func (tx *Tx) resolve(pan string, env *Env) resolved {
 	return resolved{}
 }
 
+// cardPresent reports whether the card itself was read at the terminal (chip, contactless or
+// magnetic stripe): such a request was made with the plastic, not with the virtual card.
+func cardPresent(req *authz.Request) bool {
+	if len(req.ICC) > 0 || req.Track2 != "" {
+		return true
+	}
+	m := req.POSEntryMode
+	return len(m) >= 2 && (m[:2] == "05" || m[:2] == "07" || m[:2] == "90")
+}
+
+// plasticOf returns the digital-first physical copy of a virtual card when there is one: it shares
+// the virtual card's PAN, and a card-present request is decided on its state (a lost plastic is
+// declined as lost while the virtual card keeps working online).
+func (tx *Tx) plasticOf(c Card) Card {
+	if c.Type != CardVirtual {
+		return c
+	}
+	for _, id := range tx.CardIDsOfBalance(c.BalanceID) {
+		if id == c.ID {
+			continue
+		}
+		if other, ok := tx.Card(id); ok && other.Type == CardDigitalFirst && other.PANHash == c.PANHash {
+			return other
+		}
+	}
+	return c
+}
+
 // original handles a request that is its own original: authorization, balance inquiry, financial,
 // refund and authorization advice.
 func (tx *Tx) original(req *authz.Request, env *Env) authz.Response {
@@ -143,6 +171,9 @@ func (tx *Tx) original(req *authz.Request, env *Env) authz.Response {
 		return authz.Response{Action: authz.DuplicateMismatch}
 	}
 	r := tx.resolve(req.PAN, env)
+	if r.ok && r.token == nil && cardPresent(req) {
+		r.card = tx.plasticOf(r.card)
+	}
 	now := env.Now
 	auth := Auth{Key: okey, Kind: req.Kind, CreatedAt: now.UnixNano(), AmountMinor: req.AmountMinor}
 	if r.ok {

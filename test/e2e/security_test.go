@@ -214,3 +214,32 @@ func wrongDigits(v string) string {
 	b[0] = '0' + (b[0]-'0'+1)%10
 	return string(b)
 }
+
+// A digital-first plastic shares its virtual card's PAN: card-present requests are decided on the
+// plastic, card-not-present ones on the virtual card.
+func TestDigitalFirstPlasticDecidesCardPresent(t *testing.T) {
+	s := startSwitch(t)
+	c, prog := s.secureCard(t)
+	virtual, _ := s.app.Engine().State().Card(c.id)
+	plastic := virtual
+	plastic.ID, plastic.Type = c.id+"-plastic", ledger.CardDigitalFirst
+	s.do(func(tx *ledger.Tx, env *ledger.Env) any {
+		if _, r := tx.IssueCard(plastic, env); r != nil {
+			return r
+		}
+		if _, r := tx.ChangeCard(plastic.ID, ledger.ChangeLock, authz.LockLost); r != nil {
+			return r
+		}
+		return nil
+	})
+	track, _ := security.BuildTrack2(config.Key(prog.Keys.CVK), c.pan, c.expiry, "101")
+	swipe := s.req("0200", "000000", c, 100)
+	swipe.POSEntryMode, swipe.Track2 = "901", track
+	if got := s.send(swipe); got.ResponseCode != "41" {
+		t.Fatalf("swipe of the lost plastic: 39=%s, want 41", got.ResponseCode)
+	}
+	online := s.req("0100", "000000", c, 100)
+	if got := s.send(online); got.ResponseCode != "00" {
+		t.Fatalf("online with the virtual card: 39=%s, want 00", got.ResponseCode)
+	}
+}
