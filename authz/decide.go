@@ -30,6 +30,10 @@ const (
 // PINTriesMax is how many consecutive wrong PINs lock a card with reason 6 (contract §3).
 const PINTriesMax = 3
 
+// CardDataTriesMax is how many consecutive wrong CVC2/CVV/iCVV values lock a card with reason 7
+// (suspected fraud): a 3-digit value must not be guessable by trying a thousand of them.
+const CardDataTriesMax = 5
+
 // Input is everything the policy looks at. The caller gathers it from the ledger state and the
 // security checks; Decide itself has no other source of truth.
 type Input struct {
@@ -66,6 +70,8 @@ type Input struct {
 	Cryptogram CheckResult // ARQC (and ATC freshness)
 	PIN        CheckResult
 	PINTries   int // consecutive wrong PINs before this request
+	// CardDataFails is the card's consecutive wrong CVC2/CVV/iCVV count before this request.
+	CardDataFails int
 }
 
 // Decision is the policy's answer: the action code and what it implies for the card.
@@ -73,6 +79,8 @@ type Decision struct {
 	Action ActionCode
 	// PINTries is the card's consecutive wrong-PIN count after this request.
 	PINTries int
+	// CardDataFails is the card's consecutive wrong-card-data count after this request.
+	CardDataFails int
 	// LockCard is set when this request locks the card (third wrong PIN: reason 6).
 	LockCard LockReason
 }
@@ -82,7 +90,7 @@ type Decision struct {
 // the currency fits the balance; limits; funds. Money checks are skipped for kinds that do not
 // take money from the cardholder (refunds, balance inquiries).
 func Decide(in Input) Decision {
-	d := Decision{PINTries: in.PINTries}
+	d := Decision{PINTries: in.PINTries, CardDataFails: in.CardDataFails}
 	if !in.CardFound {
 		d.Action = InvalidCard
 		return d
@@ -130,9 +138,16 @@ func Decide(in Input) Decision {
 		d.Action = ExpiredCard
 		return d
 	}
-	if in.CardData == CheckFailed {
+	switch in.CardData {
+	case CheckFailed:
+		d.CardDataFails = in.CardDataFails + 1
+		if d.CardDataFails >= CardDataTriesMax {
+			d.LockCard = LockSuspectedFraud
+		}
 		d.Action = CardVerificationFailed
 		return d
+	case CheckPassed:
+		d.CardDataFails = 0
 	}
 	if in.Cryptogram == CheckFailed {
 		d.Action = CryptogramFailure

@@ -203,6 +203,9 @@ func (tx *Tx) ChangeCard(cardID string, change CardChange, reason authz.LockReas
 		if c.PINTries >= authz.PINTriesMax {
 			c.PINTries = 0
 		}
+		if c.CardDataFails >= authz.CardDataTriesMax {
+			c.CardDataFails = 0
+		}
 	case ChangeActivate:
 		switch c.State {
 		case CardActive:

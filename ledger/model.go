@@ -74,27 +74,29 @@ const (
 // Card is a payment card. PAN, CVC2 and PVV are kept in memory for the authorization path and
 // encrypted at rest by the journal; lookups by PAN go through PANHash, a keyed hash.
 type Card struct {
-	ID           string            `json:"id"`
-	BalanceID    string            `json:"balanceId"`
-	CustomerID   string            `json:"customerId"`
-	Program      string            `json:"program"`
-	Type         string            `json:"type"`
-	State        string            `json:"state"`
-	LockReason   authz.LockReason  `json:"lockReason"`
-	PANHash      string            `json:"panHash"`
-	PAN          string            `json:"pan"`
-	Last4        string            `json:"last4"`
-	ExpiryYYMM   string            `json:"expiry"`
-	PSN          string            `json:"psn"`
-	CVC2         string            `json:"cvc2"`
-	PVV          string            `json:"pvv,omitempty"`
-	PINTries     int               `json:"pinTries"`
-	HighestATC   int               `json:"highestAtc"`
-	Personalised bool              `json:"personalised,omitempty"`
-	Limits       Limits            `json:"limits"`
-	Usage        Usage             `json:"usage"`
-	CreatedAt    int64             `json:"createdAt"`
-	Labels       map[string]string `json:"labels,omitempty"`
+	ID         string           `json:"id"`
+	BalanceID  string           `json:"balanceId"`
+	CustomerID string           `json:"customerId"`
+	Program    string           `json:"program"`
+	Type       string           `json:"type"`
+	State      string           `json:"state"`
+	LockReason authz.LockReason `json:"lockReason"`
+	PANHash    string           `json:"panHash"`
+	PAN        string           `json:"pan"`
+	Last4      string           `json:"last4"`
+	ExpiryYYMM string           `json:"expiry"`
+	PSN        string           `json:"psn"`
+	CVC2       string           `json:"cvc2"`
+	PVV        string           `json:"pvv,omitempty"`
+	PINTries   int              `json:"pinTries"`
+	// CardDataFails counts consecutive wrong CVC2/CVV/iCVV values (stored with PINTries).
+	CardDataFails int               `json:"cardDataFails,omitempty"`
+	HighestATC    int               `json:"highestAtc"`
+	Personalised  bool              `json:"personalised,omitempty"`
+	Limits        Limits            `json:"limits"`
+	Usage         Usage             `json:"usage"`
+	CreatedAt     int64             `json:"createdAt"`
+	Labels        map[string]string `json:"labels,omitempty"`
 }
 
 // Limits are optional per-card limits; zero means not set (contract §2: none by default).

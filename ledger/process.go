@@ -210,7 +210,7 @@ func (tx *Tx) original(req *authz.Request, env *Env) authz.Response {
 	if r.ok {
 		c := &r.card
 		in.CardState, in.LockReason, in.CardExpiryYYMM = c.State, c.LockReason, c.ExpiryYYMM
-		in.PINTries = c.PINTries
+		in.PINTries, in.CardDataFails = c.PINTries, c.CardDataFails
 		if r.token != nil {
 			in.ViaToken, in.TokenState, in.TokenExpiryYYMM = true, r.token.State, r.token.ExpiryYYMM
 		}
@@ -332,6 +332,9 @@ func (tx *Tx) applyCardEffects(r *resolved, d authz.Decision, checks Checks, req
 	changed := false
 	if c.PINTries != d.PINTries {
 		c.PINTries, changed = d.PINTries, true
+	}
+	if c.CardDataFails != d.CardDataFails {
+		c.CardDataFails, changed = d.CardDataFails, true
 	}
 	if d.LockCard != authz.NotLocked {
 		c.State, c.LockReason, changed = CardLocked, d.LockCard, true

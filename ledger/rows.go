@@ -163,6 +163,7 @@ type cardRow struct {
 	lock                 uint8
 	personalised         bool
 	pinTries, highestATC int32
+	cardDataFails        uint8
 	createdAt            int64
 	ext                  *cardExt // nil when the card has no limits, usage or labels
 }
@@ -176,7 +177,8 @@ type cardExt struct {
 func packCard(c *Card) *cardRow {
 	r := &cardRow{program: sym(c.Program), typ: sym(c.Type), state: sym(c.State),
 		lock: uint8(c.LockReason), personalised: c.Personalised, pinTries: int32(c.PINTries),
-		highestATC: int32(c.HighestATC), createdAt: c.CreatedAt}
+		cardDataFails: uint8(min(c.CardDataFails, 255)),
+		highestATC:    int32(c.HighestATC), createdAt: c.CreatedAt}
 	p := packer{ends: r.ends[:]}
 	p.b.Grow(len(c.ID) + len(c.BalanceID) + len(c.CustomerID) + len(c.PANHash) + len(c.PAN) +
 		len(c.Last4) + len(c.ExpiryYYMM) + len(c.PSN) + len(c.CVC2) + len(c.PVV))
@@ -197,7 +199,8 @@ func unpackCard(r *cardRow) Card {
 		ExpiryYYMM: field(r.s, e, 6), PSN: field(r.s, e, 7), CVC2: field(r.s, e, 8), PVV: field(r.s, e, 9),
 		Program: symName(r.program), Type: symName(r.typ), State: symName(r.state),
 		LockReason: authz.LockReason(r.lock), Personalised: r.personalised, PINTries: int(r.pinTries),
-		HighestATC: int(r.highestATC), CreatedAt: r.createdAt}
+		CardDataFails: int(r.cardDataFails),
+		HighestATC:    int(r.highestATC), CreatedAt: r.createdAt}
 	if r.ext != nil {
 		c.Limits, c.Usage, c.Labels = r.ext.limits, r.ext.usage, r.ext.labels
 	}

@@ -80,7 +80,9 @@ func encodeRow(dst []byte, row any) ([]byte, error) {
 		e.str(r.PSN)
 		e.str(r.CVC2)
 		e.str(r.PVV)
-		e.i64(int64(r.PINTries))
+		// The wrong-card-data count shares the PIN tries field (bits 16 up), so rows written
+		// before it existed decode with a count of zero.
+		e.i64(int64(r.PINTries) | int64(min(r.CardDataFails, 255))<<16)
 		e.i64(int64(r.HighestATC))
 		e.bool(r.Personalised)
 		e.i64(r.Limits.MaxAmountMinor)
@@ -314,7 +316,8 @@ func decodeRow(table string, b []byte, in *interner) (any, error) {
 		r.PSN = d.sym()
 		r.CVC2 = d.str()
 		r.PVV = d.str()
-		r.PINTries = d.int()
+		tries := d.int()
+		r.PINTries, r.CardDataFails = tries&0xFFFF, tries>>16
 		r.HighestATC = d.int()
 		r.Personalised = d.bool()
 		r.Limits.MaxAmountMinor = d.i64()

@@ -243,3 +243,27 @@ func TestDigitalFirstPlasticDecidesCardPresent(t *testing.T) {
 		t.Fatalf("online with the virtual card: 39=%s, want 00", got.ResponseCode)
 	}
 }
+
+// Guessing CVC2s locks the card: the fifth consecutive wrong value is declined N7 and locks the
+// card with reason 7, after which even the right value gets 59; the lock survives a restart.
+func TestCVC2GuessesLockTheCard(t *testing.T) {
+	dir := t.TempDir()
+	s := startSwitchIn(t, dir)
+	c, prog := s.secureCard(t)
+	cvc2, _ := security.CVC2(config.Key(prog.Keys.CVK), c.pan, c.expiry)
+	try := func(v string) string {
+		r := s.req("0100", "000000", c, 100)
+		r.CVC2 = v
+		return s.send(r).ResponseCode
+	}
+	for i := 0; i < authz.CardDataTriesMax; i++ {
+		if got := try(wrongDigits(cvc2)); got != "N7" {
+			t.Fatalf("wrong CVC2 %d: 39=%s, want N7", i+1, got)
+		}
+	}
+	s.stop()
+	s = startSwitchIn(t, dir)
+	if got := try(cvc2); got != "59" {
+		t.Fatalf("right CVC2 after five wrong ones: 39=%s, want 59 (locked, suspected fraud)", got)
+	}
+}
