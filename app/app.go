@@ -41,6 +41,8 @@ type App struct {
 	isoErr   chan error
 	httpAddr string
 	metrics  *metrics.Metrics
+	// rotation stops the background re-encryption under a new data key; rotationDone says it did.
+	rotation, rotationDone chan struct{}
 }
 
 // Start recovers the ledger and starts both listeners; it returns once they accept connections.
@@ -59,8 +61,19 @@ func StartWith(cfg *config.Config, log *slog.Logger, o Options) (*App, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	dataKey := config.Key(cfg.Security.DataKey)
-	bj, err := journal.OpenBadger(journal.Options{Dir: filepath.Join(cfg.DataDir, "ledger"), DataKey: dataKey, Logger: log})
+	keyID, keys := cfg.DataKeys()
+	lookupKey, err := pan.LookupKey(cfg.DataDir, keyID, keys)
+	if err != nil {
+		return nil, err
+	}
+	old := map[byte][]byte{}
+	for id, k := range keys {
+		if id != keyID {
+			old[id] = k
+		}
+	}
+	bj, err := journal.OpenBadger(journal.Options{Dir: filepath.Join(cfg.DataDir, "ledger"),
+		DataKey: keys[keyID], DataKeyID: keyID, OldDataKeys: old, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +98,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, o Options) (*App, error) {
 		return nil, err
 	}
 	env := ledger.Env{
-		PANHasher: pan.Hasher(dataKey),
+		PANHasher: pan.HasherWithKey(lookupKey),
 		Program:   programPolicy(cfg),
 		Verifier:  verifier,
 	}
@@ -129,6 +142,11 @@ func StartWith(cfg *config.Config, log *slog.Logger, o Options) (*App, error) {
 		return nil, err
 	}
 	a.http = h
+	if len(old) > 0 {
+		a.rotation = make(chan struct{})
+		a.rotationDone = make(chan struct{})
+		go a.reencrypt(bj)
+	}
 	a.ready.Store(true)
 	log.Info("cardswitch ready", "iso", a.iso.Addr().String(), "http", cfg.HTTP.Addr, "dataDir", cfg.DataDir,
 		"programs", programNames(cfg), "devProfile", cfg.DevProfile)
@@ -151,6 +169,10 @@ func (a *App) Shutdown() error {
 	}
 	if err := a.engine.Stop(ctx); err != nil {
 		errs = append(errs, err)
+	}
+	if a.rotation != nil {
+		close(a.rotation)
+		<-a.rotationDone
 	}
 	a.disp.Close()
 	if err := a.journal.Close(); err != nil {
@@ -206,3 +228,34 @@ func setMemoryLimit(cfg *config.Config, log *slog.Logger) {
 	debug.SetMemoryLimit(int64(mib) << 20)
 	log.Info("memory limit set", "MiB", mib)
 }
+
+// reencrypt rewrites the store under the current data key after a rotation, a step of at most
+// reencryptStep rows at a time (each step holds the journal's lock, so the engine waits at most one
+// step), until every value is sealed under the current key.
+func (a *App) reencrypt(j *journal.Badger) {
+	defer close(a.rotationDone)
+	const reencryptStep = 500
+	total := 0
+	for {
+		n, done, err := j.Reencrypt(reencryptStep)
+		total += n
+		if err != nil {
+			a.log.Error("data-key rotation: re-encryption step failed; retrying", "err", err)
+		}
+		if done && err == nil {
+			a.log.Info("data-key rotation complete: every value is sealed under the current data key; previousDataKeys may be removed",
+				"rows", total, "dataKeyId", a.cfg.Security.DataKeyID)
+			return
+		}
+		select {
+		case <-a.rotation:
+			a.log.Info("data-key rotation interrupted by shutdown; it resumes at the next start", "rows", total)
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// RotationDone is closed once the background re-encryption under a new data key has finished
+// (or stopped at shutdown); nil when no rotation was configured.
+func (a *App) RotationDone() <-chan struct{} { return a.rotationDone }

@@ -69,6 +69,27 @@ type AdminToken struct {
 type Security struct {
 	ZPK     string `yaml:"zpk"`     // zone PIN key, 2-key 3DES hex (field 52)
 	DataKey string `yaml:"dataKey"` // AES-256 key for card data and PII at rest, 64 hex
+	// DataKeyID names dataKey in every value it seals (0..255, default 0). To rotate: move the
+	// old key to previousDataKeys with its id, set a new dataKey with a new id, restart; the
+	// switch serves at once and re-encrypts the store under the new key in the background.
+	DataKeyID int `yaml:"dataKeyId"`
+	// PreviousDataKeys are earlier data keys still needed to read what is not re-encrypted yet.
+	PreviousDataKeys []DataKey `yaml:"previousDataKeys"`
+}
+
+// DataKey is an earlier data key and its id.
+type DataKey struct {
+	ID  int    `yaml:"id"`
+	Key string `yaml:"key"`
+}
+
+// DataKeys returns the current data key id and every configured data key by id.
+func (c *Config) DataKeys() (current byte, keys map[byte][]byte) {
+	keys = map[byte][]byte{byte(c.Security.DataKeyID): Key(c.Security.DataKey)}
+	for _, k := range c.Security.PreviousDataKeys {
+		keys[byte(k.ID)] = Key(k.Key)
+	}
+	return byte(c.Security.DataKeyID), keys
 }
 
 // Program is a card program (a BIN with its scheme, currency and keys).
@@ -210,6 +231,17 @@ func (c *Config) Validate() error {
 	}
 	if !hex64.MatchString(c.Security.DataKey) {
 		errs = append(errs, errors.New("security.dataKey: want 64 hex characters"))
+	}
+	if c.Security.DataKeyID < 0 || c.Security.DataKeyID > 255 {
+		errs = append(errs, errors.New("security.dataKeyId: want 0..255"))
+	}
+	for i, k := range c.Security.PreviousDataKeys {
+		if k.ID < 0 || k.ID > 255 || k.ID == c.Security.DataKeyID {
+			errs = append(errs, fmt.Errorf("security.previousDataKeys[%d].id: want 0..255 and not dataKeyId", i))
+		}
+		if !hex64.MatchString(k.Key) {
+			errs = append(errs, fmt.Errorf("security.previousDataKeys[%d].key: want 64 hex characters", i))
+		}
 	}
 	if c.ISO.MaxFrameBytes < 64 || c.ISO.MaxFrameBytes > 65535 {
 		errs = append(errs, errors.New("iso.maxFrameBytes: want 64..65535"))

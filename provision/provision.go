@@ -177,9 +177,15 @@ func RunConfig(ctx context.Context, cfg *config.Config, o Options, fund decimal.
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return Result{}, fmt.Errorf("provision: data directory: %w", err)
 	}
-	dataKey := config.Key(cfg.Security.DataKey)
+	keyID, keys := cfg.DataKeys()
+	old := map[byte][]byte{}
+	for id, k := range keys {
+		if id != keyID {
+			old[id] = k
+		}
+	}
 	dir := filepath.Join(cfg.DataDir, "ledger")
-	j, err := journal.OpenBadger(journal.Options{Dir: dir, DataKey: dataKey, Logger: log})
+	j, err := journal.OpenBadger(journal.Options{Dir: dir, DataKey: keys[keyID], DataKeyID: keyID, OldDataKeys: old, Logger: log})
 	if err != nil {
 		if strings.Contains(err.Error(), "directory lock") {
 			return Result{}, fmt.Errorf("%w (%s): %v", ErrLocked, dir, err)
@@ -199,7 +205,11 @@ func RunConfig(ctx context.Context, cfg *config.Config, o Options, fund decimal.
 	for _, p := range progs {
 		fundMinor[p.Name] = fund.Shift(int32(p.Currency.Exponent)).IntPart()
 	}
-	env := ledger.Env{PANHasher: pan.Hasher(dataKey)}
+	lookupKey, err := pan.LookupKey(cfg.DataDir, keyID, keys)
+	if err != nil {
+		return Result{}, err
+	}
+	env := ledger.Env{PANHasher: pan.HasherWithKey(lookupKey)}
 	eng := engine.New(engine.Config{QueueDepth: 64, MaxBatch: opsInFlightMax}, st, j, env, time.Now, log, nil)
 	eng.Start()
 	defer eng.Stop(context.Background())
