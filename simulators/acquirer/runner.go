@@ -3,6 +3,7 @@ package acquirer
 import (
 	"errors"
 	"fmt"
+	"github.com/cardswitch/cardswitch/cardcrypto"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -278,21 +279,13 @@ func unknownPAN(c *Card) string {
 	return body + luhnDigit(body)
 }
 
+// luhnDigit is the Luhn check digit of a PAN body (digits only, by construction).
 func luhnDigit(body string) string {
-	sum := 0
-	double := true
-	for i := len(body) - 1; i >= 0; i-- {
-		d := int(body[i] - '0')
-		if double {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-		double = !double
+	d, err := cardcrypto.LuhnCheckDigit(body)
+	if err != nil {
+		panic("acquirer: PAN body not digits")
 	}
-	return string(rune('0' + (10-sum%10)%10))
+	return string(d)
 }
 
 // Check compares an answer with the expectation: field 39; for a retransmission, the very
