@@ -122,7 +122,7 @@ func (in *customerIn) validate() *apiError {
 		return errInvalid("lastName", "lastName: 1-100 letters, spaces, apostrophes, dots or hyphens")
 	case in.Email != "" && (!reEmail.MatchString(in.Email) || len(in.Email) > 254):
 		return errInvalid("email", "email is not an e-mail address")
-	case in.Phone != "" && !rePhone.MatchString(in.Phone):
+	case in.Phone != "" && (!rePhone.MatchString(in.Phone) || !phoneDigitsOK(in.Phone)):
 		return errInvalid("phone", "phone: E.164 digits with an optional leading +")
 	}
 	return nil
@@ -360,4 +360,15 @@ func (s *Server) hSetLowMark(c *call) (int, any, *apiError) {
 		return 200, s.viewPartner(after), nil
 	}
 	return 200, viewBalance(after, s.cardIDsOf(b.ID)), nil
+}
+
+// phoneDigitsOK reports whether a phone number has 6 to 15 digits (E.164 allows at most 15).
+func phoneDigitsOK(p string) bool {
+	n := 0
+	for i := 0; i < len(p); i++ {
+		if p[i] >= '0' && p[i] <= '9' {
+			n++
+		}
+	}
+	return n >= 6 && n <= 15
 }
