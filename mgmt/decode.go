@@ -131,7 +131,7 @@ var (
 	reEmail = regexp.MustCompile(`^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$`)
 	// Phone numbers: E.164 digits (6 to 15) with an optional leading +; spaces, dashes, dots and
 	// parentheses as partners commonly format them are accepted and kept as sent.
-	rePhone    = regexp.MustCompile(`^\+?[0-9][0-9 ().\-]{4,22}[0-9]$`)
+	rePhone    = regexp.MustCompile(`^\+?[0-9(][0-9 ().\-]{4,22}[0-9]$`)
 	reExtID    = regexp.MustCompile(`^[A-Za-z0-9._:\-]{1,64}$`)
 	reIdemKey  = regexp.MustCompile(`^[\x21-\x7e]{1,128}$`)
 	reCurrency = regexp.MustCompile(`^[A-Z]{3}$`)
