@@ -51,6 +51,10 @@ func Main(args []string) error {
 	cpuRate := fs.Float64("cpu-rate", 0, "with --cpu-compare: run the phases open loop at this many requests/s (same load for every kind); 0: closed loop")
 	cpuRounds := fs.Int("cpu-rounds", 1, "with --cpu-compare: rounds of the three phases (order rotated each round)")
 	servePID := fs.Int("serve-pid", 0, "process id of a local switch (without --spawn): its CPU time is reported")
+	suite := fs.Bool("suite", false, "with --spawn: against one switch, closed loop (--duration) with the echo baseline, open loop (--suite-rate for --suite-open), spread and hot closed-loop phases (--suite-phase each), the CPU comparison (unless --cpu-compare=false), VmRSS, restart-to-ready and VmRSS after a restart; ends with a table of the issue's targets")
+	suiteRate := fs.Float64("suite-rate", TargetOpenRate, "with --suite: rate of the open-loop phase, requests/s")
+	suiteOpen := fs.Duration("suite-open", 15*time.Second, "with --suite: length of the open-loop phase")
+	suitePhase := fs.Duration("suite-phase", 8*time.Second, "with --suite: length of each of the spread and hot phases")
 	atcBase := fs.Int("atc-base", 0, "ATC of the first chip request on each card (1..65535); default: recorded in the data directory, else from the wall clock")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -67,6 +71,22 @@ func Main(args []string) error {
 	}
 	if *atcBase < 0 || *atcBase > 0xFFFF {
 		return fmt.Errorf("bench: --atc-base: want 1..65535")
+	}
+	if *suite {
+		if !*spawn {
+			return fmt.Errorf("bench: --suite needs --spawn (it restarts the switch)")
+		}
+		if *rate != 0 || *hot {
+			return fmt.Errorf("bench: --suite runs its own open-loop and hot phases: drop --rate and --hot")
+		}
+		if *suiteOpen <= 0 || *suitePhase <= 0 || *suiteRate <= 0 {
+			return fmt.Errorf("bench: --suite-open, --suite-phase and --suite-rate must be positive")
+		}
+		explicitCPU := false
+		fs.Visit(func(f *flag.Flag) { explicitCPU = explicitCPU || f.Name == "cpu-compare" })
+		if !explicitCPU {
+			*cpuCompare = true
+		}
 	}
 	if *cpuCompare && !*spawn && *servePID == 0 {
 		return fmt.Errorf("bench: --cpu-compare needs the switch's process: --spawn or --serve-pid")
@@ -126,6 +146,26 @@ func Main(args []string) error {
 	o := Options{Label: "cardswitch", Addr: *addr, Connections: *conns, Duration: *duration, Warmup: *warmup,
 		Rate: *rate, Pipeline: *pipeline, Mix: mix, Cards: *cardSet, Timeout: *timeout, Seed: *seed, Progress: progress}
 	rep := &Report{Command: "cardswitch bench " + strings.Join(args, " "), Machine: ThisMachine()}
+	if *suite {
+		so := &SuiteOptions{Base: o, OpenRate: *suiteRate, OpenDuration: *suiteOpen, PhaseDuration: *suitePhase,
+			CPUCompare: *cpuCompare, CPUPhase: *cpuPhase, CPURounds: *cpuRounds, CPURate: *cpuRate, Log: os.Stdout}
+		sr, err := RunSuite(ctx, sp, so, rep)
+		if err != nil {
+			return err
+		}
+		if sp.keep {
+			if err := SaveATCNext(*dataDir, so.Base.Cards.ATCBase); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+			}
+		}
+		rep.Suite = sr
+		rep.Summary(os.Stdout)
+		if rep.CPUCompare != nil {
+			rep.CPUCompare.Summary(os.Stdout)
+		}
+		sr.Summary(os.Stdout)
+		return writeReports(rep, *jsonPath, *htmlPath)
+	}
 	var cpu0 time.Duration
 	if pid > 0 {
 		cpu0, _ = ProcessCPU(pid)
@@ -193,15 +233,8 @@ func Main(args []string) error {
 	if rep.CPUCompare != nil {
 		rep.CPUCompare.Summary(os.Stdout)
 	}
-	if *jsonPath != "" {
-		if err := writeFile(*jsonPath, rep.WriteJSON); err != nil {
-			return err
-		}
-	}
-	if *htmlPath != "" {
-		if err := writeFile(*htmlPath, rep.WriteHTML); err != nil {
-			return err
-		}
+	if err := writeReports(rep, *jsonPath, *htmlPath); err != nil {
+		return err
 	}
 	if res.Completed == 0 {
 		return errors.New("bench: no answers from the switch")
@@ -209,7 +242,27 @@ func Main(args []string) error {
 	return nil
 }
 
+// writeReports writes the JSON and HTML reports (a path "" is skipped).
+func writeReports(rep *Report, jsonPath, htmlPath string) error {
+	if jsonPath != "" {
+		if err := writeFile(jsonPath, rep.WriteJSON); err != nil {
+			return err
+		}
+	}
+	if htmlPath != "" {
+		if err := writeFile(htmlPath, rep.WriteHTML); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func writeFile(path string, write func(io.Writer) error) error {
+	if dir := filepath.Dir(path); dir != "." {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)

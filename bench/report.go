@@ -131,6 +131,8 @@ type Report struct {
 	LatencyRatioP99 *float64 `json:"latencyRatioP99,omitempty"`
 	// CPUCompare is the switch's CPU per approval by traffic type, with --cpu-compare.
 	CPUCompare *CPUCompare `json:"cpuCompare,omitempty"`
+	// Suite is the verdict table of --suite.
+	Suite *SuiteResult `json:"suite,omitempty"`
 }
 
 // ThisMachine describes the current machine.
@@ -343,7 +345,9 @@ func fmtNum(v float64) string {
 	}
 }
 
-var reportTmpl = template.Must(template.New("report").Parse(`<!DOCTYPE html>
+var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
+	"mb": func(b int64) float64 { return float64(b) / 1e6 },
+}).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>cardswitch bench report</title>
 <style>
 body{font-family:sans-serif;margin:2em;color:#222;max-width:1400px}
@@ -359,6 +363,15 @@ code{background:#f4f4f4;padding:1px 4px}
 <p>Machine: {{.R.Machine.NumCPU}} CPUs{{with .R.Machine.CPUModel}} ({{.}}){{end}}, {{.R.Machine.GoVersion}} {{.R.Machine.OS}}/{{.R.Machine.Arch}}</p>
 {{with .R.Ratio}}<p><b>Ratio cardswitch / echo (approved/s over echo answers/s): {{printf "%.2f" .}}</b></p>{{end}}
 {{with .R.LatencyRatioP99}}<p>p99 latency cardswitch / echo: {{printf "%.2f" .}}</p>{{end}}
+{{with .R.Suite}}
+<h2>Suite: targets of the benchmark issue</h2>
+<p>One switch, {{.Cards}} cards; phases in order: {{range $i, $p := .Phases}}{{if $i}}, {{end}}{{$p}}{{end}}; wall {{printf "%.0f" .WallSeconds}} s; load average {{.LoadAvgStart}} → {{.LoadAvgEnd}}.</p>
+<table><tr><th>target</th><th>measured</th><th>goal</th><th>verdict</th></tr>
+{{range .Targets}}<tr><td>{{.Name}}</td><td>{{.Measured}}</td><td>{{.Target}}</td><td>{{if .Met}}MET{{else}}<b>NOT MET</b>{{end}}{{if .Indicative}} (indicative){{end}}</td></tr>
+{{end}}</table>
+{{if ne .Cards .TargetCards}}<p>Memory and restart targets are defined for {{.TargetCards}} cards; this suite used {{.Cards}} cards, so those two lines are indicative only (docs/benchmarks.md has the 1,000,000-card measurements).</p>{{end}}
+<p>Hot and spread phases use mix <code>{{.HotMix}}</code> (chip left out: one card's ARQCs cannot stay in ATC order across connections). VmRSS after the restart: {{printf "%.0f" (mb .RSSAfterRestartBytes)}} MB.</p>
+{{end}}
 <table><tr><th>run</th><th>mode</th><th>conns</th><th>throughput/s</th><th>approved/s</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>max ms</th><th>errors</th><th>timeouts</th></tr>
 {{range .Runs}}<tr><td>{{.Label}}</td><td>{{.Mode}}{{if eq .Mode "open"}} {{printf "%.0f" .RatePerSec}}/s{{end}}</td><td>{{.Connections}}</td><td>{{printf "%.0f" .ThroughputPerSec}}</td><td>{{printf "%.0f" .ApprovedPerSec}}</td><td>{{printf "%.3f" .Latency.P50Ms}}</td><td>{{printf "%.3f" .Latency.P90Ms}}</td><td>{{printf "%.3f" .Latency.P99Ms}}</td><td>{{printf "%.3f" .Latency.P999Ms}}</td><td>{{printf "%.3f" .Latency.MaxMs}}</td><td>{{.Errors}}</td><td>{{.Timeouts}}</td></tr>
 {{end}}</table>

@@ -124,6 +124,12 @@ type client struct {
 var (
 	nonceOnce sync.Once
 	nonceNext atomic.Int64
+
+	// stanNext carries each connection index's sequence (field 11) from one run of this process
+	// to the next: runs back to back within one second (short --suite phases, tests) would
+	// otherwise repeat (MTI, 11, 7, 32), which the switch refuses as a duplicate (94).
+	stanMu   sync.Mutex
+	stanNext = map[int]uint64{}
 )
 
 // Run runs one load test and returns its result.
@@ -165,8 +171,18 @@ func Run(ctx context.Context, o Options) (*RunResult, error) {
 				c.tokens <- struct{}{}
 			}
 		}
+		stanMu.Lock()
+		c.gen.seq = stanNext[i]
+		stanMu.Unlock()
 		clients = append(clients, c)
 	}
+	defer func() {
+		stanMu.Lock()
+		for _, c := range clients {
+			stanNext[c.id] = max(stanNext[c.id], c.gen.seq)
+		}
+		stanMu.Unlock()
+	}()
 
 	started := time.Now()
 	for _, c := range clients {

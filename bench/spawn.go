@@ -27,6 +27,7 @@ type Spawned struct {
 	logFile  *os.File
 	exited   chan error
 	keep     bool
+	common   []string // arguments of provision and serve: --data-dir, --config
 	// ProvisionTook is how long provisioning the cards took; ReadyTook how long serve took from
 	// start to a healthy /healthz.
 	ProvisionTook, ReadyTook time.Duration
@@ -73,6 +74,7 @@ func Spawn(ctx context.Context, o SpawnOptions) (*Spawned, error) {
 	if o.ConfigPath != "" {
 		common = append(common, "--config", o.ConfigPath)
 	}
+	s.common = common
 	logw := o.Log
 	if logw == nil {
 		logw = io.Discard
@@ -104,7 +106,8 @@ func Spawn(ctx context.Context, o SpawnOptions) (*Spawned, error) {
 }
 
 func (s *Spawned) start(common []string) error {
-	f, err := os.Create(filepath.Join(s.DataDir, "serve.log"))
+	// Appended to: a restart (--suite) keeps the log of the first start.
+	f, err := os.OpenFile(filepath.Join(s.DataDir, "serve.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("bench: spawn: %w", err)
 	}
@@ -173,20 +176,29 @@ func ProcessRSS(pid int) (int64, error) {
 
 // Stop sends SIGTERM, waits for the switch to exit and removes the temporary directory.
 func (s *Spawned) Stop() error {
-	var err error
-	if s.cmd != nil && s.cmd.Process != nil {
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case werr := <-s.exited:
-			if werr != nil {
-				err = fmt.Errorf("bench: serve exited: %w", werr)
-			}
-		case <-time.After(30 * time.Second):
-			_ = s.cmd.Process.Kill()
-			err = errors.New("bench: serve did not stop within 30s of SIGTERM; killed")
-		}
-	}
+	err := s.stopProcess()
 	s.cleanup()
+	return err
+}
+
+// stopProcess sends SIGTERM to the running switch and waits for it to exit (killing it after 30 s).
+func (s *Spawned) stopProcess() error {
+	if s.cmd == nil || s.cmd.Process == nil || s.exited == nil {
+		return nil
+	}
+	var err error
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case werr := <-s.exited:
+		if werr != nil {
+			err = fmt.Errorf("bench: serve exited: %w", werr)
+		}
+	case <-time.After(30 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+		err = errors.New("bench: serve did not stop within 30s of SIGTERM; killed")
+	}
+	s.exited = nil
 	return err
 }
 

@@ -1,0 +1,450 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+)
+
+// The targets of the benchmark issue that `cardswitch bench --suite` checks in one run.
+const (
+	TargetApprovedPerSec = 20000.0 // closed loop, approved authorizations per second
+	TargetEchoRatio      = 0.5     // closed loop approved/s over the echo baseline's answers/s
+	TargetOpenP99Ms      = 5.0     // open loop at TargetOpenRate
+	TargetOpenP999Ms     = 20.0
+	TargetOpenRate       = 5000.0
+	TargetRSSBytes       = 1e9  // 1 GB of VmRSS with TargetCards cards
+	TargetRestartSeconds = 15.0 // restart to /healthz 200 with TargetCards cards
+	TargetHotRatio       = 0.5  // hot account approved/s over spread approved/s
+	TargetCards          = 1000000
+)
+
+// SuiteSwitch is the switch the suite runs against: a spawned `cardswitch serve` (*Spawned), or a
+// fake in tests.
+type SuiteSwitch interface {
+	// Addr is the ISO 8583 address (it may change on Restart).
+	Addr() string
+	// PID is the switch's process id (0: unknown; the CPU comparison is then skipped).
+	PID() int
+	// RSS is the switch's VmRSS in bytes.
+	RSS() (int64, error)
+	// Restart stops the switch with SIGTERM, starts it again on the same data directory and
+	// returns the time from the new start until /healthz answered 200.
+	Restart(ctx context.Context) (time.Duration, error)
+}
+
+// SuiteOptions say what the suite runs. Base is the closed-loop run (address, connections,
+// pipeline, duration, warm-up, mix, cards); every phase is derived from it.
+type SuiteOptions struct {
+	Base          Options
+	OpenRate      float64       // open loop phase: requests per second (default TargetOpenRate)
+	OpenDuration  time.Duration // open loop phase length
+	PhaseDuration time.Duration // each of the spread and hot phases
+	CPUCompare    bool
+	CPUPhase      time.Duration
+	CPURounds     int
+	CPURate       float64
+	Log           io.Writer // progress lines
+
+	// For tests: the load runner, the echo server and the CPU comparison (defaults: Run,
+	// StartEcho, RunCPUCompare).
+	run        func(context.Context, Options) (*RunResult, error)
+	startEcho  func() (addr string, stop func() int64, err error)
+	cpuCompare func(ctx context.Context, base *Options, pid int, phase time.Duration, rounds int, rate float64, log io.Writer) (*CPUCompare, error)
+	quiet      func(ctx context.Context, pid int)
+}
+
+// SuiteTarget is one line of the suite's verdict table.
+type SuiteTarget struct {
+	Name     string  `json:"name"`
+	Measured string  `json:"measured"`
+	Value    float64 `json:"value"`
+	Target   string  `json:"target"`
+	Met      bool    `json:"met"`
+	// Indicative: the target is defined for another card count than the suite used.
+	Indicative bool   `json:"indicative,omitempty"`
+	Note       string `json:"note,omitempty"`
+}
+
+// SuiteResult is the outcome of --suite (JSON field "suite"). The runs themselves are in the
+// report's "runs" under the labels cardswitch, echo, open, spread and hot.
+type SuiteResult struct {
+	Cards                int            `json:"cards"`
+	TargetCards          int            `json:"targetCards"`
+	Phases               []string       `json:"phases"` // in the order they ran
+	ClosedApprovedPerSec float64        `json:"closedApprovedPerSec"`
+	EchoPerSec           float64        `json:"echoPerSec"`
+	EchoRatio            float64        `json:"echoRatio"`
+	OpenRate             float64        `json:"openRatePerSec"`
+	OpenThroughput       float64        `json:"openThroughputPerSec"`
+	OpenLatency          LatencySummary `json:"openLatencyMs"`
+	OpenErrors           int64          `json:"openErrors"`
+	OpenTimeouts         int64          `json:"openTimeouts"`
+	OpenNotSent          int64          `json:"openNotSent"`
+	SpreadApprovedPerSec float64        `json:"spreadApprovedPerSec"`
+	HotApprovedPerSec    float64        `json:"hotApprovedPerSec"`
+	HotRatio             float64        `json:"hotRatio"`
+	HotMix               string         `json:"hotMix"`
+	RSSBytes             int64          `json:"rssBytes"`             // VmRSS before the restart
+	RestartReadySeconds  float64        `json:"restartReadySeconds"`  // SIGTERM'd switch restarted: start to /healthz 200
+	RSSAfterRestartBytes int64          `json:"rssAfterRestartBytes"` // VmRSS once ready again
+	LoadAvgStart         string         `json:"loadAvgStart,omitempty"`
+	LoadAvgEnd           string         `json:"loadAvgEnd,omitempty"`
+	WallSeconds          float64        `json:"wallSeconds"`
+	Targets              []SuiteTarget  `json:"targets"`
+	AllMet               bool           `json:"allMet"`
+}
+
+// Suite phase names, in order.
+const (
+	PhaseClosed  = "closed"
+	PhaseEcho    = "echo"
+	PhaseOpen    = "open"
+	PhaseSpread  = "spread"
+	PhaseHot     = "hot"
+	PhaseCPU     = "cpu-compare"
+	PhaseRSS     = "rss"
+	PhaseRestart = "restart"
+)
+
+// RunSuite runs, against one switch: closed loop with the echo baseline, open loop, spread and
+// hot closed-loop phases, the CPU comparison, then records VmRSS, restarts the switch and measures
+// restart-to-ready and VmRSS after the restart. The runs are appended to rep.Runs, the CPU
+// comparison to rep.CPUCompare, the ratio to rep.Ratio; the verdicts are in the result.
+// o.Base.Cards.ATCBase is advanced past every run's ATCs.
+func RunSuite(ctx context.Context, sw SuiteSwitch, so *SuiteOptions, rep *Report) (*SuiteResult, error) {
+	began := time.Now()
+	if so.run == nil {
+		so.run = Run
+	}
+	if so.startEcho == nil {
+		so.startEcho = func() (string, func() int64, error) {
+			e, err := StartEcho("127.0.0.1:0")
+			if err != nil {
+				return "", nil, err
+			}
+			return e.Addr(), func() int64 { e.Close(); return e.Errors() }, nil
+		}
+	}
+	if so.cpuCompare == nil {
+		so.cpuCompare = RunCPUCompare
+	}
+	if so.quiet == nil {
+		so.quiet = func(ctx context.Context, pid int) {
+			if pid > 0 {
+				_, _ = waitQuiet(ctx, pid)
+			}
+		}
+	}
+	if so.OpenRate <= 0 {
+		so.OpenRate = TargetOpenRate
+	}
+	log := so.Log
+	if log == nil {
+		log = io.Discard
+	}
+	base := &so.Base
+	sr := &SuiteResult{Cards: base.Cards.Count, TargetCards: TargetCards, OpenRate: so.OpenRate, LoadAvgStart: loadAvg()}
+	step := func(name string) {
+		sr.Phases = append(sr.Phases, name)
+		fmt.Fprintf(log, "suite: %s (%s)\n", name, time.Since(began).Round(time.Second))
+	}
+	// run runs one phase against the switch and moves the ATC base past it.
+	run := func(o Options) (*RunResult, error) {
+		o.Addr = sw.Addr()
+		res, err := so.run(ctx, o)
+		if err != nil {
+			return nil, err
+		}
+		base.Cards.ATCBase = nextATCBase(base.Cards.ATCBase, res.MaxATC)
+		rep.Runs = append(rep.Runs, res)
+		return res, ctx.Err()
+	}
+
+	// 1. Closed loop, then the echo baseline with the same generator (the switch idle).
+	step(PhaseClosed)
+	o := *base
+	o.Label = "cardswitch"
+	var cpu0 time.Duration
+	if sw.PID() > 0 {
+		cpu0, _ = ProcessCPU(sw.PID())
+	}
+	closed, err := run(o)
+	if err != nil {
+		return nil, err
+	}
+	if sw.PID() > 0 {
+		if cpu1, err := ProcessCPU(sw.PID()); err == nil {
+			closed.ServeCPUSeconds = (cpu1 - cpu0).Seconds()
+			if n := closed.ApprovedAll; n > 0 {
+				closed.ServeCPUPerApprovedUs = closed.ServeCPUSeconds * 1e6 / float64(n)
+			}
+		}
+	}
+	sr.ClosedApprovedPerSec = closed.ApprovedPerSec
+
+	step(PhaseEcho)
+	so.quiet(ctx, sw.PID())
+	addr, stopEcho, err := so.startEcho()
+	if err != nil {
+		return nil, err
+	}
+	eo := *base
+	eo.Label, eo.Addr, eo.Progress = "echo", addr, base.Progress
+	eres, err := so.run(ctx, eo)
+	echoErrors := stopEcho()
+	if err != nil {
+		return nil, err
+	}
+	eres.Errors += echoErrors
+	rep.Runs = append(rep.Runs, eres)
+	sr.EchoPerSec = eres.ThroughputPerSec
+	if eres.ThroughputPerSec > 0 {
+		sr.EchoRatio = closed.ApprovedPerSec / eres.ThroughputPerSec
+		r := sr.EchoRatio
+		rep.Ratio = &r
+	}
+	if eres.Latency.P99Ms > 0 {
+		r := closed.Latency.P99Ms / eres.Latency.P99Ms
+		rep.LatencyRatioP99 = &r
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	// 2. Open loop at the target rate.
+	step(PhaseOpen)
+	so.quiet(ctx, sw.PID())
+	o = *base
+	o.Label, o.Rate, o.Duration = "open", so.OpenRate, so.OpenDuration
+	o.Warmup = min(base.Warmup, o.Duration/2)
+	open, err := run(o)
+	if err != nil {
+		return nil, err
+	}
+	sr.OpenThroughput, sr.OpenLatency = open.ThroughputPerSec, open.Latency
+	sr.OpenErrors, sr.OpenTimeouts, sr.OpenNotSent = open.Errors, open.Timeouts, open.NotSent
+
+	// 3. Spread, then hot (every request on card 0, so on one balance). Chip traffic is left out
+	// of both: on one card the connections' ARQCs cannot reach the switch in ATC order, and the
+	// out-of-order ones would be declined (a property of the bench, not of the switch).
+	hotMix := mixWithout(base.Mix, KindChip)
+	sr.HotMix = hotMix.String()
+	var phaseRes [2]*RunResult
+	for i, hot := range []bool{false, true} {
+		name := PhaseSpread
+		if hot {
+			name = PhaseHot
+		}
+		step(name)
+		so.quiet(ctx, sw.PID())
+		o = *base
+		o.Label, o.Duration, o.Mix = name, so.PhaseDuration, hotMix
+		o.Warmup = min(base.Warmup, o.Duration/2)
+		o.Cards.Hot = hot
+		if phaseRes[i], err = run(o); err != nil {
+			return nil, err
+		}
+	}
+	sr.SpreadApprovedPerSec, sr.HotApprovedPerSec = phaseRes[0].ApprovedPerSec, phaseRes[1].ApprovedPerSec
+	if sr.SpreadApprovedPerSec > 0 {
+		sr.HotRatio = sr.HotApprovedPerSec / sr.SpreadApprovedPerSec
+	}
+
+	// 4. CPU per authorization by traffic type, as --cpu-compare.
+	if so.CPUCompare && sw.PID() > 0 {
+		step(PhaseCPU)
+		co := *base
+		co.Addr, co.Progress = sw.Addr(), nil
+		cc, err := so.cpuCompare(ctx, &co, sw.PID(), so.CPUPhase, so.CPURounds, so.CPURate, log)
+		if err != nil {
+			return nil, err
+		}
+		base.Cards.ATCBase = co.Cards.ATCBase
+		rep.CPUCompare = cc
+	}
+
+	// 5. Memory, then restart to ready.
+	step(PhaseRSS)
+	if sr.RSSBytes, err = sw.RSS(); err != nil {
+		return nil, fmt.Errorf("bench: suite: VmRSS: %w", err)
+	}
+	closed.ServeRSSBytes = sr.RSSBytes
+	step(PhaseRestart)
+	took, err := sw.Restart(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("bench: suite: restart: %w", err)
+	}
+	sr.RestartReadySeconds = took.Seconds()
+	if sr.RSSAfterRestartBytes, err = sw.RSS(); err != nil {
+		return nil, fmt.Errorf("bench: suite: VmRSS after restart: %w", err)
+	}
+	sr.LoadAvgEnd = loadAvg()
+	sr.WallSeconds = time.Since(began).Seconds()
+	sr.verdicts()
+	sr.addCPU(rep.CPUCompare)
+	fmt.Fprintf(log, "suite: done in %s\n", time.Since(began).Round(time.Second))
+	return sr, nil
+}
+
+// mixWithout is m without kind k (m itself when only k is left).
+func mixWithout(m Mix, k Kind) Mix {
+	out := m
+	out.Weights[k] = 0
+	out.init()
+	if out.total == 0 {
+		return m
+	}
+	return out
+}
+
+// verdicts fills Targets and AllMet from the measured values.
+func (sr *SuiteResult) verdicts() {
+	const mb = 1e6
+	open := sr.OpenLatency
+	openClean := sr.OpenErrors == 0 && sr.OpenTimeouts == 0
+	sr.Targets = []SuiteTarget{
+		{Name: "closed loop approved/s", Value: sr.ClosedApprovedPerSec,
+			Measured: fmt.Sprintf("%.0f/s", sr.ClosedApprovedPerSec), Target: fmt.Sprintf("≥ %.0f/s", TargetApprovedPerSec),
+			Met: sr.ClosedApprovedPerSec >= TargetApprovedPerSec},
+		{Name: "closed loop / echo baseline", Value: sr.EchoRatio,
+			Measured: fmt.Sprintf("%.2f (echo %.0f/s)", sr.EchoRatio, sr.EchoPerSec), Target: fmt.Sprintf("≥ %.2f", TargetEchoRatio),
+			Met: sr.EchoPerSec > 0 && sr.EchoRatio >= TargetEchoRatio},
+		{Name: fmt.Sprintf("open loop %.0f/s p99", sr.OpenRate), Value: open.P99Ms,
+			Measured: fmt.Sprintf("%.2f ms", open.P99Ms), Target: fmt.Sprintf("≤ %.0f ms", TargetOpenP99Ms),
+			Met: sr.OpenThroughput > 0 && open.P99Ms <= TargetOpenP99Ms},
+		{Name: fmt.Sprintf("open loop %.0f/s p99.9", sr.OpenRate), Value: open.P999Ms,
+			Measured: fmt.Sprintf("%.2f ms", open.P999Ms), Target: fmt.Sprintf("≤ %.0f ms", TargetOpenP999Ms),
+			Met: sr.OpenThroughput > 0 && open.P999Ms <= TargetOpenP999Ms},
+		{Name: fmt.Sprintf("open loop %.0f/s errors", sr.OpenRate), Value: float64(sr.OpenErrors + sr.OpenTimeouts),
+			Measured: fmt.Sprintf("%d errors, %d timeouts (%.0f/s answered)", sr.OpenErrors, sr.OpenTimeouts, sr.OpenThroughput),
+			Target:   "0", Met: sr.OpenThroughput > 0 && openClean},
+		{Name: "hot account / spread", Value: sr.HotRatio,
+			Measured: fmt.Sprintf("%.2f (%.0f/s vs %.0f/s)", sr.HotRatio, sr.HotApprovedPerSec, sr.SpreadApprovedPerSec),
+			Target:   fmt.Sprintf("≥ %.2f", TargetHotRatio), Met: sr.SpreadApprovedPerSec > 0 && sr.HotRatio >= TargetHotRatio},
+		{Name: "serve VmRSS", Value: float64(sr.RSSBytes),
+			Measured: fmt.Sprintf("%.0f MB (after restart %.0f MB)", float64(sr.RSSBytes)/mb, float64(sr.RSSAfterRestartBytes)/mb),
+			Target:   "≤ 1000 MB", Met: sr.RSSBytes > 0 && float64(sr.RSSBytes) <= TargetRSSBytes},
+		{Name: "restart to ready", Value: sr.RestartReadySeconds,
+			Measured: fmt.Sprintf("%.2f s", sr.RestartReadySeconds), Target: fmt.Sprintf("≤ %.0f s", TargetRestartSeconds),
+			Met: sr.RestartReadySeconds > 0 && sr.RestartReadySeconds <= TargetRestartSeconds},
+	}
+	for i := range sr.Targets[6:] {
+		t := &sr.Targets[6+i]
+		if sr.Cards != TargetCards {
+			t.Indicative = true
+			t.Note = fmt.Sprintf("target defined for %d cards, measured with %d", TargetCards, sr.Cards)
+		}
+	}
+	sr.AllMet = true
+	for _, t := range sr.Targets {
+		sr.AllMet = sr.AllMet && t.Met
+	}
+}
+
+// addCPU adds the CPU comparison's verdict to the table (when it ran).
+func (sr *SuiteResult) addCPU(cc *CPUCompare) {
+	if cc == nil {
+		return
+	}
+	sr.Targets = append(sr.Targets, SuiteTarget{Name: "CPU per approval chip/ecom, pin/ecom", Value: max(cc.ChipOverEcom, cc.PINOverEcom),
+		Measured: fmt.Sprintf("%.2f, %.2f", cc.ChipOverEcom, cc.PINOverEcom), Target: fmt.Sprintf("≤ %.2f", cc.Target), Met: cc.Met})
+	sr.AllMet = sr.AllMet && cc.Met
+}
+
+// Verdict is "MET" or "NOT MET".
+func (t SuiteTarget) Verdict() string {
+	v := "MET"
+	if !t.Met {
+		v = "NOT MET"
+	}
+	if t.Indicative {
+		v += " (indicative)"
+	}
+	return v
+}
+
+// Summary prints the suite's verdict table.
+func (sr *SuiteResult) Summary(w io.Writer) {
+	fmt.Fprintf(w, "\nSUMMARY (make bench suite): %d cards, one switch, phases %s; wall %.0f s; load average %s -> %s\n",
+		sr.Cards, strings.Join(sr.Phases, ", "), sr.WallSeconds, sr.LoadAvgStart, sr.LoadAvgEnd)
+	nw, mw, tw := len("target"), len("measured"), len("goal")
+	for _, t := range sr.Targets {
+		nw, mw, tw = max(nw, len([]rune(t.Name))), max(mw, len([]rune(t.Measured))), max(tw, len([]rune(t.Target)))
+	}
+	pad := func(s string, n int) string { return s + strings.Repeat(" ", max(0, n-len([]rune(s)))) }
+	fmt.Fprintf(w, "  %s  %s  %s  %s\n", pad("target", nw), pad("measured", mw), pad("goal", tw), "verdict")
+	for _, t := range sr.Targets {
+		fmt.Fprintf(w, "  %s  %s  %s  %s\n", pad(t.Name, nw), pad(t.Measured, mw), pad(t.Target, tw), t.Verdict())
+	}
+	if sr.Cards != TargetCards {
+		fmt.Fprintf(w, "  Memory and restart targets are defined for %d cards; this suite used --cards %d, so those two\n"+
+			"  lines are indicative only (docs/benchmarks.md has the 1,000,000-card measurements).\n", TargetCards, sr.Cards)
+	}
+	fmt.Fprintf(w, "  hot/spread phases use mix %s (chip left out: one card's ARQCs cannot stay in ATC order across connections).\n", sr.HotMix)
+	all := "all targets MET"
+	if !sr.AllMet {
+		all = "NOT all targets met"
+	}
+	fmt.Fprintf(w, "  %s\n", all)
+}
+
+// loadAvg is the first three fields of /proc/loadavg ("" when unknown).
+func loadAvg() string {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(raw))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// Spawned as a SuiteSwitch.
+
+// Addr is the switch's ISO 8583 address.
+func (s *Spawned) Addr() string { return s.ISOAddr }
+
+// PID is the switch's process id.
+func (s *Spawned) PID() int {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
+// Restart stops the switch with SIGTERM (waiting for it to exit), starts `cardswitch serve` again
+// on the same data directory and new free ports and returns the time from that start to /healthz
+// 200 (also in ReadyTook).
+func (s *Spawned) Restart(ctx context.Context) (time.Duration, error) {
+	if s.exited == nil {
+		return 0, errors.New("bench: restart: the switch is not running")
+	}
+	if err := s.stopProcess(); err != nil {
+		return 0, err
+	}
+	if s.logFile != nil {
+		s.logFile.Close()
+		s.logFile = nil
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	var err error
+	if s.ISOAddr, err = freePort(); err != nil {
+		return 0, err
+	}
+	if s.HTTPAddr, err = freePort(); err != nil {
+		return 0, err
+	}
+	if err := s.start(s.common); err != nil {
+		return 0, err
+	}
+	return s.ReadyTook, nil
+}
