@@ -98,7 +98,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, o Options) (*App, error) {
 		return nil, err
 	}
 	env := ledger.Env{
-		PANHasher: pan.HasherWithKey(lookupKey),
+		PANHasher: security.PANHasher(lookupKey), // = pan.HasherWithKey, pooled
 		Program:   programPolicy(cfg),
 		Verifier:  verifier,
 	}
@@ -213,11 +213,25 @@ func (a *App) Config() *config.Config { return a.cfg }
 // Ready reports whether both listeners accept connections.
 func (a *App) Ready() bool { return a.ready.Load() }
 
+// serveGCPercent is the GOGC of serve once the ledger is recovered (see setMemoryLimit).
+const serveGCPercent = 300
+
 // setMemoryLimit returns the garbage of recovery to the OS and then sets the soft memory limit.
 // Setting it before recovery would make the collector run without pause while the ledger grows.
+//
+// It also sets GOGC (unless the GOGC environment variable is set) to serveGCPercent: with a
+// small ledger most of the heap is the journal's noscan buffers and the per-message garbage, so a
+// cycle at GOGC=100 came every 1–5 s at 5,000 messages/s, and each cycle (tens to hundreds of ms
+// of wall clock on 2 CPUs, with mark assists on the engine) is what the open-loop tail is made of.
+// The soft memory limit still bounds the heap: near it the collector runs as often as needed
+// whatever GOGC says, so with a large ledger the limit, not GOGC, decides (docs/benchmarks.md,
+// "Tail latency and memory, round 2").
 func setMemoryLimit(cfg *config.Config, log *slog.Logger) {
 	runtime.GC()
 	debug.FreeOSMemory()
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(serveGCPercent)
+	}
 	if os.Getenv("GOMEMLIMIT") != "" || cfg.Engine.MemoryLimitMiB < 0 {
 		return
 	}

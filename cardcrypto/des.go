@@ -3,15 +3,45 @@ package cardcrypto
 import (
 	"crypto/cipher"
 	"crypto/des"
+	"crypto/subtle"
+	"hash/maphash"
 	"math/bits"
+	"sync/atomic"
 )
 
 // BlockSize is the DES block size in bytes.
 const BlockSize = des.BlockSize
 
+// keyCache keeps the key schedules of recently used DES and TDES keys: crypto/des spends about as long
+// scheduling a TDES key (~2 µs) as enciphering ten blocks, and the same few keys (CVK, PVK, ZPK,
+// IMK) come back on every call. It is direct-mapped (a key hashes to one slot; a newer key
+// replaces the slot's older one), so its size is fixed whatever the number of distinct keys (per
+// card derived keys simply replace each other). A cipher.Block of crypto/des is immutable once
+// scheduled and safe for concurrent use. Slots are read and replaced atomically, without locks.
+const keyCacheSlots = 256
+
+type keyEntry struct {
+	key [24]byte
+	n   int // key length: 8, 16 or 24
+	c   cipher.Block
+}
+
+var (
+	keyCache     [keyCacheSlots]atomic.Pointer[keyEntry]
+	keyCacheSeed = maphash.MakeSeed()
+)
+
 // newTDES returns a TDES-EDE cipher for a double-length (16-byte, K = KL||KR, used as
-// KL||KR||KL) or triple-length (24-byte) key.
+// KL||KR||KL) or triple-length (24-byte) key, from the cache when the key was scheduled lately.
 func newTDES(key []byte) (cipher.Block, error) {
+	if len(key) != 16 && len(key) != 24 {
+		return nil, ErrKeyLength
+	}
+	return cachedCipher(key)
+}
+
+// scheduleTDES schedules a TDES key (no cache).
+func scheduleTDES(key []byte) (cipher.Block, error) {
 	switch len(key) {
 	case 16:
 		var k [24]byte
@@ -46,6 +76,34 @@ func newDES(key []byte) (cipher.Block, error) {
 	if len(key) != 8 {
 		return nil, ErrKeyLength
 	}
+	return cachedCipher(key)
+}
+
+// cachedCipher returns the cipher of an 8-byte (DES), 16- or 24-byte (TDES) key, from the cache
+// when the key was scheduled lately.
+func cachedCipher(key []byte) (cipher.Block, error) {
+	slot := &keyCache[maphash.Bytes(keyCacheSeed, key)%keyCacheSlots]
+	if e := slot.Load(); e != nil && e.n == len(key) && subtle.ConstantTimeCompare(e.key[:e.n], key) == 1 {
+		return e.c, nil
+	}
+	var c cipher.Block
+	var err error
+	if len(key) == 8 {
+		c, err = scheduleDES(key)
+	} else {
+		c, err = scheduleTDES(key)
+	}
+	if err != nil {
+		return nil, err
+	}
+	e := &keyEntry{n: len(key), c: c}
+	copy(e.key[:], key)
+	slot.Store(e)
+	return c, nil
+}
+
+// scheduleDES schedules a single-DES key (no cache).
+func scheduleDES(key []byte) (cipher.Block, error) {
 	c, err := des.NewCipher(key)
 	if err != nil {
 		return nil, ErrKeyLength

@@ -170,7 +170,11 @@ func (tx *Tx) original(req *authz.Request, env *Env) authz.Response {
 		// apart, so the second is refused as a duplicate.
 		return authz.Response{Action: authz.DuplicateMismatch}
 	}
-	r := tx.resolve(req.PAN, env)
+	// The resolved card is passed by pointer to the Verifier (an interface), which would move a
+	// local to the heap on every message: the Tx's scratch copy is reused instead (one goroutine
+	// uses a Tx, and a message is processed entirely before the next).
+	r := &tx.scratch
+	*r = tx.resolve(req.PAN, env)
 	if r.ok && r.token == nil && cardPresent(req) {
 		r.card = tx.plasticOf(r.card)
 	}
@@ -198,7 +202,7 @@ func (tx *Tx) original(req *authz.Request, env *Env) authz.Response {
 	}
 
 	if req.Kind == authz.KindAuthAdvice {
-		return tx.advice(req, env, r, auth)
+		return tx.advice(req, env, *r, auth)
 	}
 
 	in := authz.Input{Kind: req.Kind, CardFound: r.ok, AmountMinor: req.AmountMinor,
@@ -247,7 +251,7 @@ func (tx *Tx) original(req *authz.Request, env *Env) authz.Response {
 
 	resp := authz.Response{Action: d.Action}
 	if r.ok {
-		tx.applyCardEffects(&r, d, checks, req, now)
+		tx.applyCardEffects(r, d, checks, req, now)
 	}
 	if checks.ARQCSeen && env.Verifier != nil {
 		resp.ICCResponse = env.Verifier.ICCResponse(req, &r.card, r.token, d.Action)

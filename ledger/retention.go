@@ -1,5 +1,7 @@
 package ledger
 
+import "sort"
+
 // Retention: remembered replies and closed auth records that moved no money are forgotten once
 // they are older than a retention (engine.replyRetention, default 7 days), so the ledger does
 // not grow with every message for ever. Records that moved money (captured, posted, partly
@@ -16,21 +18,40 @@ type aging struct {
 }
 
 // agingQueue is a FIFO in creation order (the engine's clock: batches are created in time order).
+// It is a list of fixed-size chunks rather than one slice: a slice that doubles copies the whole
+// queue (tens of MB with a million entries) inside the engine's Commit, under the state's lock,
+// and leaves the old array for the GC; a chunk is allocated once and dropped once emptied.
 type agingQueue struct {
-	items []aging
-	head  int
+	chunks [][]aging // each with capacity agingChunk; chunks[0][head:] is the front
+	head   int
+	n      int
 }
 
-func (q *agingQueue) push(a aging) { q.items = append(q.items, a) }
-func (q *agingQueue) len() int     { return len(q.items) - q.head }
-func (q *agingQueue) front() aging { return q.items[q.head] }
+const agingChunk = 4096
+
+func (q *agingQueue) push(a aging) {
+	if k := len(q.chunks); k == 0 || len(q.chunks[k-1]) == agingChunk {
+		q.chunks = append(q.chunks, make([]aging, 0, agingChunk))
+	}
+	k := len(q.chunks) - 1
+	q.chunks[k] = append(q.chunks[k], a)
+	q.n++
+}
+func (q *agingQueue) len() int     { return q.n }
+func (q *agingQueue) front() aging { return q.chunks[0][q.head] }
 func (q *agingQueue) pop() aging {
-	a := q.items[q.head]
-	q.items[q.head] = aging{}
+	c := q.chunks[0]
+	a := c[q.head]
+	c[q.head] = aging{}
 	q.head++
-	if q.head > 1024 && q.head*2 > len(q.items) { // reclaim the popped half
-		q.items = append(q.items[:0:0], q.items[q.head:]...)
+	q.n--
+	if q.head == len(c) { // chunk emptied (a partly filled last chunk is emptied only when n is 0)
+		q.chunks[0] = nil
+		q.chunks = q.chunks[1:]
 		q.head = 0
+		if len(q.chunks) == 0 {
+			q.chunks = nil
+		}
 	}
 	return a
 }
@@ -40,13 +61,42 @@ func (q *agingQueue) unpop(as []aging) {
 	if len(as) == 0 {
 		return
 	}
-	if q.head >= len(as) {
+	if len(q.chunks) > 0 && q.head >= len(as) {
 		q.head -= len(as)
-		copy(q.items[q.head:], as)
+		copy(q.chunks[0][q.head:], as)
+		q.n += len(as)
 		return
 	}
-	q.items = append(append([]aging(nil), as...), q.items[q.head:]...)
-	q.head = 0
+	rest := q.all()
+	q.chunks, q.head, q.n = nil, 0, 0
+	for _, a := range as {
+		q.push(a)
+	}
+	for _, a := range rest {
+		q.push(a)
+	}
+}
+
+// all returns a copy of the queue's entries in order.
+func (q *agingQueue) all() []aging {
+	out := make([]aging, 0, q.n)
+	for i, c := range q.chunks {
+		if i == 0 {
+			c = c[q.head:]
+		}
+		out = append(out, c...)
+	}
+	return out
+}
+
+// sortByTime orders the queue by creation time (after recovery, where rows come in store order).
+func (q *agingQueue) sortByTime() {
+	items := q.all()
+	sort.Slice(items, func(i, j int) bool { return items[i].at < items[j].at })
+	q.chunks, q.head, q.n = nil, 0, 0
+	for _, a := range items {
+		q.push(a)
+	}
 }
 
 // forgettable reports whether a closed auth record moved no money and holds none.

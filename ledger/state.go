@@ -209,8 +209,7 @@ func (s *State) FinishLoad() {
 	}
 	heap.Init(&s.expiries)
 	// The retention queue is in creation order; rows came back in store order.
-	items := s.aging.items[s.aging.head:]
-	sort.Slice(items, func(i, j int) bool { return items[i].at < items[j].at })
+	s.aging.sortByTime()
 }
 
 func (s *State) indexCustomer(c *Customer) {

@@ -20,6 +20,7 @@ type Tx struct {
 	customerByExt map[string]string
 	popped        []expiry // expiry entries taken by DueExpiries, restored on Rollback
 	pruned        []aging  // retention entries taken by Prune, restored on Rollback
+	scratch       resolved // Process's resolved card, reused (see original)
 }
 
 type overlay[T any] struct {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -36,11 +37,15 @@ type Options struct {
 
 // Badger is the durable journal.
 type Badger struct {
-	db    *badger.DB
-	aead  cipher.AEAD
-	mu    sync.Mutex // serialises Commit with Close and key rotation
-	buf   []byte     // plaintext scratch of seal, reused (Commit holds mu)
-	keyID byte       // id of the data key new values are sealed under (aead)
+	db   *badger.DB
+	aead cipher.AEAD
+	mu   sync.Mutex // serialises Commit with Close and key rotation
+	buf  []byte     // plaintext scratch of seal, reused (Commit holds mu)
+	// arena holds the keys and sealed values of one Commit, reused by the next (Commit holds mu).
+	// Badger copies keys and values into its memtable and value log before Commit returns and
+	// keeps no reference to them, so one buffer per batch replaces two allocations per row.
+	arena []byte
+	keyID byte // id of the data key new values are sealed under (aead)
 	keys  map[byte]cipher.AEAD
 	opts  badger.Options
 	// reencryptFrom is where the next Reencrypt step resumes (nil: from the start).
@@ -133,23 +138,36 @@ func (j *Badger) Commit(changes []ledger.Change) error {
 	}
 	txn := j.db.NewTransaction(true)
 	defer txn.Discard()
+	arena := j.arena[:0]
+	defer func() {
+		if cap(arena) <= maxArena {
+			j.arena = arena[:0]
+		} else {
+			j.arena = nil // a huge batch (recovery tools, tests) does not pin its buffer
+		}
+	}()
 	for _, c := range changes {
 		prefix, ok := prefixOf(c.Table)
 		if !ok {
 			return fmt.Errorf("journal: unknown table %q", c.Table)
 		}
-		key := []byte(prefix + c.Key)
+		// Slices of the arena are capped (three-index) so nothing appends into a neighbour; when
+		// the arena grows, earlier slices keep pointing into the old array, which is unchanged.
+		start := len(arena)
+		arena = append(append(arena, prefix...), c.Key...)
+		key := arena[start:len(arena):len(arena)]
 		if c.Row == nil {
 			if err := txn.Delete(key); err != nil {
 				return fmt.Errorf("journal: delete: %w", err)
 			}
 			continue
 		}
-		val, err := j.seal(key, c.Row)
-		if err != nil {
+		var err error
+		start = len(arena)
+		if arena, err = j.sealTo(arena, key, c.Row); err != nil {
 			return err
 		}
-		if err := txn.Set(key, val); err != nil {
+		if err := txn.Set(key, arena[start:len(arena):len(arena)]); err != nil {
 			return fmt.Errorf("journal: set: %w", err)
 		}
 	}
@@ -159,21 +177,35 @@ func (j *Badger) Commit(changes []ledger.Change) error {
 	return nil
 }
 
+// maxArena bounds the Commit buffer kept between batches.
+const maxArena = 1 << 20
+
 // seal encodes a row (format 2, binary) and encrypts it; the key is bound as additional data so
 // a value cannot be moved to another key.
 func (j *Badger) seal(key []byte, row any) ([]byte, error) {
+	out, err := j.sealTo(nil, key, row)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// sealTo appends the sealed value of row (header, nonce, ciphertext) to dst.
+func (j *Badger) sealTo(dst, key []byte, row any) ([]byte, error) {
 	plain, err := encodeRow(j.buf[:0], row)
 	if err != nil {
-		return nil, fmt.Errorf("journal: encode %s: %w", safeKey(key), err)
+		return dst, fmt.Errorf("journal: encode %s: %w", safeKey(key), err)
 	}
 	j.buf = plain
-	out := make([]byte, sealHeader, sealHeader+len(plain)+j.aead.Overhead())
-	out[0] = formatV2
-	out[1] = j.keyID
-	if _, err := rand.Read(out[2:sealHeader]); err != nil {
-		return nil, fmt.Errorf("journal: nonce: %w", err)
+	dst = slices.Grow(dst, sealHeader+len(plain)+j.aead.Overhead())
+	start := len(dst)
+	dst = append(dst, formatV2, j.keyID)
+	dst = append(dst, make([]byte, sealHeader-2)...)
+	nonce := dst[start+2 : start+sealHeader]
+	if _, err := rand.Read(nonce); err != nil {
+		return dst[:start], fmt.Errorf("journal: nonce: %w", err)
 	}
-	return j.aead.Seal(out, out[2:sealHeader], plain, key), nil
+	return j.aead.Seal(dst, nonce, plain, key), nil
 }
 
 // open decrypts a stored value and reports its format (formatV1: JSON, formatV2: binary). It

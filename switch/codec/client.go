@@ -2,6 +2,7 @@ package codec
 
 import (
 	"github.com/cardswitch/cardswitch/authz"
+	"math/bits"
 )
 
 // requestMTIOfKind is the base MTI BuildRequest uses when Request.MTI is empty.
@@ -172,9 +173,21 @@ type ResponseMessage struct {
 	BalanceCurrencyNum string
 	AvailableMinor     int64 // negative when the balance is a debit ("D")
 
-	text   string
-	spans  [maxField + 1]span
+	text string
+	// spans holds the positions of the parsed fields only, in ascending field order (rank of the
+	// field's bit in parsed): a full [maxField+1]span table made every decoded response 1 KB.
+	spans  []span
 	parsed [2]uint64
+}
+
+// rank is the index in spans of parsed field id.
+func (m *ResponseMessage) rank(id int) int {
+	w, b := (id-1)/64, uint(63-(id-1)%64)
+	n := bits.OnesCount64(m.parsed[w] >> b >> 1)
+	if w == 1 {
+		n += bits.OnesCount64(m.parsed[0])
+	}
+	return n
 }
 
 // Field returns the value of data element id as received (hex text for 52, 55 and 64) and whether
@@ -187,7 +200,7 @@ func (m *ResponseMessage) Field(id int) (string, bool) {
 	if !s.has(id) {
 		return "", false
 	}
-	sp := m.spans[id]
+	sp := m.spans[m.rank(id)]
 	return m.text[sp.off:sp.end], true
 }
 
@@ -236,8 +249,13 @@ func DecodeResponse(msg []byte) (*ResponseMessage, error) {
 		CurrencyNum:    s.text(text, 49),
 		NetworkCode:    s.text(text, 70),
 		text:           text,
-		spans:          s.spans,
 		parsed:         s.parsed,
+	}
+	m.spans = make([]span, 0, bits.OnesCount64(s.parsed[0])+bits.OnesCount64(s.parsed[1]))
+	for id := 1; id <= maxField; id++ {
+		if s.has(id) {
+			m.spans = append(m.spans, s.spans[id])
+		}
 	}
 	if s.has(4) {
 		m.AmountMinor, m.HasAmount = parseDigits(s.text(text, 4)), true
