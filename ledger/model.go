@@ -145,6 +145,9 @@ type Auth struct {
 	PostedMinor int64            `json:"posted"`    // net debit (negative: net credit) booked
 	ExpiresAt   int64            `json:"expiresAt"` // unix nanoseconds; 0: no hold
 	CreatedAt   int64            `json:"createdAt"`
+	// Merchant is field 43 (name and location) and MCC field 18 of the original, for history.
+	Merchant string `json:"merchant,omitempty"`
+	MCC      string `json:"mcc,omitempty"`
 }
 
 // Reply is the remembered answer to a request key, for retransmissions.

@@ -179,7 +179,8 @@ func (tx *Tx) original(req *authz.Request, env *Env) authz.Response {
 		r.card = tx.plasticOf(r.card)
 	}
 	now := env.Now
-	auth := Auth{Key: okey, Kind: req.Kind, CreatedAt: now.UnixNano(), AmountMinor: req.AmountMinor}
+	auth := Auth{Key: okey, Kind: req.Kind, CreatedAt: now.UnixNano(), AmountMinor: req.AmountMinor,
+		Merchant: req.MerchantName, MCC: req.MCC}
 	if r.ok {
 		auth.CardID, auth.BalanceID = r.card.ID, r.card.BalanceID
 	}

@@ -28,6 +28,7 @@ type historyItem struct {
 	Posted        string  `json:"posted"`
 	Currency      string  `json:"currency"`
 	Merchant      *string `json:"merchant"`
+	MCC           string  `json:"mcc,omitempty"`
 	CreatedAt     string  `json:"createdAt"`
 }
 
@@ -101,6 +102,10 @@ func (s *Server) history(c *call, keep func(*ledger.Auth) bool) (int, any, *apiE
 			Currency: currency, CreatedAt: nanosRFC3339(a.CreatedAt)}
 		if card.PAN != "" {
 			it.MaskedPAN = pan.Mask(card.PAN)
+		}
+		if m := strings.TrimSpace(a.Merchant); m != "" {
+			it.Merchant = &m
+			it.MCC = a.MCC
 		}
 		items = append(items, it)
 	}

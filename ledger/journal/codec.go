@@ -124,6 +124,9 @@ func encodeRow(dst []byte, row any) ([]byte, error) {
 		e.i64(r.PostedMinor)
 		e.i64(r.ExpiresAt)
 		e.i64(r.CreatedAt)
+		// Added after the first binary rows: decoded only when present.
+		e.str(r.Merchant)
+		e.str(r.MCC)
 	case *ledger.Reply:
 		e.str(r.Key)
 		e.u64(r.ContentHash)
@@ -368,6 +371,10 @@ func decodeRow(table string, b []byte, in *interner) (any, error) {
 		r.PostedMinor = d.i64()
 		r.ExpiresAt = d.i64()
 		r.CreatedAt = d.i64()
+		if d.pos < len(d.b) {
+			r.Merchant = d.str()
+			r.MCC = d.sym()
+		}
 		row = r
 	case "reply":
 		r := &ledger.Reply{}

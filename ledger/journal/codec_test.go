@@ -28,7 +28,7 @@ func TestCodecRoundTrip(t *testing.T) {
 			&ledger.Token{}},
 		"auth": {&ledger.Auth{Key: "0100|1|2|00000000003", CardID: "k1", BalanceID: "b1", PartnerID: "p1",
 			Kind: authz.KindRefund, State: ledger.AuthPosted, Action: authz.InsufficientFunds, AmountMinor: 1,
-			HeldMinor: -2, PostedMinor: -3, ExpiresAt: 4, CreatedAt: 5}, &ledger.Auth{}},
+			HeldMinor: -2, PostedMinor: -3, ExpiresAt: 4, CreatedAt: 5, Merchant: "ACME  BERLIN DE", MCC: "5411"}, &ledger.Auth{}},
 		"reply": {&ledger.Reply{Key: "k", ContentHash: 1<<64 - 1, Response: authz.Response{Action: authz.Approved,
 			AuthCode: "ABC123", HasBalance: true, AvailableMinor: -7, CurrencyNum: "978", ICCResponse: []byte{0x91, 0}},
 			At: 8, CurrentMinor: 9, HeldMinor: 10},
@@ -47,7 +47,19 @@ func TestCodecRoundTrip(t *testing.T) {
 			if !reflect.DeepEqual(got, r) {
 				t.Errorf("%s: round trip\n got %+v\nwant %+v", table, got, r)
 			}
-			for cut := 0; cut < len(b); cut++ { // every truncation is an error, never a panic
+			// Auth rows written before the merchant tail existed end right after CreatedAt, so that
+			// one cut decodes (as such an older row); the AES-GCM seal detects truncation at rest.
+			oldAuthEnd := -1
+			if a, ok := r.(*ledger.Auth); ok {
+				short := *a
+				short.Merchant, short.MCC = "", ""
+				full, _ := encodeRow(nil, &short)
+				oldAuthEnd = len(full) - 2 // two empty strings: one length byte each
+			}
+			for cut := 0; cut < len(b); cut++ { // every other truncation is an error, never a panic
+				if cut == oldAuthEnd {
+					continue
+				}
 				if _, err := decodeRow(table, b[:cut], nil); err == nil {
 					t.Errorf("%s: truncated at %d of %d decodes without error", table, cut, len(b))
 				}

@@ -304,3 +304,15 @@ func TestRestartKeepsBooks(t *testing.T) {
 		t.Fatalf("retransmission after restart: 39=%s 38=%s, first 39=%s 38=%s", again.ResponseCode, again.AuthCode, first.ResponseCode, first.AuthCode)
 	}
 }
+
+// The merchant of an authorization (fields 43 and 18) is kept with its record for history.
+func TestAuthRecordKeepsMerchant(t *testing.T) {
+	s := startSwitch(t)
+	c := s.provision(10000)
+	a := s.req("0100", "000000", c, 100)
+	s.send(a)
+	rec, ok := s.app.Engine().State().Auth(ledger.OriginalKey("0100", a.STAN, a.F7, a.AcquirerID))
+	if !ok || rec.Merchant != a.MerchantName || rec.MCC != "5999" {
+		t.Fatalf("auth record merchant %q mcc %q", rec.Merchant, rec.MCC)
+	}
+}
