@@ -177,7 +177,18 @@ func TestBadHTTPInputCatalog(t *testing.T) {
 			// A fresh session per case: sessions live only http.sessionTTL (1.5 s here).
 			hdr = with(hdr, "Authorization", "Bearer "+s.session(c.customerID))
 		}
-		r := s.do(k.method, k.path, k.body, hdr)
+		r, err := s.tryDo(k.method, k.path, k.body, hdr)
+		if err != nil {
+			// Far past the body limit the server stops reading and closes the connection while
+			// the client is still writing: the client may see the reset before the 413.
+			if len(k.body) > 4*64<<10 && k.status == 413 {
+				if after := s.ledgerState(); after != before {
+					t.Errorf("%s: the ledger changed", k.name)
+				}
+				continue
+			}
+			t.Fatalf("%s: %v", k.name, err)
+		}
 		if r.status >= 500 {
 			t.Errorf("%s: %d (5xx on bad input): %s", k.name, r.status, r.body)
 			continue

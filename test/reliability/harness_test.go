@@ -205,6 +205,16 @@ func (r resp) str(t *testing.T, k string) string {
 
 func (s *sw) do(method, path string, body []byte, hdr map[string]string) resp {
 	s.t.Helper()
+	r, err := s.tryDo(method, path, body, hdr)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return r
+}
+
+// tryDo is do that returns a transport error instead of failing the test.
+func (s *sw) tryDo(method, path string, body []byte, hdr map[string]string) (resp, error) {
+	s.t.Helper()
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -221,11 +231,11 @@ func (s *sw) do(method, path string, body []byte, hdr map[string]string) resp {
 	}
 	rs, err := s.http.Do(rq)
 	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
+		return resp{}, err
 	}
 	defer rs.Body.Close()
 	out, _ := io.ReadAll(rs.Body)
-	return resp{status: rs.StatusCode, body: out}
+	return resp{status: rs.StatusCode, body: out}, nil
 }
 
 func (s *sw) must(status int, r resp) resp {
