@@ -198,9 +198,8 @@ func (d *Dispatcher) answer(p pending) {
 		d.log.LogAttrs(context.Background(), slog.LevelDebug, "answered", attrs...)
 	}
 	p.reply(out)
-	if d.notify != nil && p.req.Kind.MovesMoney() || d.notify != nil && p.req.Kind == authz.KindBalanceInquiry {
-		if p.resp.Action != authz.FormatError && p.resp.Action != authz.SystemError {
-			d.notify(Notice{Request: p.req, Response: p.resp, CardID: p.cardID, BalanceID: p.balanceID})
-		}
+	if d.notify != nil && (p.req.Kind.MovesMoney() || p.req.Kind == authz.KindBalanceInquiry) &&
+		p.resp.Action != authz.FormatError && p.resp.Action != authz.SystemError {
+		d.notify(Notice{Request: p.req, Response: p.resp, CardID: p.cardID, BalanceID: p.balanceID})
 	}
 }
