@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/cardswitch/cardswitch/app"
@@ -40,6 +41,18 @@ func serve(args []string) error {
 	a, err := app.Start(cfg, log)
 	if err != nil {
 		return err
+	}
+	// CARDSWITCH_CPUPROFILE=FILE records a CPU profile of the running switch (recovery excluded)
+	// until shutdown, for `go tool pprof` (docs/benchmarks.md).
+	if path := os.Getenv("CARDSWITCH_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	<-ctx.Done()
 	log.Info("shutting down")

@@ -5,17 +5,14 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -36,27 +33,21 @@ type Options struct {
 	// BlockCacheBytes bounds Badger's block cache; the ledger keeps its own state in memory, so
 	// the cache only serves recovery. Default 16 MiB.
 	BlockCacheBytes int64
-	// WALSegmentBytes is the size past which a write-ahead log segment is closed (and deleted
-	// once applied to Badger). Default 64 MiB.
-	WALSegmentBytes int64
 }
 
-// Badger is the durable journal: a write-ahead log (wal.go) that makes each batch durable, in
-// front of the Badger store that the log's batches are applied to in the background
-// (applier.go) and that the ledger is loaded from.
+// Badger is the durable journal.
 type Badger struct {
 	db   *badger.DB
 	aead cipher.AEAD
-	mu   sync.Mutex // serialises Commit with Close, loading and key rotation
+	mu   sync.Mutex // serialises Commit with Close and key rotation
 	buf  []byte     // plaintext scratch of seal, reused (Commit holds mu)
-	wal  *wal
-	app  *applier
-	log  *slog.Logger
-	// segmentBytes is Options.WALSegmentBytes.
-	segmentBytes int64
-	keyID        byte // id of the data key new values are sealed under (aead)
-	keys         map[byte]cipher.AEAD
-	opts         badger.Options
+	// arena holds the keys and sealed values of one Commit, reused by the next (Commit holds mu).
+	// Badger copies keys and values into its memtable and value log before Commit returns and
+	// keeps no reference to them, so one buffer per batch replaces two allocations per row.
+	arena []byte
+	keyID byte // id of the data key new values are sealed under (aead)
+	keys  map[byte]cipher.AEAD
+	opts  badger.Options
 	// reencryptFrom is where the next Reencrypt step resumes (nil: from the start).
 	reencryptFrom []byte
 }
@@ -86,13 +77,8 @@ func OpenBadger(opts Options) (*Badger, error) {
 			return nil, fmt.Errorf("journal: old data key %d: %w", id, err)
 		}
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	bo := badger.DefaultOptions(opts.Dir).
-		WithSyncWrites(true).       // a log segment is deleted only once its batches are synced here
-		WithDetectConflicts(false). // one writer at a time (the applier, or recovery)
+		WithSyncWrites(true). // an approval is on disk before its response leaves
 		WithNumVersionsToKeep(1).
 		WithLogger(badgerLogger{opts.Logger}).
 		WithCompactL0OnClose(false). // set on the instance reopened after Load (see reopen)
@@ -110,67 +96,7 @@ func OpenBadger(opts Options) (*Badger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("journal: open: %w", err)
 	}
-	j := &Badger{db: db, aead: aead, keyID: opts.DataKeyID, keys: keys, opts: bo, log: log,
-		segmentBytes: opts.WALSegmentBytes}
-	if j.segmentBytes <= 0 {
-		j.segmentBytes = walSegmentSize
-	}
-	walDir := filepath.Join(opts.Dir, walDirName)
-	next, err := j.replay(walDir)
-	if err == nil {
-		j.wal, err = openWAL(walDir, next)
-	}
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	j.app = newApplier(j, walDir, log)
-	return j, nil
-}
-
-// replay writes the batches of the log segments left by the last run (all of them if it
-// crashed, none after a clean Close) into Badger, synced, deletes the segments, and returns the
-// number of the next segment.
-func (j *Badger) replay(walDir string) (next int, err error) {
-	segs, err := segments(walDir)
-	if err != nil || len(segs) == 0 {
-		return 1, err
-	}
-	batches := 0
-	var all [][]walEntry
-	for i, n := range segs {
-		end, torn, err := readSegment(segmentPath(walDir, n), func(es []walEntry) error {
-			all = append(all, slices.Clone(es))
-			batches++
-			return nil
-		})
-		if err != nil {
-			return 0, err
-		}
-		if torn {
-			if i != len(segs)-1 {
-				return 0, fmt.Errorf("journal: wal: segment %d is damaged at offset %d and is not the last one; refusing to start", n, end)
-			}
-			j.log.Warn("journal: the last log record was incomplete (a batch cut by a crash, never acknowledged); ignored", "segment", n, "offset", end)
-		}
-	}
-	err = applyEntries(j.db, func(yield func(walEntry) bool) {
-		for _, es := range all {
-			for _, e := range es {
-				if !yield(e) {
-					return
-				}
-			}
-		}
-	})
-	if err != nil {
-		return 0, fmt.Errorf("journal: wal replay: %w", err)
-	}
-	if err := removeSegments(walDir, segs[len(segs)-1]); err != nil {
-		return 0, err
-	}
-	j.log.Info("journal: replayed the write-ahead log", "segments", len(segs), "batches", batches)
-	return segs[len(segs)-1] + 1, nil
+	return &Badger{db: db, aead: aead, keyID: opts.DataKeyID, keys: keys, opts: bo}, nil
 }
 
 // reopen closes and reopens the store after the full scan of Load. Badger maps its table files;
@@ -203,85 +129,56 @@ func newAEAD(key []byte) (cipher.AEAD, error) {
 	return cipher.NewGCM(block)
 }
 
-// Commit makes the changes durable in the write-ahead log (one record, fdatasync'ed) and queues
-// them for Badger. A batch refused with an error left nothing behind.
+// Commit writes the changes in one synced Badger transaction.
 func (j *Badger) Commit(changes []ledger.Change) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.db == nil {
 		return ErrClosed
 	}
-	if err := j.app.waitRoom(); err != nil {
-		return fmt.Errorf("journal: store writes failing, batch refused: %w", err)
+	txn := j.db.NewTransaction(true)
+	defer txn.Discard()
+	arena := j.arena[:0]
+	defer func() {
+		if cap(arena) <= maxArena {
+			j.arena = arena[:0]
+		} else {
+			j.arena = nil // a huge batch (recovery tools, tests) does not pin its buffer
+		}
+	}()
+	for _, c := range changes {
+		prefix, ok := prefixOf(c.Table)
+		if !ok {
+			return fmt.Errorf("journal: unknown table %q", c.Table)
+		}
+		// Slices of the arena are capped (three-index) so nothing appends into a neighbour; when
+		// the arena grows, earlier slices keep pointing into the old array, which is unchanged.
+		start := len(arena)
+		arena = append(append(arena, prefix...), c.Key...)
+		key := arena[start:len(arena):len(arena)]
+		if c.Row == nil {
+			if err := txn.Delete(key); err != nil {
+				return fmt.Errorf("journal: delete: %w", err)
+			}
+			continue
+		}
+		var err error
+		start = len(arena)
+		if arena, err = j.sealTo(arena, key, c.Row); err != nil {
+			return err
+		}
+		if err := txn.Set(key, arena[start:len(arena):len(arena)]); err != nil {
+			return fmt.Errorf("journal: set: %w", err)
+		}
 	}
-	buf := j.app.buffer()
-	rec, err := j.record((*buf)[:0], changes)
-	*buf = rec
-	if err == nil {
-		err = j.wal.append(rec)
-	}
-	if err != nil {
-		j.app.release(buf)
-		return err
-	}
-	entries, err := decodeRecord(rec[walHeader:], make([]walEntry, 0, len(changes)))
-	if err != nil { // cannot happen: the record was just built
-		j.app.release(buf)
-		return err
-	}
-	j.app.ch <- &pending{rec: buf, entries: entries}
-	if j.wal.size > j.segmentBytes {
-		j.rotateLocked()
+	if err := txn.Commit(); err != nil {
+		return fmt.Errorf("journal: commit: %w", err)
 	}
 	return nil
 }
 
-// rotateLocked closes the current log segment; the applier deletes it once its batches are in
-// Badger. A failure to start a new segment leaves the current one in use.
-func (j *Badger) rotateLocked() {
-	closed := j.wal.seq
-	if err := j.wal.rotate(); err != nil {
-		j.log.Warn("journal: log segment not rotated; still appending to the current one", "err", err)
-		return
-	}
-	j.app.ch <- &pending{closedSeg: closed}
-}
-
-// record builds a log record of the changes into dst: header space, entry count, then every
-// key with its sealed value (or a delete).
-func (j *Badger) record(dst []byte, changes []ledger.Change) ([]byte, error) {
-	dst = append(dst, make([]byte, walHeader)...)
-	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(changes)))
-	for _, c := range changes {
-		prefix, ok := prefixOf(c.Table)
-		if !ok {
-			return dst, fmt.Errorf("journal: unknown table %q", c.Table)
-		}
-		if len(prefix)+len(c.Key) > 1<<16-1 {
-			return dst, fmt.Errorf("journal: %s key too long", c.Table)
-		}
-		op := byte(opSet)
-		if c.Row == nil {
-			op = opDelete
-		}
-		dst = append(dst, op)
-		dst = binary.LittleEndian.AppendUint16(dst, uint16(len(prefix)+len(c.Key)))
-		kstart := len(dst)
-		dst = append(append(dst, prefix...), c.Key...)
-		if c.Row == nil {
-			continue
-		}
-		lenAt := len(dst)
-		dst = append(dst, 0, 0, 0, 0)
-		var err error
-		// If sealTo grows dst into a new array, the key slice still reads the old one, unchanged.
-		if dst, err = j.sealTo(dst, dst[kstart:lenAt:lenAt], c.Row); err != nil {
-			return dst, err
-		}
-		binary.LittleEndian.PutUint32(dst[lenAt:], uint32(len(dst)-lenAt-4))
-	}
-	return dst, nil
-}
+// maxArena bounds the Commit buffer kept between batches.
+const maxArena = 1 << 20
 
 // seal encodes a row (format 2, binary) and encrypts it; the key is bound as additional data so
 // a value cannot be moved to another key.
@@ -373,8 +270,6 @@ func (j *Badger) Reencrypt(max int) (rewritten int, done bool, err error) {
 	if max <= 0 {
 		max = 1000
 	}
-	// Read the latest version of every row: the applier may still hold logged batches.
-	j.app.flush()
 	var next []byte
 	prefixOf := map[byte]string{}
 	for _, t := range tables {
@@ -423,13 +318,6 @@ func (j *Badger) Reencrypt(max int) (rewritten int, done bool, err error) {
 		return 0, false, fmt.Errorf("journal: re-encrypt: %w", err)
 	}
 	j.reencryptFrom = next // nil when done
-	if done {
-		// Log segments written before the rotation hold values sealed under the old key; once
-		// they are gone a restart cannot bring such values back, and the old key can be dropped.
-		if err := j.checkpointLocked(); err != nil {
-			return rewritten, false, fmt.Errorf("journal: re-encrypt: %w", err)
-		}
-	}
 	return rewritten, done, nil
 }
 
@@ -456,7 +344,6 @@ func (j *Badger) Load(st *ledger.State) error {
 	if j.db == nil {
 		return ErrClosed
 	}
-	j.app.flush() // batches committed before Load (tests, tools) are read back too
 	type item struct {
 		key, val []byte
 	}
@@ -569,47 +456,16 @@ func (j *Badger) decodeValue(table string, key, val []byte, in *interner) (any, 
 	return row, nil
 }
 
-// Close applies what the log holds to Badger, removes the log and closes the store. If Badger
-// cannot take the batches within closeWait, the log is kept and replayed at the next open.
+// Close flushes and closes the store.
 func (j *Badger) Close() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	if j.app == nil {
+	if j.db == nil {
 		return nil
 	}
-	close(j.app.ch)
-	select {
-	case <-j.app.done:
-	case <-time.After(closeWait):
-		close(j.app.quit)
-		<-j.app.done
-	}
-	var errs []error
-	if j.wal != nil {
-		errs = append(errs, j.wal.close())
-		if !j.app.gaveUp.Load() {
-			errs = append(errs, removeSegments(j.wal.dir, j.wal.seq))
-		}
-	}
-	if j.db != nil {
-		errs = append(errs, j.db.Close())
-	}
-	j.app, j.wal, j.db = nil, nil, nil
-	return errors.Join(errs...)
-}
-
-// closeWait bounds how long Close waits for the applier.
-const closeWait = 10 * time.Second
-
-// checkpointLocked waits until Badger holds every logged batch, then starts a new log segment
-// and deletes the others: a restart then replays nothing written before this point.
-func (j *Badger) checkpointLocked() error {
-	j.app.flush()
-	closed := j.wal.seq
-	if err := j.wal.rotate(); err != nil {
-		return err
-	}
-	return removeSegments(j.wal.dir, closed)
+	err := j.db.Close()
+	j.db = nil
+	return err
 }
 
 type badgerLogger struct{ l *slog.Logger }
