@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 
 	"github.com/cardswitch/cardswitch/ledger"
 )
@@ -86,7 +87,14 @@ func OpenBadger(opts Options) (*Badger, error) {
 		WithValueLogFileSize(256 << 20).
 		WithNumMemtables(3).
 		WithNumLevelZeroTables(4).
-		WithNumLevelZeroTablesStall(12)
+		WithNumLevelZeroTablesStall(12).
+		// Values are AES-GCM ciphertext: compressing tables costs CPU and saves nothing.
+		WithCompression(options.None).
+		// The ledger reads the store only by iteration (Load, Reencrypt), never by key: bloom
+		// filters would be built for every table and never consulted.
+		WithBloomFalsePositive(0).
+		// One writer at a time (the engine's Commit, or a Reencrypt step, under mu).
+		WithDetectConflicts(false)
 	cache := opts.BlockCacheBytes
 	if cache == 0 {
 		cache = 16 << 20
