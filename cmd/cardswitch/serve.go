@@ -54,6 +54,15 @@ func serve(args []string) error {
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
+	// CARDSWITCH_MEMPROFILE=FILE writes a heap profile at shutdown (allocations since start).
+	if path := os.Getenv("CARDSWITCH_MEMPROFILE"); path != "" {
+		defer func() {
+			if f, err := os.Create(path); err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
+	}
 	<-ctx.Done()
 	log.Info("shutting down")
 	return a.Shutdown()
