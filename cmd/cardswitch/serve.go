@@ -38,11 +38,7 @@ func serve(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	a, err := app.Start(cfg, log)
-	if err != nil {
-		return err
-	}
-	// CARDSWITCH_CPUPROFILE=FILE records a CPU profile of the running switch (recovery excluded)
+	// CARDSWITCH_CPUPROFILE=FILE records a CPU profile of the running switch (recovery included)
 	// until shutdown, for `go tool pprof` (docs/benchmarks.md).
 	if path := os.Getenv("CARDSWITCH_CPUPROFILE"); path != "" {
 		f, err := os.Create(path)
@@ -53,6 +49,10 @@ func serve(args []string) error {
 			return err
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	a, err := app.Start(cfg, log)
+	if err != nil {
+		return err
 	}
 	// CARDSWITCH_MEMPROFILE=FILE writes a heap profile at shutdown (allocations since start).
 	if path := os.Getenv("CARDSWITCH_MEMPROFILE"); path != "" {

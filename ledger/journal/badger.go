@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
@@ -49,6 +50,7 @@ type Badger struct {
 	keyID byte // id of the data key new values are sealed under (aead)
 	keys  map[byte]cipher.AEAD
 	opts  badger.Options
+	log   *slog.Logger // may be nil
 	// reencryptFrom is where the next Reencrypt step resumes (nil: from the start).
 	reencryptFrom []byte
 }
@@ -104,7 +106,7 @@ func OpenBadger(opts Options) (*Badger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("journal: open: %w", err)
 	}
-	return &Badger{db: db, aead: aead, keyID: opts.DataKeyID, keys: keys, opts: bo}, nil
+	return &Badger{db: db, aead: aead, keyID: opts.DataKeyID, keys: keys, opts: bo, log: opts.Logger}, nil
 }
 
 // reopen closes and reopens the store after the full scan of Load. Badger maps its table files;
@@ -352,6 +354,7 @@ func (j *Badger) Load(st *ledger.State) error {
 	if j.db == nil {
 		return ErrClosed
 	}
+	began := time.Now()
 	type item struct {
 		key, val []byte
 	}
@@ -444,8 +447,18 @@ func (j *Badger) Load(st *ledger.State) error {
 	if loadErr != nil {
 		return loadErr
 	}
+	read := time.Since(began)
 	st.FinishLoad()
-	return j.reopen()
+	indexed := time.Since(began)
+	if err := j.reopen(); err != nil {
+		return err
+	}
+	if j.log != nil {
+		j.log.Info("journal loaded", "read", read.Round(time.Millisecond).String(),
+			"indexes", (indexed - read).Round(time.Millisecond).String(),
+			"reopen", (time.Since(began) - indexed).Round(time.Millisecond).String())
+	}
+	return nil
 }
 
 // decodeValue decrypts and decodes one stored value of the given table.
