@@ -355,16 +355,7 @@ func (j *Badger) Load(st *ledger.State) error {
 		return ErrClosed
 	}
 	began := time.Now()
-	type item struct {
-		key, val []byte
-	}
-	type chunk struct {
-		table string
-		items []item
-		rows  []any
-		err   error
-		done  chan struct{}
-	}
+	type chunk = loadChunk
 	workers := runtime.GOMAXPROCS(0)
 	todo := make(chan *chunk, 4*workers)
 	ordered := make(chan *chunk, 4*workers)
@@ -408,34 +399,43 @@ func (j *Badger) Load(st *ledger.State) error {
 		}
 	}()
 	const chunkRows = 512
+	// The tables are read concurrently, one iterator each (a read-only transaction allows
+	// several); a chunk's keys and values are copied into one buffer rather than two
+	// allocations per row.
 	readErr := j.db.View(func(txn *badger.Txn) error {
+		var rg errgroupLite
 		for _, t := range tables {
-			it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256, Prefix: []byte(t.prefix)})
-			c := &chunk{table: t.name, done: make(chan struct{})}
-			flush := func() {
-				if len(c.items) > 0 {
-					ordered <- c
-					todo <- c
+			rg.Go(func() error {
+				it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256, Prefix: []byte(t.prefix)})
+				defer it.Close()
+				c := &chunk{table: t.name, done: make(chan struct{})}
+				flush := func() {
+					if len(c.items) > 0 {
+						c.seal()
+						ordered <- c
+						todo <- c
+					}
+					c = &chunk{table: t.name, done: make(chan struct{})}
 				}
-				c = &chunk{table: t.name, done: make(chan struct{})}
-			}
-			for it.Rewind(); it.Valid(); it.Next() {
-				bi := it.Item()
-				val, err := bi.ValueCopy(nil)
-				if err != nil {
-					it.Close()
-					flush()
-					return fmt.Errorf("journal: read: %w", err)
+				defer flush()
+				for it.Rewind(); it.Valid(); it.Next() {
+					bi := it.Item()
+					ko := len(c.buf)
+					c.buf = append(c.buf, bi.Key()...)
+					vo := len(c.buf)
+					if err := bi.Value(func(v []byte) error { c.buf = append(c.buf, v...); return nil }); err != nil {
+						return fmt.Errorf("journal: read: %w", err)
+					}
+					c.offs = append(c.offs, [3]int{ko, vo, len(c.buf)})
+					c.items = append(c.items, loadItem{})
+					if len(c.items) == chunkRows {
+						flush()
+					}
 				}
-				c.items = append(c.items, item{key: bi.KeyCopy(nil), val: val})
-				if len(c.items) == chunkRows {
-					flush()
-				}
-			}
-			flush()
-			it.Close()
+				return nil
+			})
 		}
-		return nil
+		return rg.Wait()
 	})
 	close(todo)
 	close(ordered)
@@ -460,6 +460,45 @@ func (j *Badger) Load(st *ledger.State) error {
 	}
 	return nil
 }
+
+// loadChunk is a run of rows of one table read by Load, decoded by a worker.
+type loadChunk struct {
+	table string
+	buf   []byte   // the keys and values of items
+	offs  [][3]int // per item: key start, value start, value end in buf
+	items []loadItem
+	rows  []any
+	err   error
+	done  chan struct{}
+}
+
+type loadItem struct{ key, val []byte }
+
+// seal points the items into buf once it is complete (appends may have moved it).
+func (c *loadChunk) seal() {
+	for i, o := range c.offs {
+		c.items[i] = loadItem{key: c.buf[o[0]:o[1]:o[1]], val: c.buf[o[1]:o[2]:o[2]]}
+	}
+}
+
+// errgroupLite runs functions concurrently and returns the first error.
+type errgroupLite struct {
+	wg   sync.WaitGroup
+	once sync.Once
+	err  error
+}
+
+func (g *errgroupLite) Go(f func() error) {
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		if err := f(); err != nil {
+			g.once.Do(func() { g.err = err })
+		}
+	}()
+}
+
+func (g *errgroupLite) Wait() error { g.wg.Wait(); return g.err }
 
 // decodeValue decrypts and decodes one stored value of the given table.
 func (j *Badger) decodeValue(table string, key, val []byte, in *interner) (any, error) {
