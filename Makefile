@@ -30,7 +30,7 @@ fuzz:
 	./scripts/fuzz.sh $(FUZZTIME)
 
 bench: build
-	./$(BIN) bench --spawn --suite --duration 20s --connections 32 --cpu-phase 4s --cpu-rounds 3 --json var/bench.json --html var/bench.html
+	./$(BIN) bench --spawn --suite --cards 1000000 --duration 60s --connections 32 --cpu-phase 4s --cpu-rounds 3 --json var/bench.json --html var/bench.html
 
 bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)

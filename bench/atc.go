@@ -21,6 +21,9 @@ import (
 //     43,200). A later run on the same day therefore starts above an earlier one as long as no card
 //     took more chip requests in the earlier run than half the seconds between the two starts;
 //   - after every run (and every --cpu-compare phase) the base moves past the highest ATC sent.
+//     Chip requests built before the run's clock (prepare.go) take their ATCs in the order they
+//     are sent; those the run does not get to send were never seen by the switch, so the next
+//     run may use their ATCs again.
 //
 // Limits: ATC is 2 bytes; a card's ATC never exceeds 0xFFFF (65,535). Requests that would need a
 // higher ATC are sent with 0xFFFF and counted as atcExhausted (the switch declines all but the

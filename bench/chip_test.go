@@ -290,15 +290,69 @@ func TestParseStatCPU(t *testing.T) {
 	}
 }
 
-// BenchmarkGeneratorNextChip is the bench's own cost of a chip request (ARQC built per request).
+// BenchmarkGeneratorNextChip is the bench's own cost of a chip request inside a measured window:
+// its ARQC was built before the clock (prebuildChip; refilled here with the timer stopped).
 func BenchmarkGeneratorNextChip(b *testing.B) {
+	benchChip(b, 1000, 1, true)
+}
+
+// BenchmarkGeneratorNextChipInline: the ARQC built in the request (the pool ran out), the card's
+// ICC master key cached (1,000 cards on one connection).
+func BenchmarkGeneratorNextChipInline(b *testing.B) {
+	benchChip(b, 1000, 1, false)
+}
+
+// BenchmarkGeneratorNextChipInline1M: as above with 1,000,000 cards over 32 connections: the
+// cache rarely holds the card (the ICC master key is derived and scheduled per request).
+func BenchmarkGeneratorNextChipInline1M(b *testing.B) {
+	benchChip(b, 1_000_000, 32, false)
+}
+
+func benchChip(b *testing.B, count, conns int, prebuilt bool) {
 	cards := testCards(b)
+	cards.Count = count
 	mix, _ := ParseMix("chip=1")
-	g := newGenerator(cards, &mix, 0, 1, 1, 1)
+	g := newGenerator(cards, &mix, 0, conns, 1, 1)
 	buf := make([]byte, 0, 512)
+	now := time.Now()
+	const chunk = 20000
+	refill := func() {
+		if err := g.prebuildChip(chunk, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if prebuilt {
+		refill()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if prebuilt && g.pre.next == len(g.pre.entries) {
+			b.StopTimer()
+			refill()
+			b.StartTimer()
+		}
+		buf, _, _, _ = g.next(now, buf[:0])
+	}
+	b.StopTimer()
+	if prebuilt && g.chipInline != 0 {
+		b.Fatalf("%d chip requests built inline", g.chipInline)
+	}
+}
+
+// BenchmarkChipPrebuild is the cost of one prebuilt chip request (before the clock), 1,000,000
+// cards over 32 connections.
+func BenchmarkChipPrebuild(b *testing.B) {
+	cards := testCards(b)
+	cards.Count = 1_000_000
+	mix, _ := ParseMix("chip=1")
+	g := newGenerator(cards, &mix, 0, 32, 1, 1)
 	now := time.Now()
 	b.ReportAllocs()
 	for b.Loop() {
-		buf, _, _, _ = g.next(now, buf[:0])
+		if err := g.prebuildChip(1000, now); err != nil {
+			b.Fatal(err)
+		}
 	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1000, "ns/chip")
 }

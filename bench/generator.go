@@ -136,6 +136,9 @@ type Cards struct {
 	// ATCBase is the run's ATC base: the k-th chip request on a card carries ATC ATCBase+k (see
 	// ATCBaseAt). Zero is taken as 1.
 	ATCBase uint16
+	// tables keeps what is computed once per card set, before a run's clock starts (the CVC2 of
+	// every card); copies of a Cards share it. nil: each run computes its own (see prepare).
+	tables *cardTables
 }
 
 // generator builds the requests of one connection. Keys of contract §2 (MTI, 11, 7, 32, 37) are
@@ -168,6 +171,36 @@ type generator struct {
 	maxATC       uint16
 	atcExhausted int64
 	f9A          string // transaction date of 9A, YYMMDD
+
+	// cvc2Tab is the CVC2 of every card, computed before the run's clock (nil: cvc2Cache).
+	cvc2Tab *cvc2Table
+	// chip builds field 55 (nil until the first chip request or prebuildChip).
+	chip *chipBuilder
+	// Chip requests built before the run's clock (prebuildChip), taken in order: their ATCs were
+	// allocated in that order, so per card they still increase. They are valid while the send
+	// date (9A) is pre.date; after a date change the rest is dropped and requests are built inline.
+	pre chipPool
+	// chipPrebuilt counts the chip requests sent from the pool, chipInline those whose ARQC was
+	// built in the run (the pool was empty, or there was none).
+	chipPrebuilt, chipInline int64
+}
+
+// chipPool is a generator's chip requests built ahead: field 55 of entry i is buf[off:off+n].
+type chipPool struct {
+	date    string
+	buf     []byte
+	entries []chipPre
+	next    int
+}
+
+// chipPre is one prebuilt chip request (no pointers: a large pool costs the GC nothing to scan).
+type chipPre struct {
+	idx       int32
+	amount    int32
+	atc       uint16
+	exhausted bool
+	n         uint16
+	off       uint32
 }
 
 func newGenerator(cards *Cards, mix *Mix, conn, conns int, seed uint64, nonce int) *generator {
@@ -207,14 +240,16 @@ func (g *generator) next(now time.Time, dst []byte) ([]byte, uint32, Kind, error
 		g.f9A = u.Format("060102")
 	}
 	kind := g.mix.Pick(g.rng.IntN(g.mix.total))
-	idx := 0
-	if !g.cards.Hot && g.cards.Count > 1 {
-		if kind == KindChip && g.cards.Count >= g.conns {
-			// this connection's cards: conn, conn+conns, conn+2*conns, ...
-			idx = g.conn + g.conns*g.rng.IntN((g.cards.Count-g.conn+g.conns-1)/g.conns)
-		} else {
-			idx = g.rng.IntN(g.cards.Count)
-		}
+	var pre *chipPre
+	if kind == KindChip && g.chipKeys() {
+		pre = g.takePrebuilt()
+	}
+	var idx int
+	var amount int64
+	if pre != nil {
+		idx, amount = int(pre.idx), int64(pre.amount)
+	} else {
+		idx, amount = g.card(kind), g.amount()
 	}
 	prog := provision.ProgramOf(g.cards.Programs, idx)
 	pan := provision.PAN(prog, idx)
@@ -225,7 +260,7 @@ func (g *generator) next(now time.Time, dst []byte) ([]byte, uint32, Kind, error
 		ExpiryYYMM: g.cards.Expiry, MCC: "5999", AcquirerID: g.acquirer,
 		RRN: g.nonce + pad8(g.seq%100000000), TerminalID: "BENCH001", MerchantID: "BENCHMERCHANT01",
 		MerchantName: merchantName, CurrencyNum: prog.Currency.Numeric,
-		HasAmount: true, AmountMinor: int64(1 + g.rng.IntN(amountMaxMinor)),
+		HasAmount: true, AmountMinor: amount,
 	}
 	switch kind {
 	case KindEcom:
@@ -234,16 +269,22 @@ func (g *generator) next(now time.Time, dst []byte) ([]byte, uint32, Kind, error
 			r.CVC2 = g.cvc2(idx, prog, pan)
 		}
 	case KindChip:
-		r.Kind, r.ProcessingCode, r.POSEntryMode, r.CardSeq = authz.KindFinancial, "000000", "051", "000"
+		r.Kind, r.ProcessingCode, r.POSEntryMode, r.CardSeq = authz.KindFinancial, "000000", "051", chipPSN
 		if g.seq&1 == 0 {
 			r.POSEntryMode = "071" // contactless
 		}
-		if len(g.cards.Keys) == len(g.cards.Programs) {
+		switch {
+		case pre != nil:
+			r.ICC = g.pre.buf[pre.off : pre.off+uint32(pre.n)]
+			g.sentATC(pre.atc, pre.exhausted)
+			g.chipPrebuilt++
+		case g.chipKeys():
 			icc, err := g.arqc(idx, pan, r)
 			if err != nil {
 				return dst, 0, kind, err
 			}
 			r.ICC = icc
+			g.chipInline++
 		}
 	case KindPIN:
 		r.Kind, r.ProcessingCode, r.POSEntryMode, r.CardSeq = authz.KindFinancial, "000000", "051", "000"
@@ -257,39 +298,120 @@ func (g *generator) next(now time.Time, dst []byte) ([]byte, uint32, Kind, error
 	return out, stan, kind, err
 }
 
-// nextATC is the ATC of the next chip request on card idx: the run's base plus the card's count
-// of chip requests in this run. Past 0xFFFF it stays at 0xFFFF (the switch declines it as a replay)
-// and counts the request in atcExhausted.
-func (g *generator) nextATC(idx int) uint16 {
+// card draws the card of a request of kind.
+func (g *generator) card(kind Kind) int {
+	if g.cards.Hot || g.cards.Count <= 1 {
+		return 0
+	}
+	if kind == KindChip && g.cards.Count >= g.conns {
+		// this connection's cards: conn, conn+conns, conn+2*conns, ...
+		return g.conn + g.conns*g.rng.IntN((g.cards.Count-g.conn+g.conns-1)/g.conns)
+	}
+	return g.rng.IntN(g.cards.Count)
+}
+
+// amount draws an amount in minor units, 1..amountMaxMinor.
+func (g *generator) amount() int64 { return int64(1 + g.rng.IntN(amountMaxMinor)) }
+
+// chipKeys says whether chip requests carry an ARQC (the programs' card keys are known).
+func (g *generator) chipKeys() bool {
+	return len(g.cards.Keys) > 0 && len(g.cards.Keys) == len(g.cards.Programs)
+}
+
+// allocATC is the ATC of the next chip request on card idx: the run's base plus the card's count
+// of chip requests in this run. Past 0xFFFF it stays at 0xFFFF (the switch declines it as a
+// replay) and exhausted is set.
+func (g *generator) allocATC(idx int) (atc uint16, exhausted bool) {
 	n := g.atcCount[idx] + 1
 	g.atcCount[idx] = n
 	base := uint32(g.cards.ATCBase)
 	if base == 0 {
 		base = 1
 	}
-	atc := base - 1 + n
-	if atc > 0xFFFF {
+	a := base - 1 + n
+	if a > 0xFFFF {
+		return 0xFFFF, true
+	}
+	return uint16(a), false
+}
+
+// sentATC records a chip request's ATC as sent: the run's highest ATC and the exhausted count.
+func (g *generator) sentATC(atc uint16, exhausted bool) {
+	if exhausted {
 		g.atcExhausted++
-		atc = 0xFFFF
 	}
-	if uint16(atc) > g.maxATC {
-		g.maxATC = uint16(atc)
+	if atc > g.maxATC {
+		g.maxATC = atc
 	}
-	return uint16(atc)
 }
 
 // arqc builds field 55 for the chip request r on card idx: a valid ARQC over the request's amount
 // and currency, a fresh ATC and a random unpredictable number (the PSN is field 23).
 func (g *generator) arqc(idx int, pan string, r *authz.Request) ([]byte, error) {
-	k := g.cards.Keys[idx%len(g.cards.Keys)]
-	var un [4]byte
+	if g.chip == nil {
+		g.chip = newChipBuilder(g.cards)
+	}
+	atc, exhausted := g.allocATC(idx)
+	g.sentATC(atc, exhausted)
+	return g.chip.build(nil, idx, pan, atc, r.AmountMinor, r.CurrencyNum, g.un(), g.f9A)
+}
+
+// un draws a terminal unpredictable number (9F37).
+func (g *generator) un() [4]byte {
 	u := g.rng.Uint32()
-	un[0], un[1], un[2], un[3] = byte(u>>24), byte(u>>16), byte(u>>8), byte(u)
-	return security.BuildField55(k, pan, r.CardSeq, g.nextATC(idx), r.AmountMinor, r.CurrencyNum, un,
-		&security.ARQCOptions{TxnDate: g.f9A})
+	return [4]byte{byte(u >> 24), byte(u >> 16), byte(u >> 8), byte(u)}
+}
+
+// prebuildChip builds n chip requests ahead (card, amount, ATC, field 55 dated now), to be sent
+// in order by next before any request is built inline. It is called before the run's clock
+// starts, so their cryptography costs the measured window nothing.
+func (g *generator) prebuildChip(n int, now time.Time) error {
+	g.pre = chipPool{}
+	if n <= 0 || !g.chipKeys() || g.mix.Weights[KindChip] == 0 {
+		return nil
+	}
+	if g.chip == nil {
+		g.chip = newChipBuilder(g.cards)
+	}
+	date := now.UTC().Format("060102")
+	p := chipPool{date: date, entries: make([]chipPre, 0, n), buf: make([]byte, 0, n*112)}
+	for i := 0; i < n; i++ {
+		idx, amount := g.card(KindChip), g.amount()
+		prog := provision.ProgramOf(g.cards.Programs, idx)
+		pan := provision.PAN(prog, idx)
+		atc, exhausted := g.allocATC(idx)
+		off := len(p.buf)
+		var err error
+		if p.buf, err = g.chip.build(p.buf, idx, pan, atc, amount, prog.Currency.Numeric, g.un(), date); err != nil {
+			return err
+		}
+		p.entries = append(p.entries, chipPre{idx: int32(idx), amount: int32(amount), atc: atc, exhausted: exhausted,
+			n: uint16(len(p.buf) - off), off: uint32(off)})
+	}
+	g.pre = p
+	return nil
+}
+
+// takePrebuilt returns the next prebuilt chip request, nil when there is none left or the send
+// date (9A, g.f9A) is no longer the pool's.
+func (g *generator) takePrebuilt() *chipPre {
+	p := &g.pre
+	if p.next >= len(p.entries) {
+		return nil
+	}
+	if p.date != g.f9A {
+		*p = chipPool{} // the date changed during the run: build the rest inline
+		return nil
+	}
+	e := &p.entries[p.next]
+	p.next++
+	return e
 }
 
 func (g *generator) cvc2(idx int, prog *provision.Program, pan string) string {
+	if v, ok := g.cvc2Tab.get(idx); ok {
+		return v
+	}
 	if v, ok := g.cvc2Cache[idx]; ok {
 		return v
 	}

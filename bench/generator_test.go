@@ -194,6 +194,37 @@ func BenchmarkGeneratorNext(b *testing.B) {
 	}
 }
 
+// BenchmarkGeneratorNextPrepared1M is a request of the default mix inside a measured window as
+// Run prepares it for 1,000,000 cards and 32 connections: CVC2 table, chip requests prebuilt.
+func BenchmarkGeneratorNextPrepared1M(b *testing.B) {
+	cards := testCards(b)
+	cards.Count, cards.tables = 1_000_000, &cardTables{}
+	mix, _ := ParseMix(DefaultMix)
+	o := Options{Connections: 32, Duration: time.Second, Mix: mix, Cards: *cards, PrebuildRate: 1}
+	g := newGenerator(&o.Cards, &o.Mix, 0, 32, 1, 1)
+	buf := make([]byte, 0, 512)
+	now := time.Now()
+	prep := func() {
+		if _, err := prepare(&o, []*generator{g}); err != nil {
+			b.Fatal(err)
+		}
+		if err := g.prebuildChip(5000, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+	prep()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if g.pre.next == len(g.pre.entries) {
+			b.StopTimer()
+			prep()
+			b.StartTimer()
+		}
+		buf, _, _, _ = g.next(now, buf[:0])
+	}
+}
+
 func BenchmarkDecodeResponse(b *testing.B) {
 	cards := testCards(b)
 	mix, _ := ParseMix(DefaultMix)

@@ -29,7 +29,7 @@ func Main(args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8583", "ISO 8583 address of the switch")
 	conns := fs.Int("connections", 32, "TCP connections")
-	duration := fs.Duration("duration", 20*time.Second, "length of the run")
+	duration := fs.Duration("duration", 20*time.Second, "length of the run (with --suite: the closed loop's measured window, after the warm-up)")
 	warmup := fs.Duration("warmup", time.Second, "first part of the run left out of the totals")
 	rate := fs.Float64("rate", 0, "open loop: total requests per second on a fixed schedule; 0: closed loop (maximum throughput)")
 	pipeline := fs.Int("pipeline", 8, "closed loop: requests in flight per connection")
@@ -51,10 +51,12 @@ func Main(args []string) error {
 	cpuRate := fs.Float64("cpu-rate", 0, "with --cpu-compare: run the phases open loop at this many requests/s (same load for every kind); 0: closed loop")
 	cpuRounds := fs.Int("cpu-rounds", 1, "with --cpu-compare: rounds of the three phases (order rotated each round)")
 	servePID := fs.Int("serve-pid", 0, "process id of a local switch (without --spawn): its CPU time is reported")
-	suite := fs.Bool("suite", false, "with --spawn: against one switch, closed loop (--duration) with the echo baseline, open loop (--suite-rate for --suite-open), spread and hot closed-loop phases (--suite-phase each), the CPU comparison (unless --cpu-compare=false), VmRSS, restart-to-ready and VmRSS after a restart; ends with a table of the issue's targets")
+	suite := fs.Bool("suite", false, "with --spawn: against one switch with --cards cards, closed loop (--warmup, then a measured window of --duration) with the echo baseline (--suite-echo), open loop (--suite-rate for --suite-open), spread and hot closed-loop phases (--suite-phase each), the CPU comparison (unless --cpu-compare=false), VmRSS, restart-to-ready and VmRSS after a restart; ends with a table of the issue's targets (make bench: 1,000,000 cards, 60 s)")
 	suiteRate := fs.Float64("suite-rate", TargetOpenRate, "with --suite: rate of the open-loop phase, requests/s")
 	suiteOpen := fs.Duration("suite-open", 15*time.Second, "with --suite: length of the open-loop phase")
 	suitePhase := fs.Duration("suite-phase", 8*time.Second, "with --suite: length of each of the spread and hot phases")
+	suiteEcho := fs.Duration("suite-echo", 0, "with --suite: measured window of the echo baseline (default: --duration)")
+	prebuildRate := fs.Float64("prebuild-rate", 0, fmt.Sprintf("closed loop: requests/s (all connections) the chip ARQCs are built for before the clock starts, the rest is built during the run; 0: %d; -1: none", DefaultPrebuildRate))
 	atcBase := fs.Int("atc-base", 0, "ATC of the first chip request on each card (1..65535); default: recorded in the data directory, else from the wall clock")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -79,8 +81,8 @@ func Main(args []string) error {
 		if *rate != 0 || *hot {
 			return fmt.Errorf("bench: --suite runs its own open-loop and hot phases: drop --rate and --hot")
 		}
-		if *suiteOpen <= 0 || *suitePhase <= 0 || *suiteRate <= 0 {
-			return fmt.Errorf("bench: --suite-open, --suite-phase and --suite-rate must be positive")
+		if *suiteOpen <= 0 || *suitePhase <= 0 || *suiteRate <= 0 || *suiteEcho < 0 {
+			return fmt.Errorf("bench: --suite-open, --suite-phase and --suite-rate must be positive, --suite-echo not negative")
 		}
 		explicitCPU := false
 		fs.Visit(func(f *flag.Flag) { explicitCPU = explicitCPU || f.Name == "cpu-compare" })
@@ -144,11 +146,13 @@ func Main(args []string) error {
 	}
 
 	o := Options{Label: "cardswitch", Addr: *addr, Connections: *conns, Duration: *duration, Warmup: *warmup,
-		Rate: *rate, Pipeline: *pipeline, Mix: mix, Cards: *cardSet, Timeout: *timeout, Seed: *seed, Progress: progress}
+		Rate: *rate, Pipeline: *pipeline, Mix: mix, Cards: *cardSet, Timeout: *timeout, Seed: *seed, Progress: progress,
+		PrebuildRate: *prebuildRate}
 	rep := &Report{Command: "cardswitch bench " + strings.Join(args, " "), Machine: ThisMachine()}
 	if *suite {
-		so := &SuiteOptions{Base: o, OpenRate: *suiteRate, OpenDuration: *suiteOpen, PhaseDuration: *suitePhase,
-			CPUCompare: *cpuCompare, CPUPhase: *cpuPhase, CPURounds: *cpuRounds, CPURate: *cpuRate, Log: os.Stdout}
+		so := &SuiteOptions{Base: o, EchoDuration: *suiteEcho, OpenRate: *suiteRate, OpenDuration: *suiteOpen, PhaseDuration: *suitePhase,
+			CPUCompare: *cpuCompare, CPUPhase: *cpuPhase, CPURounds: *cpuRounds, CPURate: *cpuRate, Log: os.Stdout,
+			Machine: &rep.Machine, ProvisionTook: sp.ProvisionTook, FirstReadyTook: sp.ReadyTook}
 		sr, err := RunSuite(ctx, sp, so, rep)
 		if err != nil {
 			return err
@@ -310,7 +314,7 @@ func LoadCards(cfgPath, dataDir string) (*Cards, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cards{Programs: progs, Expiry: provision.DefaultExpiry, PIN: provision.DefaultPIN, Secrets: secrets}
+	c := &Cards{Programs: progs, Expiry: provision.DefaultExpiry, PIN: provision.DefaultPIN, Secrets: secrets, tables: &cardTables{}}
 	if secrets {
 		c.ZPK = config.Key(cfg.Security.ZPK)
 		for i := range cfg.Programs {

@@ -60,6 +60,9 @@ type RunResult struct {
 	// approvals, warm-up included.
 	ServeCPUSeconds       float64 `json:"serveCpuSeconds,omitempty"`
 	ServeCPUPerApprovedUs float64 `json:"serveCpuPerApprovedUs,omitempty"`
+	// PrepareSeconds is the wall time spent before the clock started: the CVC2 table and the
+	// prebuilt chip requests (in no measured window).
+	PrepareSeconds float64 `json:"prepareSeconds"`
 }
 
 // AnswerChecks: chip answers must carry tag 91 (the ARPC), PIN answers with the right PIN must
@@ -71,6 +74,11 @@ type AnswerChecks struct {
 	PINApproved   int64 `json:"pinApproved"`
 	// ATCExhausted counts chip requests whose ATC would have passed 0xFFFF (sent with 0xFFFF).
 	ATCExhausted int64 `json:"atcExhausted,omitempty"`
+	// ChipPrebuilt counts chip requests whose ARQC was built before the run's clock started,
+	// ChipInline those whose ARQC the generator built during the run (it then took CPU from the
+	// switch: the prebuilt ones ran out, see Options.PrebuildRate).
+	ChipPrebuilt int64 `json:"chipPrebuilt,omitempty"`
+	ChipInline   int64 `json:"chipInline,omitempty"`
 }
 
 // LatencySummary are HdrHistogram percentiles, in milliseconds. In open loop the latency runs
@@ -201,6 +209,10 @@ func (r *Report) Summary(w io.Writer) {
 				fmt.Fprintf(w, ";  ATC exhausted %d", a.ATCExhausted)
 			}
 			fmt.Fprintln(w)
+		}
+		if a := run.AnswerChecks; a.ChipPrebuilt > 0 || a.ChipInline > 0 || run.PrepareSeconds >= 0.05 {
+			fmt.Fprintf(w, "  generator: %.2f s of preparation before the clock; chip ARQCs prebuilt %d, built in the run %d\n",
+				run.PrepareSeconds, a.ChipPrebuilt, a.ChipInline)
 		}
 	}
 	if r.Ratio != nil {
@@ -365,11 +377,15 @@ code{background:#f4f4f4;padding:1px 4px}
 {{with .R.LatencyRatioP99}}<p>p99 latency cardswitch / echo: {{printf "%.2f" .}}</p>{{end}}
 {{with .R.Suite}}
 <h2>Suite: targets of the benchmark issue</h2>
-<p>One switch, {{.Cards}} cards; phases in order: {{range $i, $p := .Phases}}{{if $i}}, {{end}}{{$p}}{{end}}; wall {{printf "%.0f" .WallSeconds}} s; load average {{.LoadAvgStart}} → {{.LoadAvgEnd}}.</p>
-<table><tr><th>target</th><th>measured</th><th>goal</th><th>verdict</th></tr>
-{{range .Targets}}<tr><td>{{.Name}}</td><td>{{.Measured}}</td><td>{{.Target}}</td><td>{{if .Met}}MET{{else}}<b>NOT MET</b>{{end}}{{if .Indicative}} (indicative){{end}}</td></tr>
+<p>One switch, {{.Cards}} cards and balances; machine: nproc {{.NumCPU}}{{with .CPUModel}} ({{.}}){{end}}, load average {{.LoadAvgStart}} → {{.LoadAvgEnd}}; wall {{printf "%.0f" .WallSeconds}} s.{{if .ProvisionSeconds}} Before the phases (not measured): provisioning {{printf "%.1f" .ProvisionSeconds}} s, first start to ready {{printf "%.1f" .FirstReadySeconds}} s.{{end}}</p>
+<table><tr><th>phase</th><th>wall s</th><th>of which preparation before the clock, s</th></tr>
+{{range .PhaseTimes}}<tr><td>{{.Name}}</td><td>{{printf "%.1f" .Seconds}}</td><td>{{printf "%.1f" .PrepareSeconds}}</td></tr>
 {{end}}</table>
-{{if ne .Cards .TargetCards}}<p>Memory and restart targets are defined for {{.TargetCards}} cards; this suite used {{.Cards}} cards, so those two lines are indicative only (docs/benchmarks.md has the 1,000,000-card measurements).</p>{{end}}
+<table><tr><th>target</th><th>measured</th><th>goal</th><th>verdict</th></tr>
+{{range .Targets}}<tr><td>{{.Name}}</td><td>{{.Measured}}</td><td>{{.Target}}</td><td>{{if .Met}}MET{{else}}<b>NOT MET</b>{{end}}{{if .Indicative}} (indicative: {{.Note}}){{end}}</td></tr>
+{{end}}</table>
+<p><b>{{.Conclusion}}</b></p>
+{{if ne .Cards .TargetCards}}<p>Memory and restart targets are defined for {{.TargetCards}} cards; this suite used {{.Cards}} cards.</p>{{end}}
 <p>Hot and spread phases use mix <code>{{.HotMix}}</code> (chip left out: one card's ARQCs cannot stay in ATC order across connections). VmRSS after the restart: {{printf "%.0f" (mb .RSSAfterRestartBytes)}} MB.</p>
 {{end}}
 <table><tr><th>run</th><th>mode</th><th>conns</th><th>throughput/s</th><th>approved/s</th><th>p50 ms</th><th>p90 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>max ms</th><th>errors</th><th>timeouts</th></tr>
@@ -385,7 +401,7 @@ code{background:#f4f4f4;padding:1px 4px}
 {{end}}
 {{range .Runs}}
 <h2>{{.Label}} — {{.Addr}}</h2>
-<p>{{.Mode}} loop, {{.Connections}} connections{{if .Pipeline}}, {{.Pipeline}} in flight each{{end}}, duration {{.Duration}} (warm-up {{.Warmup}}), mix <code>{{.MixText}}</code>, {{.Cards}} cards{{if .Hot}} (hot: every request on one card){{end}}. Sent {{.Sent}}, answered {{.Completed}}, approved {{.Approved}}.</p>
+<p>{{.Mode}} loop, {{.Connections}} connections{{if .Pipeline}}, {{.Pipeline}} in flight each{{end}}, duration {{.Duration}} (warm-up {{.Warmup}}), mix <code>{{.MixText}}</code>, {{.Cards}} cards{{if .Hot}} (hot: every request on one card){{end}}. Sent {{.Sent}}, answered {{.Completed}}, approved {{.Approved}}. Generator: {{printf "%.2f" .PrepareSeconds}} s of preparation before the clock{{if or .AnswerChecks.ChipPrebuilt .AnswerChecks.ChipInline}}; chip ARQCs prebuilt {{.AnswerChecks.ChipPrebuilt}}, built during the run {{.AnswerChecks.ChipInline}}{{end}}.</p>
 <div class="plots">{{.LatencyPlot}}{{.DistPlot}}{{.ThroughputPlot}}</div>
 <table><tr><th>field 39</th><th>count</th></tr>{{range .Codes}}<tr><td>{{.Code}}</td><td>{{.Count}}</td></tr>{{end}}</table>
 {{end}}

@@ -24,6 +24,7 @@ func sampleReport() *Report {
 		Distribution: []Quantile{{0, 0.5}, {50, 1}, {99, 3}, {99.9, 4}, {100, 5}},
 		ActionCodes:  map[string]int64{"00": 9, "51": 1},
 		Series:       []Point{{T: 1, Throughput: 5, Approved: 4, P50Ms: 1, P99Ms: 3, MaxMs: 5}, {T: 2, Throughput: 5, Approved: 5, P50Ms: 1, P99Ms: 2, MaxMs: 4}},
+		AnswerChecks: AnswerChecks{ChipAnswers: 3, ChipWithTag91: 3, ChipPrebuilt: 2, ChipInline: 1}, PrepareSeconds: 1.25,
 	}
 	return &Report{Command: "cardswitch bench --duration 2s", Machine: ThisMachine(), Runs: []*RunResult{run, run}, Ratio: &r}
 }
@@ -44,7 +45,7 @@ func TestReportJSONFields(t *testing.T) {
 	}
 	run := m["runs"].([]any)[0].(map[string]any)
 	for _, k := range []string{"mode", "connections", "throughputPerSec", "approvedPerSec", "errors", "timeouts",
-		"actionCodes", "series", "distribution", "latencyMs"} {
+		"actionCodes", "series", "distribution", "latencyMs", "prepareSeconds"} {
 		if _, ok := run[k]; !ok {
 			t.Errorf("run: missing %q", k)
 		}
@@ -54,6 +55,9 @@ func TestReportJSONFields(t *testing.T) {
 		if _, ok := lat[k]; !ok {
 			t.Errorf("latencyMs: missing %q", k)
 		}
+	}
+	if ac := run["answerChecks"].(map[string]any); ac["chipPrebuilt"] != 2.0 || ac["chipInline"] != 1.0 {
+		t.Errorf("answerChecks %v", ac)
 	}
 	if nproc := m["machine"].(map[string]any)["nproc"].(float64); nproc < 1 {
 		t.Errorf("nproc %v", nproc)
@@ -69,7 +73,8 @@ func TestReportHTML(t *testing.T) {
 	if strings.Count(html, "<svg") != 6 || !strings.Contains(html, "<polyline") {
 		t.Fatalf("want 3 inline SVG plots per run:\n%s", html)
 	}
-	for _, want := range []string{"Latency over time", "Latency by percentile", "Throughput over time", "0.80", "<td>51</td>"} {
+	for _, want := range []string{"Latency over time", "Latency by percentile", "Throughput over time", "0.80", "<td>51</td>",
+		"1.25 s of preparation before the clock; chip ARQCs prebuilt 2, built during the run 1"} {
 		if !strings.Contains(html, want) {
 			t.Errorf("missing %q", want)
 		}
@@ -79,7 +84,8 @@ func TestReportHTML(t *testing.T) {
 	}
 	var sum bytes.Buffer
 	sampleReport().Summary(&sum)
-	if !strings.Contains(sum.String(), "ratio cardswitch/echo") {
+	if !strings.Contains(sum.String(), "ratio cardswitch/echo") ||
+		!strings.Contains(sum.String(), "generator: 1.25 s of preparation before the clock; chip ARQCs prebuilt 2, built in the run 1") {
 		t.Errorf("summary: %s", sum.String())
 	}
 }

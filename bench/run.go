@@ -41,6 +41,10 @@ type Options struct {
 	Seed          uint64
 	// Progress, when set, gets a live progress line every second (a terminal).
 	Progress io.Writer
+	// PrebuildRate: closed loop, the total requests/s the chip requests' cryptograms are built
+	// for before the clock starts (see prepare.go); 0: DefaultPrebuildRate; negative: none, every
+	// ARQC is built in the run. Open loop builds for Rate.
+	PrebuildRate float64
 }
 
 func (o *Options) defaults() error {
@@ -146,6 +150,19 @@ func Run(ctx context.Context, o Options) (*RunResult, error) {
 	})
 	nonce := int(nonceNext.Add(1) % 10000)
 
+	// Before the clock: the generators with their CVC2 table and prebuilt chip requests.
+	gens := make([]*generator, o.Connections)
+	for i := range gens {
+		gens[i] = newGenerator(&o.Cards, &o.Mix, i, o.Connections, o.Seed, nonce)
+	}
+	prepTook, err := prepare(&o, gens)
+	if err != nil {
+		return nil, fmt.Errorf("bench: prepare: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
 	clients := make([]*client, 0, o.Connections)
 	defer func() {
 		for _, c := range clients {
@@ -163,7 +180,7 @@ func Run(ctx context.Context, o Options) (*RunResult, error) {
 			_ = tc.SetNoDelay(true)
 		}
 		c := &client{o: &o, id: i, nc: nc, bw: bufio.NewWriterSize(nc, 32<<10), br: bufio.NewReaderSize(nc, 32<<10),
-			gen: newGenerator(&o.Cards, &o.Mix, i, o.Connections, o.Seed, nonce), rec: newRecorder(o.Warmup),
+			gen: gens[i], rec: newRecorder(o.Warmup),
 			pending: make(map[uint32]inflight, 1024)}
 		if o.Rate == 0 {
 			c.tokens = make(chan struct{}, o.Pipeline)
@@ -249,7 +266,9 @@ func Run(ctx context.Context, o Options) (*RunResult, error) {
 	}
 	readers.Wait()
 	sampler.final()
-	return buildResult(&o, clients, sampler, started, elapsed), nil
+	r := buildResult(&o, clients, sampler, started, elapsed)
+	r.PrepareSeconds = prepTook.Seconds()
+	return r, nil
 }
 
 func (c *client) send(now time.Time, intended time.Duration, buf []byte) ([]byte, error) {
@@ -562,6 +581,8 @@ func buildResult(o *Options, clients []*client, s *sampler, started time.Time, e
 		ac.PINAnswers += cl.pinAnswers.Load()
 		ac.PINApproved += cl.pinApproved.Load()
 		ac.ATCExhausted += cl.gen.atcExhausted
+		ac.ChipPrebuilt += cl.gen.chipPrebuilt
+		ac.ChipInline += cl.gen.chipInline
 		approvedAll += cl.approvedAll.Load()
 		maxATC = max(maxATC, cl.gen.maxATC)
 	}

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -82,9 +83,11 @@ func Spawn(ctx context.Context, o SpawnOptions) (*Spawned, error) {
 	fmt.Fprintf(logw, "spawn: provisioning %d cards in %s\n", o.Cards, s.DataDir)
 	began := time.Now()
 	prov := exec.CommandContext(ctx, exe, append([]string{"provision", "--cards", strconv.Itoa(o.Cards)}, common...)...)
-	if out, err := prov.CombinedOutput(); err != nil {
+	out := &provisionOutput{w: logw, every: 10 * time.Second, last: began}
+	prov.Stdout, prov.Stderr = out, out
+	if err := prov.Run(); err != nil {
 		s.cleanup()
-		return nil, fmt.Errorf("bench: spawn: provision: %w\n%s", err, out)
+		return nil, fmt.Errorf("bench: spawn: provision: %w\n%s", err, out.all.Bytes())
 	}
 	s.ProvisionTook = time.Since(began)
 	var err error
@@ -103,6 +106,34 @@ func Spawn(ctx context.Context, o SpawnOptions) (*Spawned, error) {
 	fmt.Fprintf(logw, "spawn: provisioned in %s; switch ready in %s (iso %s, http %s, pid %d)\n",
 		s.ProvisionTook.Round(time.Millisecond), s.ReadyTook.Round(time.Millisecond), s.ISOAddr, s.HTTPAddr, s.cmd.Process.Pid)
 	return s, nil
+}
+
+// provisionOutput keeps everything `cardswitch provision` writes and passes a progress line on
+// to w at most every `every` (1,000,000 cards take a minute or more).
+type provisionOutput struct {
+	w       io.Writer
+	every   time.Duration
+	last    time.Time
+	all     bytes.Buffer
+	partial []byte
+}
+
+func (p *provisionOutput) Write(b []byte) (int, error) {
+	p.all.Write(b)
+	p.partial = append(p.partial, b...)
+	for {
+		i := bytes.IndexByte(p.partial, '\n')
+		if i < 0 {
+			break
+		}
+		line := strings.TrimSpace(string(p.partial[:i]))
+		p.partial = p.partial[i+1:]
+		if line != "" && (time.Since(p.last) >= p.every || strings.HasPrefix(line, "provisioned")) {
+			p.last = time.Now()
+			fmt.Fprintf(p.w, "spawn: provision: %s\n", line)
+		}
+	}
+	return len(b), nil
 }
 
 func (s *Spawned) start(common []string) error {
@@ -181,7 +212,8 @@ func (s *Spawned) Stop() error {
 	return err
 }
 
-// stopProcess sends SIGTERM to the running switch and waits for it to exit (killing it after 30 s).
+// stopProcess sends SIGTERM to the running switch and waits for it to exit (killing it after
+// stopTimeout: a switch with 1,000,000 cards and a busy store takes a while to close).
 func (s *Spawned) stopProcess() error {
 	if s.cmd == nil || s.cmd.Process == nil || s.exited == nil {
 		return nil
@@ -193,14 +225,17 @@ func (s *Spawned) stopProcess() error {
 		if werr != nil {
 			err = fmt.Errorf("bench: serve exited: %w", werr)
 		}
-	case <-time.After(30 * time.Second):
+	case <-time.After(stopTimeout):
 		_ = s.cmd.Process.Kill()
 		<-s.exited
-		err = errors.New("bench: serve did not stop within 30s of SIGTERM; killed")
+		err = fmt.Errorf("bench: serve did not stop within %s of SIGTERM; killed", stopTimeout)
 	}
 	s.exited = nil
 	return err
 }
+
+// stopTimeout bounds the wait for the switch to exit after SIGTERM.
+const stopTimeout = 90 * time.Second
 
 func (s *Spawned) cleanup() {
 	if s.logFile != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -21,6 +22,8 @@ const (
 	TargetRestartSeconds = 15.0 // restart to /healthz 200 with TargetCards cards
 	TargetHotRatio       = 0.5  // hot account approved/s over spread approved/s
 	TargetCards          = 1000000
+	// TargetClosedWindow is how long the closed loop must sustain TargetApprovedPerSec.
+	TargetClosedWindow = 60 * time.Second
 )
 
 // SuiteSwitch is the switch the suite runs against: a spawned `cardswitch serve` (*Spawned), or a
@@ -38,9 +41,11 @@ type SuiteSwitch interface {
 }
 
 // SuiteOptions say what the suite runs. Base is the closed-loop run (address, connections,
-// pipeline, duration, warm-up, mix, cards); every phase is derived from it.
+// pipeline, mix, cards, warm-up); every phase is derived from it. Base.Duration is the closed
+// loop's measured window: the phase runs Base.Warmup + Base.Duration.
 type SuiteOptions struct {
 	Base          Options
+	EchoDuration  time.Duration // the echo baseline's measured window (default Base.Duration)
 	OpenRate      float64       // open loop phase: requests per second (default TargetOpenRate)
 	OpenDuration  time.Duration // open loop phase length
 	PhaseDuration time.Duration // each of the spread and hot phases
@@ -49,6 +54,11 @@ type SuiteOptions struct {
 	CPURounds     int
 	CPURate       float64
 	Log           io.Writer // progress lines
+	// Machine is where the suite runs (default ThisMachine()).
+	Machine *Machine
+	// ProvisionTook and FirstReadyTook are the spawned switch's provisioning and first start to
+	// ready, before the suite (reported, in no phase).
+	ProvisionTook, FirstReadyTook time.Duration
 
 	// For tests: the load runner, the echo server and the CPU comparison (defaults: Run,
 	// StartEcho, RunCPUCompare).
@@ -73,10 +83,21 @@ type SuiteTarget struct {
 // SuiteResult is the outcome of --suite (JSON field "suite"). The runs themselves are in the
 // report's "runs" under the labels cardswitch, echo, open, spread and hot.
 type SuiteResult struct {
-	Cards                int            `json:"cards"`
-	TargetCards          int            `json:"targetCards"`
-	Phases               []string       `json:"phases"` // in the order they ran
-	ClosedApprovedPerSec float64        `json:"closedApprovedPerSec"`
+	Cards       int      `json:"cards"`
+	TargetCards int      `json:"targetCards"`
+	Phases      []string `json:"phases"` // in the order they ran
+	// PhaseTimes is the wall time of every phase, in order (a load phase's includes its
+	// preparation before the clock, PrepareSeconds, and the drain after it).
+	PhaseTimes []PhaseTime `json:"phaseTimes"`
+	NumCPU     int         `json:"nproc"`
+	CPUModel   string      `json:"cpuModel,omitempty"`
+	// ProvisionSeconds and FirstReadySeconds: the spawned switch's provisioning and first start
+	// to /healthz 200, before the first phase (0: not spawned by this bench).
+	ProvisionSeconds     float64        `json:"provisionSeconds,omitempty"`
+	FirstReadySeconds    float64        `json:"firstReadySeconds,omitempty"`
+	ClosedWindowSeconds  float64        `json:"closedWindowSeconds"`     // the closed loop's measured window
+	ClosedApprovedPerSec float64        `json:"closedApprovedPerSec"`    // over that window
+	ClosedMinApproved1s  float64        `json:"closedMinApprovedPerSec"` // lowest one-second approved rate in it
 	EchoPerSec           float64        `json:"echoPerSec"`
 	EchoRatio            float64        `json:"echoRatio"`
 	OpenRate             float64        `json:"openRatePerSec"`
@@ -92,11 +113,21 @@ type SuiteResult struct {
 	RSSBytes             int64          `json:"rssBytes"`             // VmRSS before the restart
 	RestartReadySeconds  float64        `json:"restartReadySeconds"`  // SIGTERM'd switch restarted: start to /healthz 200
 	RSSAfterRestartBytes int64          `json:"rssAfterRestartBytes"` // VmRSS once ready again
-	LoadAvgStart         string         `json:"loadAvgStart,omitempty"`
-	LoadAvgEnd           string         `json:"loadAvgEnd,omitempty"`
-	WallSeconds          float64        `json:"wallSeconds"`
-	Targets              []SuiteTarget  `json:"targets"`
-	AllMet               bool           `json:"allMet"`
+	// ApprovedBeforeRestart counts the approvals of all phases (warm-ups included): what the
+	// store journalled on top of the provisioned cards before the restart.
+	ApprovedBeforeRestart int64         `json:"approvedBeforeRestart"`
+	LoadAvgStart          string        `json:"loadAvgStart,omitempty"`
+	LoadAvgEnd            string        `json:"loadAvgEnd,omitempty"`
+	WallSeconds           float64       `json:"wallSeconds"`
+	Targets               []SuiteTarget `json:"targets"`
+	AllMet                bool          `json:"allMet"`
+}
+
+// PhaseTime is the wall time of one suite phase.
+type PhaseTime struct {
+	Name           string  `json:"name"`
+	Seconds        float64 `json:"seconds"`
+	PrepareSeconds float64 `json:"prepareSeconds,omitempty"`
 }
 
 // Suite phase names, in order.
@@ -147,11 +178,32 @@ func RunSuite(ctx context.Context, sw SuiteSwitch, so *SuiteOptions, rep *Report
 	if log == nil {
 		log = io.Discard
 	}
+	if so.EchoDuration <= 0 {
+		so.EchoDuration = so.Base.Duration
+	}
+	m := so.Machine
+	if m == nil {
+		tm := ThisMachine()
+		m = &tm
+	}
 	base := &so.Base
-	sr := &SuiteResult{Cards: base.Cards.Count, TargetCards: TargetCards, OpenRate: so.OpenRate, LoadAvgStart: loadAvg()}
+	sr := &SuiteResult{Cards: base.Cards.Count, TargetCards: TargetCards, OpenRate: so.OpenRate, LoadAvgStart: loadAvg(),
+		NumCPU: m.NumCPU, CPUModel: m.CPUModel, ProvisionSeconds: so.ProvisionTook.Seconds(), FirstReadySeconds: so.FirstReadyTook.Seconds(),
+		ClosedWindowSeconds: base.Duration.Seconds()}
+	var phaseBegan time.Time
 	step := func(name string) {
+		now := time.Now()
+		if n := len(sr.PhaseTimes); n > 0 {
+			sr.PhaseTimes[n-1].Seconds = now.Sub(phaseBegan).Seconds()
+		}
+		phaseBegan = now
 		sr.Phases = append(sr.Phases, name)
+		sr.PhaseTimes = append(sr.PhaseTimes, PhaseTime{Name: name})
 		fmt.Fprintf(log, "suite: %s (%s)\n", name, time.Since(began).Round(time.Second))
+	}
+	prepared := func(res *RunResult) {
+		sr.PhaseTimes[len(sr.PhaseTimes)-1].PrepareSeconds += res.PrepareSeconds
+		sr.ApprovedBeforeRestart += res.ApprovedAll
 	}
 	// run runs one phase against the switch and moves the ATC base past it.
 	run := func(o Options) (*RunResult, error) {
@@ -162,13 +214,16 @@ func RunSuite(ctx context.Context, sw SuiteSwitch, so *SuiteOptions, rep *Report
 		}
 		base.Cards.ATCBase = nextATCBase(base.Cards.ATCBase, res.MaxATC)
 		rep.Runs = append(rep.Runs, res)
+		prepared(res)
 		return res, ctx.Err()
 	}
 
-	// 1. Closed loop, then the echo baseline with the same generator (the switch idle).
+	// 1. Closed loop (warm-up, then the measured window), then the echo baseline with the same
+	// generator (the switch idle).
 	step(PhaseClosed)
 	o := *base
 	o.Label = "cardswitch"
+	o.Duration = base.Warmup + base.Duration
 	var cpu0 time.Duration
 	if sw.PID() > 0 {
 		cpu0, _ = ProcessCPU(sw.PID())
@@ -186,6 +241,7 @@ func RunSuite(ctx context.Context, sw SuiteSwitch, so *SuiteOptions, rep *Report
 		}
 	}
 	sr.ClosedApprovedPerSec = closed.ApprovedPerSec
+	sr.ClosedMinApproved1s = minApprovedSecond(closed, base.Warmup, o.Duration)
 
 	step(PhaseEcho)
 	so.quiet(ctx, sw.PID())
@@ -195,6 +251,7 @@ func RunSuite(ctx context.Context, sw SuiteSwitch, so *SuiteOptions, rep *Report
 	}
 	eo := *base
 	eo.Label, eo.Addr, eo.Progress = "echo", addr, base.Progress
+	eo.Duration = base.Warmup + so.EchoDuration
 	eres, err := so.run(ctx, eo)
 	echoErrors := stopEcho()
 	if err != nil {
@@ -202,6 +259,7 @@ func RunSuite(ctx context.Context, sw SuiteSwitch, so *SuiteOptions, rep *Report
 	}
 	eres.Errors += echoErrors
 	rep.Runs = append(rep.Runs, eres)
+	sr.PhaseTimes[len(sr.PhaseTimes)-1].PrepareSeconds += eres.PrepareSeconds
 	sr.EchoPerSec = eres.ThroughputPerSec
 	if eres.ThroughputPerSec > 0 {
 		sr.EchoRatio = closed.ApprovedPerSec / eres.ThroughputPerSec
@@ -260,12 +318,19 @@ func RunSuite(ctx context.Context, sw SuiteSwitch, so *SuiteOptions, rep *Report
 		step(PhaseCPU)
 		co := *base
 		co.Addr, co.Progress = sw.Addr(), nil
+		if co.PrebuildRate == 0 && closed.ThroughputPerSec > 0 {
+			// Chip-only phases run no faster than the mix: build their ARQCs for 1.5 × its rate.
+			co.PrebuildRate = max(1000, 1.5*closed.ThroughputPerSec)
+		}
 		cc, err := so.cpuCompare(ctx, &co, sw.PID(), so.CPUPhase, so.CPURounds, so.CPURate, log)
 		if err != nil {
 			return nil, err
 		}
 		base.Cards.ATCBase = co.Cards.ATCBase
 		rep.CPUCompare = cc
+		for _, p := range cc.Phases {
+			sr.ApprovedBeforeRestart += p.Approved
+		}
 	}
 
 	// 5. Memory, then restart to ready.
@@ -283,12 +348,34 @@ func RunSuite(ctx context.Context, sw SuiteSwitch, so *SuiteOptions, rep *Report
 	if sr.RSSAfterRestartBytes, err = sw.RSS(); err != nil {
 		return nil, fmt.Errorf("bench: suite: VmRSS after restart: %w", err)
 	}
+	sr.PhaseTimes[len(sr.PhaseTimes)-1].Seconds = time.Since(phaseBegan).Seconds()
 	sr.LoadAvgEnd = loadAvg()
 	sr.WallSeconds = time.Since(began).Seconds()
 	sr.verdicts()
 	sr.addCPU(rep.CPUCompare)
 	fmt.Fprintf(log, "suite: done in %s\n", time.Since(began).Round(time.Second))
 	return sr, nil
+}
+
+// fmtSecs formats seconds: whole above 10, one decimal below.
+func fmtSecs(v float64) string {
+	if v >= 10 {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64)
+}
+
+// minApprovedSecond is the lowest one-second approved rate of res's time series inside the
+// measured window (after warmup, up to duration); 0 without a series.
+func minApprovedSecond(res *RunResult, warmup, duration time.Duration) float64 {
+	lo, hi := (warmup+time.Second).Seconds()-0.05, duration.Seconds()+0.05
+	v := -1.0
+	for _, p := range res.Series {
+		if p.T >= lo && p.T <= hi && (v < 0 || p.Approved < v) {
+			v = p.Approved
+		}
+	}
+	return max(v, 0)
 }
 
 // mixWithout is m without kind k (m itself when only k is left).
@@ -302,14 +389,25 @@ func mixWithout(m Mix, k Kind) Mix {
 	return out
 }
 
-// verdicts fills Targets and AllMet from the measured values.
+// verdicts fills Targets and AllMet from the measured values. A target measured in other
+// conditions than the issue's (a closed-loop window under 60 s; memory and restart with another
+// card count than 1,000,000) is marked indicative: its verdict is printed, but it does not prove
+// the target.
 func (sr *SuiteResult) verdicts() {
 	const mb = 1e6
 	open := sr.OpenLatency
 	openClean := sr.OpenErrors == 0 && sr.OpenTimeouts == 0
+	closedMeasured := fmt.Sprintf("%.0f/s over %s s", sr.ClosedApprovedPerSec, fmtSecs(sr.ClosedWindowSeconds))
+	if sr.ClosedMinApproved1s > 0 {
+		closedMeasured += fmt.Sprintf(" (lowest second %.0f/s)", sr.ClosedMinApproved1s)
+	}
+	restartMeasured := fmt.Sprintf("%.2f s", sr.RestartReadySeconds)
+	if sr.ApprovedBeforeRestart > 0 {
+		restartMeasured += fmt.Sprintf(" (after %d approvals in the phases)", sr.ApprovedBeforeRestart)
+	}
 	sr.Targets = []SuiteTarget{
 		{Name: "closed loop approved/s", Value: sr.ClosedApprovedPerSec,
-			Measured: fmt.Sprintf("%.0f/s", sr.ClosedApprovedPerSec), Target: fmt.Sprintf("≥ %.0f/s", TargetApprovedPerSec),
+			Measured: closedMeasured, Target: fmt.Sprintf("≥ %.0f/s for %.0f s", TargetApprovedPerSec, TargetClosedWindow.Seconds()),
 			Met: sr.ClosedApprovedPerSec >= TargetApprovedPerSec},
 		{Name: "closed loop / echo baseline", Value: sr.EchoRatio,
 			Measured: fmt.Sprintf("%.2f (echo %.0f/s)", sr.EchoRatio, sr.EchoPerSec), Target: fmt.Sprintf("≥ %.2f", TargetEchoRatio),
@@ -326,12 +424,17 @@ func (sr *SuiteResult) verdicts() {
 		{Name: "hot account / spread", Value: sr.HotRatio,
 			Measured: fmt.Sprintf("%.2f (%.0f/s vs %.0f/s)", sr.HotRatio, sr.HotApprovedPerSec, sr.SpreadApprovedPerSec),
 			Target:   fmt.Sprintf("≥ %.2f", TargetHotRatio), Met: sr.SpreadApprovedPerSec > 0 && sr.HotRatio >= TargetHotRatio},
-		{Name: "serve VmRSS", Value: float64(sr.RSSBytes),
+		{Name: fmt.Sprintf("serve VmRSS, %d cards", sr.Cards), Value: float64(sr.RSSBytes),
 			Measured: fmt.Sprintf("%.0f MB (after restart %.0f MB)", float64(sr.RSSBytes)/mb, float64(sr.RSSAfterRestartBytes)/mb),
 			Target:   "≤ 1000 MB", Met: sr.RSSBytes > 0 && float64(sr.RSSBytes) <= TargetRSSBytes},
-		{Name: "restart to ready", Value: sr.RestartReadySeconds,
-			Measured: fmt.Sprintf("%.2f s", sr.RestartReadySeconds), Target: fmt.Sprintf("≤ %.0f s", TargetRestartSeconds),
+		{Name: fmt.Sprintf("restart to ready, %d cards", sr.Cards), Value: sr.RestartReadySeconds,
+			Measured: restartMeasured, Target: fmt.Sprintf("≤ %.0f s", TargetRestartSeconds),
 			Met: sr.RestartReadySeconds > 0 && sr.RestartReadySeconds <= TargetRestartSeconds},
+	}
+	if sr.ClosedWindowSeconds < TargetClosedWindow.Seconds()-0.5 {
+		t := &sr.Targets[0]
+		t.Indicative = true
+		t.Note = fmt.Sprintf("target defined for a %.0f s window, measured over %s s", TargetClosedWindow.Seconds(), fmtSecs(sr.ClosedWindowSeconds))
 	}
 	for i := range sr.Targets[6:] {
 		t := &sr.Targets[6+i]
@@ -342,7 +445,7 @@ func (sr *SuiteResult) verdicts() {
 	}
 	sr.AllMet = true
 	for _, t := range sr.Targets {
-		sr.AllMet = sr.AllMet && t.Met
+		sr.AllMet = sr.AllMet && t.Met && !t.Indicative
 	}
 }
 
@@ -368,10 +471,31 @@ func (t SuiteTarget) Verdict() string {
 	return v
 }
 
+// PhaseSummary is the phases with their wall times: "closed 63.1 s (prepare 2.0 s), echo ...".
+func (sr *SuiteResult) PhaseSummary() string {
+	parts := make([]string, 0, len(sr.PhaseTimes))
+	for _, p := range sr.PhaseTimes {
+		s := fmt.Sprintf("%s %.1f s", p.Name, p.Seconds)
+		if p.PrepareSeconds >= 0.05 {
+			s += fmt.Sprintf(" (prepare %.1f s)", p.PrepareSeconds)
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, ", ")
+}
+
 // Summary prints the suite's verdict table.
 func (sr *SuiteResult) Summary(w io.Writer) {
-	fmt.Fprintf(w, "\nSUMMARY (make bench suite): %d cards, one switch, phases %s; wall %.0f s; load average %s -> %s\n",
-		sr.Cards, strings.Join(sr.Phases, ", "), sr.WallSeconds, sr.LoadAvgStart, sr.LoadAvgEnd)
+	fmt.Fprintf(w, "\nSUMMARY (make bench suite): %d cards and balances, one switch, generator on the same machine\n", sr.Cards)
+	machine := fmt.Sprintf("nproc %d", sr.NumCPU)
+	if sr.CPUModel != "" {
+		machine += " (" + sr.CPUModel + ")"
+	}
+	fmt.Fprintf(w, "  machine: %s; load average %s -> %s\n", machine, sr.LoadAvgStart, sr.LoadAvgEnd)
+	if sr.ProvisionSeconds > 0 || sr.FirstReadySeconds > 0 {
+		fmt.Fprintf(w, "  before the phases (not measured): provisioning %.1f s, first start to ready %.1f s\n", sr.ProvisionSeconds, sr.FirstReadySeconds)
+	}
+	fmt.Fprintf(w, "  phases (wall %.0f s): %s\n", sr.WallSeconds, sr.PhaseSummary())
 	nw, mw, tw := len("target"), len("measured"), len("goal")
 	for _, t := range sr.Targets {
 		nw, mw, tw = max(nw, len([]rune(t.Name))), max(mw, len([]rune(t.Measured))), max(tw, len([]rune(t.Target)))
@@ -381,16 +505,37 @@ func (sr *SuiteResult) Summary(w io.Writer) {
 	for _, t := range sr.Targets {
 		fmt.Fprintf(w, "  %s  %s  %s  %s\n", pad(t.Name, nw), pad(t.Measured, mw), pad(t.Target, tw), t.Verdict())
 	}
+	for _, t := range sr.Targets {
+		if t.Indicative && t.Note != "" {
+			fmt.Fprintf(w, "  indicative: %s: %s\n", t.Name, t.Note)
+		}
+	}
 	if sr.Cards != TargetCards {
-		fmt.Fprintf(w, "  Memory and restart targets are defined for %d cards; this suite used --cards %d, so those two\n"+
-			"  lines are indicative only (docs/benchmarks.md has the 1,000,000-card measurements).\n", TargetCards, sr.Cards)
+		fmt.Fprintf(w, "  Memory and restart targets are defined for %d cards; this suite used --cards %d.\n", TargetCards, sr.Cards)
 	}
 	fmt.Fprintf(w, "  hot/spread phases use mix %s (chip left out: one card's ARQCs cannot stay in ATC order across connections).\n", sr.HotMix)
-	all := "all targets MET"
-	if !sr.AllMet {
-		all = "NOT all targets met"
+	fmt.Fprintf(w, "  %s\n", sr.Conclusion())
+}
+
+// Conclusion is the suite's last line: whether every target was met as the issue words it.
+func (sr *SuiteResult) Conclusion() string {
+	notMet, indicative := 0, 0
+	for _, t := range sr.Targets {
+		if !t.Met {
+			notMet++
+		}
+		if t.Indicative {
+			indicative++
+		}
 	}
-	fmt.Fprintf(w, "  %s\n", all)
+	switch {
+	case sr.AllMet:
+		return "all targets MET"
+	case notMet == 0:
+		return fmt.Sprintf("all targets met, but %d only indicatively (not measured as the issue words them)", indicative)
+	default:
+		return fmt.Sprintf("NOT all targets met (%d of %d not met)", notMet, len(sr.Targets))
+	}
 }
 
 // loadAvg is the first three fields of /proc/loadavg ("" when unknown).

@@ -33,14 +33,18 @@ func (f *fakeSwitch) Restart(context.Context) (time.Duration, error) {
 }
 
 // fakeSuite wires RunSuite to canned results: approved/s per run label, and p99 of the open loop.
+// The closed loop's measured window is 3 s (the run 4 s with the warm-up), the echo's 2 s.
 func fakeSuite(t *testing.T, calls *[]string, perSec map[string]float64, openP99 float64) *SuiteOptions {
 	mix, _ := ParseMix(DefaultMix)
 	cards := testCards(t)
 	cards.Count = 10000
 	return &SuiteOptions{
-		Base:     Options{Connections: 4, Pipeline: 2, Duration: 3 * time.Second, Warmup: time.Second, Mix: mix, Cards: *cards},
-		OpenRate: 5000, OpenDuration: 2 * time.Second, PhaseDuration: time.Second,
+		Base:         Options{Connections: 4, Pipeline: 2, Duration: 3 * time.Second, Warmup: time.Second, Mix: mix, Cards: *cards},
+		EchoDuration: 2 * time.Second,
+		OpenRate:     5000, OpenDuration: 2 * time.Second, PhaseDuration: time.Second,
 		CPUCompare: true, CPUPhase: time.Second, CPURounds: 1,
+		Machine:       &Machine{NumCPU: 2, CPUModel: "Test CPU"},
+		ProvisionTook: 70 * time.Second, FirstReadyTook: 9 * time.Second,
 		run: func(_ context.Context, o Options) (*RunResult, error) {
 			*calls = append(*calls, o.Label)
 			switch o.Label {
@@ -52,8 +56,12 @@ func fakeSuite(t *testing.T, calls *[]string, perSec map[string]float64, openP99
 				if o.Rate != 0 || o.Duration != time.Second || o.Cards.Hot != (o.Label == "hot") || o.Mix.Weights[KindChip] != 0 {
 					t.Errorf("%s phase options: rate %v duration %v hot %v mix %s", o.Label, o.Rate, o.Duration, o.Cards.Hot, o.Mix)
 				}
+			case "echo":
+				if o.Rate != 0 || o.Duration != 3*time.Second || o.Warmup != time.Second || o.Cards.Hot || o.Mix.String() != DefaultMix {
+					t.Errorf("echo run options: rate %v duration %v hot %v mix %s", o.Rate, o.Duration, o.Cards.Hot, o.Mix)
+				}
 			default:
-				if o.Rate != 0 || o.Duration != 3*time.Second || o.Cards.Hot || o.Mix.String() != DefaultMix {
+				if o.Rate != 0 || o.Duration != 4*time.Second || o.Warmup != time.Second || o.Cards.Hot || o.Mix.String() != DefaultMix {
 					t.Errorf("%s run options: rate %v duration %v hot %v mix %s", o.Label, o.Rate, o.Duration, o.Cards.Hot, o.Mix)
 				}
 			}
@@ -61,17 +69,27 @@ func fakeSuite(t *testing.T, calls *[]string, perSec map[string]float64, openP99
 				t.Errorf("%s run against %s", o.Label, o.Addr)
 			}
 			v := perSec[o.Label]
-			r := &RunResult{Label: o.Label, Mode: o.Mode(), ApprovedPerSec: v, ThroughputPerSec: v, Completed: 1, MaxATC: 100}
+			r := &RunResult{Label: o.Label, Mode: o.Mode(), ApprovedPerSec: v, ThroughputPerSec: v, Completed: 1, MaxATC: 100,
+				PrepareSeconds: 0.5, ApprovedAll: 1000}
 			if o.Label == "open" {
 				r.Latency = LatencySummary{P99Ms: openP99, P999Ms: 2 * openP99}
+			}
+			if o.Label == "cardswitch" {
+				// one slow second inside the window (t = 2..4 s); the warm-up second and the drain
+				// after the window do not count
+				r.Series = []Point{{T: 1, Approved: 10}, {T: 2, Approved: v}, {T: 3, Approved: v / 2}, {T: 4, Approved: v}, {T: 4.3, Approved: 1}}
 			}
 			return r, nil
 		},
 		startEcho: func() (string, func() int64, error) { return "echo:1", func() int64 { return 0 }, nil },
 		cpuCompare: func(_ context.Context, base *Options, pid int, _ time.Duration, _ int, _ float64, _ io.Writer) (*CPUCompare, error) {
 			*calls = append(*calls, "cpu-compare")
+			if want := 1.5 * perSec["cardswitch"]; base.PrebuildRate != want {
+				t.Errorf("cpu-compare prebuild rate %v, want %v", base.PrebuildRate, want)
+			}
 			base.Cards.ATCBase += 7
-			return &CPUCompare{ChipOverEcom: 1.1, PINOverEcom: 0.9, Target: CPUTarget, Met: true}, nil
+			return &CPUCompare{ChipOverEcom: 1.1, PINOverEcom: 0.9, Target: CPUTarget, Met: true,
+				Phases: []CPUPhase{{Kind: "ecom", Approved: 100}, {Kind: "chip", Approved: 10}, {Kind: "pin", Approved: 1}}}, nil
 		},
 		quiet: func(context.Context, int) {},
 	}
@@ -103,17 +121,46 @@ func TestSuiteSequenceAndVerdicts(t *testing.T) {
 	if sr.EchoRatio != 0.7 || sr.HotRatio != 0.6 || sr.RestartReadySeconds != 0.8 || sr.RSSBytes != 600e6 {
 		t.Errorf("measured %+v", sr)
 	}
-	if !sr.AllMet || len(sr.Targets) != 9 {
+	if sr.ClosedWindowSeconds != 3 || sr.ClosedMinApproved1s != 10500 {
+		t.Errorf("closed window %v s, lowest second %v/s", sr.ClosedWindowSeconds, sr.ClosedMinApproved1s)
+	}
+	// approvals journalled before the restart: closed, open, spread, hot (1000 each) and the CPU
+	// comparison (111); not the echo's
+	if sr.ApprovedBeforeRestart != 4111 {
+		t.Errorf("approved before restart %d", sr.ApprovedBeforeRestart)
+	}
+	var names []string
+	for _, p := range sr.PhaseTimes {
+		names = append(names, p.Name)
+		if want := map[string]float64{"closed": 0.5, "echo": 0.5, "open": 0.5, "spread": 0.5, "hot": 0.5}[p.Name]; p.PrepareSeconds != want || p.Seconds < 0 {
+			t.Errorf("phase %s: %v s, prepare %v s", p.Name, p.Seconds, p.PrepareSeconds)
+		}
+	}
+	if strings.Join(names, " ") != strings.Join(sr.Phases, " ") {
+		t.Errorf("phase times %v", names)
+	}
+	if sr.NumCPU != 2 || sr.ProvisionSeconds != 70 || sr.FirstReadySeconds != 9 {
+		t.Errorf("machine %d, provision %v s, first ready %v s", sr.NumCPU, sr.ProvisionSeconds, sr.FirstReadySeconds)
+	}
+	// Every target met, but three only indicatively: a 3 s closed-loop window (the issue: 60 s),
+	// memory and restart with 10,000 cards (the issue: 1,000,000).
+	if sr.AllMet || len(sr.Targets) != 9 {
 		t.Fatalf("all met %v, %d targets: %+v", sr.AllMet, len(sr.Targets), sr.Targets)
 	}
 	for _, tg := range sr.Targets {
-		if tg.Indicative != (strings.Contains(tg.Name, "RSS") || strings.Contains(tg.Name, "restart")) {
-			t.Errorf("%s: indicative %v", tg.Name, tg.Indicative)
+		if !tg.Met {
+			t.Errorf("%s not met", tg.Name)
+		}
+		wantInd := strings.Contains(tg.Name, "RSS") || strings.Contains(tg.Name, "restart") || tg.Name == "closed loop approved/s"
+		if tg.Indicative != wantInd || (wantInd && tg.Note == "") {
+			t.Errorf("%s: indicative %v (%s)", tg.Name, tg.Indicative, tg.Note)
 		}
 	}
 	var sum bytes.Buffer
 	sr.Summary(&sum)
-	for _, s := range []string{"10000 cards", "defined for 1000000 cards", "indicative", "≥ 20000/s", "all targets MET"} {
+	for _, s := range []string{"10000 cards", "nproc 2 (Test CPU)", "load average", "provisioning 70.0 s, first start to ready 9.0 s",
+		"closed ", "(prepare 0.5 s)", "defined for 1000000 cards", "indicative", "21000/s over 3.0 s (lowest second 10500/s)",
+		"≥ 20000/s for 60 s", "(after 4111 approvals in the phases)", "all targets met, but 3 only indicatively"} {
 		if !strings.Contains(sum.String(), s) {
 			t.Errorf("summary lacks %q:\n%s", s, sum.String())
 		}
@@ -137,8 +184,57 @@ func TestSuiteSequenceAndVerdicts(t *testing.T) {
 	if err := rep.WriteHTML(&html); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(html.String(), "Suite: targets") || !strings.Contains(html.String(), "hot account / spread") {
-		t.Error("HTML lacks the suite table")
+	for _, s := range []string{"Suite: targets", "hot account / spread", "nproc 2", "of which preparation", "only indicatively"} {
+		if !strings.Contains(html.String(), s) {
+			t.Errorf("HTML lacks %q", s)
+		}
+	}
+}
+
+// As `make bench` runs it: 1,000,000 cards, a 60 s closed-loop window. Every line is a real
+// verdict (none indicative), and with every value met the suite says so.
+func TestSuiteIssueConditions(t *testing.T) {
+	var calls []string
+	sw := &fakeSwitch{log: &calls, rss: 900e6, restart: 12 * time.Second, pid: 1}
+	so := fakeSuite(t, &calls, map[string]float64{"cardswitch": 21000, "echo": 30000, "open": 5000, "spread": 10000, "hot": 6000}, 3)
+	so.Base.Cards.Count = TargetCards
+	so.Base.Duration, so.EchoDuration = TargetClosedWindow, 0
+	so.run = func(_ context.Context, o Options) (*RunResult, error) {
+		if (o.Label == "cardswitch" || o.Label == "echo") && o.Duration != TargetClosedWindow+time.Second {
+			t.Errorf("%s runs %v", o.Label, o.Duration)
+		}
+		r := &RunResult{Label: o.Label, ApprovedPerSec: 21000, ThroughputPerSec: 21000, Completed: 1}
+		switch o.Label {
+		case "echo":
+			r.ThroughputPerSec = 30000
+		case "hot":
+			r.ApprovedPerSec = 15000
+		case "open":
+			r.Latency = LatencySummary{P99Ms: 3, P999Ms: 10}
+		}
+		return r, nil
+	}
+	sr, err := RunSuite(context.Background(), sw, so, &Report{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sr.AllMet || sr.Cards != TargetCards || sr.ClosedWindowSeconds != 60 {
+		t.Fatalf("all met %v cards %d window %v: %+v", sr.AllMet, sr.Cards, sr.ClosedWindowSeconds, sr.Targets)
+	}
+	for _, tg := range sr.Targets {
+		if tg.Indicative || !tg.Met {
+			t.Errorf("%s: met %v indicative %v", tg.Name, tg.Met, tg.Indicative)
+		}
+	}
+	var sum bytes.Buffer
+	sr.Summary(&sum)
+	for _, s := range []string{"1000000 cards and balances", "serve VmRSS, 1000000 cards", "restart to ready, 1000000 cards", "all targets MET"} {
+		if !strings.Contains(sum.String(), s) {
+			t.Errorf("summary lacks %q:\n%s", s, sum.String())
+		}
+	}
+	if strings.Contains(sum.String(), "indicative") {
+		t.Errorf("summary:\n%s", sum.String())
 	}
 }
 
@@ -157,7 +253,8 @@ func TestSuiteVerdictsNotMet(t *testing.T) {
 	}
 	for _, tg := range sr.Targets {
 		wantMet := strings.Contains(tg.Name, "errors") // no errors in the fake
-		if tg.Met != wantMet || tg.Indicative {
+		// 1,000,000 cards: memory and restart are real verdicts; the 3 s closed window is not 60 s
+		if tg.Met != wantMet || tg.Indicative != (tg.Name == "closed loop approved/s") {
 			t.Errorf("%s: met %v indicative %v", tg.Name, tg.Met, tg.Indicative)
 		}
 	}
@@ -166,7 +263,8 @@ func TestSuiteVerdictsNotMet(t *testing.T) {
 	}
 	var sum bytes.Buffer
 	sr.Summary(&sum)
-	if !strings.Contains(sum.String(), "NOT MET") || strings.Contains(sum.String(), "indicative") {
+	if !strings.Contains(sum.String(), "NOT MET") || !strings.Contains(sum.String(), "NOT all targets met (7 of 8 not met)") ||
+		strings.Contains(sum.String(), "indicative: serve VmRSS") || strings.Contains(sum.String(), "indicative: restart") {
 		t.Errorf("summary:\n%s", sum.String())
 	}
 }
@@ -192,8 +290,11 @@ func TestSuiteInProcess(t *testing.T) {
 	ts := startTestSwitch(t, 200)
 	mix, _ := ParseMix(DefaultMix)
 	sw := &inProcessSwitch{addr: ts.addr}
+	// The closed loop's chip ARQCs are prebuilt for 1,000 requests/s (the rest is built in the
+	// run), the open loop's for its rate.
 	so := &SuiteOptions{
-		Base:     Options{Connections: 2, Pipeline: 2, Duration: 700 * time.Millisecond, Warmup: 100 * time.Millisecond, Mix: mix, Cards: *ts.cards, Seed: 5},
+		Base: Options{Connections: 2, Pipeline: 2, Duration: 600 * time.Millisecond, Warmup: 100 * time.Millisecond, Mix: mix, Cards: *ts.cards, Seed: 5,
+			PrebuildRate: 1000},
 		OpenRate: 200, OpenDuration: 500 * time.Millisecond, PhaseDuration: 400 * time.Millisecond,
 	}
 	rep := &Report{Machine: ThisMachine()}
@@ -214,6 +315,19 @@ func TestSuiteInProcess(t *testing.T) {
 	}
 	if !rep.Runs[4].Hot || rep.Runs[3].Hot || rep.Runs[2].Mode != "open" {
 		t.Errorf("phase order: %s %s %s", rep.Runs[2].Label, rep.Runs[3].Label, rep.Runs[4].Label)
+	}
+	closed, open := rep.Runs[0], rep.Runs[2]
+	if closed.Duration != "700ms" || sr.ClosedWindowSeconds != 0.6 {
+		t.Errorf("closed loop ran %s, window %v s", closed.Duration, sr.ClosedWindowSeconds)
+	}
+	if a := closed.AnswerChecks; a.ChipPrebuilt == 0 || a.ChipPrebuilt+a.ChipInline != a.ChipAnswers || a.ChipWithTag91 != a.ChipAnswers {
+		t.Errorf("closed loop chip: %+v", a)
+	}
+	if a := open.AnswerChecks; a.ChipPrebuilt == 0 || a.ChipInline != 0 || a.ChipWithTag91 != a.ChipAnswers {
+		t.Errorf("open loop chip: %+v", a)
+	}
+	if closed.PrepareSeconds <= 0 || sr.ApprovedBeforeRestart < closed.ApprovedAll+open.ApprovedAll {
+		t.Errorf("prepare %v s, approved before restart %d", closed.PrepareSeconds, sr.ApprovedBeforeRestart)
 	}
 	var sum bytes.Buffer
 	sr.Summary(&sum)

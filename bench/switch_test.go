@@ -100,7 +100,7 @@ func TestEndToEnd(t *testing.T) {
 	}{{"closed", 0}, {"open", 500}} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := Run(context.Background(), Options{Label: "cardswitch", Addr: sw.addr, Connections: 4,
-				Duration: 2 * time.Second, Rate: tc.rate, Pipeline: 4, Mix: mix, Cards: *sw.cards, Seed: 7})
+				Duration: 2 * time.Second, Rate: tc.rate, Pipeline: 4, Mix: mix, Cards: *sw.cards, Seed: 7, PrebuildRate: 1000})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -116,6 +116,11 @@ func TestEndToEnd(t *testing.T) {
 			// Chip answers carry the ARPC (tag 91); PIN answers with the provisioned PIN are approved.
 			if a := res.AnswerChecks; a.ChipAnswers == 0 || a.ChipWithTag91 != a.ChipAnswers || a.PINAnswers == 0 || a.PINApproved != a.PINAnswers {
 				t.Fatalf("answer checks %+v", a)
+			}
+			// The chip ARQCs were built before the clock (closed loop: for 1,000 requests/s, the
+			// rest during the run; open loop: for its rate, none during the run), and all verified.
+			if a := res.AnswerChecks; a.ChipPrebuilt == 0 || a.ChipPrebuilt+a.ChipInline != a.ChipAnswers || (tc.rate > 0 && a.ChipInline != 0) {
+				t.Fatalf("chip requests prebuilt %d, built in the run %d, answers %d", a.ChipPrebuilt, a.ChipInline, a.ChipAnswers)
 			}
 			sw.cards.ATCBase = nextATCBase(sw.cards.ATCBase, res.MaxATC) // the next run on the same switch
 			// Every kind gets approved: CVC2, expiry, ARQC and PIN data are the provisioned ones.
@@ -144,7 +149,7 @@ func TestEchoBaseline(t *testing.T) {
 	mix, _ := ParseMix(DefaultMix)
 	cards := testCards(t)
 	res, err := Run(context.Background(), Options{Label: "echo", Addr: e.Addr(), Connections: 2,
-		Duration: time.Second, Pipeline: 4, Mix: mix, Cards: *cards, Seed: 3})
+		Duration: time.Second, Pipeline: 4, Mix: mix, Cards: *cards, Seed: 3, PrebuildRate: 5000})
 	if err != nil {
 		t.Fatal(err)
 	}
