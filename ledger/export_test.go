@@ -12,8 +12,24 @@ func (s *State) ExpiryIndex() []string {
 	defer s.mu.RUnlock()
 	out := make([]string, 0, len(s.expiries))
 	for _, e := range s.expiries {
-		out = append(out, fmt.Sprintf("%d %s", e.at, e.key))
+		out = append(out, fmt.Sprintf("%d %s", e.at, s.auths.keyAt(e.row)))
 	}
 	sort.Strings(out)
 	return out
+}
+
+// StoredBytes is the size of the chunks that hold the rows, for tests that check that space is
+// reused.
+func (s *State) StoredBytes() int {
+	n := 0
+	for _, t := range []*rowStore{&s.customers.rowStore, &s.balances.rowStore, &s.cards.rowStore,
+		&s.tokens.rowStore, &s.auths.rowStore, &s.replies.rowStore} {
+		for _, c := range t.class {
+			for _, ch := range c.chunks {
+				n += len(ch)
+			}
+		}
+		n += 4 * cap(t.loc)
+	}
+	return n
 }

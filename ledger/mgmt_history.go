@@ -34,6 +34,5 @@ func (s *State) CardsWhere(keep func(*Card) bool) []Card {
 func (s *State) TokenIDByPANHash(h string) (string, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	id, ok := s.tokenByPAN[h]
-	return id, ok
+	return s.tokens.idByPANHash(h)
 }

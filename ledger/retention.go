@@ -1,6 +1,10 @@
 package ledger
 
-import "sort"
+import (
+	"cmp"
+	"slices"
+	"strings"
+)
 
 // Retention: remembered replies and closed auth records that moved no money are forgotten once
 // they are older than a retention (engine.replyRetention, default 7 days), so the ledger does
@@ -10,10 +14,12 @@ import "sort"
 // After the retention a retransmission is processed as a new message, and a reversal whose
 // declined or reversed original was forgotten is answered as one whose original is unknown.
 
-// aging is one entry of the retention queue: a reply or auth record by creation time.
+// aging is one entry of the retention queue: the reply or auth record at row, created at at.
+// The row may have been deleted and reused since: the entry applies only to a record with that
+// creation time.
 type aging struct {
 	at   int64
-	key  string
+	row  uint32
 	auth bool // auth record; otherwise a reply
 }
 
@@ -92,7 +98,7 @@ func (q *agingQueue) all() []aging {
 // sortByTime orders the queue by creation time (after recovery, where rows come in store order).
 func (q *agingQueue) sortByTime() {
 	items := q.all()
-	sort.Slice(items, func(i, j int) bool { return items[i].at < items[j].at })
+	slices.SortStableFunc(items, func(a, b aging) int { return cmp.Compare(a.at, b.at) })
 	q.chunks, q.head, q.n = nil, 0, 0
 	for _, a := range items {
 		q.push(a)
@@ -125,19 +131,39 @@ func (tx *Tx) Prune(cutoffNanos int64, max int) int {
 	tx.pruned = append(tx.pruned, due...)
 	n := 0
 	for _, e := range due {
+		key, ok := s.agedKey(e)
+		if !ok {
+			continue
+		}
 		if e.auth {
-			if a, ok := tx.Auth(e.key); ok && a.CreatedAt == e.at && forgettable(&a) {
-				tx.DeleteAuth(e.key)
+			if a, ok := tx.Auth(key); ok && a.CreatedAt == e.at && forgettable(&a) {
+				tx.DeleteAuth(key)
 				n++
 			}
 			continue
 		}
-		if r, ok := tx.Reply(e.key); ok && r.At == e.at {
-			tx.DeleteReply(e.key)
+		if r, ok := tx.Reply(key); ok && r.At == e.at {
+			tx.DeleteReply(key)
 			n++
 		}
 	}
 	return n
+}
+
+// agedKey returns the key of the committed row a retention entry names, if that row is still
+// the one the entry was made for. The entry was taken off the queue under the lock and only the
+// engine goroutine (this one) changes the state, so reading without the lock is safe.
+func (s *State) agedKey(e aging) (string, bool) {
+	if e.auth {
+		if !s.auths.has(e.row) || s.auths.head(e.row).createdAt != e.at {
+			return "", false
+		}
+		return strings.Clone(s.auths.keyAt(e.row)), true
+	}
+	if !s.replies.has(e.row) || s.replies.at(e.row) != e.at {
+		return "", false
+	}
+	return strings.Clone(s.replies.keyAt(e.row)), true
 }
 
 // RetentionQueueLen reports how many replies and auth records wait for retention (metrics, tests).

@@ -1,9 +1,6 @@
 package ledger
 
-import (
-	"strconv"
-	"testing"
-)
+import "testing"
 
 // The chunked retention queue behaves as a FIFO across chunk boundaries, with unpop restoring
 // popped entries at the front and sortByTime ordering by creation time.
@@ -12,7 +9,7 @@ func TestAgingQueueChunks(t *testing.T) {
 	var want []aging
 	const n = 3*agingChunk + 17
 	for i := 0; i < n; i++ {
-		a := aging{at: int64(i), key: strconv.Itoa(i)}
+		a := aging{at: int64(i), row: uint32(i), auth: i%2 == 0}
 		q.push(a)
 		want = append(want, a)
 	}

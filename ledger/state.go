@@ -1,98 +1,79 @@
 package ledger
 
 import (
-	"container/heap"
 	"sort"
 	"sync"
 )
 
 // State is the committed ledger. Only the engine goroutine changes it, through Tx.Commit; other
 // goroutines read it under its read lock through the query methods.
+//
+// Rows and indexes are kept without pointers (store.go), so that the garbage collector has
+// almost nothing to mark however large the ledger grows.
 type State struct {
 	mu sync.RWMutex
 
-	customers rowTable[Customer] // packed (rows.go)
-	balances  rowTable[Balance]  // packed
-	cards     rowTable[Card]     // packed
-	tokens    rowTable[Token]
-	auths     rowTable[Auth]
-	replies   rowTable[Reply]
+	customers *customerTable // rows.go; also the external-id index
+	balances  *balanceTable
+	cards     *cardTable // also the PAN and balance -> cards indexes
+	tokens    *tokenTable
+	auths     *authTable  // auths.go
+	replies   *replyTable // auths.go
 
-	cardByPAN  map[string]string // PAN hash -> card id
-	tokenByPAN map[string]string // token PAN hash -> token id
-	// balance id -> card ids in issue order: the first card in firstCard (most balances have one
-	// card, and a string costs no allocation where a one-element slice costs one), the others in
-	// moreCards.
-	firstCard     map[string]string
-	moreCards     map[string][]string
-	tokensByCard  map[string][]string
-	customerByExt map[string]string // external id -> customer id
-	expiries      expiryHeap        // open holds by expiry time (lazy deletion)
-	aging         agingQueue        // replies and auth records by creation time (retention.go)
+	expiries expiryHeap // open holds by expiry time (lazy deletion)
+	aging    agingQueue // replies and auth records by creation time (retention.go)
 }
 
 // NewState returns an empty ledger.
 func NewState() *State {
-	return &State{
-		customers: newCustomerTable(), balances: newBalanceTable(), cards: newCardTable(),
-		tokens: newTable[Token](), auths: newTable[Auth](), replies: newTable[Reply](),
-		cardByPAN: map[string]string{}, tokenByPAN: map[string]string{},
-		firstCard: map[string]string{}, moreCards: map[string][]string{}, tokensByCard: map[string][]string{},
-		customerByExt: map[string]string{},
-	}
+	r := &refs{}
+	s := &State{customers: newCustomerTable(), balances: newBalanceTable(r), cards: newCardTable(r),
+		tokens: newTokenTable(r), auths: newAuthTable(r), replies: newReplyTable()}
+	r.cards, r.balances, r.customers = &s.cards.immTable, &s.balances.immTable, &s.customers.immTable
+	return s
 }
 
 // Customer returns a copy of a committed customer.
-func (s *State) Customer(id string) (Customer, bool) { return get(s, s.customers, id) }
+func (s *State) Customer(id string) (Customer, bool) { return get[Customer](s, s.customers, id) }
 
 // Balance returns a copy of a committed balance.
-func (s *State) Balance(id string) (Balance, bool) { return get(s, s.balances, id) }
+func (s *State) Balance(id string) (Balance, bool) { return get[Balance](s, s.balances, id) }
 
 // Card returns a copy of a committed card.
-func (s *State) Card(id string) (Card, bool) { return get(s, s.cards, id) }
+func (s *State) Card(id string) (Card, bool) { return get[Card](s, s.cards, id) }
 
 // Token returns a copy of a committed token.
-func (s *State) Token(id string) (Token, bool) { return get(s, s.tokens, id) }
+func (s *State) Token(id string) (Token, bool) { return get[Token](s, s.tokens, id) }
 
 // Auth returns a copy of a committed auth record.
-func (s *State) Auth(key string) (Auth, bool) { return get(s, s.auths, key) }
+func (s *State) Auth(key string) (Auth, bool) { return get[Auth](s, s.auths, key) }
 
 // CardIDsOfBalance lists the cards issued on a balance, in issue order.
 func (s *State) CardIDsOfBalance(balanceID string) []string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return s.cardIDsOfBalance(balanceID)
-}
-
-func (s *State) cardIDsOfBalance(balanceID string) []string {
-	first, ok := s.firstCard[balanceID]
-	if !ok {
-		return nil
-	}
-	return append([]string{first}, s.moreCards[balanceID]...)
+	return s.cards.idsOfBalance(balanceID)
 }
 
 // TokenIDsOfCard lists the tokens of a card.
 func (s *State) TokenIDsOfCard(cardID string) []string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return append([]string(nil), s.tokensByCard[cardID]...)
+	return s.tokens.idsOfCard(cardID)
 }
 
 // CardIDByPANHash finds a card by the keyed hash of its PAN.
 func (s *State) CardIDByPANHash(h string) (string, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	id, ok := s.cardByPAN[h]
-	return id, ok
+	return s.cards.idByPANHash(h)
 }
 
 // CustomerIDByExternal finds a customer by the partner's external id.
 func (s *State) CustomerIDByExternal(ext string) (string, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	id, ok := s.customerByExt[ext]
-	return id, ok
+	return s.customers.idByExternal(ext)
 }
 
 // Counts reports how many rows each table holds.
@@ -109,7 +90,9 @@ func (s *State) Balances() []Balance {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	out := make([]Balance, 0, s.balances.size())
-	s.balances.each(func(b *Balance) bool { out = append(out, *b); return true })
+	for row := range s.balances.loc {
+		out = append(out, s.balances.decode(uint32(row)))
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
@@ -124,46 +107,37 @@ func (s *State) Auths() []Auth {
 	return out
 }
 
-func get[T any](s *State, t rowTable[T], id string) (T, bool) {
+func get[T any](s *State, t interface{ get(string) (T, bool) }, id string) (T, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return t.get(id)
 }
 
 // Load puts a recovered row into the state without a Tx (journal recovery at start): a row
-// (*Customer, *Balance, *Card, *Token, *Auth, *Reply) or what PrepareLoad made of one.
+// (*Customer, *Balance, *Card, *Token, *Auth, *Reply) or what PrepareLoad made of one. Rows may
+// come in any order; FinishLoad restores the orders that depend on it.
 func (s *State) Load(row any) {
 	switch r := row.(type) {
 	case *Customer:
-		s.customers.set(r.ID, r)
-		c, _ := s.customers.get(r.ID) // index the packed copy's strings, not the decoded row's
-		s.indexCustomer(&c)
+		s.customers.set(r)
 	case *Balance:
-		s.balances.set(r.ID, r)
+		s.balances.set(r)
 	case *Card:
-		s.cards.set(r.ID, r)
-		c, _ := s.cards.get(r.ID)
-		s.indexCard(&c)
+		s.cards.set(r, true)
 	case *Token:
-		s.tokens.set(r.ID, r)
-		s.indexToken(r)
+		s.tokens.set(r)
 	case *Auth:
-		s.auths.set(r.Key, r)
-		s.indexAuth(r)
-		s.aging.push(aging{at: r.CreatedAt, key: r.Key, auth: true})
+		row, _, existed := s.auths.set(r)
+		if r.State == AuthOpen && r.HeldMinor != 0 && r.ExpiresAt > 0 {
+			s.expiries = append(s.expiries, expiry{at: r.ExpiresAt, row: row}) // a heap from FinishLoad
+		}
+		if !existed {
+			s.aging.push(aging{at: r.CreatedAt, row: row, auth: true})
+		}
 	case *Reply:
-		s.replies.set(r.Key, r)
-		s.aging.push(aging{at: r.At, key: r.Key})
-	case *cardRow: // PrepareLoad
-		s.cards.(*packedTable[Card, cardRow]).setPacked(r)
-		c := unpackCard(r)
-		s.indexCard(&c)
-	case *customerRow:
-		s.customers.(*packedTable[Customer, customerRow]).setPacked(r)
-		c := unpackCustomer(r)
-		s.indexCustomer(&c)
-	case *balanceRow:
-		s.balances.(*packedTable[Balance, balanceRow]).setPacked(r)
+		if row, existed := s.replies.set(r); !existed {
+			s.aging.push(aging{at: r.At, row: row})
+		}
 	default:
 		panic("ledger: Load of unknown row type")
 	}
@@ -171,105 +145,70 @@ func (s *State) Load(row any) {
 
 // FinishLoad restores the orders of the indexes after recovery.
 func (s *State) FinishLoad() {
-	type issued struct {
-		at          int64
-		id, panHash string
-	}
-	cards := make([]issued, 0, s.cards.size())
-	s.cards.each(func(c *Card) bool {
-		cards = append(cards, issued{at: c.CreatedAt, id: c.ID, panHash: c.PANHash})
-		return true
-	})
-	sort.Slice(cards, func(i, j int) bool {
-		if cards[i].at != cards[j].at {
-			return cards[i].at < cards[j].at
-		}
-		return cards[i].id < cards[j].id
-	})
-	rank := make(map[string]int, 0)
-	for bal, more := range s.moreCards {
-		if len(rank) == 0 {
-			rank = make(map[string]int, len(cards))
-			for i, c := range cards {
-				rank[c.id] = i
-			}
-		}
-		ids := append([]string{s.firstCard[bal]}, more...)
-		sort.Slice(ids, func(i, j int) bool { return rank[ids[i]] < rank[ids[j]] })
-		s.firstCard[bal], s.moreCards[bal] = ids[0], ids[1:]
-	}
-	// Rows come back in store order, not issue order: rebuild the PAN index so that a PAN shared
-	// by a digital-first copy resolves to the card issued first, as it did before the restart.
-	// Assigning in reverse issue order leaves the first-issued card on every hash. (Clearing the
-	// map and inserting again was pathologically slow on a map of a million entries.)
-	for i := len(cards) - 1; i >= 0; i-- {
-		if s.cardByPAN[cards[i].panHash] != cards[i].id {
-			s.cardByPAN[cards[i].panHash] = cards[i].id
-		}
-	}
-	heap.Init(&s.expiries)
+	s.cards.finishLoad()
+	s.expiries.init()
 	// The retention queue is in creation order; rows came back in store order.
 	s.aging.sortByTime()
 }
 
-func (s *State) indexCustomer(c *Customer) {
-	if c.ExternalID != "" {
-		s.customerByExt[c.ExternalID] = c.ID
-	}
-}
-
-func (s *State) indexCard(c *Card) {
-	if _, seen := s.cardByPAN[c.PANHash]; !seen || s.cardByPAN[c.PANHash] == c.ID {
-		s.cardByPAN[c.PANHash] = c.ID
-	}
-	// A digital-first physical copy shares its PAN with the virtual card: the PAN index keeps
-	// the card issued first, which the authorization path resolves to.
-	first, ok := s.firstCard[c.BalanceID]
-	if !ok {
-		s.firstCard[c.BalanceID] = c.ID
-		return
-	}
-	if first == c.ID {
-		return
-	}
-	for _, id := range s.moreCards[c.BalanceID] {
-		if id == c.ID {
-			return
-		}
-	}
-	s.moreCards[c.BalanceID] = append(s.moreCards[c.BalanceID], c.ID)
-}
-
-func (s *State) indexToken(t *Token) {
-	s.tokenByPAN[t.PANHash] = t.ID
-	for _, id := range s.tokensByCard[t.CardID] {
-		if id == t.ID {
-			return
-		}
-	}
-	s.tokensByCard[t.CardID] = append(s.tokensByCard[t.CardID], t.ID)
-}
-
-func (s *State) indexAuth(a *Auth) {
-	if a.State == AuthOpen && a.HeldMinor != 0 && a.ExpiresAt > 0 {
-		s.expiries = append(s.expiries, expiry{at: a.ExpiresAt, key: a.Key})
-	}
-}
-
+// expiry is an entry of the expiry index: the auth record at row is an open hold that expires
+// at at, unless it changed since (entries are not removed when a hold is captured or reversed;
+// they are skipped when due).
 type expiry struct {
 	at  int64
-	key string
+	row uint32
 }
 
+// expiryHeap is a binary min-heap by expiry time. It is written out rather than used through
+// container/heap, whose Push and Pop box every entry in an interface (an allocation per
+// authorization).
 type expiryHeap []expiry
 
-func (h expiryHeap) Len() int           { return len(h) }
-func (h expiryHeap) Less(i, j int) bool { return h[i].at < h[j].at }
-func (h expiryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *expiryHeap) Push(x any)        { *h = append(*h, x.(expiry)) }
-func (h *expiryHeap) Pop() any {
+func (h *expiryHeap) push(e expiry) {
+	*h = append(*h, e)
+	h.up(len(*h) - 1)
+}
+
+func (h *expiryHeap) pop() expiry {
 	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+	e := old[0]
+	n := len(old) - 1
+	old[0] = old[n]
+	*h = old[:n]
+	h.down(0)
+	return e
+}
+
+func (h expiryHeap) init() {
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+}
+
+func (h expiryHeap) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if h[p].at <= h[i].at {
+			return
+		}
+		h[p], h[i] = h[i], h[p]
+		i = p
+	}
+}
+
+func (h expiryHeap) down(i int) {
+	for {
+		c := 2*i + 1
+		if c >= len(h) {
+			return
+		}
+		if r := c + 1; r < len(h) && h[r].at < h[c].at {
+			c = r
+		}
+		if h[i].at <= h[c].at {
+			return
+		}
+		h[i], h[c] = h[c], h[i]
+		i = c
+	}
 }

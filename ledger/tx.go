@@ -1,6 +1,6 @@
 package ledger
 
-import "container/heap"
+import "strings"
 
 // Tx is a write overlay over the State for one engine batch. Reads see the batch's own writes;
 // nothing reaches the State until Commit, which the engine calls only after the batch is durable.
@@ -24,7 +24,7 @@ type Tx struct {
 }
 
 type overlay[T any] struct {
-	base  rowTable[T]
+	base  interface{ get(string) (T, bool) }
 	dirty map[string]*T // nil value: deleted
 	order []string      // keys in first-write order, for a deterministic journal
 }
@@ -92,7 +92,7 @@ func (tx *Tx) Rollback() {
 	if len(tx.popped) > 0 || len(tx.pruned) > 0 {
 		tx.s.mu.Lock()
 		for _, e := range tx.popped {
-			heap.Push(&tx.s.expiries, e)
+			tx.s.expiries.push(e)
 		}
 		tx.s.aging.unpop(tx.pruned)
 		tx.s.mu.Unlock()
@@ -143,7 +143,7 @@ func (tx *Tx) DeleteAuth(key string) { tx.auths.del(key) }
 
 // CardIDByPANHash resolves a PAN hash, seeing cards issued earlier in the same batch.
 func (tx *Tx) CardIDByPANHash(h string) (string, bool) {
-	if id, ok := tx.s.cardByPAN[h]; ok {
+	if id, ok := tx.s.cards.idByPANHash(h); ok {
 		return id, true
 	}
 	id, ok := tx.cardByPAN[h]
@@ -155,8 +155,7 @@ func (tx *Tx) TokenIDByPANHash(h string) (string, bool) {
 	if id, ok := tx.tokenByPAN[h]; ok {
 		return id, true
 	}
-	id, ok := tx.s.tokenByPAN[h]
-	return id, ok
+	return tx.s.tokens.idByPANHash(h)
 }
 
 // CustomerIDByExternal resolves a partner's external id, seeing this batch's customers.
@@ -164,16 +163,15 @@ func (tx *Tx) CustomerIDByExternal(ext string) (string, bool) {
 	if id, ok := tx.customerByExt[ext]; ok {
 		return id, true
 	}
-	id, ok := tx.s.customerByExt[ext]
-	return id, ok
+	return tx.s.customers.idByExternal(ext)
 }
 
 // CardIDsOfBalance lists committed and batch-issued cards of a balance.
 func (tx *Tx) CardIDsOfBalance(balanceID string) []string {
-	ids := tx.s.cardIDsOfBalance(balanceID)
+	ids := tx.s.cards.idsOfBalance(balanceID)
 	for _, id := range tx.cards.order {
 		if c := tx.cards.dirty[id]; c != nil && c.BalanceID == balanceID {
-			if _, committed := tx.s.cards.get(id); !committed {
+			if _, committed := tx.s.cards.findID(id); !committed {
 				ids = append(ids, id)
 			}
 		}
@@ -215,58 +213,49 @@ func appendChanges[T any](dst []Change, name string, o *overlay[T]) []Change {
 func (tx *Tx) Commit() {
 	s := tx.s
 	s.mu.Lock()
-	merge(&tx.customers, func(c *Customer) { s.indexCustomer(c) }, nil)
-	merge(&tx.balances, nil, nil)
-	merge(&tx.cards, func(c *Card) { s.indexCard(c) }, nil)
-	merge(&tx.tokens, func(t *Token) { s.indexToken(t) }, nil)
-	// An auth already in the expiry index (open, same expiry) is not pushed again: a partial
-	// reversal rewrites an open auth, and a second entry would be released twice.
+	// Referenced tables first: a card's record names its balance's row, an auth's its card's.
+	merge(&tx.customers, s.customers.set)
+	merge(&tx.balances, s.balances.set)
+	merge(&tx.cards, func(c *Card) { s.cards.set(c, false) })
+	merge(&tx.tokens, s.tokens.set)
 	for _, k := range tx.auths.order {
 		a := tx.auths.dirty[k]
-		if a == nil || a.State != AuthOpen || a.HeldMinor == 0 || a.ExpiresAt <= 0 {
+		if a == nil {
+			s.auths.del(k)
 			continue
 		}
-		if old, ok := s.auths.get(k); ok && old.State == AuthOpen && old.HeldMinor != 0 && old.ExpiresAt == a.ExpiresAt {
-			continue
+		row, prev, existed := s.auths.set(a)
+		if !existed {
+			s.aging.push(aging{at: a.CreatedAt, row: row, auth: true}) // retention
 		}
-		heap.Push(&s.expiries, expiry{at: a.ExpiresAt, key: a.Key})
-	}
-	// New auth records and replies enter the retention queue.
-	for _, k := range tx.auths.order {
-		if a := tx.auths.dirty[k]; a != nil {
-			if _, existed := s.auths.get(k); !existed {
-				s.aging.push(aging{at: a.CreatedAt, key: k, auth: true})
-			}
+		// An auth already in the expiry index (open, same expiry) is not pushed again: a
+		// partial reversal rewrites an open auth, and a second entry would be released twice.
+		if a.State == AuthOpen && a.HeldMinor != 0 && a.ExpiresAt > 0 && !(existed && prev.holds(a.ExpiresAt)) {
+			s.expiries.push(expiry{at: a.ExpiresAt, row: row})
 		}
 	}
 	for _, k := range tx.replies.order {
-		if r := tx.replies.dirty[k]; r != nil {
-			if _, existed := s.replies.get(k); !existed {
-				s.aging.push(aging{at: r.At, key: k})
-			}
+		r := tx.replies.dirty[k]
+		if r == nil {
+			s.replies.del(k)
+			continue
+		}
+		if row, existed := s.replies.set(r); !existed {
+			s.aging.push(aging{at: r.At, row: row})
 		}
 	}
-	merge(&tx.auths, nil, nil)
-	merge(&tx.replies, nil, nil)
 	s.mu.Unlock()
 	tx.Reset()
 }
 
-func merge[T any](o *overlay[T], index func(*T), _ func(string)) {
+// merge stores the rows of a table whose rows are never deleted.
+func merge[T any](o *overlay[T], set func(*T)) {
 	for _, k := range o.order {
 		v := o.dirty[k]
 		if v == nil {
-			o.base.del(k)
-			continue
+			panic("ledger: delete of a customer, balance, card or token")
 		}
-		o.base.set(k, v)
-		if index != nil {
-			// Index the committed copy: for a packed table its strings are the packed row's,
-			// so the index does not keep the overlay's row alive.
-			if c, ok := o.base.get(k); ok {
-				index(&c)
-			}
-		}
+		set(v)
 	}
 }
 
@@ -279,10 +268,10 @@ func (tx *Tx) DueExpiries(nowNanos int64, max int) []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for len(s.expiries) > 0 && len(keys) < max && s.expiries[0].at <= nowNanos {
-		e := heap.Pop(&s.expiries).(expiry)
+		e := s.expiries.pop()
 		tx.popped = append(tx.popped, e)
-		if a, ok := s.auths.get(e.key); ok && a.State == AuthOpen && a.HeldMinor != 0 && a.ExpiresAt == e.at {
-			keys = append(keys, e.key)
+		if s.auths.has(e.row) && s.auths.head(e.row).holds(e.at) {
+			keys = append(keys, strings.Clone(s.auths.keyAt(e.row)))
 		}
 	}
 	return keys
