@@ -82,9 +82,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, o Options) (*App, error) {
 	}
 	began := time.Now()
 	st := ledger.NewState()
-	restoreGC := pauseGCForRecovery(cfg)
 	if err := j.Load(st); err != nil {
-		restoreGC()
 		j.Close()
 		return nil, err
 	}
@@ -214,27 +212,6 @@ func (a *App) Config() *config.Config { return a.cfg }
 // Ready reports whether both listeners accept connections.
 func (a *App) Ready() bool { return a.ready.Load() }
 
-// serveGCPercent is the GOGC of serve once the ledger is recovered (see setMemoryLimit).
-const serveGCPercent = 300
-
-// pauseGCForRecovery turns the proportional collector off while the journal is loaded, with a
-// soft limit of twice the serve limit as the only bound: everything recovery keeps stays live, so
-// a cycle during the load marks a growing heap only to free the decoding garbage (a million-card
-// load ran 14 cycles, ~15 % of its CPU, the last ones 1.5–3.7 s of wall clock each). The returned
-// function restores the previous settings (on a failed load); after a load setMemoryLimit sets
-// those of serve, collecting once first.
-func pauseGCForRecovery(cfg *config.Config) (restore func()) {
-	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" || cfg.Engine.MemoryLimitMiB < 0 {
-		return func() {}
-	}
-	prevLimit := debug.SetMemoryLimit(2 * int64(serveMemoryLimitMiB(cfg)) << 20)
-	prevPercent := debug.SetGCPercent(-1)
-	return func() {
-		debug.SetGCPercent(prevPercent)
-		debug.SetMemoryLimit(prevLimit)
-	}
-}
-
 func serveMemoryLimitMiB(cfg *config.Config) int {
 	if cfg.Engine.MemoryLimitMiB > 0 {
 		return cfg.Engine.MemoryLimitMiB
@@ -247,19 +224,12 @@ const defaultMemoryLimitMiB = 1400
 
 // setMemoryLimit returns the garbage of recovery to the OS and then sets the soft memory limit.
 // Setting it before recovery would make the collector run without pause while the ledger grows.
-//
-// It also sets GOGC (unless the GOGC environment variable is set) to serveGCPercent: with a
-// small ledger most of the heap is the journal's noscan buffers and the per-message garbage, so a
-// cycle at GOGC=100 came every 1–5 s at 5,000 messages/s, and each cycle (tens to hundreds of ms
-// of wall clock on 2 CPUs, with mark assists on the engine) is what the open-loop tail is made of.
-// The soft memory limit still bounds the heap: near it the collector runs as often as needed
-// whatever GOGC says, so with a large ledger the limit, not GOGC, decides (docs/benchmarks.md,
-// "Tail latency and memory, round 2").
+// GOGC stays at the Go default: the ledger's tables are pointer-free (ledger/store.go), so a
+// cycle marks almost nothing of them and costs a few milliseconds even with a million cards;
+// more frequent cycles keep the heap (and the RSS) close to the live data (docs/benchmarks.md,
+// "Round 3").
 func setMemoryLimit(cfg *config.Config, log *slog.Logger) {
 	debug.FreeOSMemory() // a full collection, then the freed pages go back to the OS
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(serveGCPercent)
-	}
 	if os.Getenv("GOMEMLIMIT") != "" || cfg.Engine.MemoryLimitMiB < 0 {
 		return
 	}
