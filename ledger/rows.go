@@ -249,6 +249,14 @@ func newBalanceTable(r *refs) *balanceTable {
 }
 
 func (t *balanceTable) encode(b *Balance) []byte {
+	e := t.header(b)
+	e.str(b.ID)
+	t.refs.customer(e, b.CustomerID)
+	return e.b
+}
+
+// header encodes the fixed-size part of a balance (symbols and amounts) into the scratch encoder.
+func (t *balanceTable) header(b *Balance) *recEnc {
 	e := &t.scratch
 	e.b = e.b[:0]
 	e.u16(sym(b.Kind))
@@ -261,9 +269,7 @@ func (t *balanceTable) encode(b *Balance) []byte {
 	e.i64(b.LowMarkMinor)
 	e.i64(b.LoadedMinor)
 	e.i64(b.CreatedAt)
-	e.str(b.ID)
-	t.refs.customer(e, b.CustomerID)
-	return e.b
+	return e
 }
 
 func (t *balanceTable) decode(row uint32) Balance {
@@ -284,7 +290,21 @@ func (t *balanceTable) get(id string) (Balance, bool) {
 	return t.decode(row), true
 }
 
-func (t *balanceTable) set(b *Balance) { t.put(b.ID, t.encode(b)) }
+// set stores b. Every approval rewrites a balance with only its amounts changed: then the
+// header is written in place, without encoding the row again (which resolves the customer
+// reference through the customer index: a lookup in a map of a million entries per approval).
+func (t *balanceTable) set(b *Balance) {
+	row, ok := t.findID(b.ID)
+	if ok {
+		rec := t.rec(row)
+		d := recDec{s: view(rec[balanceHeader:])}
+		if d.str() == b.ID && t.refs.customerField(&d) == b.CustomerID {
+			copy(rec[:balanceHeader], t.header(b).b)
+			return
+		}
+	}
+	t.putAt(row, ok, b.ID, t.encode(b))
+}
 
 // Card layout: the header, then ID, BalanceID, CustomerID, PANHash, PAN, Last4, ExpiryYYMM,
 // PSN, CVC2, PVV and the labels (nil: an empty string; else their count as a number, then key
