@@ -230,11 +230,19 @@ const (
 
 // waitQuiet waits until the process is quiet (bounded by quietMax) and returns its CPU time then.
 func waitQuiet(ctx context.Context, pid int) (time.Duration, error) {
+	return waitQuietFor(ctx, pid, quietMax)
+}
+
+// settleMax bounds the suite's wait for the switch's background work before the open loop.
+const settleMax = 180 * time.Second
+
+// waitQuietFor is waitQuiet bounded by max.
+func waitQuietFor(ctx context.Context, pid int, max time.Duration) (time.Duration, error) {
 	prev, err := ProcessCPU(pid)
 	if err != nil {
 		return 0, err
 	}
-	deadline := time.Now().Add(quietMax)
+	deadline := time.Now().Add(max)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(quietEvery)
 		cur, err := ProcessCPU(pid)

@@ -66,6 +66,9 @@ type SuiteOptions struct {
 	startEcho  func() (addr string, stop func() int64, err error)
 	cpuCompare func(ctx context.Context, base *Options, pid int, phase time.Duration, rounds int, rate float64, log io.Writer) (*CPUCompare, error)
 	quiet      func(ctx context.Context, pid int)
+	// settle waits, before the open-loop phase, until the switch has finished the background
+	// work the earlier phases left (settleMax at most) and returns how long it waited.
+	settle func(ctx context.Context, pid int) time.Duration
 }
 
 // SuiteTarget is one line of the suite's verdict table.
@@ -103,16 +106,19 @@ type SuiteResult struct {
 	OpenRate             float64        `json:"openRatePerSec"`
 	OpenThroughput       float64        `json:"openThroughputPerSec"`
 	OpenLatency          LatencySummary `json:"openLatencyMs"`
-	OpenErrors           int64          `json:"openErrors"`
-	OpenTimeouts         int64          `json:"openTimeouts"`
-	OpenNotSent          int64          `json:"openNotSent"`
-	SpreadApprovedPerSec float64        `json:"spreadApprovedPerSec"`
-	HotApprovedPerSec    float64        `json:"hotApprovedPerSec"`
-	HotRatio             float64        `json:"hotRatio"`
-	HotMix               string         `json:"hotMix"`
-	RSSBytes             int64          `json:"rssBytes"`             // VmRSS before the restart
-	RestartReadySeconds  float64        `json:"restartReadySeconds"`  // SIGTERM'd switch restarted: start to /healthz 200
-	RSSAfterRestartBytes int64          `json:"rssAfterRestartBytes"` // VmRSS once ready again
+	// OpenSettleSeconds is how long the suite waited, before the open loop, for the switch to
+	// finish its background work (store compaction after the closed loop).
+	OpenSettleSeconds    float64 `json:"openSettleSeconds"`
+	OpenErrors           int64   `json:"openErrors"`
+	OpenTimeouts         int64   `json:"openTimeouts"`
+	OpenNotSent          int64   `json:"openNotSent"`
+	SpreadApprovedPerSec float64 `json:"spreadApprovedPerSec"`
+	HotApprovedPerSec    float64 `json:"hotApprovedPerSec"`
+	HotRatio             float64 `json:"hotRatio"`
+	HotMix               string  `json:"hotMix"`
+	RSSBytes             int64   `json:"rssBytes"`             // VmRSS before the restart
+	RestartReadySeconds  float64 `json:"restartReadySeconds"`  // SIGTERM'd switch restarted: start to /healthz 200
+	RSSAfterRestartBytes int64   `json:"rssAfterRestartBytes"` // VmRSS once ready again
 	// ApprovedBeforeRestart counts the approvals of all phases (warm-ups included): what the
 	// store journalled on top of the provisioned cards before the restart.
 	ApprovedBeforeRestart int64         `json:"approvedBeforeRestart"`
@@ -169,6 +175,16 @@ func RunSuite(ctx context.Context, sw SuiteSwitch, so *SuiteOptions, rep *Report
 			if pid > 0 {
 				_, _ = waitQuiet(ctx, pid)
 			}
+		}
+	}
+	if so.settle == nil {
+		so.settle = func(ctx context.Context, pid int) time.Duration {
+			if pid <= 0 {
+				return 0
+			}
+			began := time.Now()
+			_, _ = waitQuietFor(ctx, pid, settleMax)
+			return time.Since(began)
 		}
 	}
 	if so.OpenRate <= 0 {
@@ -274,9 +290,13 @@ func RunSuite(ctx context.Context, sw SuiteSwitch, so *SuiteOptions, rep *Report
 		return nil, err
 	}
 
-	// 2. Open loop at the target rate.
+	// 2. Open loop at the target rate, once the switch has finished the background work the
+	// closed loop and echo phases left: after a million approvals at full speed the store
+	// compacts for tens of seconds, on the same two CPUs and disk. The target is the latency at
+	// 5,000/s, whose own writes the store compacts as it goes, not the latency while the debt
+	// of a saturating phase is paid; the wait is reported with the result.
 	step(PhaseOpen)
-	so.quiet(ctx, sw.PID())
+	sr.OpenSettleSeconds = so.settle(ctx, sw.PID()).Seconds()
 	o = *base
 	o.Label, o.Rate, o.Duration = "open", so.OpenRate, so.OpenDuration
 	o.Warmup = min(base.Warmup, o.Duration/2)
@@ -413,7 +433,7 @@ func (sr *SuiteResult) verdicts() {
 			Measured: fmt.Sprintf("%.2f (echo %.0f/s)", sr.EchoRatio, sr.EchoPerSec), Target: fmt.Sprintf("≥ %.2f", TargetEchoRatio),
 			Met: sr.EchoPerSec > 0 && sr.EchoRatio >= TargetEchoRatio},
 		{Name: fmt.Sprintf("open loop %.0f/s p99", sr.OpenRate), Value: open.P99Ms,
-			Measured: fmt.Sprintf("%.2f ms", open.P99Ms), Target: fmt.Sprintf("≤ %.0f ms", TargetOpenP99Ms),
+			Measured: fmt.Sprintf("%.2f ms (after %.0f s of compaction wait)", open.P99Ms, sr.OpenSettleSeconds), Target: fmt.Sprintf("≤ %.0f ms", TargetOpenP99Ms),
 			Met: sr.OpenThroughput > 0 && open.P99Ms <= TargetOpenP99Ms},
 		{Name: fmt.Sprintf("open loop %.0f/s p99.9", sr.OpenRate), Value: open.P999Ms,
 			Measured: fmt.Sprintf("%.2f ms", open.P999Ms), Target: fmt.Sprintf("≤ %.0f ms", TargetOpenP999Ms),
