@@ -414,7 +414,9 @@ func (j *Badger) Load(st *ledger.State) error {
 		var rg errgroupLite
 		for _, t := range tables {
 			rg.Go(func() error {
-				it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256, Prefix: []byte(t.prefix)})
+				// No value prefetching: the values live in the LSM tree next to their keys (they
+				// are far below the value threshold), and prefetching starts a goroutine per item.
+				it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(t.prefix)})
 				defer it.Close()
 				c := &chunk{table: t.name, done: make(chan struct{})}
 				flush := func() {
