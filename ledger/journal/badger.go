@@ -547,5 +547,11 @@ func (b badgerLogger) log(level slog.Level, f string, args ...any) {
 }
 func (b badgerLogger) Errorf(f string, a ...any)   { b.log(slog.LevelError, f, a...) }
 func (b badgerLogger) Warningf(f string, a ...any) { b.log(slog.LevelWarn, f, a...) }
-func (b badgerLogger) Infof(string, ...any)        {}
-func (b badgerLogger) Debugf(string, ...any)       {}
+func (b badgerLogger) Infof(f string, a ...any) {
+	// Badger's informational lines are noise, except the time its writes were stalled behind
+	// level-0 compaction, which an operator needs to see (printed when the store closes).
+	if strings.Contains(f, "stalled") {
+		b.log(slog.LevelInfo, f, a...)
+	}
+}
+func (b badgerLogger) Debugf(string, ...any) {}
