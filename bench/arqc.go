@@ -16,8 +16,6 @@ package bench
 
 import (
 	"bytes"
-	"crypto/cipher"
-	"crypto/des"
 	"errors"
 	"fmt"
 
@@ -35,8 +33,8 @@ const chipMKCacheMax = 1024
 // chipBuilder builds field 55 of the chip requests of one generator (not safe for concurrent use).
 type chipBuilder struct {
 	keys  []security.Keys
-	progs []*chipProgram // per program; nil: security.BuildField55 for that program
-	mk    map[int]ede2   // card index -> its ICC master key, scheduled
+	progs []*chipProgram          // per program; nil: security.BuildField55 for that program
+	mk    map[int]cardcrypto.EDE2 // card index -> its ICC master key, scheduled
 	// mkHits and mkMisses count the ICC master key cache (tests, diagnosis).
 	mkHits, mkMisses int64
 }
@@ -52,28 +50,6 @@ type chipProgram struct {
 	iad, tvr, aip, ctry, other, txnType []byte
 }
 
-// ede2 is TDES-EDE2 over two single-DES schedules (E_KL(D_KR(E_KL(x)))): a derived key costs two
-// schedules instead of crypto/des's three.
-type ede2 struct{ l, r cipher.Block }
-
-func newEDE2(k []byte) (ede2, error) {
-	l, err := des.NewCipher(k[:8])
-	if err != nil {
-		return ede2{}, err
-	}
-	r, err := des.NewCipher(k[8:16])
-	if err != nil {
-		return ede2{}, err
-	}
-	return ede2{l, r}, nil
-}
-
-func (e ede2) encrypt(dst, src []byte) {
-	e.l.Encrypt(dst, src)
-	e.r.Decrypt(dst, dst)
-	e.l.Encrypt(dst, dst)
-}
-
 // chipPSN is field 23 of the chip requests (the PAN sequence number the ARQC covers).
 const chipPSN = "000"
 
@@ -81,7 +57,7 @@ const chipPSN = "000"
 // security.BuildField55 on two inputs; a program that fails it (or whose cryptogram version the
 // fast path does not implement) is built by security.BuildField55.
 func newChipBuilder(cards *Cards) *chipBuilder {
-	b := &chipBuilder{keys: cards.Keys, progs: make([]*chipProgram, len(cards.Keys)), mk: map[int]ede2{}}
+	b := &chipBuilder{keys: cards.Keys, progs: make([]*chipProgram, len(cards.Keys)), mk: map[int]cardcrypto.EDE2{}}
 	for i := range cards.Keys {
 		if i >= len(cards.Programs) {
 			break
@@ -153,7 +129,7 @@ func newChipProgram(k security.Keys) (*chipProgram, error) {
 }
 
 // deriveMK derives and schedules the card's ICC master key.
-func (p *chipProgram) deriveMK(pan, psn string) (ede2, error) {
+func (p *chipProgram) deriveMK(pan, psn string) (cardcrypto.EDE2, error) {
 	var mk []byte
 	var err error
 	if p.optionA {
@@ -162,21 +138,21 @@ func (p *chipProgram) deriveMK(pan, psn string) (ede2, error) {
 		mk, err = cardcrypto.DeriveICCMasterKey(p.imk, pan, psn)
 	}
 	if err != nil {
-		return ede2{}, err
+		return cardcrypto.EDE2{}, err
 	}
-	k, err := newEDE2(mk)
+	k, err := cardcrypto.NewEDE2(mk)
 	clear(mk)
 	return k, err
 }
 
 // build appends field 55 to dst: the template's data objects in its order, with the cryptogram,
 // unpredictable number, ATC, date, amount and currency of this request.
-func (p *chipProgram) build(dst []byte, mk ede2, pan, psn string, atc uint16, amountMinor int64, currencyNum string, un [4]byte, date string) ([]byte, error) {
-	amount, err := bcdN12(amountMinor)
+func (p *chipProgram) build(dst []byte, mk cardcrypto.EDE2, pan, psn string, atc uint16, amountMinor int64, currencyNum string, un [4]byte, date string) ([]byte, error) {
+	amount, err := cardcrypto.AmountN12(amountMinor)
 	if err != nil {
 		return dst, err
 	}
-	cur, err := bcdN3(currencyNum)
+	cur, err := cardcrypto.NumericN3(currencyNum)
 	if err != nil {
 		return dst, err
 	}
@@ -200,16 +176,16 @@ func (p *chipProgram) build(dst []byte, mk ede2, pan, psn string, atc uint16, am
 	}
 	var sk [16]byte
 	r[2] = 0xF0
-	mk.encrypt(sk[:8], r[:])
+	mk.Encrypt(sk[:8], r[:])
 	r[2] = 0x0F
-	mk.encrypt(sk[8:], r[:])
+	mk.Encrypt(sk[8:], r[:])
 	cardcrypto.AdjustOddParity(sk[:])
-	skc, err := newEDE2(sk[:])
+	skc, err := cardcrypto.NewEDE2(sk[:])
 	if err != nil {
 		return dst, err
 	}
 	var ac [8]byte
-	mac3Pad2(skc, ac[:], data)
+	skc.MAC3(ac[:], data, cardcrypto.PaddingMethod2)
 	for _, e := range p.template {
 		v := e.Value
 		switch e.Tag {
@@ -231,27 +207,6 @@ func (p *chipProgram) build(dst []byte, mk ede2, pan, psn string, atc uint16, am
 		}
 	}
 	return dst, nil
-}
-
-// mac3Pad2 is ISO/IEC 9797-1 MAC algorithm 3 with padding method 2 (80 00..), into h (8 bytes).
-func mac3Pad2(k ede2, h []byte, data []byte) {
-	clear(h)
-	full := len(data) - len(data)%8
-	for i := 0; i < full; i += 8 {
-		for j := 0; j < 8; j++ {
-			h[j] ^= data[i+j]
-		}
-		k.l.Encrypt(h, h)
-	}
-	var last [8]byte
-	tail := copy(last[:], data[full:])
-	last[tail] = 0x80
-	for j := 0; j < 8; j++ {
-		h[j] ^= last[j]
-	}
-	k.l.Encrypt(h, h)
-	k.r.Decrypt(h, h)
-	k.l.Encrypt(h, h)
 }
 
 // build appends the field 55 of a chip request on card idx (PAN pan, its program's currency) to
@@ -288,33 +243,6 @@ func (b *chipBuilder) build(dst []byte, idx int, pan string, atc uint16, amountM
 		b.mk[idx] = mk
 	}
 	return p.build(dst, mk, pan, chipPSN, atc, amountMinor, currencyNum, un, date)
-}
-
-// bcdN12 is an amount as n12 (6 bytes BCD).
-func bcdN12(minor int64) ([6]byte, error) {
-	var b [6]byte
-	if minor < 0 || minor > 999999999999 {
-		return b, errors.New("bench: amount out of n12 range")
-	}
-	for i := 5; i >= 0; i-- {
-		lo := minor % 10
-		minor /= 10
-		hi := minor % 10
-		minor /= 10
-		b[i] = byte(hi<<4 | lo)
-	}
-	return b, nil
-}
-
-// bcdN3 is a 3-digit ISO numeric code as 2 bytes BCD (0 d1 d2 d3).
-func bcdN3(s string) ([2]byte, error) {
-	var b [2]byte
-	if len(s) != 3 || !allDigits(s) {
-		return b, errors.New("bench: want a 3-digit ISO numeric code")
-	}
-	b[0] = s[0] - '0'
-	b[1] = (s[1]-'0')<<4 | (s[2] - '0')
-	return b, nil
 }
 
 // bcdDate is YYMMDD as 3 bytes BCD.

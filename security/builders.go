@@ -88,15 +88,15 @@ func BuildField55(k Keys, pan, psn string, atc uint16, amountMinor int64, curren
 	if cvn.Scheme() != k.Scheme {
 		return nil, fmt.Errorf("security: %s is not a %s cryptogram version", cvn, k.Scheme)
 	}
-	amount, err := bcdAmount(amountMinor)
+	amount, err := cardcrypto.AmountN12(amountMinor)
 	if err != nil {
 		return nil, err
 	}
-	other, err := bcdAmount(o.AmountOtherMinor)
+	other, err := cardcrypto.AmountN12(o.AmountOtherMinor)
 	if err != nil {
 		return nil, err
 	}
-	cur, err := bcdN3(currencyNum)
+	cur, err := cardcrypto.NumericN3(currencyNum)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +104,7 @@ func BuildField55(k Keys, pan, psn string, atc uint16, amountMinor int64, curren
 	if country == "" {
 		country = "250"
 	}
-	ctry, err := bcdN3(country)
+	ctry, err := cardcrypto.NumericN3(country)
 	if err != nil {
 		return nil, err
 	}
@@ -208,31 +208,6 @@ func defaultIAD(cvn cardcrypto.CVN) []byte {
 	}
 	return []byte{0x01, cvn.Byte(), 0xA0, 0x00, 0x03, 0x22, 0x00, 0x00, 0x00, 0x00,
 		0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0x22, 0xFF}
-}
-
-func bcdAmount(minor int64) ([6]byte, error) {
-	var b [6]byte
-	if minor < 0 || minor > 999999999999 {
-		return b, errors.New("security: amount out of n12 range")
-	}
-	for i := 5; i >= 0; i-- {
-		lo := minor % 10
-		minor /= 10
-		hi := minor % 10
-		minor /= 10
-		b[i] = byte(hi<<4 | lo)
-	}
-	return b, nil
-}
-
-func bcdN3(s string) ([2]byte, error) {
-	var b [2]byte
-	if len(s) != 3 || !digits(s) {
-		return b, errors.New("security: want a 3-digit ISO numeric code")
-	}
-	b[0] = s[0] - '0'
-	b[1] = (s[1]-'0')<<4 | (s[2] - '0')
-	return b, nil
 }
 
 // CheckIssuerResponse does what the card does with the issuer's answer (EXTERNAL AUTHENTICATE):

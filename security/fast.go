@@ -21,28 +21,6 @@ import (
 	"github.com/cardswitch/cardswitch/cardcrypto"
 )
 
-// ede2 is TDES-EDE2 over two single-DES schedules: E_KL(D_KR(E_KL(x))). It is used for
-// per-transaction derived keys, where two schedules are cheaper than crypto/des's three.
-type ede2 struct{ l, r cipher.Block }
-
-func newEDE2(k []byte) (ede2, error) {
-	l, err := des.NewCipher(k[:8])
-	if err != nil {
-		return ede2{}, err
-	}
-	r, err := des.NewCipher(k[8:16])
-	if err != nil {
-		return ede2{}, err
-	}
-	return ede2{l, r}, nil
-}
-
-func (e ede2) encrypt(dst, src []byte) {
-	e.l.Encrypt(dst, src)
-	e.r.Decrypt(dst, dst)
-	e.l.Encrypt(dst, dst)
-}
-
 // newTDES schedules a static double-length key once (KL||KR||KL).
 func newTDES(k []byte) (cipher.Block, error) {
 	var k3 [24]byte
@@ -264,7 +242,7 @@ func oddParity(k []byte) {
 // acKeys are the derived keys of one transaction: the ICC MK and the AC session key (the same
 // schedule when the CVN has no session key).
 type acKeys struct {
-	mk, sk ede2
+	mk, sk cardcrypto.EDE2
 }
 
 // deriveKeys derives the ICC MK from the scheduled IMK (Option A; Option B through cardcrypto
@@ -311,7 +289,7 @@ func (s *scheduled) deriveKeys(imk []byte, prm cvnParams, pan, psn string, atc, 
 		oddParity(mk[:])
 	}
 	var err error
-	if k.mk, err = newEDE2(mk[:]); err != nil {
+	if k.mk, err = cardcrypto.NewEDE2(mk[:]); err != nil {
 		return k, false
 	}
 	clear(mk[:])
@@ -329,39 +307,13 @@ func (s *scheduled) deriveKeys(imk []byte, prm cvnParams, pan, psn string, atc, 
 	}
 	var sk [16]byte
 	r[2] = 0xF0
-	k.mk.encrypt(sk[:8], r[:])
+	k.mk.Encrypt(sk[:8], r[:])
 	r[2] = 0x0F
-	k.mk.encrypt(sk[8:], r[:])
+	k.mk.Encrypt(sk[8:], r[:])
 	oddParity(sk[:])
-	k.sk, err = newEDE2(sk[:])
+	k.sk, err = cardcrypto.NewEDE2(sk[:])
 	clear(sk[:])
 	return k, err == nil
-}
-
-// mac3 is ISO/IEC 9797-1 MAC algorithm 3 with the key's two DES schedules, into h (8 bytes).
-func mac3(k ede2, h []byte, data []byte, padding int) {
-	clear(h)
-	full := len(data) - len(data)%8
-	for i := 0; i < full; i += 8 {
-		for j := 0; j < 8; j++ {
-			h[j] ^= data[i+j]
-		}
-		k.l.Encrypt(h, h)
-	}
-	tail := data[full:]
-	if padding == cardcrypto.PaddingMethod2 || len(tail) > 0 || len(data) == 0 {
-		var last [8]byte
-		copy(last[:], tail)
-		if padding == cardcrypto.PaddingMethod2 {
-			last[len(tail)] = 0x80
-		}
-		for j := 0; j < 8; j++ {
-			h[j] ^= last[j]
-		}
-		k.l.Encrypt(h, h)
-	}
-	k.r.Decrypt(h, h)
-	k.l.Encrypt(h, h)
 }
 
 // arpc computes the ARPC: method 1 (8 bytes) TDES(key, ARQC xor ARC||00..) or method 2 (4 bytes)
@@ -375,13 +327,13 @@ func arpc(k acKeys, prm cvnParams, method int, arqc, arc, csu []byte, out []byte
 		var buf [12]byte
 		copy(buf[:8], arqc)
 		copy(buf[8:], csu)
-		mac3(key, out, buf[:], cardcrypto.PaddingMethod2)
+		key.MAC3(out, buf[:], cardcrypto.PaddingMethod2)
 		return 4
 	}
 	var x [8]byte
 	copy(x[:], arqc)
 	x[0] ^= arc[0]
 	x[1] ^= arc[1]
-	key.encrypt(out, x[:])
+	key.Encrypt(out, x[:])
 	return 8
 }

@@ -332,7 +332,7 @@ func (v *Verifier) arqc(p *program, req *authz.Request, card *ledger.Card, token
 		return p.uncheckedResult()
 	}
 	var mac [8]byte
-	mac3(keys.sk, mac[:], data, c.prm.padding)
+	keys.sk.MAC3(mac[:], data, c.prm.padding)
 	ok = subtle.ConstantTimeCompare(mac[:], c.arqc) == 1
 	v.mu.Lock()
 	v.last = lastARQC{req: req, prog: p, pan: pan, psn: psn, keys: keys}
