@@ -325,6 +325,7 @@ func (c *conn) writeLoop() {
 			defer t.Stop()
 			drainTimeout = t.C
 		case <-drainTimeout:
+			c.srv.drainTimedOut.Store(true)
 			c.srv.logger.Warn("server: drain timeout, connection closed with replies in flight",
 				"conn", c.info.ID, "inFlight", c.inflight.Load())
 			return

@@ -167,7 +167,10 @@ type Server struct {
 	stopping  chan struct{} // closed when Shutdown begins
 	stopOnce  sync.Once
 	nextID    atomic.Uint64
-	stats     counters
+	// drainTimedOut is set when a connection gave up its in-flight replies at its own drain
+	// timeout: Shutdown then reports ErrDrainTimeout even if the last connection closed first.
+	drainTimedOut atomic.Bool
+	stats         counters
 
 	rejectLoggedAt atomic.Int64 // unix nanoseconds of the last session-limit log line
 
@@ -386,6 +389,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	defer drain.Stop()
 	select {
 	case <-s.connsDone:
+		if s.drainTimedOut.Load() {
+			return ErrDrainTimeout
+		}
 		s.logger.Info("server: drained")
 		return nil
 	case <-ctx.Done():
