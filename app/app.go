@@ -212,13 +212,6 @@ func (a *App) Config() *config.Config { return a.cfg }
 // Ready reports whether both listeners accept connections.
 func (a *App) Ready() bool { return a.ready.Load() }
 
-func serveMemoryLimitMiB(cfg *config.Config) int {
-	if cfg.Engine.MemoryLimitMiB > 0 {
-		return cfg.Engine.MemoryLimitMiB
-	}
-	return defaultMemoryLimitMiB
-}
-
 // defaultMemoryLimitMiB is the soft memory limit of serve when engine.memoryLimitMiB is 0.
 const defaultMemoryLimitMiB = 1400
 
@@ -233,7 +226,10 @@ func setMemoryLimit(cfg *config.Config, log *slog.Logger) {
 	if os.Getenv("GOMEMLIMIT") != "" || cfg.Engine.MemoryLimitMiB < 0 {
 		return
 	}
-	mib := serveMemoryLimitMiB(cfg)
+	mib := cfg.Engine.MemoryLimitMiB
+	if mib == 0 {
+		mib = defaultMemoryLimitMiB
+	}
 	debug.SetMemoryLimit(int64(mib) << 20)
 	log.Info("memory limit set", "MiB", mib)
 }

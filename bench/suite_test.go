@@ -92,6 +92,10 @@ func fakeSuite(t *testing.T, calls *[]string, perSec map[string]float64, openP99
 				Phases: []CPUPhase{{Kind: "ecom", Approved: 100}, {Kind: "chip", Approved: 10}, {Kind: "pin", Approved: 1}}}, nil
 		},
 		quiet: func(context.Context, int) {},
+		settle: func(context.Context, int) time.Duration {
+			*calls = append(*calls, "settle")
+			return 7 * time.Second
+		},
 	}
 }
 
@@ -105,7 +109,8 @@ func TestSuiteSequenceAndVerdicts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "cardswitch echo open spread hot cpu-compare rss restart rss"
+	// The open loop waits for the switch's background work (store compaction) first.
+	want := "cardswitch echo settle open spread hot cpu-compare rss restart rss"
 	if got := strings.Join(calls, " "); got != want {
 		t.Fatalf("sequence:\n got %s\nwant %s", got, want)
 	}
@@ -117,6 +122,9 @@ func TestSuiteSequenceAndVerdicts(t *testing.T) {
 	}
 	if so.Base.Cards.ATCBase <= atc0 {
 		t.Errorf("ATC base not advanced: %d -> %d", atc0, so.Base.Cards.ATCBase)
+	}
+	if sr.OpenSettleSeconds != 7 {
+		t.Errorf("open-loop settle wait %v s, want the 7 s the switch took", sr.OpenSettleSeconds)
 	}
 	if sr.EchoRatio != 0.7 || sr.HotRatio != 0.6 || sr.RestartReadySeconds != 0.8 || sr.RSSBytes != 600e6 {
 		t.Errorf("measured %+v", sr)
@@ -160,7 +168,7 @@ func TestSuiteSequenceAndVerdicts(t *testing.T) {
 	sr.Summary(&sum)
 	for _, s := range []string{"10000 cards", "nproc 2 (Test CPU)", "load average", "provisioning 70.0 s, first start to ready 9.0 s",
 		"closed ", "(prepare 0.5 s)", "defined for 1000000 cards", "indicative", "21000/s over 3.0 s (lowest second 10500/s)",
-		"≥ 20000/s for 60 s", "(after 4111 approvals in the phases)", "all targets met, but 3 only indicatively"} {
+		"≥ 20000/s for 60 s", "(after 4111 approvals in the phases)", "(after 7 s of compaction wait)", "all targets met, but 3 only indicatively"} {
 		if !strings.Contains(sum.String(), s) {
 			t.Errorf("summary lacks %q:\n%s", s, sum.String())
 		}

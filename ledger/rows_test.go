@@ -42,6 +42,25 @@ func TestBalanceRewrittenInPlace(t *testing.T) {
 	}
 }
 
+// The in-place path covers only what the header holds: states and amounts change in place, and
+// a balance whose customer changes is encoded again (its reference resolved anew).
+func TestBalanceRewriteOutsideTheHeader(t *testing.T) {
+	s := NewState()
+	loadCustomerAndBalance(s, "bal-1")
+	s.Load(&Customer{ID: "cus-2", ExternalID: "ext-2", FirstName: "B", KYC: KYCVerified})
+	b, _ := s.balances.get("bal-1")
+	b.State, b.CurrentMinor = BalanceClosed, 42
+	s.balances.set(&b)
+	if got, _ := s.balances.get("bal-1"); got.State != BalanceClosed || got.CurrentMinor != 42 || got.CustomerID != "cus-1" {
+		t.Fatalf("after a header change: %+v", got)
+	}
+	b.CustomerID = "cus-2"
+	s.balances.set(&b)
+	if got, _ := s.balances.get("bal-1"); got.CustomerID != "cus-2" || got.State != BalanceClosed || got.CurrentMinor != 42 {
+		t.Fatalf("after a customer change: %+v", got)
+	}
+}
+
 // A card whose strings change (a new CVC2) moves to a new slot and the old slot is never handed
 // out again: a Card read before keeps its strings, which alias the old slot.
 func TestCardStringChangeKeepsEarlierReads(t *testing.T) {
