@@ -22,6 +22,8 @@ test-unit:
 
 test-race:
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	# The ledger's tests again with auth records and replies kept in memory (no History).
+	CARDSWITCH_TEST_LEDGER=memory $(GO) test -race -count=1 ./ledger/...
 
 test-crash: build
 	CARDSWITCH_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -v -timeout 10m -run 'Crash' ./test/crash/...

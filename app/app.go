@@ -82,6 +82,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, o Options) (*App, error) {
 	}
 	began := time.Now()
 	st := ledger.NewState()
+	st.UseHistory(bj) // auth records and replies stay in the journal (ledger/history.go)
 	if err := j.Load(st); err != nil {
 		j.Close()
 		return nil, err

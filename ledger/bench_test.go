@@ -33,8 +33,8 @@ func BenchmarkProcessAuthorization(b *testing.B) {
 			b.Fatal(resp.Action)
 		}
 		if i%64 == 63 {
-			tx.Commit()
+			f.CommitTx(tx)
 		}
 	}
-	tx.Commit()
+	f.CommitTx(tx)
 }

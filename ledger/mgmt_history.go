@@ -1,9 +1,19 @@
 package ledger
 
 // AuthsWhere returns copies of the auth records that keep returns true for, in no particular
-// order (transaction history of the management API). It scans every record under the read
-// lock: O(auths) per call. An index by card and balance would make it O(matches).
-func (s *State) AuthsWhere(keep func(*Auth) bool) []Auth {
+// order (transaction history of the management API). It scans every record: O(auths) per call,
+// read from the journal in History mode. An index by card and balance would make it O(matches).
+func (s *State) AuthsWhere(keep func(*Auth) bool) ([]Auth, error) {
+	if c := s.cold; c != nil {
+		var out []Auth
+		err := c.h.EachAuth(func(a *Auth) bool {
+			if keep(a) {
+				out = append(out, *a)
+			}
+			return true
+		})
+		return out, err
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []Auth
@@ -13,7 +23,7 @@ func (s *State) AuthsWhere(keep func(*Auth) bool) []Auth {
 		}
 		return true
 	})
-	return out
+	return out, nil
 }
 
 // Cards returns copies of the cards that keep returns true for (management lists).

@@ -122,6 +122,9 @@ func forgettable(a *Auth) bool {
 // the batch. Only the engine goroutine calls it.
 func (tx *Tx) Prune(cutoffNanos int64, max int) int {
 	s := tx.s
+	if s.cold != nil {
+		return tx.pruneCold(cutoffNanos, max)
+	}
 	var due []aging
 	s.mu.Lock()
 	for s.aging.len() > 0 && len(due) < max && s.aging.front().at < cutoffNanos {
@@ -170,5 +173,27 @@ func (s *State) agedKey(e aging) (string, bool) {
 func (s *State) RetentionQueueLen() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if s.cold != nil {
+		return s.cold.agingEntries
+	}
 	return s.aging.len()
+}
+
+// pruneCold is Prune in History mode: the due entries come from the aging index.
+func (tx *Tx) pruneCold(cutoffNanos int64, max int) int {
+	n := 0
+	for _, e := range tx.dueCold(TableAging, func(at int64) bool { return at < cutoffNanos }, max) {
+		if e.Auth {
+			if a, ok := tx.Auth(e.Key); ok && a.CreatedAt == e.At && forgettable(&a) {
+				tx.DeleteAuth(e.Key)
+				n++
+			}
+			continue
+		}
+		if r, ok := tx.Reply(e.Key); ok && r.At == e.At {
+			tx.DeleteReply(e.Key)
+			n++
+		}
+	}
+	return n
 }

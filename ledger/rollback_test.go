@@ -91,7 +91,7 @@ func TestRollbackLeavesStateUnchanged(t *testing.T) {
 			t.Errorf("result %d: %v after rollback, %v before", i, second[i], first[i])
 		}
 	}
-	tx.Commit()
+	f.CommitTx(tx)
 	if err := lt.CheckBooks(f.State); err != nil {
 		t.Fatal(err)
 	}

@@ -167,7 +167,7 @@ func TestRetransmissionInSameBatch(t *testing.T) {
 	env.Now = f.Now
 	a := tx.Process(lt.Auth(lt.PAN, 3000, "000001"), &env)
 	b := tx.Process(lt.Req("0101", "000000", lt.PAN, 3000, "000001"), &env)
-	tx.Commit()
+	f.CommitTx(tx)
 	if a.Action != authz.Approved || b.Action != authz.Approved || a.AuthCode != b.AuthCode {
 		t.Fatalf("answers %+v and %+v", a, b)
 	}
@@ -284,7 +284,7 @@ func TestHoldExpiry(t *testing.T) {
 		env := f.Env
 		env.Now = at
 		n := tx.ExpireHolds(&env, 100)
-		tx.Commit()
+		f.CommitTx(tx)
 		if err := lt.CheckBooks(f.State); err != nil {
 			t.Fatal(err)
 		}
@@ -321,7 +321,7 @@ func TestPartiallyReversedHoldExpiresOnce(t *testing.T) {
 	if n := tx.ExpireHolds(&env, 100); n != 1 {
 		t.Errorf("ExpireHolds reported %d releases, want 1", n)
 	}
-	tx.Commit()
+	f.CommitTx(tx)
 	f.ExpectBalance(lt.BalanceID, 10000, 0)
 }
 
@@ -406,7 +406,7 @@ func TestLockedCard(t *testing.T) {
 			f.ExpectBalance(lt.BalanceID, 10000, 0)
 			tx := f.State.Begin()
 			_, refusal := tx.ChangeCard(lt.CardID, ledger.ChangeUnlock, 0)
-			tx.Commit()
+			f.CommitTx(tx)
 			if tt.reason.Irreversible() {
 				if refusal == nil || refusal.Code != "CARD_LOCK_IRREVERSIBLE" {
 					t.Fatalf("unlock of reason %d: %v, want CARD_LOCK_IRREVERSIBLE", tt.reason, refusal)

@@ -22,6 +22,10 @@ type State struct {
 
 	expiries expiryHeap // open holds by expiry time (lazy deletion)
 	aging    agingQueue // replies and auth records by creation time (retention.go)
+
+	// cold is set in History mode (history.go): auth records and replies are then kept in the
+	// journal, and auths, replies, expiries and aging stay empty.
+	cold *cold
 }
 
 // NewState returns an empty ledger.
@@ -45,8 +49,21 @@ func (s *State) Card(id string) (Card, bool) { return get[Card](s, s.cards, id) 
 // Token returns a copy of a committed token.
 func (s *State) Token(id string) (Token, bool) { return get[Token](s, s.tokens, id) }
 
-// Auth returns a copy of a committed auth record.
-func (s *State) Auth(key string) (Auth, bool) { return get[Auth](s, s.auths, key) }
+// Auth returns a copy of a committed auth record. In History mode a journal read error reads
+// as not found; AuthsWhere reports errors.
+func (s *State) Auth(key string) (Auth, bool) {
+	if c := s.cold; c != nil {
+		s.mu.RLock()
+		maybe := c.auths.has(c.hash(key))
+		s.mu.RUnlock()
+		if !maybe {
+			return Auth{}, false
+		}
+		a, ok, err := c.h.ReadAuth(key)
+		return a, ok && err == nil
+	}
+	return get[Auth](s, s.auths, key)
+}
 
 // CardIDsOfBalance lists the cards issued on a balance, in issue order.
 func (s *State) CardIDsOfBalance(balanceID string) []string {
@@ -80,9 +97,12 @@ func (s *State) CustomerIDByExternal(ext string) (string, bool) {
 func (s *State) Counts() map[string]int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	auths, replies := s.auths.size(), s.replies.size()
+	if c := s.cold; c != nil {
+		auths, replies = c.auths.n, c.replies.n
+	}
 	return map[string]int{"customers": s.customers.size(), "balances": s.balances.size(),
-		"cards": s.cards.size(), "tokens": s.tokens.size(), "auths": s.auths.size(),
-		"replies": s.replies.size()}
+		"cards": s.cards.size(), "tokens": s.tokens.size(), "auths": auths, "replies": replies}
 }
 
 // Balances returns copies of all balances sorted by id (for audits and the balance summary).
@@ -97,8 +117,17 @@ func (s *State) Balances() []Balance {
 	return out
 }
 
-// Auths returns copies of all auth records sorted by key (for audits).
+// Auths returns copies of all auth records sorted by key (for audits and tests). In History
+// mode a journal read error panics: use AuthsWhere where errors must be handled.
 func (s *State) Auths() []Auth {
+	if s.cold != nil {
+		out, err := s.AuthsWhere(func(*Auth) bool { return true })
+		if err != nil {
+			panic(err)
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+		return out
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	out := make([]Auth, 0, s.auths.size())
@@ -127,6 +156,10 @@ func (s *State) Load(row any) {
 	case *Token:
 		s.tokens.set(r)
 	case *Auth:
+		if s.cold != nil {
+			s.loadCold(r)
+			return
+		}
 		row, _, existed := s.auths.set(r)
 		if r.State == AuthOpen && r.HeldMinor != 0 && r.ExpiresAt > 0 {
 			s.expiries = append(s.expiries, expiry{at: r.ExpiresAt, row: row}) // a heap from FinishLoad
@@ -135,6 +168,10 @@ func (s *State) Load(row any) {
 			s.aging.push(aging{at: r.CreatedAt, row: row, auth: true})
 		}
 	case *Reply:
+		if s.cold != nil {
+			s.loadCold(r)
+			return
+		}
 		if row, existed := s.replies.set(r); !existed {
 			s.aging.push(aging{at: r.At, row: row})
 		}

@@ -30,7 +30,7 @@ func TestSteadyLoadReusesSpace(t *testing.T) {
 			tx.Process(lt.FollowUp("0400", auth, 100, stan), &env) // back to no money: forgettable
 		}
 		tx.Prune(env.Now.Add(-retention).UnixNano(), 1<<30)
-		tx.Commit()
+		f.CommitTx(tx)
 		f.Now = f.Now.Add(time.Hour)
 		sizes = append(sizes, f.State.StoredBytes())
 	}

@@ -21,6 +21,16 @@ type Tx struct {
 	popped        []expiry // expiry entries taken by DueExpiries, restored on Rollback
 	pruned        []aging  // retention entries taken by Prune, restored on Rollback
 	scratch       resolved // Process's resolved card, reused (see original)
+
+	// History mode (history.go).
+	authBase       *coldBase[Auth]
+	replyBase      *coldBase[Reply]
+	index          []Change         // index rows this batch writes or deletes
+	touched        map[string]bool  // index rows a scan of this batch took
+	bounds         map[string]int64 // earliest entry of an index table after this batch's scans
+	deletedEntries map[string]int   // entries of the aging rows this batch deletes (metrics)
+	prepared       bool             // Changes has settled the committed existence of every key
+	err            error            // first journal read error: the batch must not be committed
 }
 
 type overlay[T any] struct {
@@ -69,8 +79,27 @@ func (s *State) Begin() *Tx {
 	tx.tokens = overlay[Token]{base: s.tokens, dirty: map[string]*Token{}}
 	tx.auths = overlay[Auth]{base: s.auths, dirty: map[string]*Auth{}}
 	tx.replies = overlay[Reply]{base: s.replies, dirty: map[string]*Reply{}}
+	if c := s.cold; c != nil {
+		tx.authBase = &coldBase[Auth]{tx: tx, keys: &c.auths, read: c.h.ReadAuth,
+			known: map[string]bool{}, heldAt: map[string]int64{}}
+		tx.replyBase = &coldBase[Reply]{tx: tx, keys: &c.replies, read: c.h.ReadReply,
+			known: map[string]bool{}, heldAt: map[string]int64{}}
+		tx.auths.base, tx.replies.base = tx.authBase, tx.replyBase
+		tx.touched, tx.bounds = map[string]bool{}, map[string]int64{}
+	}
 	return tx
 }
+
+// fail records a journal read error: the batch is refused (Err) rather than decided on a
+// record it could not read.
+func (tx *Tx) fail(err error) {
+	if tx.err == nil {
+		tx.err = err
+	}
+}
+
+// Err is the first journal read error of the batch; the engine rolls such a batch back.
+func (tx *Tx) Err() error { return tx.err }
 
 // Reset discards every write of the Tx so it can serve the next batch.
 func (tx *Tx) Reset() {
@@ -85,6 +114,16 @@ func (tx *Tx) Reset() {
 	clear(tx.customerByExt)
 	tx.popped = tx.popped[:0]
 	tx.pruned = tx.pruned[:0]
+	if tx.authBase != nil {
+		tx.authBase.reset()
+		tx.replyBase.reset()
+		clear(tx.touched)
+		clear(tx.bounds)
+		clear(tx.deletedEntries)
+	}
+	tx.index = tx.index[:0]
+	tx.prepared = false
+	tx.err = nil
 }
 
 // Rollback discards the batch: the State stays as it was before the batch.
@@ -103,7 +142,7 @@ func (tx *Tx) Rollback() {
 // Empty reports whether the Tx holds no writes.
 func (tx *Tx) Empty() bool {
 	return len(tx.customers.order)+len(tx.balances.order)+len(tx.cards.order)+
-		len(tx.tokens.order)+len(tx.auths.order)+len(tx.replies.order) == 0
+		len(tx.tokens.order)+len(tx.auths.order)+len(tx.replies.order)+len(tx.index) == 0
 }
 
 // Reads and writes of the overlay.
@@ -181,9 +220,9 @@ func (tx *Tx) CardIDsOfBalance(balanceID string) []string {
 
 // Change is one row the batch wrote: the journal persists it (Row nil: deleted).
 type Change struct {
-	Table string // "customer", "balance", "card", "token", "auth", "reply"
+	Table string // "customer", "balance", "card", "token", "auth", "reply", "expiry", "aging"
 	Key   string
-	Row   any // *Customer, *Balance, ... or nil
+	Row   any // *Customer, *Balance, ..., *IndexRow, or nil
 }
 
 // Changes lists the batch's writes in a deterministic order.
@@ -194,6 +233,10 @@ func (tx *Tx) Changes(dst []Change) []Change {
 	dst = appendChanges(dst, "token", &tx.tokens)
 	dst = appendChanges(dst, "auth", &tx.auths)
 	dst = appendChanges(dst, "reply", &tx.replies)
+	if tx.s.cold != nil {
+		tx.prepareCold()
+		dst = append(dst, tx.index...)
+	}
 	return dst
 }
 
@@ -212,12 +255,21 @@ func appendChanges[T any](dst []Change, name string, o *overlay[T]) []Change {
 // Commit merges the batch into the State. Call it only once the batch is durable.
 func (tx *Tx) Commit() {
 	s := tx.s
+	if s.cold != nil {
+		tx.prepareCold() // a no-op unless the caller committed without asking for Changes
+	}
 	s.mu.Lock()
 	// Referenced tables first: a card's record names its balance's row, an auth's its card's.
 	merge(&tx.customers, s.customers.set)
 	merge(&tx.balances, s.balances.set)
 	merge(&tx.cards, func(c *Card) { s.cards.set(c, false) })
 	merge(&tx.tokens, s.tokens.set)
+	if s.cold != nil {
+		tx.commitCold()
+		s.mu.Unlock()
+		tx.Reset()
+		return
+	}
 	for _, k := range tx.auths.order {
 		a := tx.auths.dirty[k]
 		if a == nil {
@@ -264,6 +316,17 @@ func merge[T any](o *overlay[T], set func(*T)) {
 // Only the engine goroutine calls it.
 func (tx *Tx) DueExpiries(nowNanos int64, max int) []string {
 	s := tx.s
+	if s.cold != nil {
+		var keys []string
+		for _, e := range tx.dueCold(TableExpiry, func(at int64) bool { return at <= nowNanos }, max) {
+			// Only a hold still open with this expiry: one captured, reversed or given a new
+			// expiry since is skipped (its new expiry has an entry of its own).
+			if a, ok := tx.Auth(e.Key); ok && a.State == AuthOpen && a.HeldMinor != 0 && a.ExpiresAt == e.At {
+				keys = append(keys, e.Key)
+			}
+		}
+		return keys
+	}
 	var keys []string
 	s.mu.Lock()
 	defer s.mu.Unlock()

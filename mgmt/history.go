@@ -67,13 +67,17 @@ func (s *Server) history(c *call, keep func(*ledger.Auth) bool) (int, any, *apiE
 		hasCursor = true
 	}
 	st := s.eng.State()
-	auths := st.AuthsWhere(func(a *ledger.Auth) bool {
+	auths, rerr := st.AuthsWhere(func(a *ledger.Auth) bool {
 		if !keep(a) {
 			return false
 		}
 		// Strictly older than the cursor in (createdAt desc, key desc) order.
 		return !hasCursor || a.CreatedAt < afterTS || (a.CreatedAt == afterTS && a.Key < afterKey)
 	})
+	if rerr != nil {
+		s.log.Error("transaction history: journal read failed", "err", rerr)
+		return 0, nil, errUnavailable
+	}
 	sort.Slice(auths, func(i, j int) bool {
 		if auths[i].CreatedAt != auths[j].CreatedAt {
 			return auths[i].CreatedAt > auths[j].CreatedAt

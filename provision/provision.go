@@ -194,6 +194,7 @@ func RunConfig(ctx context.Context, cfg *config.Config, o Options, fund decimal.
 	}
 	defer j.Close()
 	st := ledger.NewState()
+	st.UseHistory(j)
 	if err := j.Load(st); err != nil {
 		return Result{}, err
 	}

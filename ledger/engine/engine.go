@@ -263,6 +263,14 @@ func (e *Engine) apply(tx *ledger.Tx, batch []Op, results []any, changes *[]ledg
 func (e *Engine) persist(tx *ledger.Tx, changes *[]ledger.Change) error {
 	e.batches.Add(1)
 	*changes = tx.Changes((*changes)[:0])
+	if err := tx.Err(); err != nil {
+		// A record the batch needed could not be read from the journal: nothing of it is
+		// committed and its ops are answered with the error (the switch answers 96).
+		e.failures.Add(1)
+		e.log.Error("journal read failed; batch refused", "err", err)
+		tx.Rollback()
+		return err
+	}
 	if len(*changes) == 0 {
 		tx.Commit()
 		return nil
@@ -291,8 +299,10 @@ func (e *Engine) expire(tx *ledger.Tx, changes *[]ledger.Change) {
 	if e.cfg.ReplyRetention > 0 {
 		n += tx.Prune(env.Now.Add(-e.cfg.ReplyRetention).UnixNano(), e.cfg.ExpiryBatchMax)
 	}
-	if n == 0 {
-		tx.Reset() // the entries the scans took were stale: dropped for good
+	if n == 0 && tx.Empty() && tx.Err() == nil {
+		// The entries the scans took were stale: dropped for good (History mode: the scans'
+		// new bounds are kept).
+		tx.Commit()
 		return
 	}
 	_ = e.persist(tx, changes) // on failure the holds stay and are retried on the next tick

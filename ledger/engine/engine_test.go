@@ -35,8 +35,7 @@ type rig struct {
 
 func newRig(t *testing.T, cfg engine.Config, loadedMinor int64) *rig {
 	t.Helper()
-	mem := journal.NewMemory()
-	f := lt.NewJournaledFixture(t, loadedMinor, mem.Commit)
+	f, mem := lt.NewMemoryJournalFixture(t, loadedMinor)
 	r := &rig{f: f, mem: mem, fj: &journal.Faulty{Inner: mem, FailAt: map[int]bool{}}, clock: newClock(f.Now)}
 	if cfg.ExpiryInterval == 0 {
 		cfg.ExpiryInterval = time.Hour // expiries only when the test asks (ExpireNow)
@@ -395,8 +394,7 @@ func TestEngineExpiryTick(t *testing.T) {
 }
 
 func BenchmarkEngineBatch(b *testing.B) {
-	mem := journal.NewMemory()
-	f := lt.NewJournaledFixture(b, 1<<60, mem.Commit)
+	f, mem := lt.NewMemoryJournalFixture(b, 1<<60)
 	e := engine.New(engine.Config{ExpiryInterval: time.Hour}, f.State, mem, f.Env, nil, nil, nil)
 	e.Start()
 	defer e.Stop(context.Background())

@@ -42,7 +42,9 @@ type Badger struct {
 	db   *badger.DB
 	aead cipher.AEAD
 	mu   sync.Mutex // serialises Commit with Close and key rotation
-	buf  []byte     // plaintext scratch of seal, reused (Commit holds mu)
+	// rmu guards db and keys for the History reads (history.go), which do not take mu.
+	rmu sync.RWMutex
+	buf []byte // plaintext scratch of seal, reused (Commit holds mu)
 	// arena holds the keys and sealed values of one Commit, reused by the next (Commit holds mu).
 	// Badger copies keys and values into its memtable and value log before Commit returns and
 	// keeps no reference to them, so one buffer per batch replaces two allocations per row.
@@ -123,6 +125,8 @@ func OpenBadger(opts Options) (*Badger, error) {
 // those mappings. The reopened instance compacts level 0 on Close, so the next start reads fewer
 // tables.
 func (j *Badger) reopen() error {
+	j.rmu.Lock()
+	defer j.rmu.Unlock()
 	if err := j.db.Close(); err != nil {
 		j.db = nil
 		return fmt.Errorf("journal: close after load: %w", err)
@@ -151,6 +155,10 @@ func newAEAD(key []byte) (cipher.AEAD, error) {
 func (j *Badger) Commit(changes []ledger.Change) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	return j.commitLocked(changes)
+}
+
+func (j *Badger) commitLocked(changes []ledger.Change) error {
 	if j.db == nil {
 		return ErrClosed
 	}
@@ -268,7 +276,9 @@ func (j *Badger) RotateDataKey(id byte, key []byte) error {
 	if _, used := j.keys[id]; used {
 		return fmt.Errorf("journal: data key id %d is in use", id)
 	}
+	j.rmu.Lock()
 	j.keys[id], j.aead, j.keyID = aead, aead, id
+	j.rmu.Unlock()
 	j.reencryptFrom = nil
 	return nil
 }
@@ -363,6 +373,16 @@ func (j *Badger) Load(st *ledger.State) error {
 		return ErrClosed
 	}
 	began := time.Now()
+	// History mode: a store that keeps its time indexes recovers auth records and replies by
+	// key only; one written without them is read in full once, and the indexes are written.
+	history := st.HistoryMode()
+	marked := false
+	if history {
+		var err error
+		if marked, err = j.hasMarker(); err != nil {
+			return fmt.Errorf("journal: read marker: %w", err)
+		}
+	}
 	type chunk = loadChunk
 	workers := runtime.GOMAXPROCS(0)
 	todo := make(chan *chunk, 4*workers)
@@ -374,6 +394,10 @@ func (j *Badger) Load(st *ledger.State) error {
 			defer wg.Done()
 			in := newInterner()
 			for c := range todo {
+				if c.keyOnly {
+					close(c.done)
+					continue
+				}
 				c.rows = make([]any, 0, len(c.items))
 				for _, it := range c.items {
 					row, err := j.decodeValue(c.table, it.key, it.val, in)
@@ -401,8 +425,20 @@ func (j *Badger) Load(st *ledger.State) error {
 				loadErr = c.err
 				continue
 			}
-			for _, r := range c.rows {
-				st.Load(r)
+			switch {
+			case c.keyOnly:
+				for _, it := range c.items {
+					st.LoadKey(c.table, string(it.key[2:]))
+				}
+			case isIndex(c.table):
+				for _, r := range c.rows {
+					ir := r.(*ledger.IndexRow)
+					st.LoadIndexKey(c.table, ir.Key, len(ir.Entries))
+				}
+			default:
+				for _, r := range c.rows {
+					st.Load(r)
+				}
 			}
 		}
 	}()
@@ -413,19 +449,23 @@ func (j *Badger) Load(st *ledger.State) error {
 	readErr := j.db.View(func(txn *badger.Txn) error {
 		var rg errgroupLite
 		for _, t := range tables {
+			if isIndex(t.name) && !history {
+				continue // a State that keeps its history in memory has no use for them
+			}
+			keyOnly := history && marked && (t.name == "auth" || t.name == "reply")
 			rg.Go(func() error {
 				// No value prefetching: the values live in the LSM tree next to their keys (they
 				// are far below the value threshold), and prefetching starts a goroutine per item.
 				it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(t.prefix)})
 				defer it.Close()
-				c := &chunk{table: t.name, done: make(chan struct{})}
+				c := &chunk{table: t.name, keyOnly: keyOnly, done: make(chan struct{})}
 				flush := func() {
 					if len(c.items) > 0 {
 						c.seal()
 						ordered <- c
 						todo <- c
 					}
-					c = &chunk{table: t.name, done: make(chan struct{})}
+					c = &chunk{table: t.name, keyOnly: keyOnly, done: make(chan struct{})}
 				}
 				defer flush()
 				for it.Rewind(); it.Valid(); it.Next() {
@@ -433,8 +473,10 @@ func (j *Badger) Load(st *ledger.State) error {
 					ko := len(c.buf)
 					c.buf = append(c.buf, bi.Key()...)
 					vo := len(c.buf)
-					if err := bi.Value(func(v []byte) error { c.buf = append(c.buf, v...); return nil }); err != nil {
-						return fmt.Errorf("journal: read: %w", err)
+					if !keyOnly {
+						if err := bi.Value(func(v []byte) error { c.buf = append(c.buf, v...); return nil }); err != nil {
+							return fmt.Errorf("journal: read: %w", err)
+						}
 					}
 					c.offs = append(c.offs, [3]int{ko, vo, len(c.buf)})
 					c.items = append(c.items, loadItem{})
@@ -459,6 +501,11 @@ func (j *Badger) Load(st *ledger.State) error {
 	}
 	read := time.Since(began)
 	st.FinishLoad()
+	if history && !marked {
+		if err := j.migrate(st.MigrationChanges()); err != nil {
+			return err
+		}
+	}
 	indexed := time.Since(began)
 	if err := j.reopen(); err != nil {
 		return err
@@ -473,13 +520,14 @@ func (j *Badger) Load(st *ledger.State) error {
 
 // loadChunk is a run of rows of one table read by Load, decoded by a worker.
 type loadChunk struct {
-	table string
-	buf   []byte   // the keys and values of items
-	offs  [][3]int // per item: key start, value start, value end in buf
-	items []loadItem
-	rows  []any
-	err   error
-	done  chan struct{}
+	table   string
+	keyOnly bool     // History mode: only the keys were read
+	buf     []byte   // the keys and values of items
+	offs    [][3]int // per item: key start, value start, value end in buf
+	items   []loadItem
+	rows    []any
+	err     error
+	done    chan struct{}
 }
 
 type loadItem struct{ key, val []byte }
@@ -533,6 +581,8 @@ func (j *Badger) Close() error {
 	if j.db == nil {
 		return nil
 	}
+	j.rmu.Lock()
+	defer j.rmu.Unlock()
 	err := j.db.Close()
 	j.db = nil
 	return err

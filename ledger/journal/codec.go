@@ -134,6 +134,14 @@ func encodeRow(dst []byte, row any) ([]byte, error) {
 		e.i64(r.At)
 		e.i64(r.CurrentMinor)
 		e.i64(r.HeldMinor)
+	case *ledger.IndexRow:
+		e.str(r.Key)
+		e.u64(uint64(len(r.Entries)))
+		for _, x := range r.Entries {
+			e.i64(x.At)
+			e.str(x.Key)
+			e.bool(x.Auth)
+		}
 	default:
 		return dst, fmt.Errorf("journal: encode: unknown row type %T", row)
 	}
@@ -391,6 +399,19 @@ func decodeRow(table string, b []byte, in *interner) (any, error) {
 		r.At = d.i64()
 		r.CurrentMinor = d.i64()
 		r.HeldMinor = d.i64()
+		row = r
+	case ledger.TableExpiry, ledger.TableAging:
+		r := &ledger.IndexRow{}
+		r.Key = d.str()
+		if n := d.uvarint(); n > 0 && d.err == nil {
+			if n > uint64(len(d.b)-d.pos) {
+				return nil, errShortRow
+			}
+			r.Entries = make([]ledger.IndexEntry, 0, n)
+			for range n {
+				r.Entries = append(r.Entries, ledger.IndexEntry{At: d.i64(), Key: d.str(), Auth: d.bool()})
+			}
+		}
 		row = r
 	default:
 		return nil, fmt.Errorf("journal: decode: unknown table %q", table)

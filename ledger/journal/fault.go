@@ -2,6 +2,7 @@ package journal
 
 import (
 	"errors"
+	"sort"
 	"sync"
 
 	"github.com/cardswitch/cardswitch/ledger"
@@ -91,18 +92,94 @@ func copyRow(r any) any {
 	case *ledger.Reply:
 		c := *v
 		return &c
+	case *ledger.IndexRow:
+		c := *v
+		c.Entries = append([]ledger.IndexEntry(nil), v.Entries...)
+		return &c
 	}
 	panic("journal: unknown row type")
 }
 
-// Load puts copies of the stored rows into st.
+// Load puts copies of the stored rows into st; in History mode, the keys of auth records and
+// replies and the keys of index rows (as the Badger journal does for a store it marked).
 func (m *Memory) Load(st *ledger.State) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	history := st.HistoryMode()
 	for _, c := range m.rows {
-		st.Load(copyRow(c.Row))
+		switch {
+		case isIndex(c.Table):
+			if history {
+				st.LoadIndexKey(c.Table, c.Key, len(c.Row.(*ledger.IndexRow).Entries))
+			}
+		case history && (c.Table == "auth" || c.Table == "reply"):
+			st.LoadKey(c.Table, c.Key)
+		default:
+			st.Load(copyRow(c.Row))
+		}
 	}
 	st.FinishLoad()
+	return nil
+}
+
+var _ ledger.History = (*Memory)(nil)
+
+// ReadAuth reads a committed auth record.
+func (m *Memory) ReadAuth(key string) (ledger.Auth, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c, ok := m.rows["auth/"+key]; ok {
+		return *c.Row.(*ledger.Auth), true, nil
+	}
+	return ledger.Auth{}, false, nil
+}
+
+// ReadReply reads a committed reply.
+func (m *Memory) ReadReply(key string) (ledger.Reply, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c, ok := m.rows["reply/"+key]; ok {
+		r := *c.Row.(*ledger.Reply)
+		r.Response.ICCResponse = append([]byte(nil), r.Response.ICCResponse...)
+		return r, true, nil
+	}
+	return ledger.Reply{}, false, nil
+}
+
+// ReadIndex returns the first max rows of an index table in key order.
+func (m *Memory) ReadIndex(table string, max int) ([]ledger.IndexRow, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var keys []string
+	for k, c := range m.rows {
+		if c.Table == table {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	var out []ledger.IndexRow
+	for _, k := range keys[:min(len(keys), max)] {
+		out = append(out, *copyRow(m.rows[k].Row).(*ledger.IndexRow))
+	}
+	return out, nil
+}
+
+// EachAuth calls f with every committed auth record in key order until f returns false.
+func (m *Memory) EachAuth(f func(*ledger.Auth) bool) error {
+	m.mu.Lock()
+	var auths []ledger.Auth
+	for _, c := range m.rows {
+		if c.Table == "auth" {
+			auths = append(auths, *c.Row.(*ledger.Auth))
+		}
+	}
+	m.mu.Unlock()
+	sort.Slice(auths, func(i, k int) bool { return auths[i].Key < auths[k].Key })
+	for i := range auths {
+		if !f(&auths[i]) {
+			break
+		}
+	}
 	return nil
 }
 

@@ -34,7 +34,17 @@ var tables = []struct {
 	{"token", "t/", func() any { return new(ledger.Token) }},
 	{"auth", "a/", func() any { return new(ledger.Auth) }},
 	{"reply", "r/", func() any { return new(ledger.Reply) }},
+	// The time indexes of History mode (ledger/history.go).
+	{ledger.TableExpiry, "x/", func() any { return new(ledger.IndexRow) }},
+	{ledger.TableAging, "g/", func() any { return new(ledger.IndexRow) }},
 }
+
+// isIndex reports whether a table is a time index of History mode.
+func isIndex(table string) bool { return table == ledger.TableExpiry || table == ledger.TableAging }
+
+// historyMarker is the key, outside every table, that says the store keeps the time indexes of
+// History mode for every auth record and reply: its recovery then reads their keys only.
+const historyMarker = "m/history"
 
 func newRow(table string) any {
 	for _, t := range tables {

@@ -5,6 +5,7 @@ package ledgertest
 
 import (
 	"fmt"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/cardswitch/cardswitch/authz"
 	"github.com/cardswitch/cardswitch/ledger"
+	"github.com/cardswitch/cardswitch/ledger/journal"
 )
 
 // Epoch is the fixture clock's start: 2026-05-01 12:00 UTC.
@@ -155,14 +157,50 @@ const (
 	PVV       = "1234"
 )
 
-// NewFixture builds the fixture with loadedMinor on the balance and the card issued.
+// MemoryMode reports whether fixtures keep auth records and replies in memory (the State
+// without a History) rather than in History mode, the mode of the switch: set
+// CARDSWITCH_TEST_LEDGER=memory to run a package's tests in it (make test runs the ledger's
+// tests in both).
+func MemoryMode() bool { return os.Getenv("CARDSWITCH_TEST_LEDGER") == "memory" }
+
+// NewFixture builds the fixture with loadedMinor on the balance and the card issued, over an
+// in-memory journal (see MemoryMode).
 func NewFixture(t testing.TB, loadedMinor int64) *Fixture {
-	return NewJournaledFixture(t, loadedMinor, nil)
+	f, _ := NewMemoryJournalFixture(t, loadedMinor)
+	return f
 }
 
-// NewJournaledFixture is NewFixture with every batch, the set-up included, given to commit first.
+// NewMemoryJournalFixture is NewFixture that also returns its journal, which every batch is
+// committed to first.
+func NewMemoryJournalFixture(t testing.TB, loadedMinor int64) (*Fixture, *journal.Memory) {
+	mem := journal.NewMemory()
+	if MemoryMode() {
+		return NewJournaledFixture(t, loadedMinor, mem.Commit), mem
+	}
+	return NewHistoryFixture(t, loadedMinor, mem), mem
+}
+
+// HistoryJournal is a journal the ledger also reads its history from.
+type HistoryJournal interface {
+	Commit(changes []ledger.Change) error
+	ledger.History
+}
+
+// NewHistoryFixture is the fixture in History mode over j.
+func NewHistoryFixture(t testing.TB, loadedMinor int64, j HistoryJournal) *Fixture {
+	st := ledger.NewState()
+	st.UseHistory(j)
+	return newFixture(t, st, loadedMinor, j.Commit)
+}
+
+// NewJournaledFixture is the fixture with auth records and replies in memory and every batch,
+// the set-up included, given to commit first.
 func NewJournaledFixture(t testing.TB, loadedMinor int64, commit func([]ledger.Change) error) *Fixture {
-	f := &Fixture{T: t, State: ledger.NewState(), Now: Epoch, Commit: commit,
+	return newFixture(t, ledger.NewState(), loadedMinor, commit)
+}
+
+func newFixture(t testing.TB, st *ledger.State, loadedMinor int64, commit func([]ledger.Change) error) *Fixture {
+	f := &Fixture{T: t, State: st, Now: Epoch, Commit: commit,
 		Programs: map[string]ledger.ProgramPolicy{Program: {Name: Program}}}
 	f.Env = ledger.Env{Verifier: Verifier{}, PANHasher: IdentityHash,
 		Program: func(name string) (ledger.ProgramPolicy, bool) { p, ok := f.Programs[name]; return p, ok }}
@@ -183,10 +221,18 @@ func (f *Fixture) Manage(what string, fn func(tx *ledger.Tx, env *ledger.Env) *l
 	f.commit(tx)
 }
 
+// CommitTx makes a batch the test built itself durable (Commit) and merges it.
+func (f *Fixture) CommitTx(tx *ledger.Tx) { f.T.Helper(); f.commit(tx) }
+
 func (f *Fixture) commit(tx *ledger.Tx) {
 	f.T.Helper()
 	if f.Commit != nil {
-		if err := f.Commit(tx.Changes(nil)); err != nil {
+		changes := tx.Changes(nil)
+		if err := tx.Err(); err != nil {
+			tx.Rollback()
+			f.T.Fatalf("journal read: %v", err)
+		}
+		if err := f.Commit(changes); err != nil {
 			tx.Rollback()
 			f.T.Fatalf("journal commit: %v", err)
 		}

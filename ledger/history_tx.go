@@ -1,0 +1,172 @@
+package ledger
+
+import (
+	"math"
+	"slices"
+)
+
+// The Tx side of History mode (history.go).
+
+// prepareCold settles, before the batch is made durable, whether each auth and reply key it
+// writes had a committed record (Commit counts the key sets by it; once the batch is durable the
+// journal can no longer tell), and builds the batch's index rows.
+func (tx *Tx) prepareCold() {
+	if tx.prepared {
+		return
+	}
+	tx.prepared = true
+	c := tx.s.cold
+	var expiries, aging []IndexEntry
+	for _, k := range tx.auths.order {
+		existed := tx.authBase.existed(k)
+		a := tx.auths.dirty[k]
+		if a == nil {
+			continue
+		}
+		if !existed {
+			aging = append(aging, IndexEntry{At: a.CreatedAt, Key: k, Auth: true})
+		}
+		// A rewrite that keeps the same open hold (a partial reversal) adds no second entry.
+		if a.State == AuthOpen && a.HeldMinor != 0 && a.ExpiresAt > 0 && !(existed && tx.authBase.heldAt[k] == a.ExpiresAt) {
+			expiries = append(expiries, IndexEntry{At: a.ExpiresAt, Key: k, Auth: true})
+		}
+	}
+	for _, k := range tx.replies.order {
+		existed := tx.replyBase.existed(k)
+		if r := tx.replies.dirty[k]; r != nil && !existed {
+			aging = append(aging, IndexEntry{At: r.At, Key: k})
+		}
+	}
+	for _, t := range []struct {
+		table   string
+		entries []IndexEntry
+	}{{TableExpiry, expiries}, {TableAging, aging}} {
+		if len(t.entries) == 0 {
+			continue
+		}
+		sortEntries(t.entries)
+		c.seq++
+		row := &IndexRow{Key: indexKey(t.entries[0].At, c.seq), Entries: t.entries}
+		tx.index = append(tx.index, Change{Table: t.table, Key: row.Key, Row: row})
+	}
+}
+
+// commitCold merges the auth and reply side of a durable batch in History mode: the key sets
+// and the index bounds. Commit calls it under the State's lock.
+func (tx *Tx) commitCold() {
+	s, c := tx.s, tx.s.cold
+	for _, k := range tx.auths.order {
+		existed := tx.authBase.known[k]
+		switch a := tx.auths.dirty[k]; {
+		case a == nil && existed:
+			c.auths.remove(c.hash(k))
+		case a != nil && !existed:
+			c.auths.add(c.hash(k))
+		}
+	}
+	for _, k := range tx.replies.order {
+		existed := tx.replyBase.known[k]
+		switch r := tx.replies.dirty[k]; {
+		case r == nil && existed:
+			c.replies.remove(c.hash(k))
+		case r != nil && !existed:
+			c.replies.add(c.hash(k))
+		}
+	}
+	// A scan read its index from the first row: what it left is the new bound; rows this batch
+	// wrote can only lower it.
+	if b, ok := tx.bounds[TableExpiry]; ok {
+		c.nextExpiry = b
+	}
+	if b, ok := tx.bounds[TableAging]; ok {
+		c.nextAging = b
+	}
+	for _, ch := range tx.index {
+		if ch.Row == nil {
+			if ch.Table == TableAging {
+				c.agingEntries -= tx.deletedEntries[ch.Key]
+			}
+			continue
+		}
+		s.noteIndexRow(ch.Table, ch.Row.(*IndexRow))
+	}
+	c.agingEntries = max(c.agingEntries, 0)
+}
+
+// scanRows bounds the index rows one scan reads.
+const scanRows = 64
+
+// dueCold takes from an index table the entries that are due, at most about max (whole rows
+// are taken): the rows are deleted in this batch and their entries not yet due are written back
+// in a new row. The entries are returned in time order, each key once.
+func (tx *Tx) dueCold(table string, due func(at int64) bool, max int) []IndexEntry {
+	c := tx.s.cold
+	bound := c.nextExpiry
+	if table == TableAging {
+		bound = c.nextAging
+	}
+	if b, ok := tx.bounds[table]; ok {
+		bound = b
+	}
+	if bound == math.MaxInt64 || !due(bound) {
+		return nil
+	}
+	rows, err := c.h.ReadIndex(table, scanRows)
+	if err != nil {
+		tx.fail(err)
+		return nil
+	}
+	var out []IndexEntry
+	seen := map[string]bool{}
+	next := int64(math.MaxInt64)
+	for i, row := range rows {
+		if tx.touched[row.Key] {
+			continue
+		}
+		at, _, ok := parseIndexKey(row.Key)
+		if !ok {
+			continue
+		}
+		if !due(at) || len(out) >= max {
+			next = at // rows are in time order: this one bounds the rest
+			break
+		}
+		tx.touched[row.Key] = true
+		tx.index = append(tx.index, Change{Table: table, Key: row.Key})
+		if tx.deletedEntries == nil {
+			tx.deletedEntries = map[string]int{}
+		}
+		tx.deletedEntries[row.Key] = len(row.Entries)
+		var rest []IndexEntry
+		for _, e := range row.Entries {
+			switch {
+			case !due(e.At):
+				rest = append(rest, e)
+			case !seen[e.Key]:
+				seen[e.Key] = true
+				out = append(out, e)
+			}
+		}
+		if len(rest) > 0 {
+			sortEntries(rest)
+			c.seq++
+			nr := &IndexRow{Key: indexKey(rest[0].At, c.seq), Entries: rest}
+			tx.index = append(tx.index, Change{Table: table, Key: nr.Key, Row: nr})
+			next = min(next, rest[0].At)
+		}
+		if i == len(rows)-1 && len(rows) == scanRows {
+			next = min(next, at) // more rows may follow: look again on the next tick
+		}
+	}
+	tx.bounds[table] = next
+	slices.SortStableFunc(out, func(a, b IndexEntry) int {
+		switch {
+		case a.At < b.At:
+			return -1
+		case a.At > b.At:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
