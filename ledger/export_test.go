@@ -33,3 +33,7 @@ func (s *State) StoredBytes() int {
 	}
 	return n
 }
+
+// SetHistoryHash replaces the key hash of History mode (tests force collisions). Call it right
+// after UseHistory, before anything is committed.
+func SetHistoryHash(s *State, h func(string) uint64) { s.cold.hashFn = h }

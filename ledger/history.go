@@ -115,6 +115,7 @@ func (k *keySet) remove(h uint64) {
 type cold struct {
 	h       History
 	seed    maphash.Seed // process-local: the sets are rebuilt at every start
+	hashFn  func(string) uint64 // tests: replaces the keyed hash
 	auths   keySet
 	replies keySet
 	// nextExpiry and nextAging are no later than the earliest entry of their index (MaxInt64:
@@ -132,7 +133,12 @@ type cold struct {
 	legacyAt                  int64
 }
 
-func (c *cold) hash(key string) uint64 { return maphash.String(c.seed, key) }
+func (c *cold) hash(key string) uint64 {
+	if c.hashFn != nil {
+		return c.hashFn(key)
+	}
+	return maphash.String(c.seed, key)
+}
 
 // UseHistory puts the State in History mode. Call it on a new State, before loading it.
 func (s *State) UseHistory(h History) {

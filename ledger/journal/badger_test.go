@@ -47,7 +47,11 @@ const (
 // populate drives a fixture through every kind of row and change (deletes included), each batch
 // committed to j first.
 func populate(t *testing.T, j journal.Journal) *lt.Fixture {
-	f := lt.NewJournaledFixture(t, 50000, j.Commit)
+	return fill(t, lt.NewJournaledFixture(t, 50000, j.Commit))
+}
+
+// fill is populate on a given fixture.
+func fill(t *testing.T, f *lt.Fixture) *lt.Fixture {
 	f.Env.HoldTTL = time.Hour
 	f.AddPartner("partner-1", 90000)
 	f.Manage("secret customer", func(tx *ledger.Tx, env *ledger.Env) *ledger.Refusal {

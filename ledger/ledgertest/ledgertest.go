@@ -190,16 +190,17 @@ type HistoryJournal interface {
 func NewHistoryFixture(t testing.TB, loadedMinor int64, j HistoryJournal) *Fixture {
 	st := ledger.NewState()
 	st.UseHistory(j)
-	return newFixture(t, st, loadedMinor, j.Commit)
+	return NewFixtureOn(t, st, loadedMinor, j.Commit)
 }
 
 // NewJournaledFixture is the fixture with auth records and replies in memory and every batch,
 // the set-up included, given to commit first.
 func NewJournaledFixture(t testing.TB, loadedMinor int64, commit func([]ledger.Change) error) *Fixture {
-	return newFixture(t, ledger.NewState(), loadedMinor, commit)
+	return NewFixtureOn(t, ledger.NewState(), loadedMinor, commit)
 }
 
-func newFixture(t testing.TB, st *ledger.State, loadedMinor int64, commit func([]ledger.Change) error) *Fixture {
+// NewFixtureOn builds the fixture on an empty State the test prepared.
+func NewFixtureOn(t testing.TB, st *ledger.State, loadedMinor int64, commit func([]ledger.Change) error) *Fixture {
 	f := &Fixture{T: t, State: st, Now: Epoch, Commit: commit,
 		Programs: map[string]ledger.ProgramPolicy{Program: {Name: Program}}}
 	f.Env = ledger.Env{Verifier: Verifier{}, PANHasher: IdentityHash,
