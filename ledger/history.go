@@ -114,7 +114,7 @@ func (k *keySet) remove(h uint64) {
 // cold is the History mode of a State.
 type cold struct {
 	h       History
-	seed    maphash.Seed // process-local: the sets are rebuilt at every start
+	seed    maphash.Seed        // process-local: the sets are rebuilt at every start
 	hashFn  func(string) uint64 // tests: replaces the keyed hash
 	auths   keySet
 	replies keySet
