@@ -140,6 +140,14 @@ func (c *cold) hash(key string) uint64 {
 	return maphash.String(c.seed, key)
 }
 
+// hashBytes is hash of a key in bytes (maphash.Bytes and String agree on the same content).
+func (c *cold) hashBytes(key []byte) uint64 {
+	if c.hashFn != nil {
+		return c.hashFn(string(key))
+	}
+	return maphash.Bytes(c.seed, key)
+}
+
 // UseHistory puts the State in History mode. Call it on a new State, before loading it.
 func (s *State) UseHistory(h History) {
 	s.cold = &cold{h: h, seed: maphash.MakeSeed(), auths: newKeySet(), replies: newKeySet(),
@@ -150,12 +158,16 @@ func (s *State) UseHistory(h History) {
 func (s *State) HistoryMode() bool { return s.cold != nil }
 
 // LoadKey registers a committed auth record or reply by key only (recovery in History mode).
-func (s *State) LoadKey(table, key string) {
+// Keys of auth records and keys of replies may be loaded from two goroutines at once (each set
+// has its own map), concurrently with Load of the other tables.
+func (s *State) LoadKey(table string, key []byte) {
+	c := s.cold
+	h := c.hashBytes(key)
 	switch table {
 	case "auth":
-		s.cold.auths.add(s.cold.hash(key))
+		c.auths.add(h)
 	case "reply":
-		s.cold.replies.add(s.cold.hash(key))
+		c.replies.add(h)
 	}
 }
 

@@ -72,6 +72,17 @@ type immTable struct {
 	rowStore
 	byID    index
 	scratch recEnc
+	// loading is set during recovery, where every id comes once: a row is added without
+	// first looking its id up (a probe of a million-entry map per row).
+	loading bool
+}
+
+// existing finds the row of an id being stored (never during recovery: see loading).
+func (t *immTable) existing(id string) (uint32, bool) {
+	if t.loading {
+		return 0, false
+	}
+	return t.findID(id)
 }
 
 func newImmTable(header int) immTable {
@@ -88,7 +99,7 @@ func (t *immTable) findID(id string) (uint32, bool) { return t.byID.find(id, t.i
 
 // put stores the encoded record of the row with the id, and reports whether it was new.
 func (t *immTable) put(id string, rec []byte) (row uint32, added bool) {
-	row, ok := t.findID(id)
+	row, ok := t.existing(id)
 	return t.putAt(row, ok, id, rec), !ok
 }
 
@@ -294,7 +305,7 @@ func (t *balanceTable) get(id string) (Balance, bool) {
 // header is written in place, without encoding the row again (which resolves the customer
 // reference through the customer index: a lookup in a map of a million entries per approval).
 func (t *balanceTable) set(b *Balance) {
-	row, ok := t.findID(b.ID)
+	row, ok := t.existing(b.ID)
 	if ok {
 		rec := t.rec(row)
 		d := recDec{s: view(rec[balanceHeader:])}
@@ -447,7 +458,7 @@ func (t *cardTable) get(id string) (Card, bool) {
 
 // set stores a card and indexes it. recovering: rows come in store order (see sharedPAN).
 func (t *cardTable) set(c *Card, recovering bool) {
-	row, existed := t.findID(c.ID)
+	row, existed := t.existing(c.ID)
 	// A rewrite (PIN tries, ATC, state: the common case) keeps the PAN and the balance: the
 	// indexes stay as they are.
 	samePAN, sameBalance := false, false

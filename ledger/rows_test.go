@@ -21,6 +21,7 @@ func testCard(i int, balanceID string) Card {
 func loadCustomerAndBalance(s *State, balanceID string) {
 	s.Load(&Customer{ID: "cus-1", ExternalID: "ext-1", FirstName: "A", KYC: KYCVerified})
 	s.Load(&Balance{ID: balanceID, Kind: BalanceUser, CustomerID: "cus-1", Currency: "EUR", State: BalanceActive})
+	s.FinishLoad()
 }
 
 // A balance rewritten by an approval keeps its slot: only the fixed-size part of the record
@@ -47,7 +48,7 @@ func TestBalanceRewrittenInPlace(t *testing.T) {
 func TestBalanceRewriteOutsideTheHeader(t *testing.T) {
 	s := NewState()
 	loadCustomerAndBalance(s, "bal-1")
-	s.Load(&Customer{ID: "cus-2", ExternalID: "ext-2", FirstName: "B", KYC: KYCVerified})
+	s.customers.set(&Customer{ID: "cus-2", ExternalID: "ext-2", FirstName: "B", KYC: KYCVerified})
 	b, _ := s.balances.get("bal-1")
 	b.State, b.CurrentMinor = BalanceClosed, 42
 	s.balances.set(&b)

@@ -23,6 +23,8 @@ type State struct {
 	expiries expiryHeap // open holds by expiry time (lazy deletion)
 	aging    agingQueue // replies and auth records by creation time (retention.go)
 
+	loading bool // between the first Load and FinishLoad
+
 	// cold is set in History mode (history.go): auth records and replies are then kept in the
 	// journal, and auths, replies, expiries and aging stay empty.
 	cold *cold
@@ -144,8 +146,15 @@ func get[T any](s *State, t interface{ get(string) (T, bool) }, id string) (T, b
 
 // Load puts a recovered row into the state without a Tx (journal recovery at start): a row
 // (*Customer, *Balance, *Card, *Token, *Auth, *Reply) or what PrepareLoad made of one. Rows may
-// come in any order; FinishLoad restores the orders that depend on it.
+// come in any order, each key once; FinishLoad restores the orders that depend on it and must
+// follow before the State is used.
 func (s *State) Load(row any) {
+	if !s.loading {
+		s.loading = true
+		for _, t := range s.immTables() {
+			t.loading = true
+		}
+	}
 	switch r := row.(type) {
 	case *Customer:
 		s.customers.set(r)
@@ -182,6 +191,10 @@ func (s *State) Load(row any) {
 
 // FinishLoad restores the orders of the indexes after recovery.
 func (s *State) FinishLoad() {
+	s.loading = false
+	for _, t := range s.immTables() {
+		t.loading = false
+	}
 	s.cards.finishLoad()
 	s.expiries.init()
 	// The retention queue is in creation order; rows came back in store order.
@@ -248,4 +261,8 @@ func (h expiryHeap) down(i int) {
 		h[i], h[c] = h[c], h[i]
 		i = c
 	}
+}
+
+func (s *State) immTables() []*immTable {
+	return []*immTable{&s.customers.immTable, &s.balances.immTable, &s.cards.immTable, &s.tokens.immTable}
 }

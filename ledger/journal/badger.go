@@ -394,10 +394,6 @@ func (j *Badger) Load(st *ledger.State) error {
 			defer wg.Done()
 			in := newInterner()
 			for c := range todo {
-				if c.keyOnly {
-					close(c.done)
-					continue
-				}
 				c.rows = make([]any, 0, len(c.items))
 				for _, it := range c.items {
 					row, err := j.decodeValue(c.table, it.key, it.val, in)
@@ -426,10 +422,6 @@ func (j *Badger) Load(st *ledger.State) error {
 				continue
 			}
 			switch {
-			case c.keyOnly:
-				for _, it := range c.items {
-					st.LoadKey(c.table, string(it.key[2:]))
-				}
 			case isIndex(c.table):
 				for _, r := range c.rows {
 					ir := r.(*ledger.IndexRow)
@@ -458,25 +450,31 @@ func (j *Badger) Load(st *ledger.State) error {
 				// are far below the value threshold), and prefetching starts a goroutine per item.
 				it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(t.prefix)})
 				defer it.Close()
-				c := &chunk{table: t.name, keyOnly: keyOnly, done: make(chan struct{})}
+				c := &chunk{table: t.name, done: make(chan struct{})}
 				flush := func() {
 					if len(c.items) > 0 {
 						c.seal()
 						ordered <- c
 						todo <- c
 					}
-					c = &chunk{table: t.name, keyOnly: keyOnly, done: make(chan struct{})}
+					c = &chunk{table: t.name, done: make(chan struct{})}
 				}
 				defer flush()
+				if keyOnly {
+					// The key sets are filled here, one goroutine per table, alongside the
+					// consumer that loads the other tables.
+					for it.Rewind(); it.Valid(); it.Next() {
+						st.LoadKey(t.name, it.Item().Key()[len(t.prefix):])
+					}
+					return nil
+				}
 				for it.Rewind(); it.Valid(); it.Next() {
 					bi := it.Item()
 					ko := len(c.buf)
 					c.buf = append(c.buf, bi.Key()...)
 					vo := len(c.buf)
-					if !keyOnly {
-						if err := bi.Value(func(v []byte) error { c.buf = append(c.buf, v...); return nil }); err != nil {
-							return fmt.Errorf("journal: read: %w", err)
-						}
+					if err := bi.Value(func(v []byte) error { c.buf = append(c.buf, v...); return nil }); err != nil {
+						return fmt.Errorf("journal: read: %w", err)
 					}
 					c.offs = append(c.offs, [3]int{ko, vo, len(c.buf)})
 					c.items = append(c.items, loadItem{})
@@ -520,14 +518,13 @@ func (j *Badger) Load(st *ledger.State) error {
 
 // loadChunk is a run of rows of one table read by Load, decoded by a worker.
 type loadChunk struct {
-	table   string
-	keyOnly bool     // History mode: only the keys were read
-	buf     []byte   // the keys and values of items
-	offs    [][3]int // per item: key start, value start, value end in buf
-	items   []loadItem
-	rows    []any
-	err     error
-	done    chan struct{}
+	table string
+	buf   []byte   // the keys and values of items
+	offs  [][3]int // per item: key start, value start, value end in buf
+	items []loadItem
+	rows  []any
+	err   error
+	done  chan struct{}
 }
 
 type loadItem struct{ key, val []byte }

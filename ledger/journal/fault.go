@@ -113,7 +113,7 @@ func (m *Memory) Load(st *ledger.State) error {
 				st.LoadIndexKey(c.Table, c.Key, len(c.Row.(*ledger.IndexRow).Entries))
 			}
 		case history && (c.Table == "auth" || c.Table == "reply"):
-			st.LoadKey(c.Table, c.Key)
+			st.LoadKey(c.Table, []byte(c.Key))
 		default:
 			st.Load(copyRow(c.Row))
 		}
