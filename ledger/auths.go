@@ -9,7 +9,9 @@ import (
 // The auth records and remembered replies: a row of each per message, deleted by retention, so
 // their slots and row numbers are reused and reads copy the strings out (store.go).
 
-// Auth record layout: the header, then Key, CardID, BalanceID, PartnerID, Merchant, MCC.
+// Auth record layout: the header, then Key, CardID, BalanceID, PartnerID, Merchant, MCC, and for
+// a record that keeps its message's answer (HasReply) the reply part: flags, hash, action,
+// available, RRN, AuthCode, CurrencyNum, ICCResponse.
 const (
 	authKind      = 0  // u8
 	authState     = 1  // u16 symbol
@@ -63,6 +65,24 @@ func (t *authTable) encode(a *Auth) []byte {
 	t.refs.balance(e, a.PartnerID)
 	e.str(a.Merchant)
 	e.str(a.MCC)
+	if a.HasReply {
+		r := &a.Response
+		var flags uint8
+		if r.HasBalance {
+			flags |= replyHasBalance
+		}
+		if r.ICCResponse != nil {
+			flags |= replyHasICC
+		}
+		e.u8(flags)
+		e.u64(a.ReplyHash)
+		e.u16(uint16(r.Action))
+		e.i64(r.AvailableMinor)
+		e.str(a.RRN)
+		e.str(r.AuthCode)
+		e.str(r.CurrencyNum)
+		e.str(view(r.ICCResponse))
+	}
 	return e.b
 }
 
@@ -80,6 +100,21 @@ func (t *authTable) decode(row uint32) Auth {
 	a.PartnerID = t.refs.balanceField(&d)
 	a.Merchant = d.str()
 	a.MCC = d.str()
+	if d.i < len(d.s) {
+		a.HasReply = true
+		r := &a.Response
+		flags := d.u8()
+		a.ReplyHash = d.u64()
+		r.Action = authz.ActionCode(d.u16())
+		r.AvailableMinor = d.i64()
+		r.HasBalance = flags&replyHasBalance != 0
+		a.RRN = d.str()
+		r.AuthCode = d.str()
+		r.CurrencyNum = d.str()
+		if icc := d.str(); flags&replyHasICC != 0 {
+			r.ICCResponse = []byte(icc)
+		}
+	}
 	return a
 }
 

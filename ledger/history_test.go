@@ -51,3 +51,34 @@ func TestHistoryKeyHashCollisions(t *testing.T) {
 		t.Errorf("auth records: %d, want 2 (a1 captured, a3 reversed)", c["auths"])
 	}
 }
+
+// The answer to an original that creates its auth record is kept in the record, not in a reply
+// row of its own (one row fewer per approval): a retransmission is answered from it, the chip
+// response (field 55) included, and a follow-up's answer is still a reply row.
+func TestAnswerKeptInAuthRecord(t *testing.T) {
+	f := lt.NewFixture(t, 10000)
+	chip := lt.Req("0200", "000000", lt.PAN, 500, "000001")
+	chip.POSEntryMode, chip.ICC = "051", []byte("ATC=7")
+	first := f.Expect(chip, authz.Approved)
+	if len(first.ICCResponse) == 0 {
+		t.Fatal("the chip approval carries no field 55")
+	}
+	if c := f.State.Counts(); c["auths"] != 1 || c["replies"] != 0 {
+		t.Fatalf("after one approval: %v, want one auth record and no reply row", c)
+	}
+	again := f.Expect(lt.Req("0201", "000000", lt.PAN, 500, "000001"), authz.Approved)
+	if again.AuthCode != first.AuthCode || string(again.ICCResponse) != string(first.ICCResponse) {
+		t.Errorf("retransmission answered %+v, first %+v", again, first)
+	}
+	f.ExpectBalance(lt.BalanceID, 9500, 0)
+	f.Expect(lt.FollowUp("0400", chip, 500, "000002"), authz.Approved)
+	if c := f.State.Counts(); c["auths"] != 1 || c["replies"] != 1 {
+		t.Fatalf("after the reversal: %v, want the reversal's reply as a row", c)
+	}
+	// The reversal rewrote the record; the original's answer stays in it.
+	again = f.Expect(lt.Req("0201", "000000", lt.PAN, 500, "000001"), authz.Approved)
+	if again.AuthCode != first.AuthCode || string(again.ICCResponse) != string(first.ICCResponse) {
+		t.Errorf("retransmission after the reversal answered %+v", again)
+	}
+	f.ExpectBalance(lt.BalanceID, 10000, 0)
+}

@@ -148,6 +148,14 @@ type Auth struct {
 	// Merchant is field 43 (name and location) and MCC field 18 of the original, for history.
 	Merchant string `json:"merchant,omitempty"`
 	MCC      string `json:"mcc,omitempty"`
+	// The answer to the message that created the record, kept here rather than in a Reply row
+	// of its own (one row fewer per approval): a retransmission of that message (same key and
+	// field 37 RRN) is recognised from the auth record. Records created otherwise (a reversal
+	// before its original) have none.
+	HasReply  bool           `json:"hasReply,omitempty"`
+	RRN       string         `json:"rrn,omitempty"`
+	ReplyHash uint64         `json:"replyHash,omitempty"`
+	Response  authz.Response `json:"response,omitempty"`
 }
 
 // Reply is the remembered answer to a request key, for retransmissions.

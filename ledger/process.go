@@ -96,7 +96,20 @@ func (tx *Tx) Process(req *authz.Request, env *Env) authz.Response {
 	switch req.Kind {
 	case authz.KindAuthorization, authz.KindBalanceInquiry, authz.KindFinancial,
 		authz.KindRefund, authz.KindAuthAdvice:
+		okey := OriginalKey(req.BaseMTI, req.STAN, req.F7, req.AcquirerID)
+		// The answer to an original that created its auth record is kept in the record.
+		if a, ok := tx.Auth(okey); ok && a.HasReply && a.RRN == req.RRN {
+			if a.ReplyHash == hash {
+				return a.Response
+			}
+			return authz.Response{Action: authz.DuplicateMismatch}
+		}
+		tx.ownAuth = false
 		resp = tx.original(req, env)
+		if a := tx.auths.dirty[okey]; tx.ownAuth && a != nil {
+			a.HasReply, a.RRN, a.ReplyHash, a.Response = true, req.RRN, hash, resp
+			return resp
+		}
 	case authz.KindCompletion:
 		resp = tx.completion(req, env)
 	case authz.KindReversal, authz.KindReversalAdvice:
@@ -190,7 +203,7 @@ func (tx *Tx) original(req *authz.Request, env *Env) authz.Response {
 		// (0120) reports a decision the network already took and is always acknowledged 00
 		// (contract §2), but it leaves no hold either.
 		auth.State, auth.Action = AuthReversed, authz.DoNotHonour
-		tx.PutAuth(auth)
+		tx.putOwnAuth(auth)
 		if req.Kind == authz.KindAuthAdvice {
 			return authz.Response{Action: authz.Approved}
 		}
@@ -261,7 +274,7 @@ func (tx *Tx) original(req *authz.Request, env *Env) authz.Response {
 	if !d.Action.IsApproved() {
 		auth.State = AuthDeclined
 		if req.Kind != authz.KindBalanceInquiry {
-			tx.PutAuth(auth)
+			tx.putOwnAuth(auth)
 		}
 		return resp
 	}
@@ -307,7 +320,7 @@ func (tx *Tx) original(req *authz.Request, env *Env) authz.Response {
 	if hasPartner {
 		tx.PutBalance(partner)
 	}
-	tx.PutAuth(auth)
+	tx.putOwnAuth(auth)
 	resp.AuthCode = authCode(okey)
 	if req.Kind == authz.KindAuthorization || req.Kind == authz.KindFinancial || req.Kind == authz.KindRefund {
 		resp.HasBalance, resp.AvailableMinor, resp.CurrencyNum = true, bal.AvailableMinor(), in.BalanceCurrencyNum
@@ -366,7 +379,7 @@ func (tx *Tx) advice(req *authz.Request, env *Env, r resolved, auth Auth) authz.
 	auth.Action = authz.Approved
 	if !r.ok {
 		auth.State = AuthDeclined
-		tx.PutAuth(auth)
+		tx.putOwnAuth(auth)
 		return authz.Response{Action: authz.Approved}
 	}
 	bal, _ := tx.Balance(r.card.BalanceID)
@@ -379,7 +392,7 @@ func (tx *Tx) advice(req *authz.Request, env *Env, r resolved, auth Auth) authz.
 	}
 	auth.State, auth.HeldMinor = AuthOpen, req.AmountMinor
 	auth.ExpiresAt = env.Now.Add(env.holdTTL()).UnixNano()
-	tx.PutAuth(auth)
+	tx.putOwnAuth(auth)
 	return authz.Response{Action: authz.Approved}
 }
 
@@ -414,4 +427,11 @@ func authCode(key string) string {
 		v /= uint32(len(digits))
 	}
 	return string(b[:])
+}
+
+// putOwnAuth stores the auth record this original message creates: Process keeps the message's
+// answer in it.
+func (tx *Tx) putOwnAuth(a Auth) {
+	tx.PutAuth(a)
+	tx.ownAuth = true
 }

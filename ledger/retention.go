@@ -11,8 +11,10 @@ import (
 // not grow with every message for ever. Records that moved money (captured, posted, partly
 // reversed) are the books and are kept; open holds are kept until they expire.
 //
-// After the retention a retransmission is processed as a new message, and a reversal whose
-// declined or reversed original was forgotten is answered as one whose original is unknown.
+// The answer to an original lives in its auth record (model.go) and goes with it: a record that
+// moved money keeps answering its retransmissions for as long as it is kept. After the retention
+// any other retransmission is processed as a new message, and a reversal whose declined or
+// reversed original was forgotten is answered as one whose original is unknown.
 
 // aging is one entry of the retention queue: the reply or auth record at row, created at at.
 // The row may have been deleted and reused since: the entry applies only to a record with that

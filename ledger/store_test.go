@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -46,7 +47,7 @@ func TestRowsAcrossChunks(t *testing.T) {
 	}
 	for i := range n {
 		want := testAuth(i)
-		if got, ok := tab.get(want.Key); !ok || got != want {
+		if got, ok := tab.get(want.Key); !ok || !reflect.DeepEqual(got, want) {
 			t.Fatalf("row %d: got %+v %v, want %+v", i, got, ok, want)
 		}
 	}
@@ -75,10 +76,10 @@ func TestSlotReuseAfterDelete(t *testing.T) {
 	if existed || rowC != rowB || tab.loc[rowC] != slotB {
 		t.Fatalf("new row %d slot %x, want the freed row %d slot %x", rowC, tab.loc[rowC], rowB, slotB)
 	}
-	if got, _ := tab.get(c.Key); got != c {
+	if got, _ := tab.get(c.Key); !reflect.DeepEqual(got, c) {
 		t.Fatalf("got %+v, want %+v", got, c)
 	}
-	if got, _ := tab.get(a.Key); got != a {
+	if got, _ := tab.get(a.Key); !reflect.DeepEqual(got, a) {
 		t.Fatalf("neighbour changed: %+v", got)
 	}
 }
@@ -100,7 +101,7 @@ func TestRewriteRow(t *testing.T) {
 	if tab.loc[row] == slot {
 		t.Fatal("a longer record stayed in its slot")
 	}
-	if got, _ := tab.get(a.Key); got != a {
+	if got, _ := tab.get(a.Key); !reflect.DeepEqual(got, a) {
 		t.Fatalf("got %+v, want %+v", got, a)
 	}
 	if class, s := splitHandle(slot); len(tab.class[class].free) != 1 || tab.class[class].free[0] != s {
@@ -108,7 +109,7 @@ func TestRewriteRow(t *testing.T) {
 	}
 	a.Merchant = strings.Repeat("x", maxSlot) // past the largest class
 	tab.set(&a)
-	if got, _ := tab.get(a.Key); got != a {
+	if got, _ := tab.get(a.Key); !reflect.DeepEqual(got, a) {
 		t.Fatal("big record not read back")
 	}
 	tab.del(a.Key)
@@ -138,7 +139,7 @@ func TestIndexCollisions(t *testing.T) {
 			for _, l := range live {
 				want = want || l == i
 			}
-			if ok != want || ok && got != auths[i] {
+			if ok != want || ok && !reflect.DeepEqual(got, auths[i]) {
 				t.Fatalf("%s: key %d found %v (%+v), want %v", step, i, ok, got, want)
 			}
 		}

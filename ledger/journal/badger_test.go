@@ -82,16 +82,21 @@ func fill(t *testing.T, f *lt.Fixture) *lt.Fixture {
 	f.Expect(a1, authz.Approved)
 	f.Expect(a2, authz.Approved)
 	f.Expect(lt.Auth(tokenPAN, 300, "000003"), authz.Approved)
-	f.Expect(lt.FollowUp("0220", a1, 900, "000004"), authz.Approved)
+	completion := lt.FollowUp("0220", a1, 900, "000004")
+	f.Expect(completion, authz.Approved)
 	f.Expect(lt.FollowUp("0400", lt.Auth(lt.PAN, 5, "000099"), 5, "000005"), authz.OriginalNotFound)
 	f.Expect(lt.Req("0200", "200000", secretPAN, 150, "000006"), authz.Approved)
 	f.Manage("lock", func(tx *ledger.Tx, _ *ledger.Env) *ledger.Refusal {
 		_, r := tx.ChangeCard(lt.CardID, ledger.ChangeLock, authz.LockPendingQuery)
 		return r
 	})
-	// Retention: a forgotten reply is deleted from the journal too.
+	// Retention: a forgotten reply is deleted from the journal too (a follow-up's: the answer
+	// to an original is kept in its auth record).
 	f.Manage("retention", func(tx *ledger.Tx, _ *ledger.Env) *ledger.Refusal {
-		tx.DeleteReply(ledger.MessageKey(a1))
+		if _, ok := tx.Reply(ledger.MessageKey(completion)); !ok {
+			return &ledger.Refusal{Code: "TEST", Message: "the completion's reply is not a row of its own"}
+		}
+		tx.DeleteReply(ledger.MessageKey(completion))
 		return nil
 	})
 	return f

@@ -127,6 +127,11 @@ func encodeRow(dst []byte, row any) ([]byte, error) {
 		// Added after the first binary rows: decoded only when present.
 		e.str(r.Merchant)
 		e.str(r.MCC)
+		if r.HasReply { // added with the answer kept in the record
+			e.str(r.RRN)
+			e.u64(r.ReplyHash)
+			encodeResponse(&e, &r.Response)
+		}
 	case *ledger.Reply:
 		e.str(r.Key)
 		e.u64(r.ContentHash)
@@ -248,6 +253,18 @@ func (d *dec) sym() string {
 		return string(b)
 	}
 	return d.intern.get(b)
+}
+
+// response reads what encodeResponse wrote.
+func (d *dec) response(r *authz.Response) {
+	r.Action = authz.ActionCode(d.uvarint())
+	r.AuthCode = d.str()
+	r.HasBalance = d.bool()
+	r.AvailableMinor = d.i64()
+	r.CurrencyNum = d.sym()
+	if d.bool() {
+		r.ICCResponse = append([]byte{}, d.raw()...)
+	}
 }
 
 func (d *dec) bool() bool {
@@ -383,19 +400,18 @@ func decodeRow(table string, b []byte, in *interner) (any, error) {
 			r.Merchant = d.str()
 			r.MCC = d.sym()
 		}
+		if d.pos < len(d.b) {
+			r.HasReply = true
+			r.RRN = d.str()
+			r.ReplyHash = d.uvarint()
+			d.response(&r.Response)
+		}
 		row = r
 	case "reply":
 		r := &ledger.Reply{}
 		r.Key = d.str()
 		r.ContentHash = d.uvarint()
-		r.Response.Action = authz.ActionCode(d.uvarint())
-		r.Response.AuthCode = d.str()
-		r.Response.HasBalance = d.bool()
-		r.Response.AvailableMinor = d.i64()
-		r.Response.CurrencyNum = d.sym()
-		if d.bool() {
-			r.Response.ICCResponse = append([]byte{}, d.raw()...)
-		}
+		d.response(&r.Response)
 		r.At = d.i64()
 		r.CurrentMinor = d.i64()
 		r.HeldMinor = d.i64()

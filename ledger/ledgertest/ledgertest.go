@@ -6,6 +6,7 @@ package ledgertest
 import (
 	"fmt"
 	"os"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -429,7 +430,7 @@ func Diff(a, b Snapshot) string {
 		out = append(out, fmt.Sprintf("%d auths != %d", len(a.Auths), len(b.Auths)))
 	} else {
 		for i := range a.Auths {
-			if a.Auths[i] != b.Auths[i] {
+			if !reflect.DeepEqual(a.Auths[i], b.Auths[i]) {
 				out = append(out, fmt.Sprintf("auth %+v != %+v", a.Auths[i], b.Auths[i]))
 			}
 		}
