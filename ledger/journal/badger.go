@@ -102,8 +102,9 @@ func OpenBadger(opts Options) (*Badger, error) {
 		WithNumCompactors(2).
 		// Values are AES-GCM ciphertext: compressing tables costs CPU and saves nothing.
 		WithCompression(options.None).
-		// The ledger reads the store only by iteration (Load, Reencrypt), never by key: bloom
-		// filters would be built for every table and never consulted.
+		// Reads by key are for follow-ups, retransmissions and due holds (History mode), keys
+		// the State's key sets say exist: a bloom filter would seldom spare a probe, and would
+		// be built for every table.
 		WithBloomFalsePositive(0).
 		// One writer at a time (the engine's Commit, or a Reencrypt step, under mu).
 		WithDetectConflicts(false)
