@@ -186,7 +186,21 @@ func WaitHealthy(httpAddr string, timeout time.Duration, exited <-chan error) er
 func (s *Spawned) RSS() (int64, error) { return ProcessRSS(s.cmd.Process.Pid) }
 
 // ProcessRSS reads VmRSS of a process from /proc.
-func ProcessRSS(pid int) (int64, error) {
+func ProcessRSS(pid int) (int64, error) { return procStatus(pid, "VmRSS:") }
+
+// MemorySplit is the switch's resident memory by kind: anonymous (the Go heap, stacks) and file
+// pages (RssFile: pages of mapped files, Badger's tables, which the kernel can reclaim).
+func (s *Spawned) MemorySplit() (anon, file int64, err error) {
+	pid := s.cmd.Process.Pid
+	if anon, err = procStatus(pid, "RssAnon:"); err != nil {
+		return 0, 0, err
+	}
+	file, err = procStatus(pid, "RssFile:")
+	return anon, file, err
+}
+
+// procStatus reads a size field (kB) of /proc/PID/status, in bytes.
+func procStatus(pid int, field string) (int64, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
@@ -194,7 +208,7 @@ func ProcessRSS(pid int) (int64, error) {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), field); ok {
 			fields := strings.Fields(v)
 			if len(fields) >= 1 {
 				kb, err := strconv.ParseInt(fields[0], 10, 64)
@@ -202,7 +216,7 @@ func ProcessRSS(pid int) (int64, error) {
 			}
 		}
 	}
-	return 0, errors.New("VmRSS not found")
+	return 0, fmt.Errorf("%s not found", strings.TrimSuffix(field, ":"))
 }
 
 // Stop sends SIGTERM, waits for the switch to exit and removes the temporary directory.

@@ -356,3 +356,17 @@ func TestSuiteSpawned(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A switch that reports its memory split gets it in the RSS verdict's measured column: the
+// anonymous part (Go heap) and the pages of mapped files (Badger's tables) are not the same kind
+// of memory.
+func TestRSSMeasuredShowsTheSplit(t *testing.T) {
+	sr := &SuiteResult{RSSBytes: 1500e6, RSSAfterRestartBytes: 600e6}
+	if got := rssMeasured(sr); got != "1500 MB; after restart 600 MB" {
+		t.Errorf("without a split: %q", got)
+	}
+	sr.RSSAnonBytes, sr.RSSFileBytes = 900e6, 600e6
+	if got := rssMeasured(sr); got != "1500 MB (anon 900 + file 600); after restart 600 MB" {
+		t.Errorf("with the split: %q", got)
+	}
+}
