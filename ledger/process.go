@@ -130,10 +130,8 @@ type resolved struct {
 
 func (tx *Tx) resolve(pan string, env *Env) resolved {
 	h := env.PANHasher(pan)
-	if id, ok := tx.CardIDByPANHash(h); ok {
-		if c, ok := tx.Card(id); ok {
-			return resolved{card: c, ok: true}
-		}
+	if c, ok := tx.cardByPANHash(h); ok {
+		return resolved{card: c, ok: true}
 	}
 	if id, ok := tx.TokenIDByPANHash(h); ok {
 		if t, ok := tx.Token(id); ok {
@@ -346,7 +344,7 @@ func freshATC(atc int, c *Card, t *Token) bool {
 // applyCardEffects books what a decision does to the card: the PIN try counter, a PIN lock and
 // the highest ATC. These happen whether or not the request is approved.
 func (tx *Tx) applyCardEffects(r *resolved, d authz.Decision, checks Checks, req *authz.Request, now time.Time) {
-	c, _ := tx.Card(r.card.ID)
+	c := r.card // read through the overlay for this message; nothing has changed it since
 	changed := false
 	if c.PINTries != d.PINTries {
 		c.PINTries, changed = d.PINTries, true

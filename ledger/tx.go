@@ -190,6 +190,23 @@ func (tx *Tx) CardIDByPANHash(h string) (string, bool) {
 	return id, ok
 }
 
+// cardByPANHash is CardIDByPANHash then Card, with one index lookup instead of two for a
+// committed card the batch has not changed (the authorization path: a million-entry index costs
+// cache misses on every probe).
+func (tx *Tx) cardByPANHash(h string) (Card, bool) {
+	if row, ok := tx.s.cards.byPAN.find(h, tx.s.cards.panHashAt); ok {
+		id := tx.s.cards.idAt(row)
+		if _, dirty := tx.cards.dirty[id]; !dirty {
+			return tx.s.cards.decode(row), true
+		}
+		return tx.Card(id)
+	}
+	if id, ok := tx.cardByPAN[h]; ok {
+		return tx.Card(id)
+	}
+	return Card{}, false
+}
+
 // TokenIDByPANHash resolves a token PAN hash.
 func (tx *Tx) TokenIDByPANHash(h string) (string, bool) {
 	if id, ok := tx.tokenByPAN[h]; ok {
