@@ -361,21 +361,7 @@ func newCardTable(r *refs) *cardTable {
 }
 
 func (t *cardTable) encode(c *Card) []byte {
-	e := &t.scratch
-	e.b = e.b[:0]
-	var flags uint8
-	if c.Personalised {
-		flags |= cardPersonalised
-	}
-	e.u16(sym(c.Program))
-	e.u16(sym(c.Type))
-	e.u16(sym(c.State))
-	e.u8(uint8(c.LockReason))
-	e.u8(flags)
-	e.u8(uint8(min(max(c.CardDataFails, 0), 255)))
-	e.u32(uint32(int32(c.PINTries)))
-	e.u32(uint32(int32(c.HighestATC)))
-	e.i64(c.CreatedAt)
+	e := t.headerOf(c)
 	e.str(c.ID)
 	t.refs.balance(e, c.BalanceID)
 	t.refs.customer(e, c.CustomerID)
@@ -396,6 +382,46 @@ func (t *cardTable) encode(c *Card) []byte {
 		}
 	}
 	return e.b
+}
+
+// headerOf encodes the fixed-size part of a card's record into the scratch encoder.
+func (t *cardTable) headerOf(c *Card) *recEnc {
+	e := &t.scratch
+	e.b = e.b[:0]
+	var flags uint8
+	if c.Personalised {
+		flags |= cardPersonalised
+	}
+	e.u16(sym(c.Program))
+	e.u16(sym(c.Type))
+	e.u16(sym(c.State))
+	e.u8(uint8(c.LockReason))
+	e.u8(flags)
+	e.u8(uint8(min(max(c.CardDataFails, 0), 255)))
+	e.u32(uint32(int32(c.PINTries)))
+	e.u32(uint32(int32(c.HighestATC)))
+	e.i64(c.CreatedAt)
+	return e
+}
+
+// sameStrings reports whether the stored card at row has c's ids, PAN data, secrets and labels,
+// with its balance and customer named by row number, so that a rewrite of c changes only the
+// header. (A card recovered before its balance spells the ids out; its first rewrite encodes it
+// again, with row numbers.)
+func (t *cardTable) sameStrings(row uint32, c *Card) bool {
+	d := recDec{s: view(t.rec(row)), i: cardHeader}
+	d.str() // ID
+	if _, _, isRef := d.field(); !isRef {
+		return false
+	}
+	if _, _, isRef := d.field(); !isRef {
+		return false
+	}
+	old := t.decode(row) // strings alias the stored bytes: no copies
+	return old.ID == c.ID && old.BalanceID == c.BalanceID && old.CustomerID == c.CustomerID &&
+		old.PANHash == c.PANHash && old.PAN == c.PAN && old.Last4 == c.Last4 &&
+		old.ExpiryYYMM == c.ExpiryYYMM && old.PSN == c.PSN && old.CVC2 == c.CVC2 && old.PVV == c.PVV &&
+		(old.Labels == nil) == (c.Labels == nil) && maps.Equal(old.Labels, c.Labels)
 }
 
 func (t *cardTable) decode(row uint32) Card {
@@ -460,12 +486,18 @@ func (t *cardTable) get(id string) (Card, bool) {
 func (t *cardTable) set(c *Card, recovering bool) {
 	row, existed := t.existing(c.ID)
 	// A rewrite (PIN tries, ATC, state: the common case) keeps the PAN and the balance: the
-	// indexes stay as they are.
+	// indexes stay as they are, and when no string changed only the header is written, in place
+	// (encoding the record again resolves the balance and customer references: two lookups in
+	// million-entry indexes per chip or PIN approval).
 	samePAN, sameBalance := false, false
 	if existed {
 		samePAN, sameBalance = t.panHashAt(row) == c.PANHash, t.balanceAt(row) == c.BalanceID
 	}
-	row = t.putAt(row, existed, c.ID, t.encode(c))
+	if existed && samePAN && sameBalance && t.sameStrings(row, c) {
+		copy(t.rec(row)[:cardHeader], t.headerOf(c).b)
+	} else {
+		row = t.putAt(row, existed, c.ID, t.encode(c))
+	}
 	if c.Limits != (Limits{}) || c.Usage != (Usage{}) {
 		t.ext[row] = cardExt{limits: c.Limits, usage: c.Usage}
 	} else if len(t.ext) > 0 {

@@ -290,3 +290,32 @@ func TestExpiryHeap(t *testing.T) {
 		}
 	}
 }
+
+// A card rewritten by an approval (PIN tries, highest ATC, state) keeps its slot: only the header
+// changes, in place, and nothing is abandoned. A change of labels (a string) still moves it.
+func TestCardHeaderRewrittenInPlace(t *testing.T) {
+	s := NewState()
+	loadCustomerAndBalance(s, "bal-1")
+	c := testCard(1, "bal-1")
+	s.cards.set(&c, false)
+	row, _ := s.cards.findID(c.ID)
+	slot, abandoned := s.cards.loc[row], s.cards.abandoned
+
+	c.PINTries, c.HighestATC, c.CardDataFails = 2, 77, 1
+	c.State, c.LockReason = CardLocked, authz.LockLost
+	s.cards.set(&c, false)
+	if s.cards.loc[row] != slot || s.cards.abandoned != abandoned {
+		t.Fatal("a header change moved the card to another slot")
+	}
+	if got, _ := s.Card(c.ID); !reflect.DeepEqual(got, c) {
+		t.Fatalf("after a header change: %+v, want %+v", got, c)
+	}
+	c.Labels = map[string]string{"colour": "blue"}
+	s.cards.set(&c, false)
+	if s.cards.loc[row] == slot {
+		t.Fatal("a label change was written over the old slot")
+	}
+	if got, _ := s.Card(c.ID); !reflect.DeepEqual(got, c) {
+		t.Fatalf("after a label change: %+v, want %+v", got, c)
+	}
+}

@@ -441,12 +441,25 @@ func (j *Badger) Load(st *ledger.State) error {
 	// allocations per row.
 	readErr := j.db.View(func(txn *badger.Txn) error {
 		var rg errgroupLite
+		// A card names its balance and customer by row number only when they are in the State
+		// before it (otherwise it spells the ids out: a bigger record, re-encoded on its first
+		// rewrite), and a token names its card: those tables are read once the ones they name
+		// have been read. Chunks reach the consumer in the order they were read.
+		after := map[string][]string{"card": {"customer", "balance"}, "token": {"card"}}
+		read := map[string]chan struct{}{}
+		for _, t := range tables {
+			read[t.name] = make(chan struct{})
+		}
 		for _, t := range tables {
 			if isIndex(t.name) && !history {
 				continue // a State that keeps its history in memory has no use for them
 			}
 			keyOnly := history && marked && (t.name == "auth" || t.name == "reply")
 			rg.Go(func() error {
+				defer close(read[t.name]) // after the last chunk is handed on (deferred first)
+				for _, dep := range after[t.name] {
+					<-read[dep]
+				}
 				// No value prefetching: the values live in the LSM tree next to their keys (they
 				// are far below the value threshold), and prefetching starts a goroutine per item.
 				it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(t.prefix)})
