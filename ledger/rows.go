@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"crypto/subtle"
 	"maps"
 	"slices"
 	"strings"
@@ -420,8 +421,14 @@ func (t *cardTable) sameStrings(row uint32, c *Card) bool {
 	old := t.decode(row) // strings alias the stored bytes: no copies
 	return old.ID == c.ID && old.BalanceID == c.BalanceID && old.CustomerID == c.CustomerID &&
 		old.PANHash == c.PANHash && old.PAN == c.PAN && old.Last4 == c.Last4 &&
-		old.ExpiryYYMM == c.ExpiryYYMM && old.PSN == c.PSN && old.CVC2 == c.CVC2 && old.PVV == c.PVV &&
+		old.ExpiryYYMM == c.ExpiryYYMM && old.PSN == c.PSN && sameSecret(old.CVC2, c.CVC2) && sameSecret(old.PVV, c.PVV) &&
 		(old.Labels == nil) == (c.Labels == nil) && maps.Equal(old.Labels, c.Labels)
+}
+
+// sameSecret compares card secrets in constant time, as every comparison of a secret is
+// (test/reliability checks it), though here it only decides how a record is rewritten.
+func sameSecret(a, b string) bool {
+	return len(a) == len(b) && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
 func (t *cardTable) decode(row uint32) Card {
