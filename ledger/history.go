@@ -1,10 +1,12 @@
 package ledger
 
 import (
+	"cmp"
 	"encoding/binary"
 	"encoding/hex"
 	"hash/maphash"
 	"math"
+	"slices"
 )
 
 // History mode: auth records and remembered replies live in the journal, not in memory.
@@ -249,13 +251,9 @@ func (s *State) noteIndexRow(table string, row *IndexRow) {
 	}
 }
 
+// sortEntries puts entries in time order (a migration has millions, in key order).
 func sortEntries(es []IndexEntry) {
-	// Insertion into time order; a batch's entries share a time, so most inputs are sorted.
-	for i := 1; i < len(es); i++ {
-		for j := i; j > 0 && es[j].At < es[j-1].At; j-- {
-			es[j], es[j-1] = es[j-1], es[j]
-		}
-	}
+	slices.SortStableFunc(es, func(a, b IndexEntry) int { return cmp.Compare(a.At, b.At) })
 }
 
 // coldBase is the committed side of a Tx's auth or reply overlay in History mode: the key set,

@@ -1,9 +1,6 @@
 package ledger
 
-import (
-	"math"
-	"slices"
-)
+import "math"
 
 // The Tx side of History mode (history.go).
 
@@ -159,14 +156,6 @@ func (tx *Tx) dueCold(table string, due func(at int64) bool, max int) []IndexEnt
 		}
 	}
 	tx.bounds[table] = next
-	slices.SortStableFunc(out, func(a, b IndexEntry) int {
-		switch {
-		case a.At < b.At:
-			return -1
-		case a.At > b.At:
-			return 1
-		}
-		return 0
-	})
+	sortEntries(out)
 	return out
 }
