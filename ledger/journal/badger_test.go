@@ -155,19 +155,7 @@ func TestBadgerRoundTrip(t *testing.T) {
 	}
 
 	// The loaded state keeps working: retransmissions are recognised, holds expire.
-	f2 := &lt.Fixture{T: t, State: st, Env: f.Env, Now: f.Now, Programs: f.Programs}
-	f2.Expect(lt.Auth(secretPAN, 2000, "000002"), authz.Approved)
-	f2.ExpectBalance("bal-9", 7150, 2300)
-	tx := st.Begin()
-	env := f.Env
-	env.Now = f.Now.Add(2 * time.Hour)
-	if n := tx.ExpireHolds(&env, 100); n != 2 {
-		t.Errorf("after load, %d holds expire, want 2 (the expiry index is rebuilt)", n)
-	}
-	tx.Commit()
-	if err := lt.CheckBooks(st); err != nil {
-		t.Fatal(err)
-	}
+	afterRestart(t, f, j, st)
 }
 
 // The data directory never holds a PAN, CVC2 or customer e-mail in clear (contract §1

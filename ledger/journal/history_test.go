@@ -34,9 +34,9 @@ func markEmpty(t *testing.T, j *journal.Badger) {
 	}
 }
 
-// afterRestart checks that a State recovered in History mode keeps working on the history it
-// did not load: the retransmission of an approval before the restart gets its first answer and
-// holds nothing more, and the holds opened before the restart expire once, through the journal.
+// afterRestart checks that a recovered State keeps working on what came before the restart (in
+// History mode, on history it did not load): the retransmission of an approval gets its first
+// answer and holds nothing more, and the holds opened before expire once, through the journal.
 func afterRestart(t *testing.T, before *lt.Fixture, j *journal.Badger, st *ledger.State) {
 	t.Helper()
 	f := &lt.Fixture{T: t, State: st, Env: before.Env, Now: before.Now, Programs: before.Programs, Commit: j.Commit}
