@@ -1,6 +1,7 @@
 package ledger_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -81,4 +82,30 @@ func TestAnswerKeptInAuthRecord(t *testing.T) {
 		t.Errorf("retransmission after the reversal answered %+v", again)
 	}
 	f.ExpectBalance(lt.BalanceID, 10000, 0)
+}
+
+// More holds fall due than one scan of the expiry index reads (one row per batch, 64 rows a
+// scan): each tick releases what it read and looks again on the next, even when a batch scans
+// twice (an ExpireNow next to the tick's), until every hold is released once.
+func TestHistoryExpiresMoreHoldsThanOneScanReads(t *testing.T) {
+	f := lt.NewFixture(t, 1_000_000)
+	f.Env.HoldTTL = time.Hour
+	const holds = 150
+	for i := range holds {
+		f.Expect(lt.Auth(lt.PAN, 10, fmt.Sprintf("%06d", i+1)), authz.Approved) // a batch each
+	}
+	f.ExpectBalance(lt.BalanceID, 1_000_000, 10*holds)
+	released := 0
+	for range 6 {
+		tx := f.State.Begin()
+		env := f.Env
+		env.Now = f.Now.Add(2 * time.Hour)
+		released += tx.ExpireHolds(&env, 1<<20)
+		released += tx.ExpireHolds(&env, 1<<20)
+		f.CommitTx(tx)
+	}
+	if released != holds {
+		t.Fatalf("released %d holds, want %d", released, holds)
+	}
+	f.ExpectBalance(lt.BalanceID, 1_000_000, 0)
 }

@@ -116,16 +116,14 @@ func (tx *Tx) dueCold(table string, due func(at int64) bool, max int) []IndexEnt
 	var out []IndexEntry
 	seen := map[string]bool{}
 	next := int64(math.MaxInt64)
-	for i, row := range rows {
-		if tx.touched[row.Key] {
-			continue
-		}
+	stopped := false
+	for _, row := range rows {
 		at, _, ok := parseIndexKey(row.Key)
-		if !ok {
-			continue
+		if !ok || tx.touched[row.Key] {
+			continue // taken by an earlier scan of this batch: its rest is in a new row
 		}
 		if !due(at) || len(out) >= max {
-			next = at // rows are in time order: this one bounds the rest
+			next, stopped = at, true // rows are in time order: this one bounds the rest
 			break
 		}
 		tx.touched[row.Key] = true
@@ -151,8 +149,11 @@ func (tx *Tx) dueCold(table string, due func(at int64) bool, max int) []IndexEnt
 			tx.index = append(tx.index, Change{Table: table, Key: nr.Key, Row: nr})
 			next = min(next, rest[0].At)
 		}
-		if i == len(rows)-1 && len(rows) == scanRows {
-			next = min(next, at) // more rows may follow: look again on the next tick
+	}
+	if !stopped && len(rows) == scanRows {
+		// More rows may follow the ones read, at or after the last: look again on the next tick.
+		if at, _, ok := parseIndexKey(rows[len(rows)-1].Key); ok {
+			next = min(next, at)
 		}
 	}
 	tx.bounds[table] = next
