@@ -125,14 +125,12 @@ type cold struct {
 	nextExpiry int64
 	nextAging  int64
 	seq        uint64 // last index sequence number used
-	// agingEntries counts entries of the aging index (metrics): exact after recovery of a store
-	// written in History mode only when its values were read; otherwise the rows' entries are
-	// counted as they are read.
+	// agingEntries counts the entries of the aging index (RetentionQueueLen): recovery reads the
+	// index rows in full and counts theirs.
 	agingEntries int
 	// legacy collects, while a store written without time indexes is loaded, the entries they
 	// would hold; MigrationChanges turns them into index rows.
 	legacyExpiry, legacyAging []IndexEntry
-	legacyAt                  int64
 }
 
 func (c *cold) hash(key string) uint64 {
