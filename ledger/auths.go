@@ -67,14 +67,7 @@ func (t *authTable) encode(a *Auth) []byte {
 	e.str(a.MCC)
 	if a.HasReply {
 		r := &a.Response
-		var flags uint8
-		if r.HasBalance {
-			flags |= replyHasBalance
-		}
-		if r.ICCResponse != nil {
-			flags |= replyHasICC
-		}
-		e.u8(flags)
+		e.u8(responseFlags(r))
 		e.u64(a.ReplyHash)
 		e.u16(uint16(r.Action))
 		e.i64(r.AvailableMinor)
@@ -214,16 +207,9 @@ func (t *replyTable) get(key string) (Reply, bool) {
 func (t *replyTable) encode(r *Reply) []byte {
 	e := &t.scratch
 	e.b = e.b[:0]
-	var flags uint8
-	if r.Response.HasBalance {
-		flags |= replyHasBalance
-	}
-	if r.Response.ICCResponse != nil {
-		flags |= replyHasICC
-	}
 	e.u64(r.ContentHash)
 	e.u16(uint16(r.Response.Action))
-	e.u8(flags)
+	e.u8(responseFlags(&r.Response))
 	e.i64(r.Response.AvailableMinor)
 	e.i64(r.At)
 	e.i64(r.CurrentMinor)
@@ -277,3 +263,16 @@ func (t *replyTable) del(key string) {
 }
 
 func (t *replyTable) size() int { return t.live }
+
+// responseFlags are the replyHas* bits of an answer, as a reply row and an auth record that
+// keeps its answer store them.
+func responseFlags(r *authz.Response) uint8 {
+	var flags uint8
+	if r.HasBalance {
+		flags |= replyHasBalance
+	}
+	if r.ICCResponse != nil {
+		flags |= replyHasICC
+	}
+	return flags
+}

@@ -52,24 +52,8 @@ func (tx *Tx) prepareCold() {
 // and the index bounds. Commit calls it under the State's lock.
 func (tx *Tx) commitCold() {
 	s, c := tx.s, tx.s.cold
-	for _, k := range tx.auths.order {
-		existed := tx.authBase.known[k]
-		switch a := tx.auths.dirty[k]; {
-		case a == nil && existed:
-			c.auths.remove(c.hash(k))
-		case a != nil && !existed:
-			c.auths.add(c.hash(k))
-		}
-	}
-	for _, k := range tx.replies.order {
-		existed := tx.replyBase.known[k]
-		switch r := tx.replies.dirty[k]; {
-		case r == nil && existed:
-			c.replies.remove(c.hash(k))
-		case r != nil && !existed:
-			c.replies.add(c.hash(k))
-		}
-	}
+	countKeys(&tx.auths, tx.authBase, &c.auths, c.hash)
+	countKeys(&tx.replies, tx.replyBase, &c.replies, c.hash)
 	// A scan read its index from the first row: what it left is the new bound; rows this batch
 	// wrote can only lower it.
 	if b, ok := tx.bounds[TableExpiry]; ok {
@@ -159,4 +143,18 @@ func (tx *Tx) dueCold(table string, due func(at int64) bool, max int) []IndexEnt
 	tx.bounds[table] = next
 	sortEntries(out)
 	return out
+}
+
+// countKeys brings a key set up to date with a durable batch's writes of one table: a key
+// written that had no record is added, a record deleted is removed.
+func countKeys[T any](o *overlay[T], base *coldBase[T], set *keySet, hash func(string) uint64) {
+	for _, k := range o.order {
+		existed := base.known[k]
+		switch v := o.dirty[k]; {
+		case v == nil && existed:
+			set.remove(hash(k))
+		case v != nil && !existed:
+			set.add(hash(k))
+		}
+	}
 }

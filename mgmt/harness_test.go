@@ -5,10 +5,12 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,6 +68,7 @@ type harness struct {
 	srv     *Server
 	eng     *engine.Engine
 	j       *journal.Faulty
+	hist    *unreadableHistory
 	ln      *fasthttputil.InmemoryListener
 	clock   *testClock
 	hasher  func(string) string
@@ -104,8 +107,13 @@ func newHarness(t *testing.T, opts ...option) *harness {
 	for _, p := range cfg.Programs {
 		policies[p.Name] = ledger.ProgramPolicy{Name: p.Name, PartnerBalanceID: p.PartnerBalanceID}
 	}
-	h.j = &journal.Faulty{Inner: journal.NewMemory()}
-	h.eng = engine.New(engine.Config{}, ledger.NewState(), h.j, ledger.Env{PANHasher: h.hasher,
+	// The ledger in History mode, as the switch runs it: auth records and replies are read back
+	// from the journal (h.hist can make those reads fail).
+	h.hist = &unreadableHistory{Memory: journal.NewMemory()}
+	h.j = &journal.Faulty{Inner: h.hist.Memory}
+	st := ledger.NewState()
+	st.UseHistory(h.hist)
+	h.eng = engine.New(engine.Config{}, st, h.j, ledger.Env{PANHasher: h.hasher,
 		Program: func(n string) (ledger.ProgramPolicy, bool) { p, ok := policies[n]; return p, ok }},
 		h.clock.Now, nil, nil)
 	h.eng.Start()
@@ -304,4 +312,18 @@ func (h *harness) authorize(p string, stan string, amountMinor int64) authz.Resp
 		h.t.Fatal(err)
 	}
 	return v.(authz.Response)
+}
+
+// unreadableHistory is the in-memory journal as the ledger's History, whose scans fail while
+// broken is set (a disk that cannot be read).
+type unreadableHistory struct {
+	*journal.Memory
+	broken atomic.Bool
+}
+
+func (u *unreadableHistory) EachAuth(f func(*ledger.Auth) bool) error {
+	if u.broken.Load() {
+		return errors.New("disk read failed")
+	}
+	return u.Memory.EachAuth(f)
 }

@@ -199,6 +199,10 @@ func TestHistoryAndAudit(t *testing.T) {
 	if len(page2.Items) != 1 || page2.Next != "" || page2.Items[0]["amount"] != "1.00" {
 		t.Fatalf("page 2 %s", r.body)
 	}
+	// The history is read from the journal: a read that fails is a 503, never a partial page.
+	h.hist.broken.Store(true)
+	expect(t, h.do("GET", "/secure/cards/"+cid+"/transactions", ""), 503, "UNAVAILABLE")
+	h.hist.broken.Store(false)
 	expect(t, h.do("GET", "/secure/cards/"+cid+"/transactions?cursor=%%%", ""), 400, "INVALID_CURSOR", "cursor")
 	expect(t, h.do("GET", "/secure/cards/"+cid+"/transactions?limit=0", ""), 400, "INVALID_FIELD", "limit")
 	r = h.do("GET", "/secure/customers/"+cust+"/balances/"+bid+"/transactions", "")
