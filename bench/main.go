@@ -32,7 +32,7 @@ func Main(args []string) error {
 	duration := fs.Duration("duration", 20*time.Second, "length of the run (with --suite: the closed loop's measured window, after the warm-up)")
 	warmup := fs.Duration("warmup", time.Second, "first part of the run left out of the totals")
 	rate := fs.Float64("rate", 0, "open loop: total requests per second on a fixed schedule; 0: closed loop (maximum throughput)")
-	pipeline := fs.Int("pipeline", 8, "closed loop: requests in flight per connection")
+	pipeline := fs.Int("pipeline", DefaultPipeline, "closed loop: requests in flight per connection")
 	mixText := fs.String("mix", DefaultMix, "traffic mix, kind=weight: ecom, chip, pin, inquiry")
 	cards := fs.Int("cards", 10000, "provisioned cards to spread traffic over (card indexes 0..N-1)")
 	hot := fs.Bool("hot", false, "all traffic on one card (one balance)")

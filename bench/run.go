@@ -21,6 +21,14 @@ import (
 	"github.com/cardswitch/cardswitch/switch/server"
 )
 
+// DefaultPipeline is the closed loop's requests in flight per connection. The closed loop
+// measures the most a target can answer, so it must keep the target busy: the switch makes a
+// batch durable with one synced write, and its throughput grows with the requests that can wait
+// for that write together. With 32 connections, 8 in flight each left the switch waiting on its
+// own batches (24k approvals/s, CPU idle), 32 saturate the two CPUs (37-38k/s); the echo server
+// gives 57k/s and 66k/s (docs/benchmarks.md, "Round 5", has the whole sweep).
+const DefaultPipeline = 32
+
 // Options of one load run against one target.
 type Options struct {
 	Label       string // "cardswitch" or "echo"
@@ -31,7 +39,7 @@ type Options struct {
 	Warmup time.Duration
 	// Rate is the total arrival rate per second (open loop); 0 runs closed loop.
 	Rate float64
-	// Pipeline is the requests in flight per connection in closed loop.
+	// Pipeline is the requests in flight per connection in closed loop (default DefaultPipeline).
 	Pipeline int
 	Mix      Mix
 	Cards    Cards
@@ -61,7 +69,7 @@ func (o *Options) defaults() error {
 		return errors.New("bench: rate must not be negative")
 	}
 	if o.Pipeline <= 0 {
-		o.Pipeline = 8
+		o.Pipeline = DefaultPipeline
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = 5 * time.Second

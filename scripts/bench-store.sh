@@ -8,7 +8,8 @@
 # BASE is a data directory provisioned once (cardswitch provision --data-dir BASE --cards N); it
 # is copied for every run so each starts from the same store. RATE 0 (default) is the closed
 # loop, otherwise the open loop at RATE/s. Environment: CARDSWITCH_BIN (default ./bin/cardswitch),
-# CARDS (default 1000000), WORK (default a new temporary directory, kept: it holds the copy and
+# CARDS (default 1000000), PIPELINE (closed loop: requests in flight per connection, default the
+# bench's), WORK (default a new temporary directory, kept: it holds the copy and
 # serve.log), and anything serve reads (GOMEMLIMIT, GODEBUG=gctrace=1, CARDSWITCH_CPUPROFILE).
 set -euo pipefail
 
@@ -48,7 +49,8 @@ stop() { kill "$PID"; wait "$PID" || true; PID=""; }
 start
 mem
 "$BIN" bench --addr "$ISO" --data-dir "$D" --cards "$CARDS" --duration "$DUR" --connections 32 \
-  --rate "$RATE" --serve-pid "$PID" --json "$WORK/bench.json" 2>&1 | grep -E "latency|throughput|CPU"
+  ${PIPELINE:+--pipeline "$PIPELINE"} --rate "$RATE" --serve-pid "$PID" --json "$WORK/bench.json" 2>&1 |
+  grep -E "latency|throughput|CPU"
 echo "after the run:"; mem
 stop
 echo "restart:"; start; mem

@@ -60,7 +60,12 @@ func New(g Gauges) *Metrics {
 			Help: "Management API latency by route.", Buckets: prometheus.DefBuckets}, []string{"route"}),
 	}
 	r.MustRegister(m.messages, m.authLatency, m.dropped, m.batchRows, m.durable, m.journalFails,
-		m.apiRequests, m.apiLatency, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m.apiRequests, m.apiLatency,
+		// The scheduler metrics add go_sched_latencies_seconds: how long runnable goroutines
+		// waited for a CPU. Next to cardswitch_journal_write_seconds it tells a CPU shortage
+		// (compaction, a neighbour process) from a slow disk.
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.MetricsScheduler)),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if g.QueueDepth != nil {
 		r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cardswitch_engine_queue_depth",
 			Help: "Ops waiting for the engine."}, g.QueueDepth))
