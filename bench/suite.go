@@ -435,9 +435,11 @@ func (sr *SuiteResult) verdicts() {
 		restartMeasured += fmt.Sprintf(" (after %d approvals in the phases)", sr.ApprovedBeforeRestart)
 	}
 	sr.Targets = []SuiteTarget{
+		// Sustained: in every second of the window, not only on average (a 60 s average
+		// hides seconds in which the switch nearly stopped).
 		{Name: "closed loop approved/s", Value: sr.ClosedApprovedPerSec,
-			Measured: closedMeasured, Target: fmt.Sprintf("≥ %.0f/s for %.0f s", TargetApprovedPerSec, TargetClosedWindow.Seconds()),
-			Met: sr.ClosedApprovedPerSec >= TargetApprovedPerSec},
+			Measured: closedMeasured, Target: fmt.Sprintf("≥ %.0f/s every second of %.0f s", TargetApprovedPerSec, TargetClosedWindow.Seconds()),
+			Met: sr.ClosedApprovedPerSec >= TargetApprovedPerSec && sr.ClosedMinApproved1s >= TargetApprovedPerSec},
 		{Name: "closed loop / echo baseline", Value: sr.EchoRatio,
 			Measured: fmt.Sprintf("%.2f (echo %.0f/s)", sr.EchoRatio, sr.EchoPerSec), Target: fmt.Sprintf("≥ %.2f", TargetEchoRatio),
 			Met: sr.EchoPerSec > 0 && sr.EchoRatio >= TargetEchoRatio},
