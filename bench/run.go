@@ -25,8 +25,8 @@ import (
 // measures the most a target can answer, so it must keep the target busy: the switch makes a
 // batch durable with one synced write, and its throughput grows with the requests that can wait
 // for that write together. With 32 connections, 8 in flight each left the switch waiting on its
-// own batches (24k approvals/s, CPU idle), 32 saturate the two CPUs (37-38k/s); the echo server
-// gives 57k/s and 66k/s (docs/benchmarks.md, "Round 5", has the whole sweep).
+// own batches (24k approvals/s, the CPUs 21-25 % idle), 32 saturate them (37-38k/s); the echo
+// server gives 57k/s and 66k/s (docs/benchmarks.md, "Round 5", has the whole sweep).
 const DefaultPipeline = 32
 
 // Options of one load run against one target.
