@@ -1,0 +1,35 @@
+package metrics
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// /metrics carries the switch's own series and the Go scheduler's wait times, which tell a CPU
+// shortage from a slow disk (docs/operations.md).
+func TestExpositionHasJournalAndSchedulerSeries(t *testing.T) {
+	m := New(Gauges{QueueDepth: func() float64 { return 3 }})
+	m.Batch(120, 2*time.Millisecond, nil)
+	var ctx fasthttp.RequestCtx
+	ctx.Request.SetRequestURI("/metrics")
+	m.Handler()(&ctx)
+	if ctx.Response.StatusCode() != fasthttp.StatusOK {
+		t.Fatalf("status %d", ctx.Response.StatusCode())
+	}
+	body := string(ctx.Response.Body())
+	for _, want := range []string{
+		"cardswitch_journal_write_seconds_count 1",
+		"cardswitch_engine_batch_rows_sum 120",
+		"cardswitch_engine_queue_depth 3",
+		"go_sched_latencies_seconds_bucket",
+		"go_goroutines",
+		"process_resident_memory_bytes",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
