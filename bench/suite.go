@@ -22,7 +22,8 @@ const (
 	TargetRestartSeconds = 15.0 // restart to /healthz 200 with TargetCards cards
 	TargetHotRatio       = 0.5  // hot account approved/s over spread approved/s
 	TargetCards          = 1000000
-	// TargetClosedWindow is how long the closed loop must sustain TargetApprovedPerSec.
+	// TargetClosedWindow is how long the closed loop must sustain TargetApprovedPerSec, on
+	// average and in every one-second interval (verdicts).
 	TargetClosedWindow = 60 * time.Second
 )
 
