@@ -35,6 +35,9 @@ type Options struct {
 	// BlockCacheBytes bounds Badger's block cache; the ledger keeps its own state in memory, so
 	// the cache only serves recovery. Default 16 MiB.
 	BlockCacheBytes int64
+	// ValueLogGCInterval is how often the value log is collected (default one minute; negative:
+	// never, for tools that open a store briefly).
+	ValueLogGCInterval time.Duration
 }
 
 // Badger is the durable journal.
@@ -55,6 +58,9 @@ type Badger struct {
 	log   *slog.Logger // may be nil
 	// reencryptFrom is where the next Reencrypt step resumes (nil: from the start).
 	reencryptFrom []byte
+	// gcStop ends the value-log collector (valuelog.go); gcDone is closed when it has ended.
+	gcStop, gcDone chan struct{}
+	gcOnce         sync.Once
 }
 
 // Value formats. formatV1 (read only, stores written before the binary rows): version byte,
@@ -88,17 +94,18 @@ func OpenBadger(opts Options) (*Badger, error) {
 		WithLogger(badgerLogger{opts.Logger}).
 		WithCompactL0OnClose(false). // set on the instance reopened after Load (see reopen)
 		WithMemTableSize(32 << 20).
-		WithValueLogFileSize(256 << 20).
+		WithValueThreshold(valueThreshold).
+		WithValueLogFileSize(valueLogFileBytes).
 		WithNumMemtables(3).
-		// Every approval writes rows under new keys (auth record, reply) and rewrites a balance
-		// spread over the whole card base, so with a million cards compaction, not the
-		// memtable, sets the pace. A larger base level (fewer levels, less rewriting), more
-		// level-0 tables before writes stall and two compactors for two CPUs: at 1 M cards
-		// 21.8k approvals/s and 58 µs of CPU per approval instead of 17.5k/s and 79 µs, and no
-		// one-second stalls (docs/benchmarks.md, "Round 3").
+		// Values live in the value log (valuelog.go), so the tree holds keys and pointers: about
+		// 100 bytes per approval, and 100 MB for a million provisioned cards. A small base level
+		// makes level 0 compact into a level of its own size instead of into the bottom level
+		// (the whole store): the slowest second of a 60 s closed loop went from 2.1k to 10–13k
+		// approvals (docs/benchmarks.md, "Round 6"). More level-0 tables before writes stall,
+		// and two compactors for two CPUs (Round 3).
 		WithNumLevelZeroTables(8).
 		WithNumLevelZeroTablesStall(32).
-		WithBaseLevelSize(256 << 20).
+		WithBaseLevelSize(4 << 20).
 		WithNumCompactors(2).
 		// Values are AES-GCM ciphertext: compressing tables costs CPU and saves nothing.
 		WithCompression(options.None).
@@ -117,7 +124,15 @@ func OpenBadger(opts Options) (*Badger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("journal: open: %w", err)
 	}
-	return &Badger{db: db, aead: aead, keyID: opts.DataKeyID, keys: keys, opts: bo, log: opts.Logger}, nil
+	j := &Badger{db: db, aead: aead, keyID: opts.DataKeyID, keys: keys, opts: bo, log: opts.Logger}
+	if every := opts.ValueLogGCInterval; every >= 0 {
+		if every == 0 {
+			every = valueLogGCEvery
+		}
+		j.gcStop, j.gcDone = make(chan struct{}), make(chan struct{})
+		go j.collectValueLog(every, j.gcStop, j.gcDone)
+	}
+	return j, nil
 }
 
 // reopen closes and reopens the store after the full scan of Load. Badger maps its table files;
@@ -460,8 +475,8 @@ func (j *Badger) Load(st *ledger.State) error {
 				for _, dep := range after[t.name] {
 					<-read[dep]
 				}
-				// No value prefetching: the values live in the LSM tree next to their keys (they
-				// are far below the value threshold), and prefetching starts a goroutine per item.
+				// No value prefetching: it starts a goroutine per item; the values are read in
+				// log order for the most part (rows written together are read together).
 				it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(t.prefix)})
 				defer it.Close()
 				c := &chunk{table: t.name, done: make(chan struct{})}
@@ -587,6 +602,10 @@ func (j *Badger) decodeValue(table string, key, val []byte, in *interner) (any, 
 
 // Close flushes and closes the store.
 func (j *Badger) Close() error {
+	if j.gcStop != nil {
+		j.gcOnce.Do(func() { close(j.gcStop) })
+		<-j.gcDone
+	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.db == nil {
