@@ -107,6 +107,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, o Options) (*App, error) {
 		QueueDepth:      func() float64 { return float64(a.engine.QueueDepth()) },
 		ConnectionsOpen: func() float64 { return float64(a.iso.Stats().ConnectionsOpen) },
 		Overloaded:      func() float64 { return float64(a.disp.Stats().Overloaded) },
+		ValueLogBytes:   func() float64 { return float64(bj.ValueLogBytes()) },
 	})
 	a.engine = engine.New(engine.Config{QueueDepth: cfg.Engine.QueueDepth, MaxBatch: cfg.Engine.MaxBatch,
 		HoldTTL: cfg.Engine.HoldTTL, ReplyRetention: cfg.Engine.ReplyRetention}, st, j, env, time.Now, log, a.metrics)

@@ -34,6 +34,8 @@ type Gauges struct {
 	QueueDepth      func() float64
 	ConnectionsOpen func() float64
 	Overloaded      func() float64 // 96 answers because the engine queue was full
+	// ValueLogBytes is the size of the journal's value-log files (nil: not exported).
+	ValueLogBytes func() float64
 }
 
 // New registers every collector.
@@ -73,6 +75,10 @@ func New(g Gauges) *Metrics {
 	if g.ConnectionsOpen != nil {
 		r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cardswitch_iso_connections",
 			Help: "Open ISO connections."}, g.ConnectionsOpen))
+	}
+	if g.ValueLogBytes != nil {
+		r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cardswitch_journal_value_log_bytes",
+			Help: "Bytes of the journal's value-log files (rows; collected every minute)."}, g.ValueLogBytes))
 	}
 	if g.Overloaded != nil {
 		r.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cardswitch_iso_overload_answers_total",

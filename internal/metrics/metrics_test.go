@@ -11,7 +11,7 @@ import (
 // /metrics carries the switch's own series and the Go scheduler's wait times, which tell a CPU
 // shortage from a slow disk (docs/operations.md).
 func TestExpositionHasJournalAndSchedulerSeries(t *testing.T) {
-	m := New(Gauges{QueueDepth: func() float64 { return 3 }})
+	m := New(Gauges{QueueDepth: func() float64 { return 3 }, ValueLogBytes: func() float64 { return 1 << 24 }})
 	m.Batch(120, 2*time.Millisecond, nil)
 	var ctx fasthttp.RequestCtx
 	ctx.Request.SetRequestURI("/metrics")
@@ -24,6 +24,7 @@ func TestExpositionHasJournalAndSchedulerSeries(t *testing.T) {
 		"cardswitch_journal_write_seconds_count 1",
 		"cardswitch_engine_batch_rows_sum 120",
 		"cardswitch_engine_queue_depth 3",
+		"cardswitch_journal_value_log_bytes 1.6777216e+07",
 		"go_sched_latencies_seconds_bucket",
 		"go_goroutines",
 		"process_resident_memory_bytes",
