@@ -101,3 +101,72 @@ func TestValueLogCollectionKeepsTheLatestRows(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A store written before the value log was used (every row in the LSM tree) opens, loads and
+// takes new writes; its rows move to the value log as they are rewritten.
+func TestStoreWithRowsInTheTreeStillLoads(t *testing.T) {
+	defer func(n int64) { valueThreshold = n }(valueThreshold)
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	open := func() *Badger {
+		j, err := OpenBadger(Options{Dir: dir, DataKey: key, ValueLogGCInterval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	balance := func(id string, current int64) ledger.Change {
+		return ledger.Change{Table: "balance", Key: id, Row: &ledger.Balance{ID: id, Kind: "customer",
+			Currency: "EUR", CurrentMinor: current, State: "active", CreatedAt: 1}}
+	}
+	valueThreshold = 1 << 20 // Badger's default: the rows stay in the tree
+	j := open()
+	if err := j.Commit([]ledger.Change{balance("bal-old", 100), balance("bal-both", 200)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	valueThreshold = 64
+	j = open()
+	defer j.Close()
+	if err := j.Commit([]ledger.Change{balance("bal-both", 250), balance("bal-new", 300)}); err != nil {
+		t.Fatal(err)
+	}
+	in := newInterner()
+	err := j.db.View(func(txn *badger.Txn) error {
+		for id, want := range map[string]int64{"bal-old": 100, "bal-both": 250, "bal-new": 300} {
+			k := []byte("b/" + id)
+			item, err := txn.Get(k)
+			if err != nil {
+				return fmt.Errorf("%s: %w", id, err)
+			}
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			row, err := j.decodeValue("balance", k, v, in)
+			if err != nil {
+				return err
+			}
+			if got := row.(*ledger.Balance).CurrentMinor; got != want {
+				return fmt.Errorf("%s: current %d, want %d", id, got, want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := ledger.NewState()
+	if err := j.Load(st); err != nil {
+		t.Fatalf("load of a store written partly before the value log: %v", err)
+	}
+	if n := st.Counts()["balances"]; n != 3 {
+		t.Fatalf("loaded %d balances, want 3", n)
+	}
+}
