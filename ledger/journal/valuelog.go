@@ -43,7 +43,7 @@ const valueLogGCRatio = 0.3
 const maxGCRewritesPerRound = 8
 
 // collectValueLog runs until stop is closed: every interval it asks Badger to rewrite the
-// value-log files that are mostly garbage.
+// value-log files that are at least valueLogGCRatio garbage.
 func (j *Badger) collectValueLog(interval time.Duration, stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
 	t := time.NewTicker(interval)

@@ -72,34 +72,7 @@ func TestValueLogCollectionKeepsTheLatestRows(t *testing.T) {
 	}
 	t.Logf("collection rewrote %d files, value log %d -> %d bytes", n, before, after)
 
-	in := newInterner()
-	err = j.db.View(func(txn *badger.Txn) error {
-		for id, want := range last {
-			k := []byte("b/" + id)
-			item, err := txn.Get(k)
-			if err != nil {
-				return fmt.Errorf("%s: %w", id, err)
-			}
-			if item.ValueSize() < valueThreshold {
-				return fmt.Errorf("%s: value of %d bytes, expected one above the value-log threshold", id, item.ValueSize())
-			}
-			v, err := item.ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			row, err := j.decodeValue("balance", k, v, in)
-			if err != nil {
-				return err
-			}
-			if got := row.(*ledger.Balance).CurrentMinor; got != want {
-				return fmt.Errorf("%s: current %d after collection, want %d", id, got, want)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	checkBalances(t, j, last)
 }
 
 // A store written before the value log was used (every row in the LSM tree) opens, loads and
@@ -137,9 +110,22 @@ func TestStoreWithRowsInTheTreeStillLoads(t *testing.T) {
 	if err := j.Commit([]ledger.Change{balance("bal-both", 250), balance("bal-new", 300)}); err != nil {
 		t.Fatal(err)
 	}
+	checkBalances(t, j, map[string]int64{"bal-old": 100, "bal-both": 250, "bal-new": 300})
+	st := ledger.NewState()
+	if err := j.Load(st); err != nil {
+		t.Fatalf("load of a store written partly before the value log: %v", err)
+	}
+	if n := st.Counts()["balances"]; n != 3 {
+		t.Fatalf("loaded %d balances, want 3", n)
+	}
+}
+
+// checkBalances reads each balance by key and compares its current amount.
+func checkBalances(t *testing.T, j *Badger, want map[string]int64) {
+	t.Helper()
 	in := newInterner()
 	err := j.db.View(func(txn *badger.Txn) error {
-		for id, want := range map[string]int64{"bal-old": 100, "bal-both": 250, "bal-new": 300} {
+		for id, amount := range want {
 			k := []byte("b/" + id)
 			item, err := txn.Get(k)
 			if err != nil {
@@ -153,20 +139,13 @@ func TestStoreWithRowsInTheTreeStillLoads(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			if got := row.(*ledger.Balance).CurrentMinor; got != want {
-				return fmt.Errorf("%s: current %d, want %d", id, got, want)
+			if got := row.(*ledger.Balance).CurrentMinor; got != amount {
+				return fmt.Errorf("%s: current %d, want %d", id, got, amount)
 			}
 		}
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	st := ledger.NewState()
-	if err := j.Load(st); err != nil {
-		t.Fatalf("load of a store written partly before the value log: %v", err)
-	}
-	if n := st.Counts()["balances"]; n != 3 {
-		t.Fatalf("loaded %d balances, want 3", n)
 	}
 }
