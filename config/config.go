@@ -125,8 +125,9 @@ type Engine struct {
 	// ReplyRetention is how long remembered replies (retransmission answers) and closed auth
 	// records that moved no money are kept; default 168h, negative keeps everything.
 	ReplyRetention time.Duration `yaml:"replyRetention"`
-	// MemoryLimitMiB is the Go soft memory limit set once recovery is done (default 1400; 0 keeps
-	// the default, negative sets none). GOMEMLIMIT in the environment takes precedence.
+	// MemoryLimitMiB is the Go soft memory limit set once recovery is done (0: the default, 1.75
+	// times the live heap after recovery and at least 800; negative sets none). GOMEMLIMIT in the
+	// environment takes precedence.
 	MemoryLimitMiB int `yaml:"memoryLimitMiB"`
 }
 
