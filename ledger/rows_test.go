@@ -319,3 +319,31 @@ func TestCardHeaderRewrittenInPlace(t *testing.T) {
 		t.Fatalf("after a label change: %+v, want %+v", got, c)
 	}
 }
+
+// Within a batch, a balance's cards are the committed ones plus the ones the batch created,
+// each once, whatever the batch rewrote: a rewritten committed card is not listed twice, a card
+// created and then rewritten in the same batch is listed once.
+func TestTxCardIDsOfBalanceSeesTheBatchsNewCards(t *testing.T) {
+	s := NewState()
+	committed := Card{ID: "card-a", BalanceID: "bal-1", PANHash: "h-a"}
+	s.cards.set(&committed, false)
+	tx := s.Begin()
+	rewritten := committed
+	rewritten.HighestATC = 7
+	tx.PutCard(rewritten)
+	created := Card{ID: "card-b", BalanceID: "bal-1", PANHash: "h-b"}
+	tx.PutCard(created)
+	created.HighestATC = 3
+	tx.PutCard(created)
+	tx.PutCard(Card{ID: "card-c", BalanceID: "bal-2", PANHash: "h-c"})
+	if ids := tx.CardIDsOfBalance("bal-1"); !slices.Equal(ids, []string{"card-a", "card-b"}) {
+		t.Fatalf("bal-1 cards in the batch: %v, want [card-a card-b]", ids)
+	}
+	if ids := tx.CardIDsOfBalance("bal-2"); !slices.Equal(ids, []string{"card-c"}) {
+		t.Fatalf("bal-2 cards in the batch: %v, want [card-c]", ids)
+	}
+	tx.Reset()
+	if ids := tx.CardIDsOfBalance("bal-1"); !slices.Equal(ids, []string{"card-a"}) {
+		t.Fatalf("bal-1 cards after Reset: %v, want [card-a]", ids)
+	}
+}

@@ -16,6 +16,7 @@ type Tx struct {
 	replies   overlay[Reply]
 
 	cardByPAN     map[string]string
+	newCards      []string // cards this batch put that the State does not hold (CardIDsOfBalance)
 	tokenByPAN    map[string]string
 	customerByExt map[string]string
 	popped        []expiry // expiry entries taken by DueExpiries, restored on Rollback
@@ -111,6 +112,7 @@ func (tx *Tx) Reset() {
 	tx.auths.reset()
 	tx.replies.reset()
 	clear(tx.cardByPAN)
+	tx.newCards = tx.newCards[:0]
 	clear(tx.tokenByPAN)
 	clear(tx.customerByExt)
 	tx.popped = tx.popped[:0]
@@ -163,6 +165,11 @@ func (tx *Tx) PutCustomer(c Customer) {
 }
 func (tx *Tx) PutBalance(b Balance) { tx.balances.put(b.ID, b) }
 func (tx *Tx) PutCard(c Card) {
+	if _, dirty := tx.cards.dirty[c.ID]; !dirty {
+		if _, committed := tx.s.cards.findID(c.ID); !committed {
+			tx.newCards = append(tx.newCards, c.ID)
+		}
+	}
 	tx.cards.put(c.ID, c)
 	if _, ok := tx.cardByPAN[c.PANHash]; !ok {
 		tx.cardByPAN[c.PANHash] = c.ID
@@ -226,11 +233,12 @@ func (tx *Tx) CustomerIDByExternal(ext string) (string, bool) {
 // CardIDsOfBalance lists committed and batch-issued cards of a balance.
 func (tx *Tx) CardIDsOfBalance(balanceID string) []string {
 	ids := tx.s.cards.idsOfBalance(balanceID)
-	for _, id := range tx.cards.order {
+	// Only the cards new in this batch: a chip or PIN approval rewrites its card, so a batch can
+	// hold hundreds of rewritten cards, and looking through all of them for every message made
+	// a batch quadratic (6.5 % of the CPU of chip traffic).
+	for _, id := range tx.newCards {
 		if c := tx.cards.dirty[id]; c != nil && c.BalanceID == balanceID {
-			if _, committed := tx.s.cards.findID(id); !committed {
-				ids = append(ids, id)
-			}
+			ids = append(ids, id)
 		}
 	}
 	return ids
