@@ -1,8 +1,11 @@
 package journal
 
 import (
+	"bytes"
 	"crypto/rand"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -99,8 +102,12 @@ func TestStoreWithRowsInTheTreeStillLoads(t *testing.T) {
 	if err := j.Commit([]ledger.Change{balance("bal-old", 100), balance("bal-both", 200)}); err != nil {
 		t.Fatal(err)
 	}
+	dir := j.opts.Dir
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
+	}
+	if inValueLog(t, dir, "b/bal-old") {
+		t.Fatal("with the old threshold a balance row went to the value log; the test writes no old-style store")
 	}
 
 	valueThreshold = 64
@@ -108,6 +115,9 @@ func TestStoreWithRowsInTheTreeStillLoads(t *testing.T) {
 	defer j.Close()
 	if err := j.Commit([]ledger.Change{balance("bal-both", 250), balance("bal-new", 300)}); err != nil {
 		t.Fatal(err)
+	}
+	if !inValueLog(t, dir, "b/bal-new") {
+		t.Fatal("a balance row written now is not in the value log")
 	}
 	checkBalances(t, j, map[string]int64{"bal-old": 100, "bal-both": 250, "bal-new": 300})
 	st := ledger.NewState()
@@ -147,4 +157,24 @@ func checkBalances(t *testing.T, j *Badger, want map[string]int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// inValueLog reports whether a key occurs in the value-log files of dir (an entry there carries
+// its key in clear; the value is sealed).
+func inValueLog(t *testing.T, dir, key string) bool {
+	t.Helper()
+	names, err := filepath.Glob(filepath.Join(dir, "*.vlog"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte(key)) {
+			return true
+		}
+	}
+	return false
 }
