@@ -38,6 +38,9 @@ type Options struct {
 	// ValueLogGCInterval is how often the value log is collected (default one minute; negative:
 	// never, for tools that open a store briefly).
 	ValueLogGCInterval time.Duration
+	// PageReleaseInterval is how often the pages of Badger's mapped files are handed back to the
+	// kernel's page cache (residency.go; default two seconds; negative: never).
+	PageReleaseInterval time.Duration
 }
 
 // Badger is the durable journal.
@@ -61,6 +64,12 @@ type Badger struct {
 	// gcStop ends the value-log collector (valuelog.go); gcDone is closed when it has ended.
 	gcStop, gcDone chan struct{}
 	gcOnce         sync.Once
+	// releaseStop ends the page releaser (residency.go); releaseDone is closed when it has ended.
+	// It starts when Load has finished (a release during the scan would evict the pages the
+	// scan is about to read from the page cache).
+	releaseEvery             time.Duration
+	releaseStop, releaseDone chan struct{}
+	releaseOnce              sync.Once
 }
 
 // Value formats. formatV1 (read only, stores written before the binary rows): version byte,
@@ -131,6 +140,10 @@ func OpenBadger(opts Options) (*Badger, error) {
 		}
 		j.gcStop, j.gcDone = make(chan struct{}), make(chan struct{})
 		go j.collectValueLog(every, j.gcStop, j.gcDone)
+	}
+	j.releaseEvery = opts.PageReleaseInterval
+	if j.releaseEvery == 0 {
+		j.releaseEvery = pageReleaseEvery
 	}
 	return j, nil
 }
@@ -543,6 +556,10 @@ func (j *Badger) Load(st *ledger.State) error {
 	if err := j.reopen(); err != nil {
 		return err
 	}
+	if j.releaseEvery > 0 && j.releaseStop == nil {
+		j.releaseStop, j.releaseDone = make(chan struct{}), make(chan struct{})
+		go j.releasePages(j.releaseEvery, j.releaseStop, j.releaseDone)
+	}
 	if j.log != nil {
 		j.log.Info("journal loaded", "read", read.Round(time.Millisecond).String(),
 			"indexes", (indexed - read).Round(time.Millisecond).String(),
@@ -611,6 +628,10 @@ func (j *Badger) Close() error {
 	if j.gcStop != nil {
 		j.gcOnce.Do(func() { close(j.gcStop) })
 		<-j.gcDone
+	}
+	if j.releaseStop != nil {
+		j.releaseOnce.Do(func() { close(j.releaseStop) })
+		<-j.releaseDone
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()

@@ -1,0 +1,129 @@
+package journal
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cardswitch/cardswitch/ledger"
+)
+
+// Released, the pages of finished value-log files leave the switch's resident set but stay in
+// the kernel's page cache, and every row still reads back as written.
+func TestReleasedFilePagesLeaveTheResidentSetAndStayCached(t *testing.T) {
+	defer func(n int64) { valueLogFileBytes = n }(valueLogFileBytes)
+	valueLogFileBytes = 1 << 20 // several finished files from a few megabytes of rows
+
+	j := opener(t, -1)() // no Load: the background releaser does not run
+	defer j.Close()
+	last := map[string]int64{}
+	for round := range 40 {
+		var batch []ledger.Change
+		for i := range 500 {
+			id := fmt.Sprintf("bal-%04d", i)
+			b := &ledger.Balance{ID: id, Kind: "customer", CustomerID: "cust-" + id, Currency: "EUR",
+				CurrentMinor: int64(round*1000 + i), State: "active", CreatedAt: 1}
+			last[id] = b.CurrentMinor
+			batch = append(batch, ledger.Change{Table: "balance", Key: id, Row: b})
+		}
+		if err := j.Commit(batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir, err := filepath.EvalSymlinks(j.opts.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	before, files := finishedValueLogRSS(t, dir)
+	if len(files) < 2 || before == 0 {
+		t.Fatalf("%d finished value-log files with %d resident bytes: the test wrote too little", len(files), before)
+	}
+	if _, err := releaseFilePages(dir); errors.Is(err, unix.EINVAL) {
+		t.Skip("kernel without MADV_PAGEOUT")
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	after, _ := finishedValueLogRSS(t, dir)
+	t.Logf("%d finished value-log files: %d resident bytes before the release, %d after", len(files), before, after)
+	if after > before/10 {
+		t.Fatalf("resident bytes of the finished value-log files %d -> %d; want them released", before, after)
+	}
+
+	// The reread is asynchronous: wait for it.
+	for _, path := range files {
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			cached, size := pageCacheBytes(t, path)
+			if cached >= size {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d of %d bytes in the page cache 5 s after the release", filepath.Base(path), cached, size)
+			}
+		}
+	}
+	checkBalances(t, j, last)
+}
+
+// finishedValueLogRSS sums the resident bytes of the mappings of dir's value-log files but the
+// one being written, and lists those files.
+func finishedValueLogRSS(t *testing.T, dir string) (int64, []string) {
+	t.Helper()
+	ms, err := mappedFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newest := 0
+	for _, m := range ms {
+		if m.ext == ".vlog" {
+			newest = max(newest, m.num)
+		}
+	}
+	var rss int64
+	var files []string
+	for _, m := range ms {
+		if m.ext == ".vlog" && m.num != newest {
+			rss += m.rss
+			files = append(files, m.path)
+		}
+	}
+	return rss, files
+}
+
+// pageCacheBytes reports how many bytes of a file are in the page cache (mincore of a mapping
+// of it, which maps nothing in), and the file's size rounded up to whole pages.
+func pageCacheBytes(t *testing.T, path string) (cached, size int64) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := int64(os.Getpagesize())
+	size = (info.Size() + page - 1) / page * page
+	m, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(m)
+	vec := make([]byte, size/page)
+	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(size), uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
+		t.Fatal(errno)
+	}
+	for _, v := range vec {
+		if v&1 != 0 {
+			cached += page
+		}
+	}
+	return cached, size
+}
