@@ -18,25 +18,19 @@ func (j *Badger) releasePages(interval time.Duration, stop <-chan struct{}, done
 	defer close(done)
 	dir, err := filepath.Abs(j.opts.Dir)
 	if err == nil {
-		dir, err = filepath.EvalSymlinks(dir) // /proc/self/maps names files by their real path
+		dir, err = filepath.EvalSymlinks(dir) // /proc/self/smaps names files by their real path
 	}
 	if err != nil {
 		j.warn("mapped pages are not released", err)
 		return
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			if _, err := releaseFilePages(dir); err != nil {
-				j.warn("mapped pages are not released", err)
-				return
-			}
+	every(interval, stop, func() bool {
+		if _, err := releaseFilePages(dir); err != nil {
+			j.warn("mapped pages are not released", err)
+			return false
 		}
-	}
+		return true
+	})
 }
 
 func (j *Badger) warn(msg string, err error) {

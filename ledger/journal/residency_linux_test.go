@@ -2,7 +2,6 @@ package journal
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -22,20 +21,7 @@ func TestReleasedFilePagesLeaveTheResidentSetAndStayCached(t *testing.T) {
 
 	j := opener(t, -1)() // no Load: the background releaser does not run
 	defer j.Close()
-	last := map[string]int64{}
-	for round := range 40 {
-		var batch []ledger.Change
-		for i := range 500 {
-			id := fmt.Sprintf("bal-%04d", i)
-			b := &ledger.Balance{ID: id, Kind: "customer", CustomerID: "cust-" + id, Currency: "EUR",
-				CurrentMinor: int64(round*1000 + i), State: "active", CreatedAt: 1}
-			last[id] = b.CurrentMinor
-			batch = append(batch, ledger.Change{Table: "balance", Key: id, Row: b})
-		}
-		if err := j.Commit(batch); err != nil {
-			t.Fatal(err)
-		}
-	}
+	last := rewriteBalances(t, j, 500, 40)
 	dir, err := filepath.EvalSymlinks(j.opts.Dir)
 	if err != nil {
 		t.Fatal(err)
@@ -126,4 +112,47 @@ func pageCacheBytes(t *testing.T, path string) (cached, size int64) {
 		}
 	}
 	return cached, size
+}
+
+// Once the ledger is loaded, the journal releases the pages of finished value-log files by
+// itself, until it is closed.
+func TestJournalReleasesPagesInTheBackgroundAfterLoad(t *testing.T) {
+	defer func(n int64) { valueLogFileBytes = n }(valueLogFileBytes)
+	valueLogFileBytes = 1 << 20
+
+	key := make([]byte, 32)
+	j, err := OpenBadger(Options{Dir: t.TempDir(), DataKey: key, ValueLogGCInterval: -1,
+		PageReleaseInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if err := j.Load(ledger.NewState()); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := filepath.EvalSymlinks(j.opts.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := rewriteBalances(t, j, 500, 40) // several value-log files, written after the load
+	rss, files := finishedValueLogRSS(t, dir)
+	for deadline := time.Now().Add(5 * time.Second); rss > 0 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		rss, files = finishedValueLogRSS(t, dir)
+	}
+	if len(files) < 2 {
+		t.Fatalf("%d finished value-log files: the test wrote too little", len(files))
+	}
+	if rss > 0 {
+		t.Fatalf("finished value-log files still have %d resident bytes 5 s after they were written", rss)
+	}
+	checkBalances(t, j, last)
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-j.releaseDone:
+	default:
+		t.Fatal("the releaser still runs after Close")
+	}
 }

@@ -46,6 +46,19 @@ const maxGCRewritesPerRound = 8
 // value-log files that are at least valueLogGCRatio garbage.
 func (j *Badger) collectValueLog(interval time.Duration, stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
+	every(interval, stop, func() bool {
+		n, err := j.CollectValueLog(maxGCRewritesPerRound)
+		if err != nil {
+			j.warn("value log collection failed", err)
+		} else if n > 0 && j.log != nil {
+			j.log.Info("value log collected", "files", n)
+		}
+		return true
+	})
+}
+
+// every calls round every interval until stop is closed or round reports false.
+func every(interval time.Duration, stop <-chan struct{}, round func() bool) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -53,11 +66,8 @@ func (j *Badger) collectValueLog(interval time.Duration, stop <-chan struct{}, d
 		case <-stop:
 			return
 		case <-t.C:
-			n, err := j.CollectValueLog(maxGCRewritesPerRound)
-			if err != nil && j.log != nil {
-				j.log.Warn("value log collection failed", "err", err)
-			} else if n > 0 && j.log != nil {
-				j.log.Info("value log collected", "files", n)
+			if !round() {
+				return
 			}
 		}
 	}

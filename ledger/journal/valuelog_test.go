@@ -41,21 +41,7 @@ func TestValueLogCollectionKeepsTheLatestRows(t *testing.T) {
 
 	openJ := opener(t, 20*time.Millisecond)
 	j := openJ()
-	const balances, rewrites = 500, 40
-	last := map[string]int64{}
-	for round := range rewrites {
-		var batch []ledger.Change
-		for i := range balances {
-			id := fmt.Sprintf("bal-%04d", i)
-			b := &ledger.Balance{ID: id, Kind: "customer", CustomerID: "cust-" + id, Currency: "EUR",
-				CurrentMinor: int64(round*1000 + i), State: "active", CreatedAt: 1}
-			last[id] = b.CurrentMinor
-			batch = append(batch, ledger.Change{Table: "balance", Key: id, Row: b})
-		}
-		if err := j.Commit(batch); err != nil {
-			t.Fatal(err)
-		}
-	}
+	last := rewriteBalances(t, j, 500, 40)
 	// Closing flushes the memtables; the instance reopened after a load compacts level 0 when it
 	// closes, which drops the old versions and records their value-log bytes as garbage.
 	if err := j.reopen(); err != nil {
@@ -127,6 +113,27 @@ func TestStoreWithRowsInTheTreeStillLoads(t *testing.T) {
 	if n := st.Counts()["balances"]; n != 3 {
 		t.Fatalf("loaded %d balances, want 3", n)
 	}
+}
+
+// rewriteBalances commits rounds batches that each rewrite the same n balances with a new
+// current amount, and returns the last amount of each.
+func rewriteBalances(t *testing.T, j *Badger, n, rounds int) map[string]int64 {
+	t.Helper()
+	last := map[string]int64{}
+	for round := range rounds {
+		var batch []ledger.Change
+		for i := range n {
+			id := fmt.Sprintf("bal-%04d", i)
+			b := &ledger.Balance{ID: id, Kind: "customer", CustomerID: "cust-" + id, Currency: "EUR",
+				CurrentMinor: int64(round*1000 + i), State: "active", CreatedAt: 1}
+			last[id] = b.CurrentMinor
+			batch = append(batch, ledger.Change{Table: "balance", Key: id, Row: b})
+		}
+		if err := j.Commit(batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return last
 }
 
 // checkBalances reads each balance by key and compares its current amount.
