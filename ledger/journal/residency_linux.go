@@ -21,14 +21,15 @@ import (
 // database that reads with pread(2) holds the same pages in the kernel's page cache, not in its
 // resident set; this makes the mappings behave the same way.
 //
-// MADV_PAGEOUT drops a range's pages from this process's page tables and reclaims them (they are
-// clean: Badger syncs every write before the next), and POSIX_FADV_WILLNEED reads them back into
-// the page cache, not into the mapping, so compaction and the next start read from memory rather
-// than from the disk (without it a restart took 16 s instead of 10, docs/benchmarks.md,
-// "Round 6"). MADV_DONTNEED would keep them cached without the reread but is unsafe here: a
-// range Badger unmaps between reading /proc/self/smaps and the madvise call may be reused by an
-// anonymous mapping, whose memory MADV_DONTNEED would zero. MADV_PAGEOUT of anonymous memory
-// without swap does nothing.
+// MADV_PAGEOUT drops a range's pages from this process's page tables and reclaims the clean ones
+// (nearly all: Badger syncs every batch; a dirty page, of a table still being written, is only
+// unmapped and written back as usual), and POSIX_FADV_WILLNEED reads them back into the page
+// cache, not into the mapping, so compaction and the next start read from memory rather than
+// from the disk (without it a restart took 16 s instead of 10, docs/benchmarks.md, "Round 6").
+// MADV_DONTNEED would keep them cached without the reread but is unsafe here: a range Badger
+// unmaps between reading /proc/self/smaps and the madvise call may meanwhile hold an anonymous
+// mapping, whose memory MADV_DONTNEED would zero. MADV_PAGEOUT of anonymous memory does nothing
+// without swap and swaps it out with swap: slower once, never wrong.
 //
 // Only mappings with resident pages are released (/proc/self/smaps counts them), and the value-
 // log file and memtable log being written are left alone: their last page is written again at
