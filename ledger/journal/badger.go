@@ -61,15 +61,13 @@ type Badger struct {
 	log   *slog.Logger // may be nil
 	// reencryptFrom is where the next Reencrypt step resumes (nil: from the start).
 	reencryptFrom []byte
-	// gcStop ends the value-log collector (valuelog.go); gcDone is closed when it has ended.
-	gcStop, gcDone chan struct{}
-	gcOnce         sync.Once
-	// releaseStop ends the page releaser (residency.go); releaseDone is closed when it has ended.
-	// It starts when Load has finished (a release during the scan would evict the pages the
-	// scan is about to read from the page cache).
-	releaseEvery             time.Duration
-	releaseStop, releaseDone chan struct{}
-	releaseOnce              sync.Once
+	// collector rewrites garbage out of the value log (valuelog.go); nil if not running.
+	collector *loop
+	// releaser hands mapped pages back to the kernel (residency.go), every releaseEvery. It
+	// starts when Load has finished: a release during the scan would evict the pages the scan
+	// is about to read from the page cache.
+	releaseEvery time.Duration
+	releaser     *loop
 }
 
 // Value formats. formatV1 (read only, stores written before the binary rows): version byte,
@@ -138,8 +136,7 @@ func OpenBadger(opts Options) (*Badger, error) {
 		if every == 0 {
 			every = valueLogGCEvery
 		}
-		j.gcStop, j.gcDone = make(chan struct{}), make(chan struct{})
-		go j.collectValueLog(every, j.gcStop, j.gcDone)
+		j.collector = startLoop(every, j.collectRound)
 	}
 	j.releaseEvery = opts.PageReleaseInterval
 	if j.releaseEvery == 0 {
@@ -556,9 +553,8 @@ func (j *Badger) Load(st *ledger.State) error {
 	if err := j.reopen(); err != nil {
 		return err
 	}
-	if j.releaseEvery > 0 && j.releaseStop == nil {
-		j.releaseStop, j.releaseDone = make(chan struct{}), make(chan struct{})
-		go j.releasePages(j.releaseEvery, j.releaseStop, j.releaseDone)
+	if j.releaseEvery > 0 && j.releaser == nil {
+		j.releaser = j.startReleasing(j.releaseEvery)
 	}
 	if j.log != nil {
 		j.log.Info("journal loaded", "read", read.Round(time.Millisecond).String(),
@@ -625,14 +621,8 @@ func (j *Badger) decodeValue(table string, key, val []byte, in *interner) (any, 
 
 // Close flushes and closes the store.
 func (j *Badger) Close() error {
-	if j.gcStop != nil {
-		j.gcOnce.Do(func() { close(j.gcStop) })
-		<-j.gcDone
-	}
-	if j.releaseStop != nil {
-		j.releaseOnce.Do(func() { close(j.releaseStop) })
-		<-j.releaseDone
-	}
+	j.collector.halt()
+	j.releaser.halt()
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.db == nil {

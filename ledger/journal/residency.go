@@ -10,22 +10,21 @@ import (
 // mappings; every two seconds keeps what the switch holds of them to about a hundred megabytes.
 const pageReleaseEvery = 2 * time.Second
 
-// releasePages runs until stop is closed: every interval it hands the resident pages of the
-// store's mapped files back to the kernel's page cache. It stops at the first error other than a
+// startReleasing starts the loop that every interval hands the resident pages of the store's
+// mapped files back to the kernel's page cache. The loop ends at the first error other than a
 // range unmapped meanwhile (a kernel without MADV_PAGEOUT, which is 5.4 and later), after
 // logging it once.
-func (j *Badger) releasePages(interval time.Duration, stop <-chan struct{}, done chan<- struct{}) {
-	defer close(done)
+func (j *Badger) startReleasing(interval time.Duration) *loop {
 	dir, err := filepath.Abs(j.opts.Dir)
 	if err == nil {
 		dir, err = filepath.EvalSymlinks(dir) // /proc/self/smaps names files by their real path
 	}
 	if err != nil {
 		j.warn("mapped pages are not released", err)
-		return
+		return nil
 	}
-	every(interval, stop, func() bool {
-		if _, err := releaseFilePages(dir); err != nil {
+	return startLoop(interval, func() bool {
+		if err := releaseFilePages(dir); err != nil {
 			j.warn("mapped pages are not released", err)
 			return false
 		}

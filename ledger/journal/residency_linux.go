@@ -13,7 +13,7 @@ import (
 )
 
 // releaseFilePages hands the resident pages of Badger's mapped files in dir back to the kernel
-// and asks it to keep them in its page cache, and reports the bytes of the mappings it released.
+// and asks it to keep them in its page cache.
 //
 // Badger reads and writes its value log, tables and memtable logs through shared mappings, so
 // every page it touched counts in the switch's resident set until the file is closed: under a
@@ -34,10 +34,10 @@ import (
 // Only mappings with resident pages are released (/proc/self/smaps counts them), and the value-
 // log file and memtable log being written are left alone: their last page is written again at
 // the next commit. Memtable logs are not read back (they are read only after a crash).
-func releaseFilePages(dir string) (int64, error) {
+func releaseFilePages(dir string) error {
 	ms, err := mappedFiles(dir)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	newest := map[string]int{} // extension -> highest file number (the file being written)
 	for _, m := range ms {
@@ -45,10 +45,9 @@ func releaseFilePages(dir string) (int64, error) {
 	}
 	pagemap, err := os.Open("/proc/self/pagemap")
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer pagemap.Close()
-	var total int64
 	var buf []byte
 	for _, m := range ms {
 		if m.rss == 0 || (m.ext != ".sst" && m.num == newest[m.ext]) {
@@ -56,7 +55,7 @@ func releaseFilePages(dir string) (int64, error) {
 		}
 		var runs [][2]uintptr
 		if runs, buf, err = presentRuns(pagemap, m.start, m.end, buf); err != nil {
-			return total, err
+			return err
 		}
 		var f *os.File
 		for _, r := range runs {
@@ -64,9 +63,8 @@ func releaseFilePages(dir string) (int64, error) {
 				if errno == unix.ENOMEM {
 					break // unmapped meanwhile
 				}
-				return total, errno // EINVAL: a kernel before 5.4
+				return errno // EINVAL: a kernel before 5.4
 			}
-			total += int64(r[1] - r[0])
 			if m.ext == ".mem" {
 				continue
 			}
@@ -81,7 +79,7 @@ func releaseFilePages(dir string) (int64, error) {
 			f.Close()
 		}
 	}
-	return total, nil
+	return nil
 }
 
 // presentRuns reads /proc/self/pagemap for the pages from start to end and returns the runs of

@@ -32,7 +32,7 @@ func TestReleasedFilePagesLeaveTheResidentSetAndStayCached(t *testing.T) {
 	if len(files) < 2 || before == 0 {
 		t.Fatalf("%d finished value-log files with %d resident bytes: the test wrote too little", len(files), before)
 	}
-	if _, err := releaseFilePages(dir); err != nil {
+	if err := releaseFilePages(dir); err != nil {
 		t.Fatal(err)
 	}
 	after, _ := finishedValueLogRSS(t, dir)
@@ -150,8 +150,11 @@ func TestJournalReleasesPagesInTheBackgroundAfterLoad(t *testing.T) {
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
+	if j.releaser == nil {
+		t.Fatal("no releaser after Load")
+	}
 	select {
-	case <-j.releaseDone:
+	case <-j.releaser.done:
 	default:
 		t.Fatal("the releaser still runs after Close")
 	}

@@ -42,35 +42,16 @@ const valueLogGCRatio = 0.3
 // lot of garbage (after a long stop of collection) spreads its work over several intervals.
 const maxGCRewritesPerRound = 8
 
-// collectValueLog runs until stop is closed: every interval it asks Badger to rewrite the
-// value-log files that are at least valueLogGCRatio garbage.
-func (j *Badger) collectValueLog(interval time.Duration, stop <-chan struct{}, done chan<- struct{}) {
-	defer close(done)
-	every(interval, stop, func() bool {
-		n, err := j.CollectValueLog(maxGCRewritesPerRound)
-		if err != nil {
-			j.warn("value log collection failed", err)
-		} else if n > 0 && j.log != nil {
-			j.log.Info("value log collected", "files", n)
-		}
-		return true
-	})
-}
-
-// every calls round every interval until stop is closed or round reports false.
-func every(interval time.Duration, stop <-chan struct{}, round func() bool) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			if !round() {
-				return
-			}
-		}
+// collectRound asks Badger to rewrite the value-log files that are at least valueLogGCRatio
+// garbage (one round of the collector, every valueLogGCEvery by default).
+func (j *Badger) collectRound() bool {
+	n, err := j.CollectValueLog(maxGCRewritesPerRound)
+	if err != nil {
+		j.warn("value log collection failed", err)
+	} else if n > 0 && j.log != nil {
+		j.log.Info("value log collected", "files", n)
 	}
+	return true
 }
 
 // CollectValueLog rewrites up to max value-log files whose share of garbage is at least
