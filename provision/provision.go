@@ -185,7 +185,8 @@ func RunConfig(ctx context.Context, cfg *config.Config, o Options, fund decimal.
 		}
 	}
 	dir := filepath.Join(cfg.DataDir, "ledger")
-	j, err := journal.OpenBadger(journal.Options{Dir: dir, DataKey: keys[keyID], DataKeyID: keyID, OldDataKeys: old, Logger: log})
+	j, err := journal.OpenBadger(journal.Options{Dir: dir, DataKey: keys[keyID], DataKeyID: keyID, OldDataKeys: old, Logger: log,
+		CompactionPace: -1}) // a bulk load: nothing to keep responsive
 	if err != nil {
 		if strings.Contains(err.Error(), "directory lock") {
 			return Result{}, fmt.Errorf("%w (%s): %v", ErrLocked, dir, err)

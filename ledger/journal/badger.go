@@ -41,7 +41,16 @@ type Options struct {
 	// PageReleaseInterval is how often the pages of Badger's mapped files are handed back to the
 	// kernel's page cache (residency.go; default two seconds; negative: never).
 	PageReleaseInterval time.Duration
+	// CompactionPace is how long Badger's compaction workers pause per unit of their work once
+	// Load has finished (third_party/badger/pace.go): the default 2 keeps compaction to a third
+	// of one CPU while level 0 is below half its stall threshold, so that a level-0 compaction
+	// no longer cuts the switch's throughput by two thirds for seconds (docs/benchmarks.md,
+	// "Round 8"). Negative: never paced (bulk provisioning, which has nobody to protect).
+	CompactionPace float64
 }
+
+// compactionPace is the default Options.CompactionPace.
+const compactionPace = 2
 
 // Badger is the durable journal.
 type Badger struct {
@@ -68,6 +77,8 @@ type Badger struct {
 	// is about to read from the page cache.
 	releaseEvery time.Duration
 	releaser     *loop
+	// pace is Badger's compaction pace once Load has finished (Options.CompactionPace; 0: off).
+	pace float64
 }
 
 // Value formats. formatV1 (read only, stores written before the binary rows): version byte,
@@ -141,6 +152,12 @@ func OpenBadger(opts Options) (*Badger, error) {
 	j.releaseEvery = opts.PageReleaseInterval
 	if j.releaseEvery == 0 {
 		j.releaseEvery = pageReleaseEvery
+	}
+	switch {
+	case opts.CompactionPace == 0:
+		j.pace = compactionPace
+	case opts.CompactionPace > 0:
+		j.pace = opts.CompactionPace
 	}
 	return j, nil
 }
@@ -556,6 +573,9 @@ func (j *Badger) Load(st *ledger.State) error {
 	if j.releaseEvery > 0 && j.releaser == nil {
 		j.releaser = j.startReleasing(j.releaseEvery)
 	}
+	// Pacing starts once the switch is about to serve: during recovery compaction runs at
+	// full speed.
+	j.db.SetCompactionPace(j.pace)
 	if j.log != nil {
 		j.log.Info("journal loaded", "read", read.Round(time.Millisecond).String(),
 			"indexes", (indexed - read).Round(time.Millisecond).String(),
@@ -628,6 +648,8 @@ func (j *Badger) Close() error {
 	if j.db == nil {
 		return nil
 	}
+	// The compactions Close waits for (and level 0's, compacted on close) run at full speed.
+	j.db.SetCompactionPace(0)
 	j.rmu.Lock()
 	defer j.rmu.Unlock()
 	err := j.db.Close()
