@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"runtime/trace"
 	"syscall"
+	"time"
 
 	"github.com/cardswitch/cardswitch/app"
 	"github.com/cardswitch/cardswitch/config"
@@ -63,7 +66,50 @@ func serve(args []string) error {
 			}
 		}()
 	}
+	// CARDSWITCH_TRACE=FILE records a Go execution trace of the running switch, from
+	// CARDSWITCH_TRACE_AFTER (a duration after ready, default 0) for CARDSWITCH_TRACE_FOR (default
+	// 5s), for `go tool trace` and scripts/trace-states.py (docs/benchmarks.md, "Round 8").
+	if path := os.Getenv("CARDSWITCH_TRACE"); path != "" {
+		after, err1 := time.ParseDuration(envOr("CARDSWITCH_TRACE_AFTER", "0s"))
+		span, err2 := time.ParseDuration(envOr("CARDSWITCH_TRACE_FOR", "5s"))
+		if err := errors.Join(err1, err2); err != nil {
+			return fmt.Errorf("CARDSWITCH_TRACE_AFTER, CARDSWITCH_TRACE_FOR: %w", err)
+		}
+		go recordTrace(ctx, log, path, after, span)
+	}
 	<-ctx.Done()
 	log.Info("shutting down")
 	return a.Shutdown()
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// recordTrace writes an execution trace of span to path, starting after a pause.
+func recordTrace(ctx context.Context, log *slog.Logger, path string, after, span time.Duration) {
+	select {
+	case <-time.After(after):
+	case <-ctx.Done():
+		return
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		log.Error("execution trace not recorded", "err", err)
+		return
+	}
+	defer f.Close()
+	if err := trace.Start(f); err != nil {
+		log.Error("execution trace not recorded", "err", err)
+		return
+	}
+	select {
+	case <-time.After(span):
+	case <-ctx.Done():
+	}
+	trace.Stop()
+	log.Info("execution trace recorded", "file", path, "seconds", span.Seconds())
 }
