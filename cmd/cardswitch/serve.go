@@ -53,6 +53,16 @@ func serve(args []string) error {
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
+	// CARDSWITCH_TRACE=FILE records a Go execution trace of the running switch, from
+	// CARDSWITCH_TRACE_AFTER (a duration after ready, default 0) for CARDSWITCH_TRACE_FOR (default
+	// 5s), for `go tool trace` and scripts/trace-states.py (docs/benchmarks.md, "Round 8").
+	// Checked before the switch starts, so a typo does not stop a running switch.
+	tracePath := os.Getenv("CARDSWITCH_TRACE")
+	traceAfter, err1 := time.ParseDuration(envOr("CARDSWITCH_TRACE_AFTER", "0s"))
+	traceFor, err2 := time.ParseDuration(envOr("CARDSWITCH_TRACE_FOR", "5s"))
+	if err := errors.Join(err1, err2); tracePath != "" && err != nil {
+		return fmt.Errorf("CARDSWITCH_TRACE_AFTER, CARDSWITCH_TRACE_FOR: %w", err)
+	}
 	a, err := app.Start(cfg, log)
 	if err != nil {
 		return err
@@ -66,16 +76,8 @@ func serve(args []string) error {
 			}
 		}()
 	}
-	// CARDSWITCH_TRACE=FILE records a Go execution trace of the running switch, from
-	// CARDSWITCH_TRACE_AFTER (a duration after ready, default 0) for CARDSWITCH_TRACE_FOR (default
-	// 5s), for `go tool trace` and scripts/trace-states.py (docs/benchmarks.md, "Round 8").
-	if path := os.Getenv("CARDSWITCH_TRACE"); path != "" {
-		after, err1 := time.ParseDuration(envOr("CARDSWITCH_TRACE_AFTER", "0s"))
-		span, err2 := time.ParseDuration(envOr("CARDSWITCH_TRACE_FOR", "5s"))
-		if err := errors.Join(err1, err2); err != nil {
-			return fmt.Errorf("CARDSWITCH_TRACE_AFTER, CARDSWITCH_TRACE_FOR: %w", err)
-		}
-		go recordTrace(ctx, log, path, after, span)
+	if tracePath != "" {
+		go recordTrace(ctx, log, tracePath, traceAfter, traceFor)
 	}
 	<-ctx.Done()
 	log.Info("shutting down")
