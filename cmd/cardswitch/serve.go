@@ -2,16 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/pprof"
-	"runtime/trace"
 	"syscall"
-	"time"
 
 	"github.com/cardswitch/cardswitch/app"
 	"github.com/cardswitch/cardswitch/config"
@@ -53,15 +50,10 @@ func serve(args []string) error {
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
-	// CARDSWITCH_TRACE=FILE records a Go execution trace of the running switch, from
-	// CARDSWITCH_TRACE_AFTER (a duration after ready, default 0) for CARDSWITCH_TRACE_FOR (default
-	// 5s), for `go tool trace` and scripts/trace-states.py (docs/benchmarks.md, "Round 8").
 	// Checked before the switch starts, so a typo does not stop a running switch.
-	tracePath := os.Getenv("CARDSWITCH_TRACE")
-	traceAfter, err1 := time.ParseDuration(envOr("CARDSWITCH_TRACE_AFTER", "0s"))
-	traceFor, err2 := time.ParseDuration(envOr("CARDSWITCH_TRACE_FOR", "5s"))
-	if err := errors.Join(err1, err2); tracePath != "" && err != nil {
-		return fmt.Errorf("CARDSWITCH_TRACE_AFTER, CARDSWITCH_TRACE_FOR: %w", err)
+	tr, err := traceFromEnv(os.Getenv)
+	if err != nil {
+		return err
 	}
 	a, err := app.Start(cfg, log)
 	if err != nil {
@@ -76,42 +68,10 @@ func serve(args []string) error {
 			}
 		}()
 	}
-	if tracePath != "" {
-		go recordTrace(ctx, log, tracePath, traceAfter, traceFor)
+	if tr.path != "" {
+		go tr.record(ctx, log)
 	}
 	<-ctx.Done()
 	log.Info("shutting down")
 	return a.Shutdown()
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
-
-// recordTrace writes an execution trace of span to path, starting after a pause.
-func recordTrace(ctx context.Context, log *slog.Logger, path string, after, span time.Duration) {
-	select {
-	case <-time.After(after):
-	case <-ctx.Done():
-		return
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		log.Error("execution trace not recorded", "err", err)
-		return
-	}
-	defer f.Close()
-	if err := trace.Start(f); err != nil {
-		log.Error("execution trace not recorded", "err", err)
-		return
-	}
-	select {
-	case <-time.After(span):
-	case <-ctx.Done():
-	}
-	trace.Stop()
-	log.Info("execution trace recorded", "file", path, "seconds", span.Seconds())
 }
