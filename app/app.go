@@ -221,7 +221,7 @@ func (a *App) Ready() bool { return a.ready.Load() }
 // recovery, ~500 MB under a closed loop); the room above it only sets how often the collector
 // runs, and a cycle costs milliseconds (pointer-free tables). With a million cards the limit is
 // 800 MiB: anonymous memory 0.75 GB under a closed loop instead of 1.1 GB at 1400 MiB, with no
-// CPU per approval lost beyond the noise (docs/benchmarks.md, "Round 6"). A limit tied to the
+// CPU per approval lost beyond the noise (docs/benchmarks-log.md, "Round 6"). A limit tied to the
 // live heap keeps a larger card base from running the collector without pause.
 const (
 	minMemoryLimitMiB  = 800
@@ -237,7 +237,7 @@ func defaultMemoryLimit(live uint64) int64 {
 // Setting it before recovery would make the collector run without pause while the ledger grows.
 // GOGC stays at the Go default: the ledger's tables are pointer-free (ledger/store.go), so a
 // cycle marks almost nothing of them and costs a few milliseconds even with a million cards;
-// more frequent cycles keep the heap (and the RSS) close to the live data (docs/benchmarks.md,
+// more frequent cycles keep the heap (and the RSS) close to the live data (docs/benchmarks-log.md,
 // "Round 3").
 func setMemoryLimit(cfg *config.Config, log *slog.Logger) {
 	debug.FreeOSMemory() // a full collection, then the freed pages go back to the OS

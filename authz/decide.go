@@ -11,20 +11,28 @@ const (
 	CheckFailed
 )
 
-// Card states the policy distinguishes (mirrors ledger card states).
+// CardState is a card's lifecycle state (contract §4). The ledger stores it and the management
+// API shows it as this string; the policy and the ledger share the one type, so a state cannot
+// be misspelt in one of them.
+type CardState string
+
+// Card states.
 const (
-	CardStateActive   = "ACTIVE"
-	CardStateInactive = "INACTIVE"
-	CardStateLocked   = "LOCKED"
-	CardStateRemoved  = "REMOVED"
+	CardStateActive   CardState = "ACTIVE"
+	CardStateInactive CardState = "INACTIVE"
+	CardStateLocked   CardState = "LOCKED"
+	CardStateRemoved  CardState = "REMOVED"
 )
 
-// Token states (token vault).
+// TokenState is a payment token's lifecycle state (token vault), stored and shown as this string.
+type TokenState string
+
+// Token states.
 const (
-	TokenInactive  = "INACTIVE"
-	TokenActive    = "ACTIVE"
-	TokenSuspended = "SUSPENDED"
-	TokenDeleted   = "DELETED"
+	TokenInactive  TokenState = "INACTIVE"
+	TokenActive    TokenState = "ACTIVE"
+	TokenSuspended TokenState = "SUSPENDED"
+	TokenDeleted   TokenState = "DELETED"
 )
 
 // PINTriesMax is how many consecutive wrong PINs lock a card with reason 6 (contract §3).
@@ -40,11 +48,11 @@ type Input struct {
 	Kind Kind
 
 	CardFound       bool
-	CardState       string
+	CardState       CardState
 	LockReason      LockReason
 	CardExpiryYYMM  string // the card's expiry
 	ViaToken        bool   // field 2 carried a token PAN
-	TokenState      string
+	TokenState      TokenState
 	TokenExpiryYYMM string
 
 	RequestExpiryYYMM string // field 14, "" when absent

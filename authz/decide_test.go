@@ -23,7 +23,7 @@ func locked(r LockReason) func(*Input) {
 	return func(in *Input) { in.CardState, in.LockReason = CardStateLocked, r }
 }
 
-func viaToken(state string) func(*Input) {
+func viaToken(state TokenState) func(*Input) {
 	return func(in *Input) { in.ViaToken, in.TokenState, in.TokenExpiryYYMM = true, state, "2812" }
 }
 

@@ -26,7 +26,7 @@ import (
 // batch durable with one synced write, and its throughput grows with the requests that can wait
 // for that write together. With 32 connections, 8 in flight each left the switch waiting on its
 // own batches (24k approvals/s, the CPUs 21-25 % idle), 32 saturate them (37-38k/s); the echo
-// server gives 57k/s and 66k/s (docs/benchmarks.md, "Round 5", has the whole sweep).
+// server gives 57k/s and 66k/s (docs/benchmarks-log.md, "Round 5", has the whole sweep).
 const DefaultPipeline = 32
 
 // Options of one load run against one target.

@@ -52,7 +52,7 @@ func (t *authTable) encode(a *Auth) []byte {
 	e := &t.scratch
 	e.b = e.b[:0]
 	e.u8(uint8(a.Kind))
-	e.u16(sym(a.State))
+	e.u16(sym(string(a.State)))
 	e.u16(uint16(a.Action))
 	e.i64(a.AmountMinor)
 	e.i64(a.HeldMinor)
@@ -83,7 +83,7 @@ func (t *authTable) encode(a *Auth) []byte {
 func (t *authTable) decode(row uint32) Auth {
 	rec := t.rec(row)
 	h := recDec{s: view(rec)}
-	a := Auth{Kind: authz.Kind(h.u8()), State: symName(h.u16()), Action: authz.ActionCode(h.u16()),
+	a := Auth{Kind: authz.Kind(h.u8()), State: AuthState(symName(h.u16())), Action: authz.ActionCode(h.u16()),
 		AmountMinor: h.i64(), HeldMinor: h.i64(), PostedMinor: h.i64(), ExpiresAt: h.i64(),
 		CreatedAt: h.i64()}
 	d := recDec{s: string(rec[authHeader:])} // one allocation for all the strings

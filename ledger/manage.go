@@ -278,7 +278,7 @@ func (tx *Tx) AddToken(t Token, env *Env) (Token, *Refusal) {
 }
 
 // SetTokenState moves a token through its lifecycle; DELETED is final.
-func (tx *Tx) SetTokenState(tokenID, state string) (Token, *Refusal) {
+func (tx *Tx) SetTokenState(tokenID string, state authz.TokenState) (Token, *Refusal) {
 	t, ok := tx.Token(tokenID)
 	if !ok {
 		return Token{}, refuse(NotFound, "TOKEN_NOT_FOUND", "no such token")

@@ -33,42 +33,49 @@ const (
 	BalancePartnerCredit  = "PARTNER_CREDIT"
 )
 
+// BalanceState is a balance's state, stored and shown as this string.
+type BalanceState string
+
 // Balance states.
 const (
-	BalanceActive = "ACTIVE"
-	BalanceClosed = "CLOSED"
+	BalanceActive BalanceState = "ACTIVE"
+	BalanceClosed BalanceState = "CLOSED"
 )
 
 // Balance holds money in one currency. Invariant: AvailableMinor = CurrentMinor - HeldMinor
 // (+ CreditLimitMinor for a partner credit balance).
 type Balance struct {
-	ID               string `json:"id"`
-	Kind             string `json:"kind"`
-	CustomerID       string `json:"customerId,omitempty"`
-	Program          string `json:"program,omitempty"` // partner balances: the program they fund
-	Currency         string `json:"currency"`
-	CurrentMinor     int64  `json:"current"`
-	HeldMinor        int64  `json:"held"`
-	CreditLimitMinor int64  `json:"creditLimit,omitempty"`
-	LowMarkMinor     int64  `json:"lowMark,omitempty"` // low-balance notification threshold
-	State            string `json:"state"`
-	LoadedMinor      int64  `json:"loaded"` // sum of reloads: for the books
-	CreatedAt        int64  `json:"createdAt"`
+	ID               string       `json:"id"`
+	Kind             string       `json:"kind"`
+	CustomerID       string       `json:"customerId,omitempty"`
+	Program          string       `json:"program,omitempty"` // partner balances: the program they fund
+	Currency         string       `json:"currency"`
+	CurrentMinor     int64        `json:"current"`
+	HeldMinor        int64        `json:"held"`
+	CreditLimitMinor int64        `json:"creditLimit,omitempty"`
+	LowMarkMinor     int64        `json:"lowMark,omitempty"` // low-balance notification threshold
+	State            BalanceState `json:"state"`
+	LoadedMinor      int64        `json:"loaded"` // sum of reloads: for the books
+	CreatedAt        int64        `json:"createdAt"`
 }
 
 // AvailableMinor is what can still be authorized against the balance.
 func (b *Balance) AvailableMinor() int64 { return b.CurrentMinor - b.HeldMinor + b.CreditLimitMinor }
 
-// Card types and states (contract §4).
+// Card types (contract §4).
 const (
 	CardVirtual      = "VIRTUAL"
 	CardPhysical     = "PHYSICAL"
 	CardDigitalFirst = "DIGITAL_FIRST"
+)
 
-	CardActive   = "ACTIVE"
-	CardInactive = "INACTIVE"
-	CardLocked   = "LOCKED"
-	CardRemoved  = "REMOVED"
+// Card states: the policy's type (authz.CardState), so that the ledger and authz.Decide name
+// the same states.
+const (
+	CardActive   = authz.CardStateActive
+	CardInactive = authz.CardStateInactive
+	CardLocked   = authz.CardStateLocked
+	CardRemoved  = authz.CardStateRemoved
 )
 
 // Card is a payment card. PAN, CVC2 and PVV are kept in memory for the authorization path and
@@ -79,7 +86,7 @@ type Card struct {
 	CustomerID string           `json:"customerId"`
 	Program    string           `json:"program"`
 	Type       string           `json:"type"`
-	State      string           `json:"state"`
+	State      authz.CardState  `json:"state"`
 	LockReason authz.LockReason `json:"lockReason"`
 	PANHash    string           `json:"panHash"`
 	PAN        string           `json:"pan"`
@@ -117,17 +124,21 @@ type Usage struct {
 	AmountMinor int64 `json:"amount"`
 }
 
+// AuthState is what became of an auth record's original message, stored and shown as this
+// string.
+type AuthState string
+
 // Auth states.
 const (
-	AuthOpen     = "OPEN"     // approved, hold (if any) in place
-	AuthCaptured = "CAPTURED" // completion captured it; the rest of the hold released
-	AuthReversed = "REVERSED" // fully reversed
-	AuthExpired  = "EXPIRED"  // hold released by expiry
-	AuthDeclined = "DECLINED" // the original was declined: nothing to reverse
-	AuthPosted   = "POSTED"   // financial/refund/forced post: money moved at once
+	AuthOpen     AuthState = "OPEN"     // approved, hold (if any) in place
+	AuthCaptured AuthState = "CAPTURED" // completion captured it; the rest of the hold released
+	AuthReversed AuthState = "REVERSED" // fully reversed
+	AuthExpired  AuthState = "EXPIRED"  // hold released by expiry
+	AuthDeclined AuthState = "DECLINED" // the original was declined: nothing to reverse
+	AuthPosted   AuthState = "POSTED"   // financial/refund/forced post: money moved at once
 	// AuthReversedFirst marks a reversal that arrived before its original: the original, when
 	// it comes, is declined and leaves no hold.
-	AuthReversedFirst = "REVERSED_BEFORE_ORIGINAL"
+	AuthReversedFirst AuthState = "REVERSED_BEFORE_ORIGINAL"
 )
 
 // Auth is what the ledger remembers of a money-moving original message, keyed by the part of
@@ -138,7 +149,7 @@ type Auth struct {
 	BalanceID   string           `json:"balanceId,omitempty"`
 	PartnerID   string           `json:"partnerId,omitempty"`
 	Kind        authz.Kind       `json:"kind"`
-	State       string           `json:"state"`
+	State       AuthState        `json:"state"`
 	Action      authz.ActionCode `json:"action"`
 	AmountMinor int64            `json:"amount"`    // approved amount
 	HeldMinor   int64            `json:"held"`      // still held on the balance(s)
@@ -181,17 +192,17 @@ const (
 // Token is a payment token (wallet or card-on-file) whose authorizations are decided on its
 // funding card. The token PAN is encrypted at rest; lookups go through PANHash.
 type Token struct {
-	ID             string `json:"id"`
-	CardID         string `json:"cardId"`
-	PANHash        string `json:"panHash"`
-	PAN            string `json:"pan"`
-	Last4          string `json:"last4"`
-	ExpiryYYMM     string `json:"expiry"`
-	PSN            string `json:"psn"`
-	State          string `json:"state"`
-	Type           string `json:"type"`
-	WalletProvider string `json:"walletProvider,omitempty"`
-	AssuranceLevel int    `json:"assuranceLevel,omitempty"`
-	HighestATC     int    `json:"highestAtc"`
-	CreatedAt      int64  `json:"createdAt"`
+	ID             string           `json:"id"`
+	CardID         string           `json:"cardId"`
+	PANHash        string           `json:"panHash"`
+	PAN            string           `json:"pan"`
+	Last4          string           `json:"last4"`
+	ExpiryYYMM     string           `json:"expiry"`
+	PSN            string           `json:"psn"`
+	State          authz.TokenState `json:"state"`
+	Type           string           `json:"type"`
+	WalletProvider string           `json:"walletProvider,omitempty"`
+	AssuranceLevel int              `json:"assuranceLevel,omitempty"`
+	HighestATC     int              `json:"highestAtc"`
+	CreatedAt      int64            `json:"createdAt"`
 }

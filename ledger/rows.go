@@ -38,7 +38,7 @@ var symbols = func() *symbolTable {
 }()
 
 // Symbols compared on the hot path.
-var symAuthOpen = sym(AuthOpen)
+var symAuthOpen = sym(string(AuthOpen))
 
 // sym returns the symbol of a name, adding it on first use.
 func sym(name string) uint16 {
@@ -274,7 +274,7 @@ func (t *balanceTable) header(b *Balance) *recEnc {
 	e.u16(sym(b.Kind))
 	e.u16(sym(b.Program))
 	e.u16(sym(b.Currency))
-	e.u16(sym(b.State))
+	e.u16(sym(string(b.State)))
 	e.i64(b.CurrentMinor)
 	e.i64(b.HeldMinor)
 	e.i64(b.CreditLimitMinor)
@@ -287,7 +287,7 @@ func (t *balanceTable) header(b *Balance) *recEnc {
 func (t *balanceTable) decode(row uint32) Balance {
 	d := recDec{s: view(t.rec(row))}
 	b := Balance{Kind: symName(d.u16()), Program: symName(d.u16()), Currency: symName(d.u16()),
-		State: symName(d.u16()), CurrentMinor: d.i64(), HeldMinor: d.i64(), CreditLimitMinor: d.i64(),
+		State: BalanceState(symName(d.u16())), CurrentMinor: d.i64(), HeldMinor: d.i64(), CreditLimitMinor: d.i64(),
 		LowMarkMinor: d.i64(), LoadedMinor: d.i64(), CreatedAt: d.i64()}
 	b.ID = d.str()
 	b.CustomerID = t.refs.customerField(&d)
@@ -395,7 +395,7 @@ func (t *cardTable) headerOf(c *Card) *recEnc {
 	}
 	e.u16(sym(c.Program))
 	e.u16(sym(c.Type))
-	e.u16(sym(c.State))
+	e.u16(sym(string(c.State)))
 	e.u8(uint8(c.LockReason))
 	e.u8(flags)
 	e.u8(uint8(min(max(c.CardDataFails, 0), 255)))
@@ -433,7 +433,7 @@ func sameSecret(a, b string) bool {
 
 func (t *cardTable) decode(row uint32) Card {
 	d := recDec{s: view(t.rec(row))}
-	c := Card{Program: symName(d.u16()), Type: symName(d.u16()), State: symName(d.u16()),
+	c := Card{Program: symName(d.u16()), Type: symName(d.u16()), State: authz.CardState(symName(d.u16())),
 		LockReason: authz.LockReason(d.u8())}
 	flags := d.u8()
 	c.Personalised = flags&cardPersonalised != 0
@@ -636,7 +636,7 @@ func newTokenTable(r *refs) *tokenTable {
 func (t *tokenTable) encode(k *Token) []byte {
 	e := &t.scratch
 	e.b = e.b[:0]
-	e.u16(sym(k.State))
+	e.u16(sym(string(k.State)))
 	e.u16(sym(k.Type))
 	e.i64(int64(k.AssuranceLevel))
 	e.i64(int64(k.HighestATC))
@@ -654,7 +654,7 @@ func (t *tokenTable) encode(k *Token) []byte {
 
 func (t *tokenTable) decode(row uint32) Token {
 	d := recDec{s: view(t.rec(row))}
-	k := Token{State: symName(d.u16()), Type: symName(d.u16()), AssuranceLevel: int(d.i64()),
+	k := Token{State: authz.TokenState(symName(d.u16())), Type: symName(d.u16()), AssuranceLevel: int(d.i64()),
 		HighestATC: int(d.i64()), CreatedAt: d.i64()}
 	k.ID = d.str()
 	k.CardID = t.refs.cardField(&d)

@@ -17,7 +17,7 @@ func okey(r *authz.Request) string {
 	return ledger.OriginalKey(r.BaseMTI, r.STAN, r.F7, r.AcquirerID)
 }
 
-func expectAuth(t *testing.T, f *lt.Fixture, r *authz.Request, state string, heldMinor, postedMinor int64) {
+func expectAuth(t *testing.T, f *lt.Fixture, r *authz.Request, state ledger.AuthState, heldMinor, postedMinor int64) {
 	t.Helper()
 	a, ok := f.State.Auth(okey(r))
 	if !ok {
@@ -537,7 +537,7 @@ func TestTokenStates(t *testing.T) {
 	f.Expect(lt.Auth(tokenPAN, 100, "000001"), authz.Approved)
 	f.ExpectBalance(lt.BalanceID, 10000, 100)
 	for i, tt := range []struct {
-		state string
+		state authz.TokenState
 		want  authz.ActionCode
 	}{{authz.TokenSuspended, authz.RestrictedCard}, {authz.TokenDeleted, authz.InvalidCard}} {
 		f.Manage("token state", func(tx *ledger.Tx, _ *ledger.Env) *ledger.Refusal {

@@ -280,7 +280,7 @@ func (s *Server) hGetToken(c *call) (int, any, *apiError) {
 	return 200, viewToken(t), nil
 }
 
-func (s *Server) setTokenState(c *call, state, action string, from ...string) (int, any, *apiError) {
+func (s *Server) setTokenState(c *call, state authz.TokenState, action string, from ...authz.TokenState) (int, any, *apiError) {
 	if !c.route.noBody {
 		if err := c.decode(&struct{}{}); err != nil {
 			return 0, nil, err
@@ -296,7 +296,7 @@ func (s *Server) setTokenState(c *call, state, action string, from ...string) (i
 			allowed = allowed || t.State == f
 		}
 		if !allowed {
-			return 0, nil, errConflict("INVALID_TOKEN_STATE", "the token is "+t.State)
+			return 0, nil, errConflict("INVALID_TOKEN_STATE", "the token is "+string(t.State))
 		}
 	}
 	v, err := s.exec(func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {

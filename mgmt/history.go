@@ -100,7 +100,7 @@ func (s *Server) history(c *call, keep func(*ledger.Auth) bool) (int, any, *apiE
 		currency := s.balanceCurrency(a.BalanceID)
 		mti, _, _ := strings.Cut(a.Key, "|")
 		it := historyItem{TransactionID: base64.RawURLEncoding.EncodeToString([]byte(a.Key)),
-			CardID: a.CardID, BalanceID: a.BalanceID, MTI: mti, Type: a.Kind.String(), State: a.State,
+			CardID: a.CardID, BalanceID: a.BalanceID, MTI: mti, Type: a.Kind.String(), State: string(a.State),
 			ActionCode: a.Action.String(), Amount: formatAmount(a.AmountMinor, currency),
 			Held: formatAmount(a.HeldMinor, currency), Posted: formatAmount(a.PostedMinor, currency),
 			Currency: currency, CreatedAt: nanosRFC3339(a.CreatedAt)}

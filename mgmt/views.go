@@ -45,7 +45,7 @@ func viewBalance(b ledger.Balance, cardIDs []string) balanceView {
 	}
 	v := balanceView{BalanceID: b.ID, CustomerID: b.CustomerID, Currency: b.Currency,
 		Available: formatAmount(b.AvailableMinor(), b.Currency), Held: formatAmount(b.HeldMinor, b.Currency),
-		Current: formatAmount(b.CurrentMinor, b.Currency), State: b.State, CardIDs: cardIDs}
+		Current: formatAmount(b.CurrentMinor, b.Currency), State: string(b.State), CardIDs: cardIDs}
 	if b.LowMarkMinor > 0 {
 		v.LowBalanceThreshold = formatAmount(b.LowMarkMinor, b.Currency)
 	}
@@ -70,7 +70,7 @@ func (s *Server) viewPartner(b ledger.Balance) partnerBalanceView {
 	v := partnerBalanceView{BalanceID: b.ID, Kind: b.Kind, Program: b.Program, Currency: b.Currency,
 		Available: formatAmount(b.AvailableMinor(), b.Currency), Held: formatAmount(b.HeldMinor, b.Currency),
 		Current: formatAmount(b.CurrentMinor, b.Currency), CreditLimit: formatAmount(b.CreditLimitMinor, b.Currency),
-		State: b.State}
+		State: string(b.State)}
 	if p, ok := s.cfg.Program(b.Program); ok && p.PartnerBalanceID == b.ID {
 		v.BoundsProgram = true
 	}
@@ -95,7 +95,7 @@ type cardView struct {
 
 func viewCard(c ledger.Card) cardView {
 	m, y := splitExpiry(c.ExpiryYYMM)
-	return cardView{CardID: c.ID, BalanceID: c.BalanceID, Program: c.Program, Type: c.Type, State: c.State,
+	return cardView{CardID: c.ID, BalanceID: c.BalanceID, Program: c.Program, Type: c.Type, State: string(c.State),
 		LockReason: int(c.LockReason), Last4: c.Last4, ExpiryMonth: m, ExpiryYear: y, PANSequenceNumber: c.PSN}
 }
 
@@ -125,7 +125,7 @@ type tokenView struct {
 
 func viewToken(t ledger.Token) tokenView {
 	m, y := splitExpiry(t.ExpiryYYMM)
-	return tokenView{TokenID: t.ID, CardID: t.CardID, Type: t.Type, State: t.State, Last4: t.Last4,
+	return tokenView{TokenID: t.ID, CardID: t.CardID, Type: t.Type, State: string(t.State), Last4: t.Last4,
 		ExpiryMonth: m, ExpiryYear: y, PANSequenceNumber: t.PSN, WalletProvider: t.WalletProvider,
 		AssuranceLevel: t.AssuranceLevel, CreatedAt: nanosRFC3339(t.CreatedAt)}
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Standalone measurements on a provisioned store (docs/benchmarks.md, "Round 4"): one switch on a
+# Standalone measurements on a provisioned store (docs/benchmarks-log.md, "Round 4"): one switch on a
 # fresh copy of a store with CARDS cards, one bench run against it, then the switch's memory
 # (RSS, anonymous, file pages), and a restart timed to /healthz 200.
 #

@@ -8,7 +8,7 @@
 For each second of the trace: milliseconds Running / Runnable (ready, waiting for a CPU) of the
 goroutines by what they are (engine, Badger compaction, Badger's synced writes, connection
 readers and writers, encoders, GC). Then the durations of Badger's write batches and of the
-syscalls in them (docs/benchmarks.md, "Round 8").
+syscalls in them (docs/benchmarks-log.md, "Round 8").
 """
 import collections
 import re

@@ -11,7 +11,7 @@ import (
 
 // traceRequest is the execution trace asked for by CARDSWITCH_TRACE=FILE: from
 // CARDSWITCH_TRACE_AFTER (a duration after ready, default 0) for CARDSWITCH_TRACE_FOR (default
-// 5s), for `go tool trace` and scripts/trace-states.py (docs/benchmarks.md, "Round 8").
+// 5s), for `go tool trace` and scripts/trace-states.py (docs/benchmarks-log.md, "Round 8").
 type traceRequest struct {
 	path        string // "": no trace
 	after, span time.Duration

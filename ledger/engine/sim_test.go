@@ -50,7 +50,7 @@ func TestSimulation(t *testing.T) {
 const simTTL = time.Hour
 
 type mAuth struct {
-	state     string
+	state     ledger.AuthState
 	bal       string
 	held      int64
 	posted    int64

@@ -44,7 +44,7 @@ type Options struct {
 	// CompactionPace is how long Badger's compaction workers pause per unit of their work once
 	// Load has finished (third_party/badger/pace.go): the default 2 keeps compaction to a third
 	// of one CPU while level 0 is below half its stall threshold, so that a level-0 compaction
-	// no longer cuts the switch's throughput by two thirds for seconds (docs/benchmarks.md,
+	// no longer cuts the switch's throughput by two thirds for seconds (docs/benchmarks-log.md,
 	// "Round 8"). Negative: never paced (bulk provisioning, which has nobody to protect).
 	CompactionPace float64
 }
@@ -119,7 +119,7 @@ func OpenBadger(opts Options) (*Badger, error) {
 		// 100 bytes per approval, and 100 MB for a million provisioned cards. A small base level
 		// makes level 0 compact into a level of its own size instead of into the bottom level
 		// (the whole store): the slowest second of a 60 s closed loop went from 2.1k to 10–13k
-		// approvals (docs/benchmarks.md, "Round 6"). More level-0 tables before writes stall,
+		// approvals (docs/benchmarks-log.md, "Round 6"). More level-0 tables before writes stall,
 		// and two compactors for two CPUs (Round 3).
 		WithNumLevelZeroTables(8).
 		WithNumLevelZeroTablesStall(32).

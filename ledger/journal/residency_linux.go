@@ -25,7 +25,7 @@ import (
 // (nearly all: Badger syncs every batch; a dirty page, of a table still being written, is only
 // unmapped and written back as usual), and POSIX_FADV_WILLNEED reads them back into the page
 // cache, not into the mapping, so compaction and the next start read from memory rather than
-// from the disk (without it a restart took 16 s instead of 10, docs/benchmarks.md, "Round 6").
+// from the disk (without it a restart took 16 s instead of 10, docs/benchmarks-log.md, "Round 6").
 // MADV_DONTNEED would keep them cached without the reread but is unsafe here: a range Badger
 // unmaps between reading /proc/self/smaps and the madvise call may meanwhile hold an anonymous
 // mapping, whose memory MADV_DONTNEED would zero. MADV_PAGEOUT of anonymous memory does nothing

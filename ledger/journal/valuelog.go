@@ -14,7 +14,7 @@ import (
 // row is larger: with a million cards, compaction rewrote the whole store every few seconds and
 // the switch stalled for seconds each time; with pointers the tree holds a fifth of the bytes
 // per approval and the cards and customers of a provisioned store are 100 MB of keys instead
-// of 470 MB of rows (docs/benchmarks.md, "Round 6"). A variable so that a test can write a
+// of 470 MB of rows (docs/benchmarks-log.md, "Round 6"). A variable so that a test can write a
 // store as versions before this one did (every row in the tree).
 var valueThreshold int64 = 64
 

@@ -182,7 +182,7 @@ func TestTokenTransactionsInEveryState(t *testing.T) {
 		got := s.send(r)
 		return &authzResp{code: got.ResponseCode, pan: got.PAN}
 	}
-	setState := func(state string) {
+	setState := func(state authz.TokenState) {
 		s.do(func(tx *ledger.Tx, env *ledger.Env) any { tx.SetTokenState("tok-1", state); return nil })
 	}
 	got := send()
@@ -195,7 +195,7 @@ func TestTokenTransactionsInEveryState(t *testing.T) {
 	for _, tc := range []struct{ state, want string }{
 		{"SUSPENDED", "62"}, {"INACTIVE", "62"}, {"ACTIVE", "00"}, {"DELETED", "14"},
 	} {
-		setState(tc.state)
+		setState(authz.TokenState(tc.state))
 		if got := send(); got.code != tc.want {
 			t.Errorf("token %s: 39=%s, want %s", tc.state, got.code, tc.want)
 		}
