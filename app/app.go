@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,43 +30,158 @@ import (
 	"github.com/cardswitch/cardswitch/switch/server"
 )
 
-// App is a running switch.
+// DefaultShutdownTimeout bounds the shutdown Run performs when its context ends or a component
+// fails (Options.ShutdownTimeout): long enough for the ISO drain (iso.drainTimeout, 10 s by
+// default) and a queued engine batch, short of a process supervisor's kill timeout.
+const DefaultShutdownTimeout = 15 * time.Second
+
+// App is the switch process: it owns every component and every goroutine that serves them.
+//
+// Run starts the components (journal recovery, engine, dispatcher, management API, ISO listener,
+// background re-encryption), then supervises them: when its context ends, or a component fails
+// (a listener that stops accepting), it stops them all in dependency order (Shutdown) and
+// returns. Start and StartWith run it in the background and return once the switch serves.
 type App struct {
-	cfg      *config.Config
-	log      *slog.Logger
+	cfg  *config.Config
+	log  *slog.Logger
+	opts Options
+
+	// mu is held by start and stop, so a Shutdown during start-up waits for a consistent set of
+	// components (and start-up stops early when it sees stopping).
+	mu       sync.Mutex
 	journal  journal.Journal
 	engine   *engine.Engine
 	disp     *dispatch.Dispatcher
 	iso      *server.Server
+	isoLn    net.Listener
 	http     *mgmt.Server
-	ready    atomic.Bool
-	isoErr   chan error
+	httpLn   net.Listener
 	httpAddr string
 	metrics  *metrics.Metrics
 	// rotation stops the background re-encryption under a new data key; rotationDone says it did.
 	rotation, rotationDone chan struct{}
-}
+	serving                sync.WaitGroup // the ISO and HTTP Serve goroutines
 
-// Start recovers the ledger and starts both listeners; it returns once they accept connections.
-func Start(cfg *config.Config, log *slog.Logger) (*App, error) {
-	return StartWith(cfg, log, Options{})
+	ready    atomic.Bool
+	running  atomic.Bool   // Run was called
+	started  chan struct{} // closed once every component runs
+	failed   chan error    // the first component failure (buffered 1)
+	stopping chan struct{} // closed when Shutdown begins
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // Options adjust the wiring for tests.
 type Options struct {
 	// WrapJournal wraps the Badger journal (fault injection).
 	WrapJournal func(journal.Journal) journal.Journal
+	// WrapISOListener wraps the ISO listener (fault injection: a listener failing underneath).
+	WrapISOListener func(net.Listener) net.Listener
+	// ShutdownTimeout bounds the shutdown Run performs; default DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
+}
+
+// New returns an App for cfg; nothing runs until Run.
+func New(cfg *config.Config, log *slog.Logger, o Options) *App {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	return &App{cfg: cfg, log: log, opts: o, started: make(chan struct{}),
+		failed: make(chan error, 1), stopping: make(chan struct{})}
+}
+
+// Start runs the switch in the background and returns once both listeners accept connections;
+// stop it with Shutdown.
+func Start(cfg *config.Config, log *slog.Logger) (*App, error) {
+	return StartWith(cfg, log, Options{})
 }
 
 // StartWith is Start with test options.
 func StartWith(cfg *config.Config, log *slog.Logger, o Options) (*App, error) {
+	a := New(cfg, log, o)
+	errc := make(chan error, 1)
+	go func() { errc <- a.Run(context.Background()) }()
+	select {
+	case <-a.started:
+		return a, nil
+	case err := <-errc:
+		return nil, err
+	}
+}
+
+// Run starts every component and serves until ctx ends or a component fails, then stops them all
+// (Shutdown, bounded by Options.ShutdownTimeout). It returns nil after a clean shutdown on ctx,
+// the component's error when one failed (with any shutdown error joined), and the start-up error
+// when the switch could not start (what had started is stopped again). Run may be called once.
+func (a *App) Run(ctx context.Context) error {
+	if !a.running.CompareAndSwap(false, true) {
+		return errors.New("app: Run called twice")
+	}
+	if err := a.start(); err != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), a.opts.ShutdownTimeout)
+		defer cancel()
+		if serr := a.Shutdown(sctx); serr != nil {
+			a.log.Warn("stopping after a failed start", "err", serr)
+		}
+		return err
+	}
+	close(a.started)
+	var failure error
+	select {
+	case <-ctx.Done():
+		a.log.Info("shutting down")
+	case failure = <-a.failed:
+		a.log.Error("a component failed; stopping the switch", "err", failure)
+	case <-a.stopping: // Shutdown was called directly
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), a.opts.ShutdownTimeout)
+	defer cancel()
+	err := a.Shutdown(sctx)
+	if failure == nil {
+		select {
+		case failure = <-a.failed: // a failure raced with the shutdown request: still reported
+		default:
+		}
+	}
+	if failure != nil {
+		return errors.Join(failure, err)
+	}
+	return err
+}
+
+// Started is closed once every component runs and both listeners accept connections.
+func (a *App) Started() <-chan struct{} { return a.started }
+
+// fail reports a component that stopped on its own: /healthz answers 503 at once, and Run stops
+// the switch.
+func (a *App) fail(err error) {
+	a.ready.Store(false)
+	select {
+	case a.failed <- err:
+	default: // the first failure is the one reported; the others follow from the shutdown
+	}
+}
+
+// start recovers the ledger and starts the components in dependency order: the journal, the
+// engine, the management API (built, not yet serving), the dispatcher and both listeners bound,
+// then serving. Every field is written before the first goroutine that reads it starts.
+func (a *App) start() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.isStopping() {
+		return errors.New("app: shut down before start")
+	}
+	cfg, log := a.cfg, a.log
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
+		return fmt.Errorf("data directory: %w", err)
 	}
 	keyID, keys := cfg.DataKeys()
 	lookupKey, err := pan.LookupKey(cfg.DataDir, keyID, keys)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	old := map[byte][]byte{}
 	for id, k := range keys {
@@ -75,18 +192,17 @@ func StartWith(cfg *config.Config, log *slog.Logger, o Options) (*App, error) {
 	bj, err := journal.OpenBadger(journal.Options{Dir: filepath.Join(cfg.DataDir, "ledger"),
 		DataKey: keys[keyID], DataKeyID: keyID, OldDataKeys: old, Logger: log})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var j journal.Journal = bj
-	if o.WrapJournal != nil {
-		j = o.WrapJournal(bj)
+	a.journal = bj
+	if a.opts.WrapJournal != nil {
+		a.journal = a.opts.WrapJournal(bj)
 	}
 	began := time.Now()
 	st := ledger.NewState()
 	st.UseHistory(bj) // auth records and replies stay in the journal (ledger/history.go)
-	if err := j.Load(st); err != nil {
-		j.Close()
-		return nil, err
+	if err := a.journal.Load(st); err != nil {
+		return err
 	}
 	setMemoryLimit(cfg, log)
 	counts := st.Counts()
@@ -95,93 +211,156 @@ func StartWith(cfg *config.Config, log *slog.Logger, o Options) (*App, error) {
 
 	verifier, err := security.New(cfg)
 	if err != nil {
-		j.Close()
-		return nil, err
+		return err
 	}
 	env := ledger.Env{
 		PANHasher: security.PANHasher(lookupKey), // = pan.HasherWithKey, pooled
 		Program:   programPolicy(cfg),
 		Verifier:  verifier,
 	}
-	a := &App{cfg: cfg, log: log, journal: j, isoErr: make(chan error, 1)}
 	a.metrics = metrics.New(metrics.Gauges{
 		QueueDepth:      func() float64 { return float64(a.engine.QueueDepth()) },
 		ConnectionsOpen: func() float64 { return float64(a.iso.Stats().ConnectionsOpen) },
 		Overloaded:      func() float64 { return float64(a.disp.Stats().Overloaded) },
 		ValueLogBytes:   func() float64 { return float64(bj.ValueLogBytes()) },
 	})
-	a.engine = engine.New(engine.Config{QueueDepth: cfg.Engine.QueueDepth, MaxBatch: cfg.Engine.MaxBatch,
-		HoldTTL: cfg.Engine.HoldTTL, ReplyRetention: cfg.Engine.ReplyRetention}, st, j, env, time.Now, log, a.metrics)
+	a.engine = engine.New(engineConfig(cfg), st, a.journal, env, time.Now, log, a.metrics)
 	a.engine.Start()
-	var notify func(dispatch.Notice)
-	if cfg.HTTP.WebhookURL != "" {
-		// Events only when a webhook receives them: the outbox costs a write per message.
-		notify = func(n dispatch.Notice) {
-			if a.http != nil && n.CardID != "" {
-				a.http.NotifyAuthorization(mgmt.AuthorizationNotice{CardID: n.CardID, BalanceID: n.BalanceID,
-					MTI: n.Request.BaseMTI, Kind: n.Request.Kind, AmountMinor: n.Request.AmountMinor,
-					Action: n.Response.Action, At: time.Now()})
-			}
-		}
-	}
-	a.disp = dispatch.New(a.engine, log, a.metrics, dispatch.Options{Notify: notify})
-	a.iso = server.New(server.Config{Addr: cfg.ISO.Addr, MaxFrameBytes: cfg.ISO.MaxFrameBytes,
-		MaxInFlightPerConn: cfg.ISO.MaxInFlightPerConn, MaxSessions: cfg.ISO.MaxSessions,
-		IdleTimeout: cfg.ISO.IdleTimeout, DrainTimeout: cfg.ISO.DrainTimeout}, a.disp, log)
-	go func() { a.isoErr <- a.iso.ListenAndServe() }()
-	select {
-	case <-a.iso.Ready():
-	case err := <-a.isoErr:
-		a.engine.Stop(context.Background())
-		j.Close()
-		return nil, fmt.Errorf("iso listener: %w", err)
-	}
-	h, err := startHTTP(a, env)
+
+	// The management API is built before the dispatcher, whose encoders publish its events.
+	h, err := mgmt.New(mgmt.Deps{Config: mgmtConfig(cfg), Engine: a.engine, PANHash: env.PANHasher,
+		Logger: log, Ready: a.ready.Load, Clock: time.Now, Metrics: a.metrics, MetricsHandler: a.metrics.Handler()})
 	if err != nil {
-		a.iso.Shutdown(context.Background())
-		a.engine.Stop(context.Background())
-		j.Close()
-		return nil, err
+		return err
 	}
 	a.http = h
+	a.disp = dispatch.New(a.engine, log, a.metrics, dispatchConfig(cfg, h))
+	a.iso = server.New(isoConfig(cfg), a.disp, log)
+
+	// Both listeners are bound before either serves, so a taken port fails the start as a whole.
+	if a.isoLn, err = a.iso.Listen(); err != nil {
+		return fmt.Errorf("iso listener: %w", err)
+	}
+	if a.opts.WrapISOListener != nil {
+		a.isoLn = a.opts.WrapISOListener(a.isoLn)
+	}
+	if a.httpLn, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
+		return fmt.Errorf("http listener: %w", err)
+	}
+	a.httpAddr = a.httpLn.Addr().String()
+	a.serving.Add(2)
+	go a.serveISO()
+	go a.serveHTTP()
 	if len(old) > 0 {
 		a.rotation = make(chan struct{})
 		a.rotationDone = make(chan struct{})
 		go a.reencrypt(bj)
 	}
 	a.ready.Store(true)
-	log.Info("cardswitch ready", "iso", a.iso.Addr().String(), "http", cfg.HTTP.Addr, "dataDir", cfg.DataDir,
+	log.Info("cardswitch ready", "iso", a.isoLn.Addr().String(), "http", a.httpAddr, "dataDir", cfg.DataDir,
 		"programs", programNames(cfg), "devProfile", cfg.DevProfile)
-	return a, nil
+	return nil
 }
 
-// Shutdown stops accepting, drains in-flight messages (bounded), flushes and closes the store.
-func (a *App) Shutdown() error {
+// serveISO serves the ISO listener until Shutdown; an accept error that ends it earlier is a
+// component failure.
+func (a *App) serveISO() {
+	defer a.serving.Done()
+	err := a.iso.Serve(a.isoLn)
+	if errors.Is(err, server.ErrServerClosed) || a.isStopping() {
+		return
+	}
+	a.fail(fmt.Errorf("iso listener: %w", err))
+}
+
+// serveHTTP serves the management API until Shutdown; a return before it is a component failure.
+func (a *App) serveHTTP() {
+	defer a.serving.Done()
+	err := a.http.Serve(a.httpLn)
+	if a.isStopping() {
+		return
+	}
+	if err == nil {
+		err = errors.New("stopped serving")
+	}
+	a.fail(fmt.Errorf("management API: %w", err))
+}
+
+func (a *App) isStopping() bool {
+	select {
+	case <-a.stopping:
+		return true
+	default:
+		return false
+	}
+}
+
+// Shutdown stops the switch in dependency order, bounded by ctx: stop accepting and drain the
+// in-flight ISO replies and API requests (both still need the engine); stop the engine, which
+// applies and answers what is queued; close the dispatcher's encoders (after the engine, which
+// hands them its answers); close the management API's audit log and webhook outbox (after the
+// encoders, which publish events); stop the re-encryption; close the journal. A step that times
+// out is reported and the next ones still run: an engine that outlives its Stop answers on its own
+// goroutine and finds the journal closed (96). Shutdown may be called more than once, and
+// concurrently with Run, which then returns.
+func (a *App) Shutdown(ctx context.Context) error {
+	a.stopOnce.Do(func() {
+		close(a.stopping)
+		a.stopErr = a.stop(ctx)
+	})
+	return a.stopErr
+}
+
+func (a *App) stop(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	a.ready.Store(false)
 	var errs []error
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-	defer cancel()
-	if err := a.iso.Shutdown(ctx); err != nil && !errors.Is(err, server.ErrServerClosed) {
-		errs = append(errs, err)
+	if a.iso != nil {
+		if err := a.iso.Shutdown(ctx); err != nil && !errors.Is(err, server.ErrServerClosed) {
+			errs = append(errs, fmt.Errorf("iso listener: %w", err))
+		}
+	} else if a.isoLn != nil {
+		a.isoLn.Close()
 	}
 	if a.http != nil {
-		if err := a.http.Shutdown(); err != nil {
-			errs = append(errs, err)
+		if err := a.http.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("management API: %w", err))
 		}
 	}
-	if err := a.engine.Stop(ctx); err != nil {
-		errs = append(errs, err)
+	if a.httpLn != nil {
+		a.httpLn.Close() // also when Serve had not registered it yet
+	}
+	if a.engine != nil {
+		if err := a.engine.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("engine did not drain its queue: %w", err))
+		}
+	}
+	if a.disp != nil {
+		a.disp.Close()
+	}
+	if a.http != nil {
+		if err := a.http.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("management API: %w", err))
+		}
 	}
 	if a.rotation != nil {
 		close(a.rotation)
 		<-a.rotationDone
 	}
-	a.disp.Close()
-	if err := a.journal.Close(); err != nil {
-		errs = append(errs, err)
+	if a.journal != nil {
+		if err := a.journal.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("journal: %w", err))
+		}
 	}
-	a.log.Info("stopped")
-	return errors.Join(errs...)
+	a.serving.Wait()
+	err := errors.Join(errs...)
+	if err != nil {
+		a.log.Error("stopped with errors", "err", err)
+	} else {
+		a.log.Info("stopped")
+	}
+	return err
 }
 
 func programPolicy(cfg *config.Config) func(string) (ledger.ProgramPolicy, bool) {
@@ -200,8 +379,8 @@ func programNames(cfg *config.Config) string {
 	return strings.Join(n, ",")
 }
 
-// ISOAddr is the address the ISO listener accepts on.
-func (a *App) ISOAddr() string { return a.iso.Addr().String() }
+// ISOAddr is the address the ISO listener accepts on (once Started).
+func (a *App) ISOAddr() string { return a.isoLn.Addr().String() }
 
 // HTTPAddr is the address the management API accepts on.
 func (a *App) HTTPAddr() string { return a.httpAddr }

@@ -67,7 +67,7 @@ func startTestSwitch(tb testing.TB, nCards int) *testSwitch {
 	if _, err := provision.Run(context.Background(), eng, progs, env.PANHasher, fund, provision.Options{Cards: nCards}); err != nil {
 		tb.Fatal(err)
 	}
-	disp := dispatch.New(eng, nil, nil, dispatch.Options{})
+	disp := dispatch.New(eng, nil, nil, dispatch.Config{})
 	srv := server.New(server.Config{Addr: cfg.ISO.Addr, MaxFrameBytes: cfg.ISO.MaxFrameBytes}, disp, nil)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()

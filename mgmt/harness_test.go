@@ -98,11 +98,12 @@ func newHarness(t *testing.T, opts ...option) *harness {
 		}}
 	h := &harness{t: t, cfg: cfg, clock: &testClock{now: time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC)}, ready: true}
 	h.hasher = pan.Hasher(config.Key(cfg.Security.DataKey))
-	d := Deps{Config: cfg, PANHash: h.hasher, Clock: h.clock.Now,
+	d := Deps{PANHash: h.hasher, Clock: h.clock.Now,
 		Ready: func() bool { h.readyMu.Lock(); defer h.readyMu.Unlock(); return h.ready }}
 	for _, o := range opts {
 		o(cfg, &d)
 	}
+	d.Config = Config{DataDir: cfg.DataDir, HTTP: cfg.HTTP, Programs: cfg.Programs}
 	policies := map[string]ledger.ProgramPolicy{}
 	for _, p := range cfg.Programs {
 		policies[p.Name] = ledger.ProgramPolicy{Name: p.Name, PartnerBalanceID: p.PartnerBalanceID}

@@ -57,9 +57,28 @@ type Metrics interface {
 	Request(method, route string, status int, took time.Duration)
 }
 
+// Config is the part of the switch configuration the management API reads: its listener
+// section, the card programs, and the data directory it keeps its own files in (the JWE key, the
+// audit log and the webhook outbox, under DataDir/mgmt).
+type Config struct {
+	DataDir  string
+	HTTP     config.HTTP
+	Programs []config.Program
+}
+
+// Program finds a program by name.
+func (c *Config) Program(name string) (*config.Program, bool) {
+	for i := range c.Programs {
+		if c.Programs[i].Name == name {
+			return &c.Programs[i], true
+		}
+	}
+	return nil, false
+}
+
 // Deps are what the management API runs on.
 type Deps struct {
-	Config  *config.Config
+	Config  Config
 	Engine  *engine.Engine
 	PANHash func(pan string) string
 	Logger  *slog.Logger
@@ -76,7 +95,7 @@ type Deps struct {
 
 // Server is the management API.
 type Server struct {
-	cfg      *config.Config
+	cfg      *Config
 	eng      *engine.Engine
 	panHash  func(string) string
 	log      *slog.Logger
@@ -100,10 +119,11 @@ type Server struct {
 // the data directory, opens the audit log and the webhook outbox there, and checks the TLS and
 // admin-token configuration.
 func New(d Deps) (*Server, error) {
-	if d.Config == nil || d.Engine == nil || d.PANHash == nil {
-		return nil, errors.New("mgmt: Config, Engine and PANHash are required")
+	if d.Config.DataDir == "" || d.Engine == nil || d.PANHash == nil {
+		return nil, errors.New("mgmt: Config.DataDir, Engine and PANHash are required")
 	}
-	s := &Server{cfg: d.Config, eng: d.Engine, panHash: d.PANHash, log: d.Logger, ready: d.Ready,
+	cfg := d.Config
+	s := &Server{cfg: &cfg, eng: d.Engine, panHash: d.PANHash, log: d.Logger, ready: d.Ready,
 		clock: d.Clock, metrics: d.Metrics}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -114,12 +134,12 @@ func New(d Deps) (*Server, error) {
 	if s.clock == nil {
 		s.clock = time.Now
 	}
-	h := &d.Config.HTTP
+	h := &cfg.HTTP
 	s.maxBody = h.MaxBodyBytes
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}
-	dir := filepath.Join(d.Config.DataDir, "mgmt")
+	dir := filepath.Join(cfg.DataDir, "mgmt")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("mgmt: %w", err)
 	}
@@ -240,11 +260,22 @@ func (s *Server) Serve(ln net.Listener) error {
 	return s.srv.Serve(ln)
 }
 
-// Shutdown stops accepting, waits for in-flight requests, stops the webhook deliverer and closes
-// the audit log and the outbox.
+// Stop stops accepting and waits, bounded by ctx, for the requests in flight. The audit log and
+// the webhook outbox stay open: authorizations still being answered record their events there
+// until Close.
+func (s *Server) Stop(ctx context.Context) error {
+	return s.srv.ShutdownWithContext(ctx)
+}
+
+// Close stops the webhook deliverer and closes the audit log and the outbox; events published
+// afterwards are dropped. Call it after Stop, once nothing publishes any more.
+func (s *Server) Close() error {
+	return errors.Join(s.hooks.Close(), s.audit.Close())
+}
+
+// Shutdown is Stop without a bound, then Close.
 func (s *Server) Shutdown() error {
-	err := s.srv.Shutdown()
-	return errors.Join(err, s.hooks.Close(), s.audit.Close())
+	return errors.Join(s.Stop(context.Background()), s.Close())
 }
 
 // PublicKey is the server's RSA public key for encrypted requests (clients, tests).

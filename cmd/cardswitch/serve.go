@@ -55,10 +55,7 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	a, err := app.Start(cfg, log)
-	if err != nil {
-		return err
-	}
+	a := app.New(cfg, log, app.Options{})
 	// CARDSWITCH_MEMPROFILE=FILE writes a heap profile at shutdown (allocations since start).
 	if path := os.Getenv("CARDSWITCH_MEMPROFILE"); path != "" {
 		defer func() {
@@ -69,9 +66,24 @@ func serve(args []string) error {
 		}()
 	}
 	if tr.path != "" {
-		go tr.record(ctx, log)
+		// The trace starts its delay once the switch serves, and ends with it.
+		tctx, cancel := context.WithCancel(ctx)
+		traced := make(chan struct{})
+		defer func() { cancel(); <-traced }()
+		go func() {
+			defer close(traced)
+			select {
+			case <-a.Started():
+				tr.record(tctx, log)
+			case <-tctx.Done():
+			}
+		}()
 	}
-	<-ctx.Done()
-	log.Info("shutting down")
-	return a.Shutdown()
+	// Run returns nil after a signal and a clean drain (exit 0), or the error of a component
+	// that failed, once the others are stopped (exit 1).
+	if err := a.Run(ctx); err != nil {
+		log.Error("cardswitch stopped with an error", "err", err)
+		return err
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package acquirer
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -32,7 +33,7 @@ func startSwitch(t *testing.T) (*app.App, *config.Config) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := a.Shutdown(); err != nil {
+		if err := a.Shutdown(context.Background()); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
 	})
@@ -65,7 +66,7 @@ func provision(t *testing.T, a *app.App, cfg *config.Config, s Setup) (*World, *
 
 func startMgmt(t *testing.T, a *app.App, cfg *config.Config) *Mgmt {
 	t.Helper()
-	srv, err := mgmt.New(mgmt.Deps{Config: cfg, Engine: a.Engine(), PANHash: pan.Hasher(config.Key(cfg.Security.DataKey)),
+	srv, err := mgmt.New(mgmt.Deps{Config: mgmt.Config{DataDir: cfg.DataDir, HTTP: cfg.HTTP, Programs: cfg.Programs}, Engine: a.Engine(), PANHash: pan.Hasher(config.Key(cfg.Security.DataKey)),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Ready: a.Ready})
 	if err != nil {
 		t.Fatalf("mgmt: %v", err)

@@ -40,7 +40,11 @@ type Dispatcher struct {
 	work   chan pending
 	notify func(Notice)
 	wg     sync.WaitGroup
-	once   sync.Once
+	// mu orders the engine's sends on work with Close: a send holds it shared, Close exclusively
+	// to close work, so an engine that outlives its Stop (a shutdown that timed out) never sends
+	// on a closed channel; once closed, it answers on its own goroutine instead.
+	mu     sync.RWMutex
+	closed bool // guarded by mu
 
 	dropped    atomic.Uint64
 	overloaded atomic.Uint64
@@ -62,8 +66,8 @@ type Notice struct {
 	CardID, BalanceID string
 }
 
-// Options configure a Dispatcher.
-type Options struct {
+// Config holds the dispatcher's limits and hooks. Zero values take the defaults.
+type Config struct {
 	// Encoders is the number of goroutines encoding answers; default GOMAXPROCS.
 	Encoders int
 	// EncodeQueue bounds answers waiting for an encoder; default 16384. The engine waits when it
@@ -74,7 +78,7 @@ type Options struct {
 }
 
 // New builds a dispatcher over the engine queue. Close stops its encoders.
-func New(eng Submitter, log *slog.Logger, obs Observer, o Options) *Dispatcher {
+func New(eng Submitter, log *slog.Logger, obs Observer, o Config) *Dispatcher {
 	if o.Encoders <= 0 {
 		o.Encoders = runtime.GOMAXPROCS(0)
 	}
@@ -92,10 +96,30 @@ func New(eng Submitter, log *slog.Logger, obs Observer, o Options) *Dispatcher {
 	return d
 }
 
-// Close stops the encoders once every queued answer is written. Call it after the engine stopped.
+// Close stops the encoders once every queued answer is written. Call it after the engine stopped;
+// should the engine still answer after Close (its Stop timed out), those answers are encoded and
+// written on the engine's goroutine.
 func (d *Dispatcher) Close() {
-	d.once.Do(func() { close(d.work) })
+	d.mu.Lock()
+	if !d.closed {
+		d.closed = true
+		close(d.work)
+	}
+	d.mu.Unlock()
 	d.wg.Wait()
+}
+
+// enqueue hands an engine answer to the encoders. It runs on the engine goroutine; when the queue
+// is full the engine waits (backpressure), and the encoders keep draining until Close.
+func (d *Dispatcher) enqueue(p pending) {
+	d.mu.RLock()
+	if d.closed {
+		d.mu.RUnlock()
+		d.answer(p)
+		return
+	}
+	d.work <- p
+	d.mu.RUnlock()
 }
 
 // Stats are the dispatcher's counters.
@@ -145,7 +169,7 @@ func (d *Dispatcher) HandleFrame(conn server.ConnInfo, frame []byte, reply func(
 			if err == nil {
 				resp = v.(authz.Response)
 			}
-			d.work <- pending{req: req, resp: resp, reply: reply, start: start, cardID: cardID, balanceID: balanceID}
+			d.enqueue(pending{req: req, resp: resp, reply: reply, start: start, cardID: cardID, balanceID: balanceID})
 		},
 	}
 	if err := d.eng.Submit(op); err != nil {

@@ -96,7 +96,7 @@ func handle(t *testing.T, d *Dispatcher, frame []byte) *codec.ResponseMessage {
 
 // Contract §2: when the engine cannot take the request the answer is 96 at once, not silence.
 func TestQueueFullAnswers96AtOnce(t *testing.T) {
-	d := New(fullQueue{}, nil, nil, Options{})
+	d := New(fullQueue{}, nil, nil, Config{})
 	defer d.Close()
 	if r := handle(t, d, auth(t, "000001")); r.MTI != "0110" || r.ResponseCode != "96" {
 		t.Fatalf("queue full: %s 39=%s", r.MTI, r.ResponseCode)
@@ -110,7 +110,7 @@ func TestQueueFullAnswers96AtOnce(t *testing.T) {
 func TestJournalFailureAnswers96(t *testing.T) {
 	e := newInline(t)
 	e.err = errors.New("disk full")
-	d := New(e, nil, nil, Options{})
+	d := New(e, nil, nil, Config{})
 	defer d.Close()
 	if r := handle(t, d, auth(t, "000002")); r.ResponseCode != "96" {
 		t.Fatalf("journal failure: 39=%s", r.ResponseCode)
@@ -119,7 +119,7 @@ func TestJournalFailureAnswers96(t *testing.T) {
 
 // Network management is answered in place; malformed messages get 30 or are dropped.
 func TestNetworkManagementAndMalformed(t *testing.T) {
-	d := New(fullQueue{}, nil, nil, Options{}) // never reaches the engine
+	d := New(fullQueue{}, nil, nil, Config{}) // never reaches the engine
 	defer d.Close()
 	echo, _ := codec.BuildRequest(&authz.Request{MTI: "0800", F7: "1122101530", STAN: "000003", NetworkCode: "301"})
 	if r := handle(t, d, echo); r.MTI != "0810" || r.ResponseCode != "00" {
@@ -142,7 +142,7 @@ func TestNetworkManagementAndMalformed(t *testing.T) {
 func TestNotifyReportsAccount(t *testing.T) {
 	var mu sync.Mutex
 	var notices []Notice
-	d := New(newInline(t), nil, nil, Options{Notify: func(n Notice) { mu.Lock(); notices = append(notices, n); mu.Unlock() }})
+	d := New(newInline(t), nil, nil, Config{Notify: func(n Notice) { mu.Lock(); notices = append(notices, n); mu.Unlock() }})
 	if r := handle(t, d, auth(t, "000005")); r.ResponseCode != "00" {
 		t.Fatalf("authorization: 39=%s", r.ResponseCode)
 	}
@@ -151,5 +151,15 @@ func TestNotifyReportsAccount(t *testing.T) {
 	defer mu.Unlock()
 	if len(notices) != 1 || notices[0].CardID != "ca" || notices[0].BalanceID != "ba" || !notices[0].Response.Action.IsApproved() {
 		t.Fatalf("notices %+v", notices)
+	}
+}
+
+// An engine that answers after Close (its Stop timed out at shutdown) gets its answer written on
+// its own goroutine instead of sending on the closed encoder queue (a panic before).
+func TestAnswerAfterCloseIsWrittenInPlace(t *testing.T) {
+	d := New(newInline(t), nil, nil, Config{})
+	d.Close()
+	if r := handle(t, d, auth(t, "000009")); r.MTI != "0110" || r.ResponseCode != "00" {
+		t.Fatalf("after Close: %s 39=%s", r.MTI, r.ResponseCode)
 	}
 }

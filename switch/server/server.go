@@ -227,12 +227,23 @@ func (s *Server) ListenAndServe() error {
 	if s.isShuttingDown() {
 		return ErrServerClosed
 	}
+	ln, err := s.Listen()
+	if err != nil {
+		return err
+	}
+	return s.Serve(ln)
+}
+
+// Listen opens the TCP listener of Config.Addr as ListenAndServe does (TCP keep-alive on accepted
+// connections), without serving it: a caller that must know the address, or see a bind error,
+// before it serves (the app, which binds every listener before any traffic) passes it to Serve.
+func (s *Server) Listen() (net.Listener, error) {
 	lc := net.ListenConfig{KeepAlive: tcpKeepAlivePeriod}
 	ln, err := lc.Listen(context.Background(), "tcp", s.cfg.Addr)
 	if err != nil {
-		return fmt.Errorf("server: listen %s: %w", s.cfg.Addr, err)
+		return nil, fmt.Errorf("server: listen %s: %w", s.cfg.Addr, err)
 	}
-	return s.Serve(ln)
+	return ln, nil
 }
 
 // Serve accepts connections on ln until Shutdown, then returns ErrServerClosed; any other return

@@ -77,7 +77,7 @@ func (s *sw) stop() {
 		s.conn = nil
 	}
 	if s.app != nil {
-		if err := s.app.Shutdown(); err != nil {
+		if err := s.app.Shutdown(context.Background()); err != nil {
 			s.t.Errorf("shutdown: %v", err)
 		}
 		s.app = nil

@@ -101,7 +101,7 @@ func (s *sw) stop() {
 		return
 	}
 	s.http.CloseIdleConnections()
-	if err := s.app.Shutdown(); err != nil {
+	if err := s.app.Shutdown(context.Background()); err != nil {
 		s.t.Errorf("shutdown: %v", err)
 	}
 	s.app = nil
