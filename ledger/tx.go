@@ -22,7 +22,6 @@ type Tx struct {
 	popped        []expiry // expiry entries taken by DueExpiries, restored on Rollback
 	pruned        []aging  // retention entries taken by Prune, restored on Rollback
 	scratch       resolved // Process's resolved card, reused (see original)
-	ownAuth       bool     // original stored the auth record of the message it processes
 
 	// History mode (history.go).
 	authBase       *coldBase[Auth]
