@@ -215,8 +215,17 @@ func NewFixtureOn(t testing.TB, st *ledger.State, loadedMinor int64, commit func
 // refusal.
 func (f *Fixture) Manage(what string, fn func(tx *ledger.Tx, env *ledger.Env) *ledger.Refusal) {
 	f.T.Helper()
+	f.ManageReading(what, nil, fn)
+}
+
+// ManageReading is Manage for a command that reads the records k names (nil: none).
+func (f *Fixture) ManageReading(what string, k *ledger.Keys, fn func(tx *ledger.Tx, env *ledger.Env) *ledger.Refusal) {
+	f.T.Helper()
 	tx := f.State.Begin()
 	env := f.env()
+	if k != nil {
+		f.Load(tx, k, &env)
+	}
 	if r := fn(tx, &env); r != nil {
 		f.T.Fatalf("%s refused: %v", what, r)
 	}
@@ -302,12 +311,29 @@ func (f *Fixture) Process(req *authz.Request) authz.Response {
 	f.T.Helper()
 	tx := f.State.Begin()
 	env := f.env()
+	f.LoadMessage(tx, req, &env)
 	resp := tx.Process(req, &env)
 	f.commit(tx)
 	if err := CheckBooks(f.State); err != nil {
 		f.T.Fatalf("after %s STAN %s: %v", req.MTI, req.STAN, err)
 	}
 	return resp
+}
+
+// LoadMessage loads into tx what processing req reads (as the engine does before a batch).
+func (f *Fixture) LoadMessage(tx *ledger.Tx, req *authz.Request, env *ledger.Env) {
+	f.T.Helper()
+	var k ledger.Keys
+	ledger.KeysOf(req, &k)
+	f.Load(tx, &k, env)
+}
+
+// Load loads into tx the records k names (as the engine does before a batch).
+func (f *Fixture) Load(tx *ledger.Tx, k *ledger.Keys, env *ledger.Env) {
+	f.T.Helper()
+	if err := tx.Load(k, env); err != nil {
+		f.T.Fatalf("load: %v", err)
+	}
 }
 
 // Expect runs a message and fails the test unless it is answered with want.
