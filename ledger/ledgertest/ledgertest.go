@@ -5,7 +5,6 @@ package ledgertest
 
 import (
 	"fmt"
-	"os"
 	"reflect"
 	"sort"
 	"strconv"
@@ -158,14 +157,8 @@ const (
 	PVV       = "1234"
 )
 
-// MemoryMode reports whether fixtures keep auth records and replies in memory (the State
-// without a History) rather than in History mode, the mode of the switch: set
-// CARDSWITCH_TEST_LEDGER=memory to run a package's tests in it (make test runs the ledger's
-// tests in both).
-func MemoryMode() bool { return os.Getenv("CARDSWITCH_TEST_LEDGER") == "memory" }
-
-// NewFixture builds the fixture with loadedMinor on the balance and the card issued, over an
-// in-memory journal (see MemoryMode).
+// NewFixture builds the fixture with loadedMinor on the balance and the card issued, in History
+// mode (the switch's) over an in-memory journal.
 func NewFixture(t testing.TB, loadedMinor int64) *Fixture {
 	f, _ := NewMemoryJournalFixture(t, loadedMinor)
 	return f
@@ -175,9 +168,6 @@ func NewFixture(t testing.TB, loadedMinor int64) *Fixture {
 // committed to first.
 func NewMemoryJournalFixture(t testing.TB, loadedMinor int64) (*Fixture, *journal.Memory) {
 	mem := journal.NewMemory()
-	if MemoryMode() {
-		return NewJournaledFixture(t, loadedMinor, mem.Commit), mem
-	}
 	return NewHistoryFixture(t, loadedMinor, mem), mem
 }
 
