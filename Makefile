@@ -22,8 +22,6 @@ test-unit:
 
 test-race:
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
-	# The ledger's tests again with auth records and replies kept in memory (no History).
-	CARDSWITCH_TEST_LEDGER=memory $(GO) test -race -count=1 ./ledger/...
 	# Our patch to Badger (compaction pacing; third_party/badger/CARDSWITCH.md), a module of its own.
 	cd third_party/badger && $(GO) test -race -count=1 .
 

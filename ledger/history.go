@@ -255,39 +255,36 @@ func sortEntries(es []IndexEntry) {
 }
 
 // coldBase is the committed side of a Tx's auth or reply overlay in History mode: the key set,
-// then the journal.
+// then the records Load read for the batch. It reads only memory.
 type coldBase[T any] struct {
-	tx    *Tx
-	keys  *keySet
-	read  func(string) (T, bool, error)
-	known map[string]bool // committed existence of the keys looked up in this batch
-	// heldAt is, for auth keys looked up, the expiry of the committed record if it is an open
+	tx     *Tx
+	keys   *keySet
+	readFn func(string) (T, bool, error) // the journal's read: Load only (prefetch.go)
+	known  map[string]bool               // committed existence of the keys looked up in this batch
+	loaded map[string]T                  // the committed records Load read
+	// heldAt is, for auth keys loaded, the expiry of the committed record if it is an open
 	// hold (0 otherwise): a rewrite that keeps the same hold adds no expiry entry.
 	heldAt map[string]int64
 }
 
 func (b *coldBase[T]) get(key string) (T, bool) {
 	var zero T
-	if known, ok := b.known[key]; ok && !known {
-		return zero, false
+	if known, ok := b.known[key]; ok {
+		if !known {
+			return zero, false
+		}
+		return b.loaded[key], true
 	}
 	if !b.keys.has(b.tx.s.cold.hash(key)) {
 		b.known[key] = false
 		return zero, false
 	}
-	v, ok, err := b.read(key)
-	if err != nil {
-		b.tx.fail(err)
-		return zero, false
-	}
-	b.known[key] = ok
-	if a, isAuth := any(&v).(*Auth); isAuth && ok && a.State == AuthOpen && a.HeldMinor != 0 {
-		b.heldAt[key] = a.ExpiresAt
-	}
-	return v, ok
+	// A record may exist under key, and Load did not read it: the operation's Keys missed it.
+	b.tx.fail(ErrNotLoaded)
+	return zero, false
 }
 
-// existed reports whether key has a committed record, reading the journal if this batch has not.
+// existed reports whether key has a committed record.
 func (b *coldBase[T]) existed(key string) bool {
 	if known, ok := b.known[key]; ok {
 		return known
@@ -298,5 +295,6 @@ func (b *coldBase[T]) existed(key string) bool {
 
 func (b *coldBase[T]) reset() {
 	clear(b.known)
+	clear(b.loaded)
 	clear(b.heldAt)
 }

@@ -37,6 +37,9 @@ func TestHistoryKeyHashCollisions(t *testing.T) {
 
 	// Retention forgets the reversed a2 (money-less) and the replies; a1 and a3 stay findable.
 	tx := f.State.Begin()
+	env := f.Env
+	env.Now = f.Now
+	f.Load(tx, &ledger.Keys{PruneBeforeNanos: f.Now.Add(time.Nanosecond).UnixNano(), PruneMax: 100}, &env)
 	n := tx.Prune(f.Now.Add(time.Nanosecond).UnixNano(), 100)
 	f.CommitTx(tx)
 	if n == 0 {
@@ -100,6 +103,8 @@ func TestHistoryExpiresMoreHoldsThanOneScanReads(t *testing.T) {
 		tx := f.State.Begin()
 		env := f.Env
 		env.Now = f.Now.Add(2 * time.Hour)
+		f.Load(tx, &ledger.Keys{ExpireMax: 1 << 20}, &env) // one Load per scan
+		f.Load(tx, &ledger.Keys{ExpireMax: 1 << 20}, &env)
 		released += tx.ExpireHolds(&env, 1<<20)
 		released += tx.ExpireHolds(&env, 1<<20)
 		f.CommitTx(tx)

@@ -74,6 +74,18 @@ func (tx *Tx) commitCold() {
 	c.agingEntries = max(c.agingEntries, 0)
 }
 
+// indexBound is no later than the earliest entry of a time index as this batch left it
+// (MaxInt64: none).
+func (tx *Tx) indexBound(table string) int64 {
+	if b, ok := tx.bounds[table]; ok {
+		return b
+	}
+	if table == TableAging {
+		return tx.s.cold.nextAging
+	}
+	return tx.s.cold.nextExpiry
+}
+
 // scanRows bounds the index rows one scan reads.
 const scanRows = 64
 
@@ -82,19 +94,12 @@ const scanRows = 64
 // in a new row. The entries are returned in time order, each key once.
 func (tx *Tx) dueCold(table string, due func(at int64) bool, max int) []IndexEntry {
 	c := tx.s.cold
-	bound := c.nextExpiry
-	if table == TableAging {
-		bound = c.nextAging
-	}
-	if b, ok := tx.bounds[table]; ok {
-		bound = b
-	}
-	if bound == math.MaxInt64 || !due(bound) {
+	if !due(tx.indexBound(table)) {
 		return nil
 	}
-	rows, err := c.h.ReadIndex(table, scanRows)
-	if err != nil {
-		tx.fail(err)
+	rows, ok := tx.indexRows[table]
+	if !ok {
+		tx.fail(ErrNotLoaded) // the due rows must have been read by Load
 		return nil
 	}
 	var out []IndexEntry

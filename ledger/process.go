@@ -104,9 +104,9 @@ func (tx *Tx) Process(req *authz.Request, env *Env) authz.Response {
 			}
 			return authz.Response{Action: authz.DuplicateMismatch}
 		}
-		tx.ownAuth = false
-		resp = tx.original(req, env)
-		if a := tx.auths.dirty[okey]; tx.ownAuth && a != nil {
+		var recorded bool
+		resp, recorded = tx.original(req, env, okey)
+		if a := tx.auths.dirty[okey]; recorded && a != nil {
 			a.HasReply, a.RRN, a.ReplyHash, a.Response = true, req.RRN, hash, resp
 			return resp
 		}
@@ -172,14 +172,14 @@ func (tx *Tx) plasticOf(c Card) Card {
 }
 
 // original handles a request that is its own original: authorization, balance inquiry, financial,
-// refund and authorization advice.
-func (tx *Tx) original(req *authz.Request, env *Env) authz.Response {
-	okey := OriginalKey(req.BaseMTI, req.STAN, req.F7, req.AcquirerID)
+// refund and authorization advice. It goes resolve -> gather -> authz.Decide -> book, and reports
+// whether it stored the auth record of the message (recorded): Process keeps the answer in it.
+func (tx *Tx) original(req *authz.Request, env *Env, okey string) (resp authz.Response, recorded bool) {
 	prior, hasPrior := tx.Auth(okey)
 	if hasPrior && prior.State != AuthReversedFirst && prior.State != AuthCaptured {
 		// Same MTI, STAN, field 7 and acquirer but another RRN: field 90 could not tell the two
 		// apart, so the second is refused as a duplicate.
-		return authz.Response{Action: authz.DuplicateMismatch}
+		return authz.Response{Action: authz.DuplicateMismatch}, false
 	}
 	// The resolved card is passed by pointer to the Verifier (an interface), which would move a
 	// local to the heap on every message: the Tx's scratch copy is reused instead (one goroutine
@@ -189,141 +189,177 @@ func (tx *Tx) original(req *authz.Request, env *Env) authz.Response {
 	if r.ok && r.token == nil && cardPresent(req) {
 		r.card = tx.plasticOf(r.card)
 	}
-	now := env.Now
-	auth := Auth{Key: okey, Kind: req.Kind, CreatedAt: now.UnixNano(), AmountMinor: req.AmountMinor,
+	auth := Auth{Key: okey, Kind: req.Kind, CreatedAt: env.Now.UnixNano(), AmountMinor: req.AmountMinor,
 		Merchant: req.MerchantName, MCC: req.MCC}
 	if r.ok {
 		auth.CardID, auth.BalanceID = r.card.ID, r.card.BalanceID
 	}
-
-	if hasPrior && prior.State == AuthReversedFirst {
-		// The reversal came first: the original is declined and leaves no hold. An advice
-		// (0120) reports a decision the network already took and is always acknowledged 00
-		// (contract §2), but it leaves no hold either.
-		auth.State, auth.Action = AuthReversed, authz.DoNotHonour
-		tx.putOwnAuth(auth)
-		if req.Kind == authz.KindAuthAdvice {
-			return authz.Response{Action: authz.Approved}
-		}
-		return authz.Response{Action: authz.DoNotHonour}
+	if hasPrior {
+		return tx.afterFollowUp(req, prior, auth)
 	}
-	if hasPrior && prior.State == AuthCaptured {
+	if req.Kind == authz.KindAuthAdvice {
+		return tx.advice(req, env, *r, auth), true
+	}
+	var g gathered
+	tx.gather(req, env, r, &g)
+	auth.PartnerID = g.partnerID
+	d := authz.Decide(g.in)
+	return tx.book(req, env, r, &g, d, auth)
+}
+
+// afterFollowUp answers an original whose follow-up arrived first (the prior auth record).
+func (tx *Tx) afterFollowUp(req *authz.Request, prior Auth, auth Auth) (authz.Response, bool) {
+	if prior.State == AuthCaptured {
 		// A completion was force-posted before this original arrived: the money has moved
 		// already, so the original is approved and places no hold.
-		return authz.Response{Action: authz.Approved, AuthCode: authCode(okey)}
+		return authz.Response{Action: authz.Approved, AuthCode: authCode(auth.Key)}, false
 	}
-
+	// The reversal came first: the original is declined and leaves no hold. An advice (0120)
+	// reports a decision the network already took and is always acknowledged 00 (contract §2),
+	// but it leaves no hold either.
+	auth.State, auth.Action = AuthReversed, authz.DoNotHonour
+	tx.PutAuth(auth)
 	if req.Kind == authz.KindAuthAdvice {
-		return tx.advice(req, env, *r, auth)
+		return authz.Response{Action: authz.Approved}, true
 	}
+	return authz.Response{Action: authz.DoNotHonour}, true
+}
 
-	in := authz.Input{Kind: req.Kind, CardFound: r.ok, AmountMinor: req.AmountMinor,
+// gathered is what a decision is taken on: the authz input, the balances it reads and the
+// results of the security checks.
+type gathered struct {
+	in         authz.Input
+	bal        Balance
+	partner    Balance
+	hasPartner bool
+	partnerID  string // the program's partner balance, even when it is missing
+	checks     Checks
+}
+
+// gather builds the decision's input for a request on the resolved card r and runs the
+// security checks when the card may be used at all.
+func (tx *Tx) gather(req *authz.Request, env *Env, r *resolved, g *gathered) {
+	now := env.Now
+	in := &g.in
+	*in = authz.Input{Kind: req.Kind, CardFound: r.ok, AmountMinor: req.AmountMinor,
 		RequestExpiryYYMM: req.ExpiryYYMM, NowYYMM: now.UTC().Format("0601"),
 		RequestCurrencyNum: req.CurrencyNum}
-	var bal, partner Balance
-	var hasPartner bool
-	var checks Checks
-	if r.ok {
-		c := &r.card
-		in.CardState, in.LockReason, in.CardExpiryYYMM = c.State, c.LockReason, c.ExpiryYYMM
-		in.PINTries, in.CardDataFails = c.PINTries, c.CardDataFails
-		if r.token != nil {
-			in.ViaToken, in.TokenState, in.TokenExpiryYYMM = true, r.token.State, r.token.ExpiryYYMM
-		}
-		bal, _ = tx.Balance(c.BalanceID)
-		in.BalanceActive = bal.State == BalanceActive
-		if cur, ok := CurrencyByAlpha(bal.Currency); ok {
-			in.BalanceCurrencyNum = cur.Numeric
-		}
-		in.AvailableMinor = bal.AvailableMinor()
-		if env.Program != nil {
-			if p, ok := env.Program(c.Program); ok && p.PartnerBalanceID != "" {
-				partner, hasPartner = tx.Balance(p.PartnerBalanceID)
-				in.HasPartner, in.PartnerAvailableMinor = hasPartner, partner.AvailableMinor()
-				auth.PartnerID = p.PartnerBalanceID
-			}
-		}
-		day := now.Unix() / 86400
-		if c.Usage.Day == day {
-			in.CountToday, in.AmountTodayMinor = c.Usage.Count, c.Usage.AmountMinor
-		}
-		in.MaxAmountMinor, in.MaxCountPerDay, in.MaxAmountPerDay = c.Limits.MaxAmountMinor, c.Limits.MaxCountPerDay, c.Limits.MaxAmountPerDay
-		if env.Verifier != nil && usable(in) {
-			checks = env.Verifier.Verify(req, c, r.token)
-			if checks.Cryptogram == authz.CheckPassed && !freshATC(checks.ATC, c, r.token) {
-				checks.Cryptogram = authz.CheckFailed
-			}
-		}
-		in.CardData, in.PIN, in.Cryptogram = checks.CardData, checks.PIN, checks.Cryptogram
-		if env.Recurring != nil && env.Recurring(tx, req, c) {
-			in.RecurringViolation = true
+	if !r.ok {
+		return
+	}
+	c := &r.card
+	in.CardState, in.LockReason, in.CardExpiryYYMM = c.State, c.LockReason, c.ExpiryYYMM
+	in.PINTries, in.CardDataFails = c.PINTries, c.CardDataFails
+	if r.token != nil {
+		in.ViaToken, in.TokenState, in.TokenExpiryYYMM = true, r.token.State, r.token.ExpiryYYMM
+	}
+	g.bal, _ = tx.Balance(c.BalanceID)
+	in.BalanceActive = g.bal.State == BalanceActive
+	if cur, ok := CurrencyByAlpha(g.bal.Currency); ok {
+		in.BalanceCurrencyNum = cur.Numeric
+	}
+	in.AvailableMinor = g.bal.AvailableMinor()
+	if env.Program != nil {
+		if p, ok := env.Program(c.Program); ok && p.PartnerBalanceID != "" {
+			g.partner, g.hasPartner = tx.Balance(p.PartnerBalanceID)
+			in.HasPartner, in.PartnerAvailableMinor = g.hasPartner, g.partner.AvailableMinor()
+			g.partnerID = p.PartnerBalanceID
 		}
 	}
-	d := authz.Decide(in)
+	if day := now.Unix() / 86400; c.Usage.Day == day {
+		in.CountToday, in.AmountTodayMinor = c.Usage.Count, c.Usage.AmountMinor
+	}
+	in.MaxAmountMinor, in.MaxCountPerDay, in.MaxAmountPerDay = c.Limits.MaxAmountMinor, c.Limits.MaxCountPerDay, c.Limits.MaxAmountPerDay
+	if env.Verifier != nil && usable(*in) {
+		g.checks = env.Verifier.Verify(req, c, r.token)
+		if g.checks.Cryptogram == authz.CheckPassed && !freshATC(g.checks.ATC, c, r.token) {
+			g.checks.Cryptogram = authz.CheckFailed
+		}
+	}
+	in.CardData, in.PIN, in.Cryptogram = g.checks.CardData, g.checks.PIN, g.checks.Cryptogram
+	if env.Recurring != nil && env.Recurring(tx, req, c) {
+		in.RecurringViolation = true
+	}
+}
 
+// book books a decision: the card effects whatever the outcome, then one kind of approval
+// (hold, post, refund or inquiry) or the decline.
+func (tx *Tx) book(req *authz.Request, env *Env, r *resolved, g *gathered, d authz.Decision, auth Auth) (authz.Response, bool) {
 	resp := authz.Response{Action: d.Action}
 	if r.ok {
-		tx.applyCardEffects(r, d, checks, req, now)
+		tx.applyCardEffects(r, d, g.checks, req, env.Now)
 	}
-	if checks.ARQCSeen && env.Verifier != nil {
+	if g.checks.ARQCSeen && env.Verifier != nil {
 		resp.ICCResponse = env.Verifier.ICCResponse(req, &r.card, r.token, d.Action)
 	}
 	auth.Action = d.Action
 	if !d.Action.IsApproved() {
-		auth.State = AuthDeclined
-		if req.Kind != authz.KindBalanceInquiry {
-			tx.putOwnAuth(auth)
+		if req.Kind == authz.KindBalanceInquiry {
+			return resp, false // an inquiry leaves no record
 		}
-		return resp
+		auth.State = AuthDeclined
+		tx.PutAuth(auth)
+		return resp, true
 	}
-
 	switch req.Kind {
 	case authz.KindAuthorization:
-		bal.HeldMinor += req.AmountMinor
-		if hasPartner {
-			partner.HeldMinor += req.AmountMinor
-		}
-		auth.State, auth.HeldMinor = AuthOpen, req.AmountMinor
-		auth.ExpiresAt = now.Add(env.holdTTL()).UnixNano()
+		g.hold(&auth, req.AmountMinor, env)
 	case authz.KindFinancial:
-		bal.CurrentMinor -= req.AmountMinor
-		if hasPartner {
-			partner.CurrentMinor -= req.AmountMinor
-		}
-		auth.State, auth.PostedMinor = AuthPosted, req.AmountMinor
+		g.post(&auth, req.AmountMinor)
 	case authz.KindRefund:
-		bal.CurrentMinor += req.AmountMinor
-		if hasPartner {
-			partner.CurrentMinor += req.AmountMinor
-		}
-		auth.State, auth.PostedMinor = AuthPosted, -req.AmountMinor
+		g.post(&auth, -req.AmountMinor)
 	case authz.KindBalanceInquiry:
 		return authz.Response{Action: authz.Approved, HasBalance: true,
-			AvailableMinor: bal.AvailableMinor(), CurrencyNum: in.BalanceCurrencyNum,
-			ICCResponse: resp.ICCResponse}
+			AvailableMinor: g.bal.AvailableMinor(), CurrencyNum: g.in.BalanceCurrencyNum,
+			ICCResponse: resp.ICCResponse}, false
 	}
-	// Usage counters exist for the daily limits only: a card without limits keeps none, so an
-	// approval on it writes no card row (one row fewer per message in the journal).
-	if (req.Kind == authz.KindAuthorization || req.Kind == authz.KindFinancial) && r.card.Limits.any() {
-		cur, _ := tx.Card(r.card.ID)
-		day := now.Unix() / 86400
-		if cur.Usage.Day != day {
-			cur.Usage = Usage{Day: day}
-		}
-		cur.Usage.Count++
-		cur.Usage.AmountMinor += req.AmountMinor
-		tx.PutCard(cur)
+	if req.Kind == authz.KindAuthorization || req.Kind == authz.KindFinancial {
+		tx.countUsage(r.card, req.AmountMinor, env.Now)
 	}
-	tx.PutBalance(bal)
-	if hasPartner {
-		tx.PutBalance(partner)
+	tx.PutBalance(g.bal)
+	if g.hasPartner {
+		tx.PutBalance(g.partner)
 	}
-	tx.putOwnAuth(auth)
-	resp.AuthCode = authCode(okey)
-	if req.Kind == authz.KindAuthorization || req.Kind == authz.KindFinancial || req.Kind == authz.KindRefund {
-		resp.HasBalance, resp.AvailableMinor, resp.CurrencyNum = true, bal.AvailableMinor(), in.BalanceCurrencyNum
+	tx.PutAuth(auth)
+	resp.AuthCode = authCode(auth.Key)
+	resp.HasBalance, resp.AvailableMinor, resp.CurrencyNum = true, g.bal.AvailableMinor(), g.in.BalanceCurrencyNum
+	return resp, true
+}
+
+// hold places an approved authorization's hold on the balance (and partner balance).
+func (g *gathered) hold(auth *Auth, amountMinor int64, env *Env) {
+	g.bal.HeldMinor += amountMinor
+	if g.hasPartner {
+		g.partner.HeldMinor += amountMinor
 	}
-	return resp
+	auth.State, auth.HeldMinor = AuthOpen, amountMinor
+	auth.ExpiresAt = env.Now.Add(env.holdTTL()).UnixNano()
+}
+
+// post moves money at once: a financial message debits (debitMinor > 0), a refund credits.
+func (g *gathered) post(auth *Auth, debitMinor int64) {
+	g.bal.CurrentMinor -= debitMinor
+	if g.hasPartner {
+		g.partner.CurrentMinor -= debitMinor
+	}
+	auth.State, auth.PostedMinor = AuthPosted, debitMinor
+}
+
+// countUsage adds an approval to the card's daily usage. Usage counters exist for the daily
+// limits only: a card without limits keeps none, so an approval on it writes no card row (one
+// row fewer per message in the journal).
+func (tx *Tx) countUsage(card Card, amountMinor int64, now time.Time) {
+	if !card.Limits.any() {
+		return
+	}
+	cur, _ := tx.Card(card.ID)
+	day := now.Unix() / 86400
+	if cur.Usage.Day != day {
+		cur.Usage = Usage{Day: day}
+	}
+	cur.Usage.Count++
+	cur.Usage.AmountMinor += amountMinor
+	tx.PutCard(cur)
 }
 
 // usable reports whether the card may be used at all, so the security checks are worth running
@@ -377,7 +413,7 @@ func (tx *Tx) advice(req *authz.Request, env *Env, r resolved, auth Auth) authz.
 	auth.Action = authz.Approved
 	if !r.ok {
 		auth.State = AuthDeclined
-		tx.putOwnAuth(auth)
+		tx.PutAuth(auth)
 		return authz.Response{Action: authz.Approved}
 	}
 	bal, _ := tx.Balance(r.card.BalanceID)
@@ -390,7 +426,7 @@ func (tx *Tx) advice(req *authz.Request, env *Env, r resolved, auth Auth) authz.
 	}
 	auth.State, auth.HeldMinor = AuthOpen, req.AmountMinor
 	auth.ExpiresAt = env.Now.Add(env.holdTTL()).UnixNano()
-	tx.putOwnAuth(auth)
+	tx.PutAuth(auth)
 	return authz.Response{Action: authz.Approved}
 }
 
@@ -425,11 +461,4 @@ func authCode(key string) string {
 		v /= uint32(len(digits))
 	}
 	return string(b[:])
-}
-
-// putOwnAuth stores the auth record this original message creates: Process keeps the message's
-// answer in it.
-func (tx *Tx) putOwnAuth(a Auth) {
-	tx.PutAuth(a)
-	tx.ownAuth = true
 }

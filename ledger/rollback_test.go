@@ -31,13 +31,20 @@ func TestRollbackLeavesStateUnchanged(t *testing.T) {
 	batch := func(tx *ledger.Tx) []any {
 		env := f.Env
 		env.Now = f.Now.Add(45 * time.Minute) // open1 and open2 are due, open3 is not
+		reqs := []*authz.Request{lt.Auth(lt.PAN, 500, "000010"), lt.FollowUp("0220", open3, 2500, "000011"),
+			lt.FollowUp("0400", lt.Auth(lt.PAN, 1, "999999"), 1, "000012"),
+			lt.Req("0120", "000000", lt.PAN, 700, "000013"), lt.Req("0200", "200000", lt.PAN, 900, "000014")}
+		k := ledger.Keys{ExpireMax: 100}
+		for _, r := range reqs {
+			ledger.KeysOf(r, &k)
+		}
+		ledger.ReloadKeys(lt.BalanceID, "idem-1", &k)
+		f.Load(tx, &k, &env)
 		var out []any
 		out = append(out, tx.ExpireHolds(&env, 100))
-		out = append(out, tx.Process(lt.Auth(lt.PAN, 500, "000010"), &env))
-		out = append(out, tx.Process(lt.FollowUp("0220", open3, 2500, "000011"), &env))
-		out = append(out, tx.Process(lt.FollowUp("0400", lt.Auth(lt.PAN, 1, "999999"), 1, "000012"), &env))
-		out = append(out, tx.Process(lt.Req("0120", "000000", lt.PAN, 700, "000013"), &env))
-		out = append(out, tx.Process(lt.Req("0200", "200000", lt.PAN, 900, "000014"), &env))
+		for _, r := range reqs {
+			out = append(out, tx.Process(r, &env))
+		}
 		c, r := tx.CreateCustomer(ledger.Customer{ID: "cust-2", ExternalID: "ext-2", Email: "b@example.org"}, &env)
 		out = append(out, c.ID, r == nil)
 		_, r = tx.Reload(lt.BalanceID, 5000, "idem-1", &env)

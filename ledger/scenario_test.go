@@ -283,6 +283,7 @@ func TestHoldExpiry(t *testing.T) {
 		tx := f.State.Begin()
 		env := f.Env
 		env.Now = at
+		f.Load(tx, &ledger.Keys{ExpireMax: 100}, &env)
 		n := tx.ExpireHolds(&env, 100)
 		f.CommitTx(tx)
 		if err := lt.CheckBooks(f.State); err != nil {
@@ -318,6 +319,7 @@ func TestPartiallyReversedHoldExpiresOnce(t *testing.T) {
 	tx := f.State.Begin()
 	env := f.Env
 	env.Now = f.Now.Add(2 * time.Hour)
+	f.Load(tx, &ledger.Keys{ExpireMax: 100}, &env)
 	if n := tx.ExpireHolds(&env, 100); n != 1 {
 		t.Errorf("ExpireHolds reported %d releases, want 1", n)
 	}

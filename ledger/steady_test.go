@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cardswitch/cardswitch/authz"
+	"github.com/cardswitch/cardswitch/ledger"
 	lt "github.com/cardswitch/cardswitch/ledger/ledgertest"
 )
 
@@ -29,6 +30,7 @@ func TestSteadyLoadReusesSpace(t *testing.T) {
 			}
 			tx.Process(lt.FollowUp("0400", auth, 100, stan), &env) // back to no money: forgettable
 		}
+		f.Load(tx, &ledger.Keys{PruneBeforeNanos: env.Now.Add(-retention).UnixNano(), PruneMax: 1 << 30}, &env)
 		tx.Prune(env.Now.Add(-retention).UnixNano(), 1<<30)
 		f.CommitTx(tx)
 		f.Now = f.Now.Add(time.Hour)

@@ -22,17 +22,18 @@ type Tx struct {
 	popped        []expiry // expiry entries taken by DueExpiries, restored on Rollback
 	pruned        []aging  // retention entries taken by Prune, restored on Rollback
 	scratch       resolved // Process's resolved card, reused (see original)
-	ownAuth       bool     // original stored the auth record of the message it processes
 
 	// History mode (history.go).
 	authBase       *coldBase[Auth]
 	replyBase      *coldBase[Reply]
-	index          []Change         // index rows this batch writes or deletes
-	touched        map[string]bool  // index rows a scan of this batch took
-	bounds         map[string]int64 // earliest entry of an index table after this batch's scans
-	deletedEntries map[string]int   // entries of the aging rows this batch deletes (metrics)
-	prepared       bool             // Changes has settled the committed existence of every key
-	err            error            // first journal read error: the batch must not be committed
+	index          []Change              // index rows this batch writes or deletes
+	touched        map[string]bool       // index rows a scan of this batch took
+	bounds         map[string]int64      // earliest entry of an index table after this batch's scans
+	deletedEntries map[string]int        // entries of the aging rows this batch deletes (metrics)
+	indexRows      map[string][]IndexRow // the first rows of each time index, read by Load
+	dueMax         map[string][]int      // the scans Load read each time index for (their max)
+	prepared       bool                  // Changes has settled the committed existence of every key
+	err            error                 // ErrNotLoaded: the batch must not be committed
 }
 
 type overlay[T any] struct {
@@ -82,25 +83,27 @@ func (s *State) Begin() *Tx {
 	tx.auths = overlay[Auth]{base: s.auths, dirty: map[string]*Auth{}}
 	tx.replies = overlay[Reply]{base: s.replies, dirty: map[string]*Reply{}}
 	if c := s.cold; c != nil {
-		tx.authBase = &coldBase[Auth]{tx: tx, keys: &c.auths, read: c.h.ReadAuth,
-			known: map[string]bool{}, heldAt: map[string]int64{}}
-		tx.replyBase = &coldBase[Reply]{tx: tx, keys: &c.replies, read: c.h.ReadReply,
-			known: map[string]bool{}, heldAt: map[string]int64{}}
+		tx.authBase = &coldBase[Auth]{tx: tx, keys: &c.auths, readFn: c.h.ReadAuth,
+			known: map[string]bool{}, loaded: map[string]Auth{}, heldAt: map[string]int64{}}
+		tx.replyBase = &coldBase[Reply]{tx: tx, keys: &c.replies, readFn: c.h.ReadReply,
+			known: map[string]bool{}, loaded: map[string]Reply{}, heldAt: map[string]int64{}}
 		tx.auths.base, tx.replies.base = tx.authBase, tx.replyBase
 		tx.touched, tx.bounds = map[string]bool{}, map[string]int64{}
+		tx.indexRows, tx.dueMax = map[string][]IndexRow{}, map[string][]int{}
 	}
 	return tx
 }
 
-// fail records a journal read error: the batch is refused (Err) rather than decided on a
-// record it could not read.
+// fail records that the batch read a record Load did not bring in: the batch is refused (Err)
+// rather than decided on a record it did not see.
 func (tx *Tx) fail(err error) {
 	if tx.err == nil {
 		tx.err = err
 	}
 }
 
-// Err is the first journal read error of the batch; the engine rolls such a batch back.
+// Err is ErrNotLoaded when the batch read a record it had not loaded; the engine rolls such a
+// batch back.
 func (tx *Tx) Err() error { return tx.err }
 
 // Reset discards every write of the Tx so it can serve the next batch.
@@ -123,6 +126,8 @@ func (tx *Tx) Reset() {
 		clear(tx.touched)
 		clear(tx.bounds)
 		clear(tx.deletedEntries)
+		clear(tx.indexRows)
+		clear(tx.dueMax)
 	}
 	tx.index = tx.index[:0]
 	tx.prepared = false

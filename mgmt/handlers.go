@@ -15,9 +15,14 @@ type outcome struct {
 
 // exec runs a command in the engine and waits until it is durable. A refusal changes nothing.
 func (s *Server) exec(f func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal)) (any, *apiError) {
+	return s.execReading(nil, f)
+}
+
+// execReading is exec for a command that reads remembered replies: keys names them.
+func (s *Server) execReading(keys func(*ledger.Keys), f func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal)) (any, *apiError) {
 	ctx, cancel := s.engineCtx()
 	defer cancel()
-	res, err := s.eng.Do(ctx, func(tx *ledger.Tx, env *ledger.Env) any {
+	res, err := s.eng.DoReading(ctx, keys, func(tx *ledger.Tx, env *ledger.Env) any {
 		v, r := f(tx, env)
 		return outcome{v, r}
 	})
@@ -301,9 +306,10 @@ func (s *Server) reload(c *call, b ledger.Balance) (ledger.Balance, *apiError) {
 	if key != "" && !reIdemKey.MatchString(key) {
 		return ledger.Balance{}, errBad("INVALID_IDEMPOTENCY_KEY", "Idempotency-Key: 1-128 printable ASCII characters", "Idempotency-Key")
 	}
-	v, aerr := s.exec(func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {
-		return tx.Reload(b.ID, amount, key, env)
-	})
+	v, aerr := s.execReading(func(k *ledger.Keys) { ledger.ReloadKeys(b.ID, key, k) },
+		func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {
+			return tx.Reload(b.ID, amount, key, env)
+		})
 	if aerr != nil {
 		return ledger.Balance{}, aerr
 	}

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cardswitch/cardswitch/authz"
 	"github.com/cardswitch/cardswitch/ledger"
 	"github.com/cardswitch/cardswitch/ledger/journal"
 )
@@ -73,6 +74,12 @@ func (c *Config) defaults() {
 type Op struct {
 	Apply func(tx *ledger.Tx, env *ledger.Env) any
 	Done  func(result any, err error)
+	// Keys names the auth records and replies Apply reads (ledger.KeysOf for a money message):
+	// the engine loads them before the batch is applied, so Apply does no I/O. nil: none.
+	Keys func(k *ledger.Keys)
+	// Message is the money message Apply processes, if any: its keys are loaded as Keys would
+	// (ledger.KeysOf) without a closure per message.
+	Message *authz.Request
 }
 
 // Observer receives engine measurements (metrics); all methods must be cheap.
@@ -95,6 +102,9 @@ type Engine struct {
 	done    chan struct{}
 	stopped atomic.Bool
 	mu      sync.RWMutex // Submit holds it shared; Stop exclusively, to close the queue safely
+
+	keys    ledger.Keys // prefetch: the Keys of one op, reused
+	loadErr []error     // prefetch: per op of the batch, the error loading its keys
 
 	batches    atomic.Uint64
 	opsApplied atomic.Uint64
@@ -141,12 +151,17 @@ func (e *Engine) Submit(op Op) error {
 
 // Do submits an op and waits for its result (management API, provisioning).
 func (e *Engine) Do(ctx context.Context, apply func(tx *ledger.Tx, env *ledger.Env) any) (any, error) {
+	return e.DoReading(ctx, nil, apply)
+}
+
+// DoReading is Do for an op that reads auth records or replies: keys names them (Op.Keys).
+func (e *Engine) DoReading(ctx context.Context, keys func(*ledger.Keys), apply func(tx *ledger.Tx, env *ledger.Env) any) (any, error) {
 	type res struct {
 		v   any
 		err error
 	}
 	ch := make(chan res, 1)
-	if err := e.Submit(Op{Apply: apply, Done: func(v any, err error) { ch <- res{v, err} }}); err != nil {
+	if err := e.Submit(Op{Apply: apply, Keys: keys, Done: func(v any, err error) { ch <- res{v, err} }}); err != nil {
 		return nil, err
 	}
 	select {
@@ -241,17 +256,25 @@ func (e *Engine) run() {
 func (e *Engine) apply(tx *ledger.Tx, batch []Op, results []any, changes *[]ledger.Change) []any {
 	env := e.env
 	env.Now = e.clock()
+	e.prefetch(tx, batch, &env)
 	for i := range batch {
-		results = append(results, batch[i].Apply(tx, &env))
+		var v any
+		if e.loadErr[i] == nil {
+			v = batch[i].Apply(tx, &env)
+		}
+		results = append(results, v)
 	}
 	err := e.persist(tx, changes)
 	for i := range batch {
 		if batch[i].Done == nil {
 			continue
 		}
-		if err != nil {
+		switch {
+		case err != nil:
 			batch[i].Done(nil, err)
-		} else {
+		case e.loadErr[i] != nil:
+			batch[i].Done(nil, e.loadErr[i])
+		default:
 			batch[i].Done(results[i], nil)
 		}
 	}
@@ -259,15 +282,40 @@ func (e *Engine) apply(tx *ledger.Tx, batch []Op, results []any, changes *[]ledg
 	return results
 }
 
+// prefetch reads, before the batch is applied, the records each op names (Op.Keys) from the
+// journal into the Tx, which then reads only memory. An op whose records could not be read is
+// not applied and is answered with the error (the switch answers 96); the rest of the batch
+// goes on.
+func (e *Engine) prefetch(tx *ledger.Tx, batch []Op, env *ledger.Env) {
+	e.loadErr = e.loadErr[:0]
+	for i := range batch {
+		var err error
+		if op := &batch[i]; op.Keys != nil || op.Message != nil {
+			e.keys.Reset()
+			if op.Message != nil {
+				ledger.KeysOf(op.Message, &e.keys)
+			}
+			if op.Keys != nil {
+				op.Keys(&e.keys)
+			}
+			if err = tx.Load(&e.keys, env); err != nil {
+				e.failures.Add(1)
+				e.log.Error("journal read failed; operation refused", "err", err)
+			}
+		}
+		e.loadErr = append(e.loadErr, err)
+	}
+}
+
 // persist writes the batch's changes and merges them, or rolls the batch back.
 func (e *Engine) persist(tx *ledger.Tx, changes *[]ledger.Change) error {
 	e.batches.Add(1)
 	*changes = tx.Changes((*changes)[:0])
 	if err := tx.Err(); err != nil {
-		// A record the batch needed could not be read from the journal: nothing of it is
-		// committed and its ops are answered with the error (the switch answers 96).
+		// An op read a record it had not named in its Keys: nothing of the batch is committed
+		// and its ops are answered with the error (the switch answers 96).
 		e.failures.Add(1)
-		e.log.Error("journal read failed; batch refused", "err", err)
+		e.log.Error("record read without prefetch; batch refused", "err", err)
 		tx.Rollback()
 		return err
 	}
@@ -295,9 +343,23 @@ func (e *Engine) persist(tx *ledger.Tx, changes *[]ledger.Change) error {
 func (e *Engine) expire(tx *ledger.Tx, changes *[]ledger.Change) {
 	env := e.env
 	env.Now = e.clock()
+	k := &e.keys
+	k.Reset()
+	k.ExpireMax = e.cfg.ExpiryBatchMax
+	cutoff := env.Now.Add(-e.cfg.ReplyRetention).UnixNano()
+	if e.cfg.ReplyRetention > 0 {
+		k.PruneBeforeNanos, k.PruneMax = cutoff, e.cfg.ExpiryBatchMax
+	}
+	if err := tx.Load(k, &env); err != nil {
+		// The holds stay and are retried on the next tick.
+		e.failures.Add(1)
+		e.log.Error("journal read failed; expiry deferred", "err", err)
+		tx.Rollback()
+		return
+	}
 	n := tx.ExpireHolds(&env, e.cfg.ExpiryBatchMax)
 	if e.cfg.ReplyRetention > 0 {
-		n += tx.Prune(env.Now.Add(-e.cfg.ReplyRetention).UnixNano(), e.cfg.ExpiryBatchMax)
+		n += tx.Prune(cutoff, e.cfg.ExpiryBatchMax)
 	}
 	if n == 0 && tx.Empty() && tx.Err() == nil {
 		// The entries the scans took were stale: dropped for good (History mode: the scans'
@@ -310,8 +372,20 @@ func (e *Engine) expire(tx *ledger.Tx, changes *[]ledger.Change) {
 
 // ExpireNow releases due holds at once (tests with an injected clock).
 func (e *Engine) ExpireNow(ctx context.Context) error {
-	_, err := e.Do(ctx, func(tx *ledger.Tx, env *ledger.Env) any {
-		return tx.ExpireHolds(env, 1<<30)
+	ch := make(chan error, 1)
+	const all = 1 << 30
+	err := e.Submit(Op{
+		Apply: func(tx *ledger.Tx, env *ledger.Env) any { return tx.ExpireHolds(env, all) },
+		Done:  func(_ any, err error) { ch <- err },
+		Keys:  func(k *ledger.Keys) { k.ExpireMax = all },
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

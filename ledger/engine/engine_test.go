@@ -85,7 +85,7 @@ func (r *rig) batch(t *testing.T, reqs ...*authz.Request) []result {
 	var wg sync.WaitGroup
 	for i, req := range reqs {
 		wg.Add(1)
-		if err := r.e.Submit(engine.Op{Apply: process(req), Done: func(v any, err error) {
+		if err := r.e.Submit(engine.Op{Message: req, Apply: process(req), Done: func(v any, err error) {
 			out[i] = result{v, err}
 			wg.Done()
 		}}); err != nil {
@@ -268,21 +268,24 @@ func TestFailedCommitRefusesWholeBatch(t *testing.T) {
 	var errs []error
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	ops := []func(*ledger.Tx, *ledger.Env) any{
-		process(lt.Auth(lt.PAN, 500, "000003")),
-		process(lt.FollowUp("0220", a1, 900, "000004")),
-		process(lt.FollowUp("0400", lt.Auth(lt.PAN, 7, "000050"), 7, "000005")),
-		lockOp,
-		func(tx *ledger.Tx, env *ledger.Env) any { return tx.ExpireHolds(env, 100) },
+	msg := func(req *authz.Request) engine.Op { return engine.Op{Message: req, Apply: process(req)} }
+	ops := []engine.Op{
+		msg(lt.Auth(lt.PAN, 500, "000003")),
+		msg(lt.FollowUp("0220", a1, 900, "000004")),
+		msg(lt.FollowUp("0400", lt.Auth(lt.PAN, 7, "000050"), 7, "000005")),
+		{Apply: lockOp},
+		{Apply: func(tx *ledger.Tx, env *ledger.Env) any { return tx.ExpireHolds(env, 100) },
+			Keys: func(k *ledger.Keys) { k.ExpireMax = 100 }},
 	}
-	for _, apply := range ops {
+	for _, op := range ops {
 		wg.Add(1)
-		r.e.Submit(engine.Op{Apply: apply, Done: func(v any, err error) {
+		op.Done = func(v any, err error) {
 			mu.Lock()
 			errs = append(errs, err)
 			mu.Unlock()
 			wg.Done()
-		}})
+		}
+		r.e.Submit(op)
 	}
 	r.clock.Advance(30 * 24 * time.Hour) // the holds are due in the failing batch
 	release()
@@ -414,7 +417,7 @@ func BenchmarkEngineBatch(b *testing.B) {
 		wg.Add(1)
 		req := reqs[i]
 		for {
-			err := e.Submit(engine.Op{Apply: process(req), Done: func(any, error) { <-sem; wg.Done() }})
+			err := e.Submit(engine.Op{Message: req, Apply: process(req), Done: func(any, error) { <-sem; wg.Done() }})
 			if err == nil {
 				break
 			}

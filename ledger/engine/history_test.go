@@ -36,10 +36,10 @@ func (u *unreadable) ReadReply(key string) (ledger.Reply, bool, error) {
 	return u.Memory.ReadReply(key)
 }
 
-// A batch that needs a record the journal cannot read is refused whole: its ops get the error
-// (the switch answers 96), nothing of it is committed, and the same message succeeds once the
-// journal reads again. A batch of new messages needs no read and is not affected.
-func TestHistoryReadErrorRefusesTheBatch(t *testing.T) {
+// An op that needs a record the journal cannot read is refused before the batch is applied: it
+// gets the error (the switch answers 96), nothing of it is committed, and the same message
+// succeeds once the journal reads again. A new message needs no read and is not affected.
+func TestHistoryReadErrorRefusesTheOp(t *testing.T) {
 	j := &unreadable{Memory: journal.NewMemory()}
 	st := ledger.NewState()
 	st.UseHistory(j)
@@ -48,7 +48,7 @@ func TestHistoryReadErrorRefusesTheBatch(t *testing.T) {
 	e.Start()
 	defer e.Stop(context.Background())
 	do := func(req *authz.Request) (authz.Response, error) {
-		v, err := e.Do(context.Background(), process(req))
+		v, err := e.DoReading(context.Background(), func(k *ledger.Keys) { ledger.KeysOf(req, k) }, process(req))
 		if err != nil {
 			return authz.Response{}, err
 		}
@@ -75,4 +75,44 @@ func TestHistoryReadErrorRefusesTheBatch(t *testing.T) {
 	if err := lt.CheckBooks(st); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A read error fails only the ops that needed the record: the other ops of the same batch are
+// applied and committed.
+func TestHistoryReadErrorSparesTheRestOfTheBatch(t *testing.T) {
+	j := &unreadable{Memory: journal.NewMemory()}
+	st := ledger.NewState()
+	st.UseHistory(j)
+	f := lt.NewFixtureOn(t, st, 10000, j.Commit)
+	auth := lt.Auth(lt.PAN, 3000, "000001")
+	f.Expect(auth, authz.Approved)
+	e := engine.New(engine.Config{ExpiryInterval: time.Hour}, st, j, f.Env, func() time.Time { return f.Now }, nil, nil)
+	e.Start()
+	defer e.Stop(context.Background())
+	j.broken.Store(true)
+	release := hold(t, e)
+	reqs := []*authz.Request{lt.FollowUp("0400", auth, 3000, "000002"), lt.Auth(lt.PAN, 1000, "000003")}
+	out := make([]result, len(reqs))
+	done := make(chan int, len(reqs))
+	for i, req := range reqs {
+		if err := e.Submit(engine.Op{Message: req, Apply: process(req), Done: func(v any, err error) {
+			out[i] = result{v, err}
+			done <- i
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	release()
+	<-done
+	<-done
+	if !errors.Is(out[0].err, errRead) {
+		t.Fatalf("reversal: err %v, want the read error", out[0].err)
+	}
+	if out[1].err != nil || out[1].v.(authz.Response).Action != authz.Approved {
+		t.Fatalf("authorization in the same batch: %+v", out[1])
+	}
+	if b := e.Stats().Batches; b < 2 {
+		t.Fatalf("%d batches: the hold and the two ops", b)
+	}
+	f.ExpectBalance(lt.BalanceID, 10000, 4000)
 }

@@ -273,6 +273,7 @@ func (m *model) changeCard(card string, ch ledger.CardChange, reason authz.LockR
 type simOp struct {
 	desc    string
 	apply   func(tx *ledger.Tx, env *ledger.Env) any
+	keys    func(k *ledger.Keys) // what apply reads of the journal (engine.Op.Keys)
 	predict func(m *model, now time.Time) any
 }
 
@@ -310,7 +311,7 @@ func runSimulation(t *testing.T, seed uint64, groups int) {
 		var ops []simOp
 		var groupSent, groupOriginals []*authz.Request
 		msg := func(desc string, req *authz.Request) {
-			ops = append(ops, simOp{desc: desc, apply: process(req),
+			ops = append(ops, simOp{desc: desc, apply: process(req), keys: func(k *ledger.Keys) { ledger.KeysOf(req, k) },
 				predict: func(m *model, now time.Time) any { return m.process(req, now) }})
 			groupSent = append(groupSent, req)
 		}
@@ -396,7 +397,7 @@ func runSimulation(t *testing.T, seed uint64, groups int) {
 					},
 					predict: func(m *model, _ time.Time) any { return m.changeCard(card, ch, reason) }})
 			case p < 93:
-				ops = append(ops, simOp{desc: "expire holds",
+				ops = append(ops, simOp{desc: "expire holds", keys: func(k *ledger.Keys) { k.ExpireMax = 1 << 30 },
 					apply:   func(tx *ledger.Tx, env *ledger.Env) any { return tx.ExpireHolds(env, 1<<30) },
 					predict: func(m *model, now time.Time) any { return m.expire(now) }})
 			default:
@@ -411,7 +412,7 @@ func runSimulation(t *testing.T, seed uint64, groups int) {
 		var wg sync.WaitGroup
 		for i, op := range ops {
 			wg.Add(1)
-			if err := r.e.Submit(engine.Op{Apply: op.apply, Done: func(v any, err error) {
+			if err := r.e.Submit(engine.Op{Apply: op.apply, Keys: op.keys, Done: func(v any, err error) {
 				results[i] = result{v, err}
 				wg.Done()
 			}}); err != nil {

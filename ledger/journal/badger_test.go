@@ -92,7 +92,7 @@ func fill(t *testing.T, f *lt.Fixture) *lt.Fixture {
 	})
 	// Retention: a forgotten reply is deleted from the journal too (a follow-up's: the answer
 	// to an original is kept in its auth record).
-	f.Manage("retention", func(tx *ledger.Tx, _ *ledger.Env) *ledger.Refusal {
+	f.ManageReading("retention", &ledger.Keys{Replies: []string{ledger.MessageKey(completion)}}, func(tx *ledger.Tx, _ *ledger.Env) *ledger.Refusal {
 		if _, ok := tx.Reply(ledger.MessageKey(completion)); !ok {
 			return &ledger.Refusal{Code: "TEST", Message: "the completion's reply is not a row of its own"}
 		}

@@ -46,6 +46,7 @@ func afterRestart(t *testing.T, before *lt.Fixture, j *journal.Badger, st *ledge
 		tx := st.Begin()
 		env := f.Env
 		env.Now = at
+		f.Load(tx, &ledger.Keys{ExpireMax: 100}, &env)
 		n := tx.ExpireHolds(&env, 100)
 		f.CommitTx(tx)
 		return n
@@ -127,6 +128,9 @@ func TestHistoryRetention(t *testing.T) {
 	before := f.State.Counts()
 	prune := func(cutoff time.Time) int {
 		tx := f.State.Begin()
+		env := f.Env
+		env.Now = f.Now
+		f.Load(tx, &ledger.Keys{PruneBeforeNanos: cutoff.UnixNano(), PruneMax: 100}, &env)
 		n := tx.Prune(cutoff.UnixNano(), 100)
 		f.CommitTx(tx)
 		return n

@@ -5,7 +5,6 @@ package ledgertest
 
 import (
 	"fmt"
-	"os"
 	"reflect"
 	"sort"
 	"strconv"
@@ -158,14 +157,8 @@ const (
 	PVV       = "1234"
 )
 
-// MemoryMode reports whether fixtures keep auth records and replies in memory (the State
-// without a History) rather than in History mode, the mode of the switch: set
-// CARDSWITCH_TEST_LEDGER=memory to run a package's tests in it (make test runs the ledger's
-// tests in both).
-func MemoryMode() bool { return os.Getenv("CARDSWITCH_TEST_LEDGER") == "memory" }
-
-// NewFixture builds the fixture with loadedMinor on the balance and the card issued, over an
-// in-memory journal (see MemoryMode).
+// NewFixture builds the fixture with loadedMinor on the balance and the card issued, in History
+// mode (the switch's) over an in-memory journal.
 func NewFixture(t testing.TB, loadedMinor int64) *Fixture {
 	f, _ := NewMemoryJournalFixture(t, loadedMinor)
 	return f
@@ -175,9 +168,6 @@ func NewFixture(t testing.TB, loadedMinor int64) *Fixture {
 // committed to first.
 func NewMemoryJournalFixture(t testing.TB, loadedMinor int64) (*Fixture, *journal.Memory) {
 	mem := journal.NewMemory()
-	if MemoryMode() {
-		return NewJournaledFixture(t, loadedMinor, mem.Commit), mem
-	}
 	return NewHistoryFixture(t, loadedMinor, mem), mem
 }
 
@@ -215,8 +205,17 @@ func NewFixtureOn(t testing.TB, st *ledger.State, loadedMinor int64, commit func
 // refusal.
 func (f *Fixture) Manage(what string, fn func(tx *ledger.Tx, env *ledger.Env) *ledger.Refusal) {
 	f.T.Helper()
+	f.ManageReading(what, nil, fn)
+}
+
+// ManageReading is Manage for a command that reads the records k names (nil: none).
+func (f *Fixture) ManageReading(what string, k *ledger.Keys, fn func(tx *ledger.Tx, env *ledger.Env) *ledger.Refusal) {
+	f.T.Helper()
 	tx := f.State.Begin()
 	env := f.env()
+	if k != nil {
+		f.Load(tx, k, &env)
+	}
 	if r := fn(tx, &env); r != nil {
 		f.T.Fatalf("%s refused: %v", what, r)
 	}
@@ -302,12 +301,29 @@ func (f *Fixture) Process(req *authz.Request) authz.Response {
 	f.T.Helper()
 	tx := f.State.Begin()
 	env := f.env()
+	f.LoadMessage(tx, req, &env)
 	resp := tx.Process(req, &env)
 	f.commit(tx)
 	if err := CheckBooks(f.State); err != nil {
 		f.T.Fatalf("after %s STAN %s: %v", req.MTI, req.STAN, err)
 	}
 	return resp
+}
+
+// LoadMessage loads into tx what processing req reads (as the engine does before a batch).
+func (f *Fixture) LoadMessage(tx *ledger.Tx, req *authz.Request, env *ledger.Env) {
+	f.T.Helper()
+	var k ledger.Keys
+	ledger.KeysOf(req, &k)
+	f.Load(tx, &k, env)
+}
+
+// Load loads into tx the records k names (as the engine does before a batch).
+func (f *Fixture) Load(tx *ledger.Tx, k *ledger.Keys, env *ledger.Env) {
+	f.T.Helper()
+	if err := tx.Load(k, env); err != nil {
+		f.T.Fatalf("load: %v", err)
+	}
 }
 
 // Expect runs a message and fails the test unless it is answered with want.

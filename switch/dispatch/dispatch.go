@@ -157,6 +157,7 @@ func (d *Dispatcher) HandleFrame(conn server.ConnInfo, frame []byte, reply func(
 	}
 	var cardID, balanceID string
 	op := engine.Op{
+		Message: req, // the engine loads the records Process reads before the batch
 		Apply: func(tx *ledger.Tx, env *ledger.Env) any {
 			resp := tx.Process(req, env)
 			if d.notify != nil {
