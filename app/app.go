@@ -18,7 +18,6 @@ import (
 
 	"github.com/cardswitch/cardswitch/config"
 	"github.com/cardswitch/cardswitch/internal/metrics"
-	"github.com/cardswitch/cardswitch/internal/pan"
 	"github.com/cardswitch/cardswitch/ledger"
 	"github.com/cardswitch/cardswitch/ledger/engine"
 	"github.com/cardswitch/cardswitch/ledger/journal"
@@ -26,6 +25,7 @@ import (
 	"github.com/cardswitch/cardswitch/security"
 	"github.com/cardswitch/cardswitch/switch/dispatch"
 	"github.com/cardswitch/cardswitch/switch/server"
+	"github.com/cardswitch/cardswitch/tokenvault"
 )
 
 // App is a running switch.
@@ -62,7 +62,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, o Options) (*App, error) {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	keyID, keys := cfg.DataKeys()
-	lookupKey, err := pan.LookupKey(cfg.DataDir, keyID, keys)
+	lookupKey, err := tokenvault.LookupKey(cfg.DataDir, keyID, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -93,13 +93,13 @@ func StartWith(cfg *config.Config, log *slog.Logger, o Options) (*App, error) {
 	log.Info("ledger recovered", "cards", counts["cards"], "balances", counts["balances"],
 		"auths", counts["auths"], "took", time.Since(began).String())
 
-	verifier, err := security.New(cfg)
+	verifier, err := security.New(security.ConfigOf(cfg))
 	if err != nil {
 		j.Close()
 		return nil, err
 	}
 	env := ledger.Env{
-		PANHasher: security.PANHasher(lookupKey), // = pan.HasherWithKey, pooled
+		PANHasher: tokenvault.HasherWithKey(lookupKey),
 		Program:   programPolicy(cfg),
 		Verifier:  verifier,
 	}

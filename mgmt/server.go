@@ -27,6 +27,7 @@ import (
 	"github.com/cardswitch/cardswitch/config"
 	"github.com/cardswitch/cardswitch/ledger/engine"
 	"github.com/cardswitch/cardswitch/mgmt/jwe"
+	"github.com/cardswitch/cardswitch/tokenvault"
 )
 
 // Limits and defaults of the management API (ARCHITECTURE rule 5).
@@ -79,6 +80,7 @@ type Server struct {
 	cfg      *config.Config
 	eng      *engine.Engine
 	panHash  func(string) string
+	vault    *tokenvault.Vault // issues card numbers and secrets
 	log      *slog.Logger
 	ready    func() bool
 	clock    func() time.Time
@@ -108,6 +110,11 @@ func New(d Deps) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	vault, err := tokenvault.New(tokenvault.Config{Programs: d.Config.VaultPrograms(), Hash: d.PANHash})
+	if err != nil {
+		return nil, fmt.Errorf("mgmt: %w", err)
+	}
+	s.vault = vault
 	if s.ready == nil {
 		s.ready = func() bool { return true }
 	}

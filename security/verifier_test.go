@@ -233,7 +233,7 @@ func TestCVNsAndOptions(t *testing.T) {
 					action authz.ActionCode
 					arc    string
 				}{{authz.Approved, "00"}, {authz.InsufficientFunds, "51"}, {authz.CryptogramFailure, "82"}} {
-					resp := v.ICCResponse(req, card, nil, tc.action)
+					resp := v.ICCResponse(got.ICC, tc.action)
 					status, err := CheckIssuerResponse(p, c.pan, "01", f55, resp)
 					if err != nil {
 						t.Fatalf("%s: card refuses the issuer: %v", tc.action, err)
@@ -305,8 +305,9 @@ func TestUncheckedARQC(t *testing.T) {
 			t.Run(program+"/"+c.name, func(t *testing.T) {
 				req := baseRequest(mcPAN, "051")
 				req.ICC = c.icc
-				check(t, v.Verify(req, card, nil), c.w)
-				if !c.w.seen && v.ICCResponse(req, card, nil, authz.Approved) != nil {
+				got := v.Verify(req, card, nil)
+				check(t, got, c.w)
+				if !c.w.seen && v.ICCResponse(got.ICC, authz.Approved) != nil {
 					t.Error("tag 91 for an ARQC that was not checked")
 				}
 			})
@@ -356,7 +357,7 @@ func TestTokens(t *testing.T) {
 	}
 	req := baseRequest(tokenPAN, "071")
 	req.ICC = tokF55
-	if _, err := CheckIssuerResponse(p, tokenPAN, tok.PSN, tokF55, v.ICCResponse(req, card, tok, authz.Approved)); err != nil {
+	if _, err := CheckIssuerResponse(p, tokenPAN, tok.PSN, tokF55, v.ICCResponse(v.Verify(req, card, tok).ICC, authz.Approved)); err != nil {
 		t.Errorf("token ARPC: %v", err)
 	}
 }
@@ -465,7 +466,7 @@ func TestCVC2(t *testing.T) {
 	k := mustKeys(t, cfg, "demo-visa")
 	// The stored CVC2 is the one computed with the CVK at issuance.
 	if c, _ := CVC2(k.CVK, visaPAN, cardExp); c != card.CVC2 {
-		t.Fatalf("CVC2For %s != CVC2 %s", card.CVC2, c)
+		t.Fatalf("issued CVC2 %s != CVC2 %s", card.CVC2, c)
 	}
 	reset := *card
 	reset.CVC2 = flipDigit(card.CVC2, 1) // a CVC2 reset stores a new value
@@ -506,8 +507,9 @@ func TestUnknownProgramFailsPresentData(t *testing.T) {
 	card.Program = "gone"
 	req := baseRequest(visaPAN, "051")
 	req.CVC2, req.PINBlock, req.ICC = "123", make([]byte, 8), []byte{0x9F, 0x26, 0x00}
-	check(t, v.Verify(req, card, nil), want{cardData: authz.CheckFailed, pin: authz.CheckFailed, crypt: authz.CheckFailed})
-	if v.ICCResponse(req, card, nil, authz.Approved) != nil {
+	got := v.Verify(req, card, nil)
+	check(t, got, want{cardData: authz.CheckFailed, pin: authz.CheckFailed, crypt: authz.CheckFailed})
+	if v.ICCResponse(got.ICC, authz.Approved) != nil {
 		t.Error("tag 91 for an unknown program")
 	}
 	check(t, v.Verify(baseRequest(visaPAN, "010"), card, nil), want{})
@@ -525,7 +527,7 @@ func TestNewRejectsBadKeys(t *testing.T) {
 	} {
 		cfg := testConfig()
 		mut(cfg)
-		_, err := New(cfg)
+		_, err := New(ConfigOf(cfg))
 		if err == nil {
 			t.Errorf("%s: accepted", name)
 			continue
@@ -561,7 +563,7 @@ func FuzzVerify(f *testing.F) {
 		req.ICC, req.PINBlock, req.Track2, req.CVC2, req.CardSeq = icc, pinBlock, track2, cvc2, seq
 		got := v.Verify(req, card, nil)
 		if got.ARQCSeen {
-			v.ICCResponse(req, card, nil, authz.Approved)
+			v.ICCResponse(got.ICC, authz.Approved)
 		}
 		if got.Cryptogram == authz.CheckPassed && !bytes.Equal(icc, f55) && !bytes.Contains(icc, f55[:11]) {
 			t.Fatalf("a made-up field 55 passed")
