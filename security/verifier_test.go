@@ -3,6 +3,7 @@ package security
 import (
 	"bytes"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/cardswitch/cardswitch/authz"
@@ -569,4 +570,35 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("a made-up field 55 passed")
 		}
 	})
+}
+
+// TestAnswersComeFromTheirOwnCheck: checks of other requests between a request's check and its
+// answer (another engine batch, another goroutine) do not change the answer, which is formed
+// from the session the check returned.
+func TestAnswersComeFromTheirOwnCheck(t *testing.T) {
+	v, cfg := newTestVerifier(t)
+	p := mustProgram(t, cfg, "demo-mc")
+	card := testCard(t, v, "demo-mc", mcPAN)
+	reqs := make([]*authz.Request, 8)
+	for i := range reqs {
+		reqs[i] = baseRequest(mcPAN, "051")
+		reqs[i].AmountMinor = amount + int64(i)
+		reqs[i].ICC, _ = BuildARQCField55(p, mcPAN, "00", uint16(100+i), reqs[i].AmountMinor, currEUR, un4(), nil)
+	}
+	first := v.Verify(reqs[0], card, nil)
+	var wg sync.WaitGroup
+	for _, r := range reqs[1:] {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := v.Verify(r, card, nil)
+			if _, err := CheckIssuerResponse(p, mcPAN, "00", r.ICC, v.ICCResponse(c.ICC, authz.Approved)); err != nil {
+				t.Errorf("concurrent answer: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if _, err := CheckIssuerResponse(p, mcPAN, "00", reqs[0].ICC, v.ICCResponse(first.ICC, authz.Approved)); err != nil {
+		t.Fatalf("the first request's answer after other checks: %v", err)
+	}
 }

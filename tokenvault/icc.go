@@ -20,7 +20,7 @@ type ICCSession struct {
 }
 
 // Ready reports whether the session can answer with an ARPC.
-func (s *ICCSession) Ready() bool { return s.Method != 0 }
+func (s ICCSession) Ready() bool { return s.Method != 0 }
 
 func (s ICCSession) String() string                { return "tokenvault.ICCSession{" + redacted + "}" }
 func (s ICCSession) GoString() string              { return s.String() }

@@ -6,6 +6,10 @@ import (
 	"log/slog"
 )
 
+// Two places cannot be reached by methods, and code must not put secrets there: fmt prints an
+// unexported struct field by reflection (its methods are not called), and encoding/json writes a
+// string-kind map key as it is. Keep secrets in exported fields and never key a map by them.
+
 // PAN is a clear primary account number (a card's or a token's). Printed, logged, marshalled or
 // put in an error it shows only the masked form of Mask (first six and last four digits); Reveal
 // returns the digits.
