@@ -20,7 +20,6 @@ import (
 
 	"github.com/cardswitch/cardswitch/config"
 	"github.com/cardswitch/cardswitch/internal/metrics"
-	"github.com/cardswitch/cardswitch/internal/pan"
 	"github.com/cardswitch/cardswitch/ledger"
 	"github.com/cardswitch/cardswitch/ledger/engine"
 	"github.com/cardswitch/cardswitch/ledger/journal"
@@ -28,6 +27,7 @@ import (
 	"github.com/cardswitch/cardswitch/security"
 	"github.com/cardswitch/cardswitch/switch/dispatch"
 	"github.com/cardswitch/cardswitch/switch/server"
+	"github.com/cardswitch/cardswitch/tokenvault"
 )
 
 // DefaultShutdownTimeout bounds the shutdown Run performs when its context ends or a component
@@ -179,7 +179,7 @@ func (a *App) start() error {
 		return fmt.Errorf("data directory: %w", err)
 	}
 	keyID, keys := cfg.DataKeys()
-	lookupKey, err := pan.LookupKey(cfg.DataDir, keyID, keys)
+	lookupKey, err := tokenvault.LookupKey(cfg.DataDir, keyID, keys)
 	if err != nil {
 		return err
 	}
@@ -209,12 +209,12 @@ func (a *App) start() error {
 	log.Info("ledger recovered", "cards", counts["cards"], "balances", counts["balances"],
 		"auths", counts["auths"], "took", time.Since(began).String())
 
-	verifier, err := security.New(cfg)
+	verifier, err := security.New(security.ConfigOf(cfg))
 	if err != nil {
 		return err
 	}
 	env := ledger.Env{
-		PANHasher: security.PANHasher(lookupKey), // = pan.HasherWithKey, pooled
+		PANHasher: tokenvault.HasherWithKey(lookupKey),
 		Program:   programPolicy(cfg),
 		Verifier:  verifier,
 	}

@@ -94,7 +94,7 @@ func TestChipBuilderFallback(t *testing.T) {
 // requests after it); only sent ATCs count in maxATC.
 func TestGeneratorPrebuiltChip(t *testing.T) {
 	cfg, cards, provisioned := provisionedCards(t, 40)
-	v, err := security.New(cfg)
+	v, err := security.New(security.ConfigOf(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,13 +9,13 @@ import (
 	"github.com/cardswitch/cardswitch/cardcrypto"
 	"github.com/cardswitch/cardswitch/cardcrypto/tlv"
 	"github.com/cardswitch/cardswitch/config"
-	"github.com/cardswitch/cardswitch/internal/pan"
 	"github.com/cardswitch/cardswitch/ledger"
 	"github.com/cardswitch/cardswitch/ledger/engine"
 	"github.com/cardswitch/cardswitch/ledger/journal"
 	"github.com/cardswitch/cardswitch/provision"
 	"github.com/cardswitch/cardswitch/security"
 	"github.com/cardswitch/cardswitch/switch/codec"
+	"github.com/cardswitch/cardswitch/tokenvault"
 )
 
 // chipATC returns the PAN and the ATC (tag 9F36) of a generated chip message.
@@ -130,7 +130,7 @@ func provisionedCards(t *testing.T, n int) (*config.Config, *Cards, []ledger.Car
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := ledger.Env{PANHasher: pan.Hasher(config.Key(cfg.Security.DataKey))}
+	env := ledger.Env{PANHasher: tokenvault.Hasher(config.Key(cfg.Security.DataKey))}
 	eng := engine.New(engine.Config{QueueDepth: 16, MaxBatch: 4}, ledger.NewState(), journal.NewMemory(), env, time.Now, nil, nil)
 	eng.Start()
 	defer eng.Stop(context.Background())
@@ -175,7 +175,7 @@ func provisionedCards(t *testing.T, n int) (*config.Config, *Cards, []ledger.Car
 // PIN provision set and passes the PVV check, e-commerce requests the card's CVC2.
 func TestGeneratorSecurityDataVerifies(t *testing.T) {
 	cfg, cards, provisioned := provisionedCards(t, 20)
-	v, err := security.New(cfg)
+	v, err := security.New(security.ConfigOf(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +224,7 @@ func TestGeneratorSecurityDataVerifies(t *testing.T) {
 					t.Fatalf("chip: ATC %d not above %d", checks.ATC, card.HighestATC)
 				}
 				card.HighestATC = checks.ATC // as the switch records it
-				icc := v.ICCResponse(req, card, nil, authz.Approved)
+				icc := v.ICCResponse(checks.ICC, authz.Approved)
 				if !hasTag91(icc) {
 					t.Fatalf("chip: answer field 55 % X has no tag 91", icc)
 				}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/cardswitch/cardswitch/config"
-	"github.com/cardswitch/cardswitch/internal/pan"
 	"github.com/cardswitch/cardswitch/ledger"
 	"github.com/cardswitch/cardswitch/ledger/engine"
 	"github.com/cardswitch/cardswitch/ledger/journal"
@@ -17,6 +16,7 @@ import (
 	"github.com/cardswitch/cardswitch/security"
 	"github.com/cardswitch/cardswitch/switch/dispatch"
 	"github.com/cardswitch/cardswitch/switch/server"
+	"github.com/cardswitch/cardswitch/tokenvault"
 )
 
 // testSwitch is the wiring of `cardswitch serve` (cmd/cardswitch/serve.go) in process: a Badger
@@ -48,11 +48,11 @@ func startTestSwitch(tb testing.TB, nCards int) *testSwitch {
 	for _, p := range cfg.Programs {
 		pols[p.Name] = ledger.ProgramPolicy{Name: p.Name}
 	}
-	verifier, err := security.New(cfg)
+	verifier, err := security.New(security.ConfigOf(cfg))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	env := ledger.Env{PANHasher: pan.Hasher(dataKey), Verifier: verifier,
+	env := ledger.Env{PANHasher: tokenvault.Hasher(dataKey), Verifier: verifier,
 		Program: func(n string) (ledger.ProgramPolicy, bool) { p, ok := pols[n]; return p, ok }}
 	eng := engine.New(engine.Config{QueueDepth: cfg.Engine.QueueDepth, MaxBatch: cfg.Engine.MaxBatch}, st, j, env, time.Now, nil, nil)
 	eng.Start()

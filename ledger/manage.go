@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"github.com/cardswitch/cardswitch/authz"
+	"github.com/cardswitch/cardswitch/tokenvault"
 )
 
 // RefusalKind classifies why a management command was refused; the API maps it to a status.
@@ -269,25 +270,27 @@ func (tx *Tx) AddToken(t Token, env *Env) (Token, *Refusal) {
 	default:
 		return Token{}, &Refusal{Kind: Invalid, Code: "INVALID_TOKEN_TYPE", Message: "type must be SE, HCE, COF, ECOM or QRC", Field: "type"}
 	}
-	if t.State == "" {
-		t.State = authz.TokenActive
+	state, err := tokenvault.InitialTokenState(t.State)
+	if err != nil {
+		return Token{}, &Refusal{Kind: Invalid, Code: "INVALID_STATE", Message: "unknown token state", Field: "state"}
 	}
+	t.State = state
 	t.CreatedAt = env.Now.UnixNano()
 	tx.PutToken(t)
 	return t, nil
 }
 
-// SetTokenState moves a token through its lifecycle; DELETED is final.
+// SetTokenState moves a token through its lifecycle (tokenvault.TokenTransition: DELETED is
+// final).
 func (tx *Tx) SetTokenState(tokenID string, state authz.TokenState) (Token, *Refusal) {
 	t, ok := tx.Token(tokenID)
 	if !ok {
 		return Token{}, refuse(NotFound, "TOKEN_NOT_FOUND", "no such token")
 	}
-	if t.State == authz.TokenDeleted {
+	switch err := tokenvault.TokenTransition(t.State, state); err {
+	case nil:
+	case tokenvault.ErrTokenDeleted:
 		return Token{}, refuse(Conflict, "TOKEN_DELETED", "the token was deleted")
-	}
-	switch state {
-	case authz.TokenActive, authz.TokenSuspended, authz.TokenDeleted, authz.TokenInactive:
 	default:
 		return Token{}, &Refusal{Kind: Invalid, Code: "INVALID_STATE", Message: "unknown token state", Field: "state"}
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cardswitch/cardswitch/authz"
+	"github.com/cardswitch/cardswitch/tokenvault"
 )
 
 // DefaultHoldTTL is how long an authorization hold lives before it is released automatically.
@@ -19,12 +20,14 @@ type ProgramPolicy struct {
 }
 
 // Verifier runs the card-security checks (CVC2/CVV/iCVV, PIN, ARQC) for a request on a card.
-// It is pure: keys are its own, results are values. The engine calls it inside the batch, so it
-// sees the card exactly as the decision does (a CVC2 reset or a new PIN applies at once).
+// It is pure and keeps no state between calls: keys are its own, results are values. The engine
+// calls it inside the batch, so it sees the card exactly as the decision does (a CVC2 reset or a
+// new PIN applies at once).
 type Verifier interface {
 	Verify(req *authz.Request, card *Card, token *Token) Checks
-	// ICCResponse builds field 55 (tag 91: ARPC and ARC) for a request whose ARQC was checked.
-	ICCResponse(req *authz.Request, card *Card, token *Token, action authz.ActionCode) []byte
+	// ICCResponse builds field 55 (tag 91: ARPC and ARC) for a request whose ARQC was checked,
+	// from the session its Verify returned in Checks.ICC.
+	ICCResponse(icc tokenvault.ICCSession, action authz.ActionCode) []byte
 }
 
 // Checks are the results of the security checks.
@@ -34,6 +37,8 @@ type Checks struct {
 	Cryptogram authz.CheckResult
 	ATC        int  // application transaction counter of a checked ARQC
 	ARQCSeen   bool // the request carried an ARQC that was checked: answer with tag 91
+	// ICC carries what the ARQC check derived to the answer's ARPC (opaque to the ledger).
+	ICC tokenvault.ICCSession
 }
 
 // Env is what the engine passes to every command of a batch.
@@ -128,20 +133,25 @@ type resolved struct {
 	ok    bool
 }
 
+// resolve finds the card (and token) of a PAN through the token vault, over this batch's view.
 func (tx *Tx) resolve(pan string, env *Env) resolved {
-	h := env.PANHasher(pan)
-	if c, ok := tx.cardByPANHash(h); ok {
-		return resolved{card: c, ok: true}
-	}
-	if id, ok := tx.TokenIDByPANHash(h); ok {
-		if t, ok := tx.Token(id); ok {
-			if c, ok := tx.Card(t.CardID); ok {
-				return resolved{card: c, token: &t, ok: true}
-			}
-		}
-	}
-	return resolved{}
+	c, t, ok := tokenvault.Resolve[Card, Token]((*panLookup)(tx), env.PANHasher, tokenvault.PAN(pan))
+	return resolved{card: c, token: t, ok: ok}
 }
+
+// panLookup is the token vault's view of a Tx (tokenvault.Lookup): one index probe for a card
+// PAN, the batch's own changes included.
+type panLookup Tx
+
+func (l *panLookup) CardByPANHash(h string) (Card, bool) { return (*Tx)(l).cardByPANHash(h) }
+func (l *panLookup) TokenByPANHash(h string) (Token, bool) {
+	id, ok := (*Tx)(l).TokenIDByPANHash(h)
+	if !ok {
+		return Token{}, false
+	}
+	return (*Tx)(l).Token(id)
+}
+func (l *panLookup) CardOfToken(t *Token) (Card, bool) { return (*Tx)(l).Card(t.CardID) }
 
 // cardPresent reports whether the card itself was read at the terminal (chip, contactless or
 // magnetic stripe): such a request was made with the plastic, not with the virtual card.
@@ -290,7 +300,7 @@ func (tx *Tx) book(req *authz.Request, env *Env, r *resolved, g *gathered, d aut
 		tx.applyCardEffects(r, d, g.checks, req, env.Now)
 	}
 	if g.checks.ARQCSeen && env.Verifier != nil {
-		resp.ICCResponse = env.Verifier.ICCResponse(req, &r.card, r.token, d.Action)
+		resp.ICCResponse = env.Verifier.ICCResponse(g.checks.ICC, d.Action)
 	}
 	auth.Action = d.Action
 	if !d.Action.IsApproved() {

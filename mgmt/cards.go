@@ -1,56 +1,15 @@
 package mgmt
 
 import (
-	"crypto/rand"
 	"encoding/json"
-	"fmt"
-	"time"
+	"errors"
 
 	"github.com/cardswitch/cardswitch/authz"
 	"github.com/cardswitch/cardswitch/cardcrypto"
 	"github.com/cardswitch/cardswitch/config"
-	"github.com/cardswitch/cardswitch/internal/pan"
 	"github.com/cardswitch/cardswitch/ledger"
+	"github.com/cardswitch/cardswitch/tokenvault"
 )
-
-// panDraws is how many PANs are drawn for one issue; the engine takes the first unused one.
-// With 9 random digits a collision is already rare, four in a row means the BIN is full.
-const panDraws = 4
-
-// randDigits returns n uniformly random decimal digits.
-func randDigits(n int) string {
-	out := make([]byte, 0, n)
-	var buf [32]byte
-	for len(out) < n {
-		if _, err := rand.Read(buf[:]); err != nil {
-			panic("mgmt: no randomness: " + err.Error())
-		}
-		for _, b := range buf {
-			if b < 250 && len(out) < n { // 250 = 25*10: no modulo bias
-				out = append(out, '0'+b%10)
-			}
-		}
-	}
-	return string(out)
-}
-
-// newPAN draws a PAN under the program's BIN: BIN, random digits, Luhn check digit.
-func newPAN(p *config.Program) string {
-	payload := p.BIN + randDigits(p.PANLength-len(p.BIN)-1)
-	check, err := cardcrypto.LuhnCheckDigit(payload)
-	if err != nil {
-		panic("mgmt: program BIN and PAN length not validated: " + err.Error())
-	}
-	return payload + string(check)
-}
-
-// expiryYYMM is the expiry months after now (the card is valid to the end of that month).
-func expiryYYMM(now time.Time, months int) string {
-	now = now.UTC()
-	m := int(now.Month()) - 1 + months
-	y := now.Year() + m/12
-	return fmt.Sprintf("%02d%02d", y%100, m%12+1)
-}
 
 func (s *Server) programFor(name, currency string) (*config.Program, *apiError) {
 	if name != "" {
@@ -120,29 +79,17 @@ func (s *Server) hIssueCard(c *call) (int, any, *apiError) {
 		if aerr != nil {
 			return 0, nil, aerr
 		}
-		expiry := expiryYYMM(s.clock(), p.ExpiryMonths)
-		cvk := config.Key(p.Keys.CVK)
-		var cands [panDraws]ledger.Card
-		for i := range cands {
-			number := newPAN(p)
-			cvc2, err := cardcrypto.CVV(cvk, number, expiry, "000")
-			if err != nil {
-				panic("mgmt: CVC2 of a generated PAN: " + err.Error())
-			}
-			cands[i] = ledger.Card{ID: id, BalanceID: b.ID, Program: p.Name, Type: in.Type,
-				PANHash: s.panHash(number), PAN: number, Last4: number[len(number)-4:], ExpiryYYMM: expiry,
-				PSN: "00", CVC2: cvc2}
-		}
-		clear(cvk)
+		req := tokenvault.IssueRequest{Program: p.Name, Now: s.clock()}
 		v, aerr = s.exec(func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {
-			var r *ledger.Refusal
-			for i := range cands {
-				var out ledger.Card
-				if out, r = tx.IssueCard(cands[i], env); r == nil || r.Code != "PAN_IN_USE" {
-					return out, r
-				}
+			// Drawn inside the batch: the number is unused by any card or token the ledger
+			// holds, this batch's included.
+			iss, err := s.vault.Issue(req, tx)
+			if err != nil {
+				return nil, &ledger.Refusal{Kind: ledger.Conflict, Code: "PAN_IN_USE", Message: "the PAN is in use"}
 			}
-			return nil, r
+			return tx.IssueCard(ledger.Card{ID: id, BalanceID: b.ID, Program: p.Name, Type: in.Type,
+				PANHash: iss.PANHash, PAN: iss.PAN.Reveal(), Last4: iss.PAN.Last4(), ExpiryYYMM: iss.ExpiryYYMM,
+				PSN: iss.PSN, CVC2: iss.CVC2.Reveal()}, env)
 		})
 	}
 	if aerr != nil {
@@ -185,7 +132,9 @@ func (s *Server) hCardFull(c *call) (int, any, *apiError) {
 	}
 	m, y := splitExpiry(card.ExpiryYYMM)
 	c.audit("card.full_data_read", "card", card.ID, nil, nil)
-	return 200, map[string]any{"pan": card.PAN, "expiryMonth": m, "expiryYear": y, "cvc2": card.CVC2}, nil
+	// The only answer with the clear card data: the route's reply is encrypted (JWE).
+	return 200, map[string]any{"pan": tokenvault.PAN(card.PAN).Reveal(), "expiryMonth": m, "expiryYear": y,
+		"cvc2": tokenvault.CVC2(card.CVC2).Reveal()}, nil
 }
 
 // changeCard applies a state change, audits it and publishes card.state_changed.
@@ -318,12 +267,8 @@ func (s *Server) hResetCVC2(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	a := randDigits(3)
-	b := randDigits(3)
-	for b == a {
-		b = randDigits(3)
-	}
-	cands := []string{a, b}
+	r := tokenvault.ReplacementCVC2s()
+	cands := []string{r[0].Reveal(), r[1].Reveal()}
 	return s.changeCard(c, card, "card.reset_cvc2", c.who.Channel, func(tx *ledger.Tx) (ledger.Card, *ledger.Refusal) {
 		return tx.ReplaceCVC2(card.ID, cands)
 	})
@@ -350,18 +295,15 @@ func (s *Server) hSetPIN(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	p, ok := s.cfg.Program(card.Program)
-	if !ok {
+	pvv, perr := s.vault.PVV(card.Program, tokenvault.PAN(card.PAN), tokenvault.PIN(in.PIN))
+	switch {
+	case errors.Is(perr, tokenvault.ErrUnknownProgram):
 		return 0, nil, errConflict("UNKNOWN_PROGRAM", "the card's program is no longer configured")
-	}
-	pvk := config.Key(p.Keys.PVK)
-	pvv, perr := cardcrypto.PVV(pvk, card.PAN, p.Keys.PVKI, in.PIN)
-	clear(pvk)
-	if perr != nil {
+	case perr != nil:
 		return 0, nil, errBad("INVALID_PIN", "pin must be 4 to 12 digits", "pin")
 	}
 	_, aerr := s.exec(func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {
-		return tx.SetCardSecret(card.ID, "", pvv)
+		return tx.SetCardSecret(card.ID, "", pvv.Reveal())
 	})
 	if aerr != nil {
 		return 0, nil, aerr
@@ -400,21 +342,12 @@ func (s *Server) hExternalLock(c *call) (int, any, *apiError) {
 	case len(in.Reference) > 64:
 		return 0, nil, errInvalid("reference", "reference: at most 64 characters")
 	}
-	st := s.eng.State()
-	h := s.panHash(in.PAN)
-	id, ok := st.CardIDByPANHash(h)
+	number := tokenvault.PAN(in.PAN)
+	card, _, ok := tokenvault.Resolve[ledger.Card, ledger.Token](stateLookup{s.eng.State()}, s.panHash, number)
 	if !ok {
-		if tid, tok := st.TokenIDByPANHash(h); tok {
-			if t, found := st.Token(tid); found {
-				id, ok = t.CardID, true
-			}
-		}
-	}
-	if !ok {
-		s.log.Info("external lock for an unknown PAN", "pan", pan.Mask(in.PAN), "source", in.Source)
+		s.log.Info("external lock for an unknown PAN", "pan", number, "source", in.Source)
 		return 0, nil, errNotFound("CARD_NOT_FOUND", "no card or token with this PAN")
 	}
-	card, _ := st.Card(id)
 	reason := authz.LockReason(*in.ReasonCode)
 	return s.changeCard(c, card, "card.external_lock", "external:"+in.Source,
 		func(tx *ledger.Tx) (ledger.Card, *ledger.Refusal) {
@@ -478,3 +411,24 @@ func (s *Server) hSetLimits(c *call) (int, any, *apiError) {
 	c.audit("card.limits", "card", card.ID, viewLimits(card, cur), after)
 	return 200, after, nil
 }
+
+// stateLookup is the token vault's view of the committed ledger state (tokenvault.Lookup).
+type stateLookup struct{ st *ledger.State }
+
+func (l stateLookup) CardByPANHash(h string) (ledger.Card, bool) {
+	id, ok := l.st.CardIDByPANHash(h)
+	if !ok {
+		return ledger.Card{}, false
+	}
+	return l.st.Card(id)
+}
+
+func (l stateLookup) TokenByPANHash(h string) (ledger.Token, bool) {
+	id, ok := l.st.TokenIDByPANHash(h)
+	if !ok {
+		return ledger.Token{}, false
+	}
+	return l.st.Token(id)
+}
+
+func (l stateLookup) CardOfToken(t *ledger.Token) (ledger.Card, bool) { return l.st.Card(t.CardID) }

@@ -19,11 +19,11 @@ import (
 
 	"github.com/cardswitch/cardswitch/authz"
 	"github.com/cardswitch/cardswitch/config"
-	"github.com/cardswitch/cardswitch/internal/pan"
 	"github.com/cardswitch/cardswitch/ledger"
 	"github.com/cardswitch/cardswitch/ledger/engine"
 	"github.com/cardswitch/cardswitch/ledger/journal"
 	"github.com/cardswitch/cardswitch/mgmt/jwe"
+	"github.com/cardswitch/cardswitch/tokenvault"
 )
 
 const (
@@ -97,7 +97,7 @@ func newHarness(t *testing.T, opts ...option) *harness {
 				Keys: config.Keys{IMKAC: testCVK, CVK: testCVK, PVK: testPVK, PVKI: 1}},
 		}}
 	h := &harness{t: t, cfg: cfg, clock: &testClock{now: time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC)}, ready: true}
-	h.hasher = pan.Hasher(config.Key(cfg.Security.DataKey))
+	h.hasher = tokenvault.Hasher(config.Key(cfg.Security.DataKey))
 	d := Deps{PANHash: h.hasher, Clock: h.clock.Now,
 		Ready: func() bool { h.readyMu.Lock(); defer h.readyMu.Unlock(); return h.ready }}
 	for _, o := range opts {

@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/cardswitch/cardswitch/internal/pan"
 	"github.com/cardswitch/cardswitch/ledger"
+	"github.com/cardswitch/cardswitch/tokenvault"
 )
 
 // Transaction history is derived from the ledger's auth records (one per money-moving original
@@ -105,7 +105,7 @@ func (s *Server) history(c *call, keep func(*ledger.Auth) bool) (int, any, *apiE
 			Held: formatAmount(a.HeldMinor, currency), Posted: formatAmount(a.PostedMinor, currency),
 			Currency: currency, CreatedAt: nanosRFC3339(a.CreatedAt)}
 		if card.PAN != "" {
-			it.MaskedPAN = pan.Mask(card.PAN)
+			it.MaskedPAN = tokenvault.Mask(card.PAN)
 		}
 		if m := strings.TrimSpace(a.Merchant); m != "" {
 			it.Merchant = &m

@@ -27,6 +27,7 @@ import (
 	"github.com/cardswitch/cardswitch/config"
 	"github.com/cardswitch/cardswitch/ledger/engine"
 	"github.com/cardswitch/cardswitch/mgmt/jwe"
+	"github.com/cardswitch/cardswitch/tokenvault"
 )
 
 // Limits and defaults of the management API (ARCHITECTURE rule 5).
@@ -98,6 +99,7 @@ type Server struct {
 	cfg      *Config
 	eng      *engine.Engine
 	panHash  func(string) string
+	vault    *tokenvault.Vault // issues card numbers and secrets
 	log      *slog.Logger
 	ready    func() bool
 	clock    func() time.Time
@@ -128,6 +130,11 @@ func New(d Deps) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	vault, err := tokenvault.New(tokenvault.Config{Programs: config.VaultPrograms(d.Config.Programs), Hash: d.PANHash})
+	if err != nil {
+		return nil, fmt.Errorf("mgmt: %w", err)
+	}
+	s.vault = vault
 	if s.ready == nil {
 		s.ready = func() bool { return true }
 	}

@@ -6,8 +6,9 @@
 // Cards are deterministic, so a load generator can recompute them without a file of PANs: card i
 // belongs to program i mod P (P programs, in configuration order) and its PAN is that program's
 // BIN, the index zero-padded to fill the PAN, and the Luhn check digit. Its expiry is fixed
-// (DefaultExpiry unless told), its CVC2 is the CVV of (PAN, expiry, "000") under the program's CVK
-// and its PVV is that of the PIN (DefaultPIN unless told) under the program's PVK.
+// (DefaultExpiry unless told), and the token vault gives it its CVC2 (the CVV of PAN, expiry and
+// "000" under the program's CVK) and its PVV (of the PIN, DefaultPIN unless told, under the
+// program's PVK), exactly as it does for a card issued through the API.
 //
 // Provisioning is idempotent: a card whose PAN is already issued is skipped, so an interrupted run
 // is finished by running it again. It opens the Badger store exclusively: the switch must be
@@ -34,10 +35,10 @@ import (
 
 	"github.com/cardswitch/cardswitch/cardcrypto"
 	"github.com/cardswitch/cardswitch/config"
-	"github.com/cardswitch/cardswitch/internal/pan"
 	"github.com/cardswitch/cardswitch/ledger"
 	"github.com/cardswitch/cardswitch/ledger/engine"
 	"github.com/cardswitch/cardswitch/ledger/journal"
+	"github.com/cardswitch/cardswitch/tokenvault"
 )
 
 // Defaults shared with the bench, which recomputes what provisioning made.
@@ -207,11 +208,11 @@ func RunConfig(ctx context.Context, cfg *config.Config, o Options, fund decimal.
 	for _, p := range progs {
 		fundMinor[p.Name] = fund.Shift(int32(p.Currency.Exponent)).IntPart()
 	}
-	lookupKey, err := pan.LookupKey(cfg.DataDir, keyID, keys)
+	lookupKey, err := tokenvault.LookupKey(cfg.DataDir, keyID, keys)
 	if err != nil {
 		return Result{}, err
 	}
-	env := ledger.Env{PANHasher: pan.HasherWithKey(lookupKey)}
+	env := ledger.Env{PANHasher: tokenvault.HasherWithKey(lookupKey)}
 	eng := engine.New(engine.Config{QueueDepth: 64, MaxBatch: opsInFlightMax}, st, j, env, time.Now, log, nil)
 	eng.Start()
 	defer eng.Stop(context.Background())
@@ -237,9 +238,19 @@ type batchResult struct {
 
 // prepared is one card's data, computed off the engine goroutine.
 type prepared struct {
-	idx                  int
-	prog                 *Program
-	pan, hash, cvc2, pvv string
+	idx  int
+	prog *Program
+	card tokenvault.Issued
+}
+
+// vaultOf is the token vault that issues the programs' cards; hasher is the store's PAN hash.
+func vaultOf(progs []Program, hasher func(string) string) (*tokenvault.Vault, error) {
+	vp := make([]tokenvault.Program, 0, len(progs))
+	for _, p := range progs {
+		vp = append(vp, tokenvault.Program{Name: p.Name, BIN: p.BIN, PANLength: p.PANLength,
+			CVK: p.CVK, PVK: p.PVK, PVKI: p.PVKI})
+	}
+	return tokenvault.New(tokenvault.Config{Programs: vp, Hash: hasher})
 }
 
 // Run provisions through a running engine. fundMinor is per program name.
@@ -256,6 +267,10 @@ func Run(ctx context.Context, eng *engine.Engine, progs []Program, hasher func(s
 	}
 	if o.Cards < 0 || o.Start < 0 || len(progs) == 0 {
 		return Result{}, errors.New("provision: nothing to do")
+	}
+	vault, err := vaultOf(progs, hasher)
+	if err != nil {
+		return Result{}, fmt.Errorf("provision: %w", err)
 	}
 	began := time.Now()
 	var (
@@ -276,7 +291,7 @@ func Run(ctx context.Context, eng *engine.Engine, progs []Program, hasher func(s
 	end := o.Start + o.Cards
 	for lo := o.Start; lo < end; lo += o.BatchCards {
 		hi := min(lo+o.BatchCards, end)
-		batch, err := prepare(progs, hasher, lo, hi, o)
+		batch, err := prepare(vault, progs, lo, hi, o)
 		if err != nil {
 			return res, err
 		}
@@ -293,7 +308,7 @@ func Run(ctx context.Context, eng *engine.Engine, progs []Program, hasher func(s
 			break
 		}
 		wg.Add(1)
-		err = submit(eng, batch, fundMinor, o.Expiry, func(r batchResult, err error) {
+		err = submit(eng, batch, fundMinor, func(r batchResult, err error) {
 			defer wg.Done()
 			defer func() { <-slots }()
 			switch {
@@ -329,7 +344,7 @@ func Run(ctx context.Context, eng *engine.Engine, progs []Program, hasher func(s
 	return res, firstErr
 }
 
-func prepare(progs []Program, hasher func(string) string, lo, hi int, o Options) ([]prepared, error) {
+func prepare(vault *tokenvault.Vault, progs []Program, lo, hi int, o Options) ([]prepared, error) {
 	out := make([]prepared, hi-lo)
 	// Key derivations and hashes are the expensive part: spread them over the CPUs.
 	const parts = 4
@@ -342,18 +357,15 @@ func prepare(progs []Program, hasher func(string) string, lo, hi int, o Options)
 			for k := p; k < len(out); k += parts {
 				i := lo + k
 				prog := ProgramOf(progs, i)
-				pn := PAN(prog, i)
-				cvc2, err := cardcrypto.CVV(prog.CVK, pn, o.Expiry, "000")
+				// No index: whether the card exists is asked inside the op, where a card already
+				// there is skipped (a re-run) rather than drawn again.
+				c, err := vault.Issue(tokenvault.IssueRequest{Program: prog.Name, PAN: tokenvault.PAN(PAN(prog, i)),
+					ExpiryYYMM: o.Expiry, PIN: tokenvault.PIN(o.PIN)}, nil)
 				if err != nil {
-					errs[p] = err
+					errs[p] = fmt.Errorf("provision: card %d: %w", i, err)
 					return
 				}
-				pvv, err := cardcrypto.PVV(prog.PVK, pn, prog.PVKI, o.PIN)
-				if err != nil {
-					errs[p] = err
-					return
-				}
-				out[k] = prepared{idx: i, prog: prog, pan: pn, hash: hasher(pn), cvc2: cvc2, pvv: pvv}
+				out[k] = prepared{idx: i, prog: prog, card: c}
 			}
 		}(p)
 	}
@@ -369,13 +381,13 @@ func cardID(i int) string     { return fmt.Sprintf("%s-crd-%09d", idPrefix, i) }
 // BalanceID is the balance of card i (for tests and audits).
 func BalanceID(i int) string { return balanceID(i) }
 
-func submit(eng *engine.Engine, batch []prepared, fundMinor map[string]int64, expiry string, done func(batchResult, error)) error {
+func submit(eng *engine.Engine, batch []prepared, fundMinor map[string]int64, done func(batchResult, error)) error {
 	return eng.Submit(engine.Op{
 		Apply: func(tx *ledger.Tx, env *ledger.Env) any {
 			var r batchResult
 			for k := range batch {
 				c := &batch[k]
-				if _, ok := tx.CardIDByPANHash(c.hash); ok {
+				if _, ok := tx.CardIDByPANHash(c.card.PANHash); ok {
 					r.skipped++
 					continue
 				}
@@ -403,9 +415,10 @@ func submit(eng *engine.Engine, batch []prepared, fundMinor map[string]int64, ex
 						}
 					}
 				}
+				k := &c.card
 				_, ref := tx.IssueCard(ledger.Card{ID: cardID(c.idx), BalanceID: bid, Program: c.prog.Name,
-					Type: ledger.CardVirtual, PANHash: c.hash, PAN: c.pan, Last4: c.pan[len(c.pan)-4:],
-					ExpiryYYMM: expiry, PSN: "00", CVC2: c.cvc2, PVV: c.pvv}, env)
+					Type: ledger.CardVirtual, PANHash: k.PANHash, PAN: k.PAN.Reveal(), Last4: k.PAN.Last4(),
+					ExpiryYYMM: k.ExpiryYYMM, PSN: k.PSN, CVC2: k.CVC2.Reveal(), PVV: k.PVV.Reveal()}, env)
 				if ref != nil {
 					if ref.Code == "PAN_IN_USE" {
 						r.skipped++

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cardswitch/cardswitch/internal/pan"
 	"github.com/cardswitch/cardswitch/ledger"
 	"github.com/cardswitch/cardswitch/ledger/journal"
+	"github.com/cardswitch/cardswitch/tokenvault"
 )
 
 // needle is one form of a secret that must not be found in the store's files.
@@ -83,7 +83,7 @@ func scanDir(t *testing.T, dir string, needles []needle) (found []string, files,
 func TestNoCardSecretsAtRest(t *testing.T) {
 	v, _ := newTestVerifier(t)
 	dataKey := bytes.Repeat([]byte{0x5A}, 32)
-	hasher := pan.Hasher(dataKey)
+	hasher := tokenvault.Hasher(dataKey)
 
 	card := testCard(t, v, "demo-mc", mcPAN)
 	card.ID, card.BalanceID, card.CustomerID = "card-0001", "bal-0001", "cus-0001"

@@ -91,7 +91,8 @@ func BenchmarkVerifyChipAndPINMastercardCVN16(b *testing.B) {
 	benchChip(b, "demo-mc", mcPAN, cardcrypto.MastercardCVN16, true)
 }
 
-// BenchmarkICCResponse is the second half of a chip authorization's cost: tag 91.
+// BenchmarkICCResponse is the second half of a chip authorization's cost: tag 91 from the
+// session the check returned.
 func BenchmarkICCResponse(b *testing.B) {
 	for _, c := range []struct {
 		name, program, pan string
@@ -105,13 +106,43 @@ func BenchmarkICCResponse(b *testing.B) {
 			card := testCard(b, v, c.program, c.pan)
 			req := baseRequest(c.pan, "051")
 			req.ICC, _ = BuildField55(mustKeys(b, cfg, c.program), c.pan, "00", 42, amount, currEUR, un4(), &ARQCOptions{CVN: c.cvn})
-			if v.ICCResponse(req, card, nil, authz.Approved) == nil {
+			icc := v.Verify(req, card, nil).ICC
+			if v.ICCResponse(icc, authz.Approved) == nil {
 				b.Fatal("no tag 91")
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				v.ICCResponse(req, card, nil, authz.Approved)
+				v.ICCResponse(icc, authz.Approved)
+			}
+		})
+	}
+}
+
+// BenchmarkChipVerifyAndAnswer is a chip authorization's whole security cost as the engine
+// spends it: the check, then tag 91 from the session the check returned.
+func BenchmarkChipVerifyAndAnswer(b *testing.B) {
+	for _, c := range []struct {
+		name, program, pan string
+		cvn                cardcrypto.CVN
+	}{
+		{"VisaCVN18", "demo-visa", visaPAN, cardcrypto.VisaCVN18},
+		{"MastercardCVN16", "demo-mc", mcPAN, cardcrypto.MastercardCVN16},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			v, cfg := newTestVerifier(b)
+			card := testCard(b, v, c.program, c.pan)
+			req := baseRequest(c.pan, "051")
+			req.ICC, _ = BuildField55(mustKeys(b, cfg, c.program), c.pan, "00", 42, amount, currEUR, un4(), &ARQCOptions{CVN: c.cvn})
+			b.ReportAllocs()
+			for b.Loop() {
+				checks := v.Verify(req, card, nil)
+				if checks.Cryptogram != authz.CheckPassed {
+					b.Fatal("not passed")
+				}
+				if v.ICCResponse(checks.ICC, authz.Approved) == nil {
+					b.Fatal("no tag 91")
+				}
 			}
 		})
 	}

@@ -7,7 +7,8 @@ package security
 // blocks). cardcrypto's functions take key bytes and schedule every key on every call, which made
 // a CVV check cost two key schedules for one block each. Here the static keys (ZPK, IMK-AC, CVK,
 // PVK) are scheduled once in New, and a chip authorization schedules only its two derived keys
-// (ICC MK and session key, two single-DES schedules each), which ICCResponse then reuses.
+// (ICC MK and session key, two single-DES schedules each), which ICCResponse then reuses: Verify
+// returns them in Checks.ICC (a tokenvault.ICCSession), so the Verifier itself keeps nothing.
 //
 // cardcrypto stays the reference: TestFastPathMatchesCardcrypto checks every function here
 // against it on the published vectors and on random inputs, for every CVN.
@@ -317,10 +318,11 @@ func (s *scheduled) deriveKeys(imk []byte, prm cvnParams, pan, psn string, atc, 
 }
 
 // arpc computes the ARPC: method 1 (8 bytes) TDES(key, ARQC xor ARC||00..) or method 2 (4 bytes)
-// MAC3(SK, ARQC||CSU) padded with method 2, into out (8 bytes); it returns the length.
-func arpc(k acKeys, prm cvnParams, method int, arqc, arc, csu []byte, out []byte) int {
+// MAC3(SK, ARQC||CSU) padded with method 2, into out (8 bytes); it returns the length. underSK
+// says which key the CVN forms it under (cvnParams.arpcSK).
+func arpc(k acKeys, underSK bool, method int, arqc, arc, csu []byte, out []byte) int {
 	key := k.mk
-	if prm.arpcSK {
+	if underSK {
 		key = k.sk
 	}
 	if method == 2 {

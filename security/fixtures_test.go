@@ -8,6 +8,7 @@ import (
 	"github.com/cardswitch/cardswitch/authz"
 	"github.com/cardswitch/cardswitch/config"
 	"github.com/cardswitch/cardswitch/ledger"
+	"github.com/cardswitch/cardswitch/tokenvault"
 )
 
 // Test keys. The IMK, CVK and PVK are those of the published vectors (vectors/card-crypto.md:
@@ -27,7 +28,8 @@ func testConfig() *config.Config {
 				Keys: config.Keys{IMKAC: vectorKey, CVK: vectorKey, PVK: vectorKey, PVKI: 1}},
 			{Name: "demo-mc", BIN: "535110", Scheme: "mastercard", Currency: "EUR", PANLength: 16,
 				Keys: config.Keys{IMKAC: mcIMK, CVK: "89ABCDEF0123456776543210FEDCBA98", PVK: vectorKey, PVKI: 3}},
-			{Name: "lenient-mc", BIN: "535111", Scheme: "mastercard", Currency: "EUR", PANLength: 16,
+			// lenient-mc shares demo-mc's BIN: the tests use one card number under both.
+			{Name: "lenient-mc", BIN: "535110", Scheme: "mastercard", Currency: "EUR", PANLength: 16,
 				AllowUncheckedARQC: true,
 				Keys:               config.Keys{IMKAC: mcIMK, CVK: vectorKey, PVK: vectorKey, PVKI: 1}},
 		},
@@ -37,7 +39,7 @@ func testConfig() *config.Config {
 func newTestVerifier(t testing.TB) (*Verifier, *config.Config) {
 	t.Helper()
 	cfg := testConfig()
-	v, err := New(cfg)
+	v, err := New(ConfigOf(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,20 +86,22 @@ const (
 	serviceCd = "201"
 )
 
-// testCard returns an active card of the program with its CVC2 and PVV computed from the
-// program's keys, as issuance would.
-func testCard(t testing.TB, v *Verifier, program, pan string) *ledger.Card {
+// testCard returns an active card of the program with the CVC2 and PVV the token vault issues
+// it, from the test configuration's keys.
+func testCard(t testing.TB, _ *Verifier, program, pan string) *ledger.Card {
 	t.Helper()
-	cvc2, err := v.CVC2For(program, pan, cardExp)
+	vault, err := tokenvault.New(tokenvault.Config{Programs: testConfig().VaultPrograms(),
+		Hash: func(p string) string { return p }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pvv, err := v.PVVFor(program, pan, goodPIN)
+	c, err := vault.Issue(tokenvault.IssueRequest{Program: program, PAN: tokenvault.PAN(pan),
+		ExpiryYYMM: cardExp, PIN: goodPIN}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &ledger.Card{ID: "card-1", Program: program, State: ledger.CardActive, PAN: pan,
-		Last4: pan[len(pan)-4:], ExpiryYYMM: cardExp, PSN: "00", CVC2: cvc2, PVV: pvv}
+	return &ledger.Card{ID: "card-1", Program: program, State: ledger.CardActive, PAN: c.PAN.Reveal(),
+		Last4: c.PAN.Last4(), ExpiryYYMM: c.ExpiryYYMM, PSN: c.PSN, CVC2: c.CVC2.Reveal(), PVV: c.PVV.Reveal()}
 }
 
 func testToken(card *ledger.Card) *ledger.Token {

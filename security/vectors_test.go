@@ -96,7 +96,7 @@ func TestARQCEndToEndPublishedVectors(t *testing.T) {
 	cfg := testConfig()
 	// Both programs on the vector IMK for this test.
 	cfg.Programs[1].Keys.IMKAC = vectorKey
-	v, err := New(cfg)
+	v, err := New(ConfigOf(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestARQCEndToEndPublishedVectors(t *testing.T) {
 				t.Fatalf("Verify = %+v, want passed, seen, ATC 28", got)
 			}
 			if c.wantTag9 != "" {
-				resp := v.ICCResponse(req, card, nil, c.action)
+				resp := v.ICCResponse(got.ICC, c.action)
 				want, _ := tlv.Append(nil, tlv.TagIssuerAuthenticationData, unhex(t, c.wantTag9))
 				if !bytes.Equal(resp, want) {
 					t.Errorf("field 55 response = %X, want %X", resp, want)

@@ -16,34 +16,34 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/cardswitch/cardswitch/authz"
 	"github.com/cardswitch/cardswitch/cardcrypto"
 	"github.com/cardswitch/cardswitch/cardcrypto/tlv"
 	"github.com/cardswitch/cardswitch/config"
 	"github.com/cardswitch/cardswitch/ledger"
+	"github.com/cardswitch/cardswitch/tokenvault"
 )
 
 // Verifier implements ledger.Verifier with the switch's ZPK and each program's card keys.
-// It is safe for concurrent use; its only mutable state is the one-entry cache that hands the
-// derived EMV keys of a Verify to the ICCResponse of the same request.
+// It is immutable after New and safe for concurrent use: the keys a cryptogram check derives
+// reach the answer of the same request in the check results (Checks.ICC), not through the
+// Verifier.
 type Verifier struct {
 	zpkC     cipher.Block // the ZPK, scheduled once
 	programs map[string]*program
-
-	mu   sync.Mutex
-	last lastARQC
 }
 
-// lastARQC keeps the keys derived by the last successful ARQC evaluation, so ICCResponse for the
-// same request does not derive them again (the engine calls the two back to back).
-type lastARQC struct {
-	req      *authz.Request
-	prog     *program
-	arqc     [8]byte
-	pan, psn string
-	keys     acKeys
+// Config is what the Verifier needs: the zone PIN key and the card programs' keys and ARQC
+// policy, as configured (hex keys; errors name the configuration key).
+type Config struct {
+	ZPK      string // security.zpk
+	Programs []config.Program
+}
+
+// ConfigOf takes the Verifier's part of the switch configuration.
+func ConfigOf(cfg *config.Config) Config {
+	return Config{ZPK: cfg.Security.ZPK, Programs: cfg.Programs}
 }
 
 // program is one card program's keys and policy, decoded once at start.
@@ -60,14 +60,11 @@ type program struct {
 
 var _ ledger.Verifier = (*Verifier)(nil)
 
-// New builds the Verifier from the configuration: the ZPK of security.zpk and, per program,
-// keys.imkAc, keys.cvk, keys.pvk, keys.pvki, the scheme and allowUncheckedArqc. Errors name the
-// configuration key, never its value.
-func New(cfg *config.Config) (*Verifier, error) {
-	if cfg == nil {
-		return nil, fmt.Errorf("security: no configuration")
-	}
-	zpk, err := key16("security.zpk", cfg.Security.ZPK)
+// New builds the Verifier: the ZPK of security.zpk and, per program, keys.imkAc, keys.cvk,
+// keys.pvk, keys.pvki, the scheme and allowUncheckedArqc. Errors name the configuration key,
+// never its value.
+func New(cfg Config) (*Verifier, error) {
+	zpk, err := key16("security.zpk", cfg.ZPK)
 	if err != nil {
 		return nil, err
 	}
@@ -156,8 +153,8 @@ func (v *Verifier) Verify(req *authz.Request, card *ledger.Card, token *ledger.T
 		out.PIN = v.pin(p, req, card)
 	}
 	if len(req.ICC) > 0 {
-		r := v.arqc(p, req, card, token)
-		out.Cryptogram, out.ATC, out.ARQCSeen = r.result, r.atc, r.seen
+		r := p.arqc(req, card, token)
+		out.Cryptogram, out.ATC, out.ARQCSeen, out.ICC = r.result, r.atc, r.session.Ready(), r.session
 	}
 	return out
 }
@@ -177,7 +174,7 @@ func combine(a, b authz.CheckResult) authz.CheckResult {
 func (p *program) cardData(req *authz.Request, card *ledger.Card, token *ledger.Token) authz.CheckResult {
 	res := authz.CheckNotPresent
 	if req.CVC2 != "" {
-		res = combine(res, checkCVC2(req.CVC2, card.CVC2))
+		res = combine(res, checkCVC2(req.CVC2, tokenvault.CVC2(card.CVC2)))
 	}
 	if req.Track2 != "" {
 		res = combine(res, p.checkTrack2(req, card, token))
@@ -187,13 +184,13 @@ func (p *program) cardData(req *authz.Request, card *ledger.Card, token *ledger.
 
 // checkCVC2 compares the CVC2 the cardholder gave with the card's stored value (a CVC2 reset
 // changes the stored value), in constant time. A card without a stored CVC2 fails.
-func checkCVC2(got, stored string) authz.CheckResult {
+func checkCVC2(got string, stored tokenvault.CVC2) authz.CheckResult {
 	if len(got) != 3 || len(stored) != 3 || !digits(got) {
 		return authz.CheckFailed
 	}
 	var g, s [3]byte
 	copy(g[:], got)
-	copy(s[:], stored)
+	copy(s[:], stored.Reveal())
 	if subtle.ConstantTimeCompare(g[:], s[:]) != 1 {
 		return authz.CheckFailed
 	}
@@ -243,7 +240,7 @@ func (v *Verifier) pin(p *program, req *authz.Request, card *ledger.Card) authz.
 	var pin [12]byte
 	defer clear(pin[:])
 	n := pinFromBlock(v.zpkC, req.PINBlock, req.PAN, &pin)
-	if n == 0 || !p.s.verifyPVV(card.PAN, p.pvki, pin[:n], card.PVV) {
+	if n == 0 || !p.s.verifyPVV(tokenvault.PAN(card.PAN).Reveal(), p.pvki, pin[:n], tokenvault.PVV(card.PVV).Reveal()) {
 		return authz.CheckFailed
 	}
 	return authz.CheckPassed
@@ -251,16 +248,16 @@ func (v *Verifier) pin(p *program, req *authz.Request, card *ledger.Card) authz.
 
 // arqcResult is the outcome of the cryptogram check.
 type arqcResult struct {
-	result authz.CheckResult
-	atc    int
-	seen   bool // an ARQC was evaluated: the response carries tag 91
+	result  authz.CheckResult
+	atc     int
+	session tokenvault.ICCSession // set when an ARQC was evaluated: the response carries tag 91
 }
 
 // emvKeyInputs returns the PAN and PSN the ICC master key derives from: the token PAN for a
 // token (its keys are personalised on the token), otherwise the card's PAN; the PSN of field 23
 // when present, otherwise the token's or the card's.
 func emvKeyInputs(req *authz.Request, card *ledger.Card, token *ledger.Token) (pan, psn string) {
-	pan, psn = card.PAN, card.PSN
+	pan, psn = tokenvault.PAN(card.PAN).Reveal(), card.PSN
 	if token != nil {
 		pan, psn = req.PAN, token.PSN
 	}
@@ -313,8 +310,9 @@ func (p *program) parseICC(icc []byte, pan, psn string) (c cryptogram, malformed
 }
 
 // arqc verifies the application cryptogram of field 55 and that it covers this request's amount
-// (9F02 = field 4) and currency (5F2A = field 49).
-func (v *Verifier) arqc(p *program, req *authz.Request, card *ledger.Card, token *ledger.Token) arqcResult {
+// (9F02 = field 4) and currency (5F2A = field 49). The keys it derived go back in the result, for
+// the ARPC of the same request.
+func (p *program) arqc(req *authz.Request, card *ledger.Card, token *ledger.Token) arqcResult {
 	pan, psn := emvKeyInputs(req, card, token)
 	c, malformed, err := p.parseICC(req.ICC, pan, psn)
 	if malformed {
@@ -334,11 +332,9 @@ func (v *Verifier) arqc(p *program, req *authz.Request, card *ledger.Card, token
 	var mac [8]byte
 	keys.sk.MAC3(mac[:], data, c.prm.padding)
 	ok = subtle.ConstantTimeCompare(mac[:], c.arqc) == 1
-	v.mu.Lock()
-	v.last = lastARQC{req: req, prog: p, pan: pan, psn: psn, keys: keys}
-	copy(v.last.arqc[:], c.arqc)
-	v.mu.Unlock()
-	r := arqcResult{result: authz.CheckFailed, atc: int(c.in.ATC[0])<<8 | int(c.in.ATC[1]), seen: true}
+	r := arqcResult{result: authz.CheckFailed, atc: int(c.in.ATC[0])<<8 | int(c.in.ATC[1]),
+		session: tokenvault.ICCSession{MK: keys.mk, SK: keys.sk, Method: uint8(c.cvn.ARPCMethod()), ARPCUnderSK: c.prm.arpcSK}}
+	copy(r.session.ARQC[:], c.arqc)
 	if ok && bcdEquals(c.in.AmountAuthorised, req.AmountMinor) && currencyEquals(c.in.TxnCurrency, req.CurrencyNum) {
 		r.result = authz.CheckPassed
 	}
@@ -362,22 +358,13 @@ var (
 	csuDeclined = []byte{0x00, 0x00, 0x00, 0x00}
 )
 
-// ICCResponse returns field 55 for a request whose ARQC was evaluated: tag 91 with the ARPC.
-// Method 1 (Visa CVN 10, Mastercard CVN 16/17/20/21): ARPC(8) || ARC, where ARC is the two ASCII
-// characters of the decision's field 39 ("00" approved, "51", "55", "82", "N7"...). Method 2
-// (Visa CVN 18/22): ARPC(4) || CSU(4), the CSU saying approved or not. It returns nil when the
-// cryptogram cannot be evaluated (Verify then did not set ARQCSeen).
-func (v *Verifier) ICCResponse(req *authz.Request, card *ledger.Card, token *ledger.Token, action authz.ActionCode) []byte {
-	if req == nil || card == nil || len(req.ICC) == 0 {
-		return nil
-	}
-	p := v.programs[card.Program]
-	if p == nil {
-		return nil
-	}
-	pan, psn := emvKeyInputs(req, card, token)
-	c, malformed, err := p.parseICC(req.ICC, pan, psn)
-	if malformed || err != nil {
+// ICCResponse returns field 55 for a request whose ARQC was evaluated, from the session its
+// Verify returned (Checks.ICC): tag 91 with the ARPC. Method 1 (Visa CVN 10, Mastercard CVN
+// 16/17/20/21): ARPC(8) || ARC, where ARC is the two ASCII characters of the decision's field 39
+// ("00" approved, "51", "55", "82", "N7"...). Method 2 (Visa CVN 18/22): ARPC(4) || CSU(4), the
+// CSU saying approved or not. It returns nil for a session that evaluated no cryptogram.
+func (v *Verifier) ICCResponse(s tokenvault.ICCSession, action authz.ActionCode) []byte {
+	if s.Method != 1 && s.Method != 2 {
 		return nil
 	}
 	var arc [2]byte
@@ -386,52 +373,17 @@ func (v *Verifier) ICCResponse(req *authz.Request, card *ledger.Card, token *led
 	if action.IsApproved() {
 		csu = csuApproved
 	}
-	var keys acKeys
-	var cached bool
-	v.mu.Lock()
-	if l := &v.last; l.req == req && l.prog == p && l.pan == pan && l.psn == psn && subtle.ConstantTimeCompare(l.arqc[:], c.arqc) == 1 {
-		keys, cached = l.keys, true
-	}
-	v.last = lastARQC{} // used once
-	v.mu.Unlock()
-	if !cached {
-		var ok bool
-		if keys, ok = p.s.deriveKeys(p.imkAC, c.prm, pan, psn, c.in.ATC, c.in.UN); !ok {
-			return nil
-		}
-	}
 	// Tag 91: method 1 ARPC(8) || ARC(2); method 2 ARPC(4) || CSU(4).
-	method := c.cvn.ARPCMethod()
 	var a [8]byte
-	n := arpc(keys, c.prm, method, c.arqc, arc[:], csu, a[:])
+	n := arpc(acKeys{mk: s.MK, sk: s.SK}, s.ARPCUnderSK, int(s.Method), s.ARQC[:], arc[:], csu, a[:])
 	out := make([]byte, 0, 12)
 	out = append(out, 0x91, byte(n+2))
 	out = append(out, a[:n]...)
-	if method == 2 {
+	if s.Method == 2 {
 		out[1] = byte(n + len(csu))
 		return append(out, csu...)
 	}
 	return append(out, arc[:]...)
-}
-
-// CVC2For computes the CVC2/CVV2 of a card of the program (service code 000 over PAN and expiry
-// YYMM) for card issuance and CVC2 reset. The caller stores it on the card.
-func (v *Verifier) CVC2For(programName, pan, expiryYYMM string) (string, error) {
-	p := v.programs[programName]
-	if p == nil {
-		return "", fmt.Errorf("security: unknown program %q", programName)
-	}
-	return cardcrypto.CVV2(p.cvk, pan, expiryYYMM)
-}
-
-// PVVFor computes the Visa PVV of a new PIN for a card of the program (PIN set/change). The
-// caller stores the PVV, never the PIN.
-func (v *Verifier) PVVFor(programName, pan, pin string) (string, error) {
-	p := v.programs[programName]
-	if p == nil {
-		return "", fmt.Errorf("security: unknown program %q", programName)
-	}
-	return cardcrypto.PVV(p.pvk, pan, p.pvki, pin)
 }
 
 // Errors of field 55 handling; they never leave this package with card data in them.

@@ -3,6 +3,7 @@ package security
 import (
 	"bytes"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/cardswitch/cardswitch/authz"
@@ -233,7 +234,7 @@ func TestCVNsAndOptions(t *testing.T) {
 					action authz.ActionCode
 					arc    string
 				}{{authz.Approved, "00"}, {authz.InsufficientFunds, "51"}, {authz.CryptogramFailure, "82"}} {
-					resp := v.ICCResponse(req, card, nil, tc.action)
+					resp := v.ICCResponse(got.ICC, tc.action)
 					status, err := CheckIssuerResponse(p, c.pan, "01", f55, resp)
 					if err != nil {
 						t.Fatalf("%s: card refuses the issuer: %v", tc.action, err)
@@ -305,8 +306,9 @@ func TestUncheckedARQC(t *testing.T) {
 			t.Run(program+"/"+c.name, func(t *testing.T) {
 				req := baseRequest(mcPAN, "051")
 				req.ICC = c.icc
-				check(t, v.Verify(req, card, nil), c.w)
-				if !c.w.seen && v.ICCResponse(req, card, nil, authz.Approved) != nil {
+				got := v.Verify(req, card, nil)
+				check(t, got, c.w)
+				if !c.w.seen && v.ICCResponse(got.ICC, authz.Approved) != nil {
 					t.Error("tag 91 for an ARQC that was not checked")
 				}
 			})
@@ -356,7 +358,7 @@ func TestTokens(t *testing.T) {
 	}
 	req := baseRequest(tokenPAN, "071")
 	req.ICC = tokF55
-	if _, err := CheckIssuerResponse(p, tokenPAN, tok.PSN, tokF55, v.ICCResponse(req, card, tok, authz.Approved)); err != nil {
+	if _, err := CheckIssuerResponse(p, tokenPAN, tok.PSN, tokF55, v.ICCResponse(v.Verify(req, card, tok).ICC, authz.Approved)); err != nil {
 		t.Errorf("token ARPC: %v", err)
 	}
 }
@@ -465,7 +467,7 @@ func TestCVC2(t *testing.T) {
 	k := mustKeys(t, cfg, "demo-visa")
 	// The stored CVC2 is the one computed with the CVK at issuance.
 	if c, _ := CVC2(k.CVK, visaPAN, cardExp); c != card.CVC2 {
-		t.Fatalf("CVC2For %s != CVC2 %s", card.CVC2, c)
+		t.Fatalf("issued CVC2 %s != CVC2 %s", card.CVC2, c)
 	}
 	reset := *card
 	reset.CVC2 = flipDigit(card.CVC2, 1) // a CVC2 reset stores a new value
@@ -506,8 +508,9 @@ func TestUnknownProgramFailsPresentData(t *testing.T) {
 	card.Program = "gone"
 	req := baseRequest(visaPAN, "051")
 	req.CVC2, req.PINBlock, req.ICC = "123", make([]byte, 8), []byte{0x9F, 0x26, 0x00}
-	check(t, v.Verify(req, card, nil), want{cardData: authz.CheckFailed, pin: authz.CheckFailed, crypt: authz.CheckFailed})
-	if v.ICCResponse(req, card, nil, authz.Approved) != nil {
+	got := v.Verify(req, card, nil)
+	check(t, got, want{cardData: authz.CheckFailed, pin: authz.CheckFailed, crypt: authz.CheckFailed})
+	if v.ICCResponse(got.ICC, authz.Approved) != nil {
 		t.Error("tag 91 for an unknown program")
 	}
 	check(t, v.Verify(baseRequest(visaPAN, "010"), card, nil), want{})
@@ -525,7 +528,7 @@ func TestNewRejectsBadKeys(t *testing.T) {
 	} {
 		cfg := testConfig()
 		mut(cfg)
-		_, err := New(cfg)
+		_, err := New(ConfigOf(cfg))
 		if err == nil {
 			t.Errorf("%s: accepted", name)
 			continue
@@ -561,10 +564,41 @@ func FuzzVerify(f *testing.F) {
 		req.ICC, req.PINBlock, req.Track2, req.CVC2, req.CardSeq = icc, pinBlock, track2, cvc2, seq
 		got := v.Verify(req, card, nil)
 		if got.ARQCSeen {
-			v.ICCResponse(req, card, nil, authz.Approved)
+			v.ICCResponse(got.ICC, authz.Approved)
 		}
 		if got.Cryptogram == authz.CheckPassed && !bytes.Equal(icc, f55) && !bytes.Contains(icc, f55[:11]) {
 			t.Fatalf("a made-up field 55 passed")
 		}
 	})
+}
+
+// TestAnswersComeFromTheirOwnCheck: checks of other requests between a request's check and its
+// answer (another engine batch, another goroutine) do not change the answer, which is formed
+// from the session the check returned.
+func TestAnswersComeFromTheirOwnCheck(t *testing.T) {
+	v, cfg := newTestVerifier(t)
+	p := mustProgram(t, cfg, "demo-mc")
+	card := testCard(t, v, "demo-mc", mcPAN)
+	reqs := make([]*authz.Request, 8)
+	for i := range reqs {
+		reqs[i] = baseRequest(mcPAN, "051")
+		reqs[i].AmountMinor = amount + int64(i)
+		reqs[i].ICC, _ = BuildARQCField55(p, mcPAN, "00", uint16(100+i), reqs[i].AmountMinor, currEUR, un4(), nil)
+	}
+	first := v.Verify(reqs[0], card, nil)
+	var wg sync.WaitGroup
+	for _, r := range reqs[1:] {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c := v.Verify(r, card, nil)
+			if _, err := CheckIssuerResponse(p, mcPAN, "00", r.ICC, v.ICCResponse(c.ICC, authz.Approved)); err != nil {
+				t.Errorf("concurrent answer: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if _, err := CheckIssuerResponse(p, mcPAN, "00", reqs[0].ICC, v.ICCResponse(first.ICC, authz.Approved)); err != nil {
+		t.Fatalf("the first request's answer after other checks: %v", err)
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/cardswitch/cardswitch/authz"
 	"github.com/cardswitch/cardswitch/ledger"
 	"github.com/cardswitch/cardswitch/ledger/journal"
+	"github.com/cardswitch/cardswitch/tokenvault"
 )
 
 // Epoch is the fixture clock's start: 2026-05-01 12:00 UTC.
@@ -52,7 +53,7 @@ func (Verifier) Verify(req *authz.Request, card *ledger.Card, _ *ledger.Token) l
 }
 
 // ICCResponse implements ledger.Verifier: "91:" and the action code.
-func (Verifier) ICCResponse(_ *authz.Request, _ *ledger.Card, _ *ledger.Token, a authz.ActionCode) []byte {
+func (Verifier) ICCResponse(_ tokenvault.ICCSession, a authz.ActionCode) []byte {
 	return []byte("91:" + a.String())
 }
 

@@ -16,8 +16,8 @@ import (
 
 	"github.com/cardswitch/cardswitch/app"
 	"github.com/cardswitch/cardswitch/config"
-	"github.com/cardswitch/cardswitch/internal/pan"
 	"github.com/cardswitch/cardswitch/mgmt"
+	"github.com/cardswitch/cardswitch/tokenvault"
 )
 
 // startSwitch runs a real switch in-process (the same wiring as `cardswitch serve`, through
@@ -66,7 +66,7 @@ func provision(t *testing.T, a *app.App, cfg *config.Config, s Setup) (*World, *
 
 func startMgmt(t *testing.T, a *app.App, cfg *config.Config) *Mgmt {
 	t.Helper()
-	srv, err := mgmt.New(mgmt.Deps{Config: mgmt.Config{DataDir: cfg.DataDir, HTTP: cfg.HTTP, Programs: cfg.Programs}, Engine: a.Engine(), PANHash: pan.Hasher(config.Key(cfg.Security.DataKey)),
+	srv, err := mgmt.New(mgmt.Deps{Config: mgmt.Config{DataDir: cfg.DataDir, HTTP: cfg.HTTP, Programs: cfg.Programs}, Engine: a.Engine(), PANHash: tokenvault.Hasher(config.Key(cfg.Security.DataKey)),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Ready: a.Ready})
 	if err != nil {
 		t.Fatalf("mgmt: %v", err)

@@ -20,7 +20,7 @@ func TestBuiltRequestsPassTheVerifier(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := security.New(cfg)
+	v, err := security.New(security.ConfigOf(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}

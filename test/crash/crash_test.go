@@ -24,12 +24,12 @@ import (
 	"github.com/cardswitch/cardswitch/authz"
 	"github.com/cardswitch/cardswitch/cardcrypto"
 	"github.com/cardswitch/cardswitch/config"
-	"github.com/cardswitch/cardswitch/internal/pan"
 	"github.com/cardswitch/cardswitch/ledger"
 	"github.com/cardswitch/cardswitch/ledger/engine"
 	"github.com/cardswitch/cardswitch/ledger/journal"
 	"github.com/cardswitch/cardswitch/switch/codec"
 	"github.com/cardswitch/cardswitch/switch/server"
+	"github.com/cardswitch/cardswitch/tokenvault"
 )
 
 const (
@@ -124,7 +124,7 @@ func provision(t *testing.T, cfg *config.Config) []string {
 	}
 	defer j.Close()
 	st := ledger.NewState()
-	hash := pan.Hasher(key)
+	hash := tokenvault.Hasher(key)
 	eng := engine.New(engine.Config{}, st, j, ledger.Env{PANHasher: hash}, nil, nil, nil)
 	eng.Start()
 	defer eng.Stop(context.Background())

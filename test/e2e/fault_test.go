@@ -6,8 +6,8 @@ import (
 
 	"github.com/cardswitch/cardswitch/app"
 	"github.com/cardswitch/cardswitch/config"
-	"github.com/cardswitch/cardswitch/internal/pan"
 	"github.com/cardswitch/cardswitch/ledger/journal"
+	"github.com/cardswitch/cardswitch/tokenvault"
 )
 
 // A journal that cannot write (a full disk) makes the switch answer 96 and change nothing; when
@@ -26,7 +26,7 @@ func TestFullDiskAnswers96AndLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &sw{t: t, app: a, dir: dir, hash: pan.Hasher(config.Key(cfg.Security.DataKey))}
+	s := &sw{t: t, app: a, dir: dir, hash: tokenvault.Hasher(config.Key(cfg.Security.DataKey))}
 	s.connect()
 	t.Cleanup(s.stop)
 	c := s.provision(10000)

@@ -21,9 +21,9 @@ import (
 	"github.com/cardswitch/cardswitch/authz"
 	"github.com/cardswitch/cardswitch/cardcrypto"
 	"github.com/cardswitch/cardswitch/config"
-	"github.com/cardswitch/cardswitch/internal/pan"
 	"github.com/cardswitch/cardswitch/ledger"
 	"github.com/cardswitch/cardswitch/switch/codec"
+	"github.com/cardswitch/cardswitch/tokenvault"
 )
 
 // sw is a running switch and an acquirer connection to it.
@@ -52,7 +52,7 @@ func startSwitchIn(t *testing.T, dir string) *sw {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &sw{t: t, app: a, dir: dir, hash: pan.Hasher(config.Key(cfg.Security.DataKey))}
+	s := &sw{t: t, app: a, dir: dir, hash: tokenvault.Hasher(config.Key(cfg.Security.DataKey))}
 	s.stan.Store(time.Now().UnixNano() % 500000)
 	s.connect()
 	t.Cleanup(s.stop)
