@@ -23,6 +23,7 @@ import (
 	"github.com/cardswitch/cardswitch/ledger/engine"
 	"github.com/cardswitch/cardswitch/ledger/journal"
 	"github.com/cardswitch/cardswitch/mgmt"
+	"github.com/cardswitch/cardswitch/notify"
 	"github.com/cardswitch/cardswitch/security"
 	"github.com/cardswitch/cardswitch/switch/dispatch"
 	"github.com/cardswitch/cardswitch/switch/server"
@@ -37,6 +38,8 @@ type App struct {
 	disp     *dispatch.Dispatcher
 	iso      *server.Server
 	http     *mgmt.Server
+	hooks    *notify.Outbox
+	events   ledger.EventLog // the journal's event and audit rows
 	ready    atomic.Bool
 	isoErr   chan error
 	httpAddr string
@@ -102,8 +105,19 @@ func StartWith(cfg *config.Config, log *slog.Logger, o Options) (*App, error) {
 		PANHasher: security.PANHasher(lookupKey), // = pan.HasherWithKey, pooled
 		Program:   programPolicy(cfg),
 		Verifier:  verifier,
+		// Events only when a webhook receives them: an authorization event costs a row per message.
+		AuthorizationEvents: cfg.HTTP.WebhookURL != "",
 	}
-	a := &App{cfg: cfg, log: log, journal: j, isoErr: make(chan error, 1)}
+	a := &App{cfg: cfg, log: log, journal: j, events: bj, isoErr: make(chan error, 1)}
+	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "mgmt"), 0o700); err != nil {
+		j.Close()
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	if a.hooks, err = notify.Open(notify.Config{URL: cfg.HTTP.WebhookURL, Secret: []byte(cfg.HTTP.WebhookSecret),
+		Path: filepath.Join(cfg.DataDir, "mgmt", "deliveries.log"), Log: log}, bj, st.LastEventSeq()); err != nil {
+		j.Close()
+		return nil, err
+	}
 	a.metrics = metrics.New(metrics.Gauges{
 		QueueDepth:      func() float64 { return float64(a.engine.QueueDepth()) },
 		ConnectionsOpen: func() float64 { return float64(a.iso.Stats().ConnectionsOpen) },
@@ -111,20 +125,11 @@ func StartWith(cfg *config.Config, log *slog.Logger, o Options) (*App, error) {
 		ValueLogBytes:   func() float64 { return float64(bj.ValueLogBytes()) },
 	})
 	a.engine = engine.New(engine.Config{QueueDepth: cfg.Engine.QueueDepth, MaxBatch: cfg.Engine.MaxBatch,
-		HoldTTL: cfg.Engine.HoldTTL, ReplyRetention: cfg.Engine.ReplyRetention}, st, j, env, time.Now, log, a.metrics)
+		HoldTTL: cfg.Engine.HoldTTL, ReplyRetention: cfg.Engine.ReplyRetention,
+		Published: a.hooks.Published}, st, j, env, time.Now, log, a.metrics)
 	a.engine.Start()
-	var notify func(dispatch.Notice)
-	if cfg.HTTP.WebhookURL != "" {
-		// Events only when a webhook receives them: the outbox costs a write per message.
-		notify = func(n dispatch.Notice) {
-			if a.http != nil && n.CardID != "" {
-				a.http.NotifyAuthorization(mgmt.AuthorizationNotice{CardID: n.CardID, BalanceID: n.BalanceID,
-					MTI: n.Request.BaseMTI, Kind: n.Request.Kind, AmountMinor: n.Request.AmountMinor,
-					Action: n.Response.Action, At: time.Now()})
-			}
-		}
-	}
-	a.disp = dispatch.New(a.engine, log, a.metrics, dispatch.Options{Notify: notify})
+	a.hooks.Start()
+	a.disp = dispatch.New(a.engine, log, a.metrics, dispatch.Options{})
 	a.iso = server.New(server.Config{Addr: cfg.ISO.Addr, MaxFrameBytes: cfg.ISO.MaxFrameBytes,
 		MaxInFlightPerConn: cfg.ISO.MaxInFlightPerConn, MaxSessions: cfg.ISO.MaxSessions,
 		IdleTimeout: cfg.ISO.IdleTimeout, DrainTimeout: cfg.ISO.DrainTimeout}, a.disp, log)
@@ -133,6 +138,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, o Options) (*App, error) {
 	case <-a.iso.Ready():
 	case err := <-a.isoErr:
 		a.engine.Stop(context.Background())
+		a.hooks.Close()
 		j.Close()
 		return nil, fmt.Errorf("iso listener: %w", err)
 	}
@@ -140,6 +146,7 @@ func StartWith(cfg *config.Config, log *slog.Logger, o Options) (*App, error) {
 	if err != nil {
 		a.iso.Shutdown(context.Background())
 		a.engine.Stop(context.Background())
+		a.hooks.Close()
 		j.Close()
 		return nil, err
 	}
@@ -170,6 +177,9 @@ func (a *App) Shutdown() error {
 		}
 	}
 	if err := a.engine.Stop(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := a.hooks.Close(); err != nil {
 		errs = append(errs, err)
 	}
 	if a.rotation != nil {

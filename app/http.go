@@ -12,7 +12,7 @@ import (
 // startHTTP starts the management API (with /healthz and /metrics) on the HTTP listener.
 func startHTTP(a *App, env ledger.Env) (*mgmt.Server, error) {
 	srv, err := mgmt.New(mgmt.Deps{Config: a.cfg, Engine: a.engine, PANHash: env.PANHasher, Logger: a.log,
-		Ready: a.ready.Load, Clock: time.Now, Metrics: a.metrics, MetricsHandler: a.metrics.Handler()})
+		Ready: a.ready.Load, Clock: time.Now, Events: a.events, Webhooks: a.hooks, Metrics: a.metrics, MetricsHandler: a.metrics.Handler()})
 	if err != nil {
 		return nil, err
 	}

@@ -46,6 +46,10 @@ type Env struct {
 	// Recurring checks stored-credential rules; nil: none. It reports whether the request
 	// breaks the cardholder's agreement (-> 1019).
 	Recurring func(tx *Tx, req *authz.Request, card *Card) bool
+	// AuthorizationEvents records authorization.decided for every decided money message, in
+	// its batch (a row per message: only when something delivers them, i.e. a webhook is
+	// configured). State changes and balance.low are always recorded.
+	AuthorizationEvents bool
 }
 
 // MessageKey is the idempotency key of contract §2: MTI (repeats folded), field 11, field 7,
@@ -108,6 +112,9 @@ func (tx *Tx) Process(req *authz.Request, env *Env) authz.Response {
 		resp = tx.original(req, env)
 		if a := tx.auths.dirty[okey]; tx.ownAuth && a != nil {
 			a.HasReply, a.RRN, a.ReplyHash, a.Response = true, req.RRN, hash, resp
+			if env.AuthorizationEvents {
+				tx.emitDecided(req, resp, env)
+			}
 			return resp
 		}
 	case authz.KindCompletion:
@@ -118,6 +125,9 @@ func (tx *Tx) Process(req *authz.Request, env *Env) authz.Response {
 		return authz.Response{Action: authz.FormatError}
 	}
 	tx.PutReply(Reply{Key: key, ContentHash: hash, Response: resp, At: env.Now.UnixNano()})
+	if env.AuthorizationEvents {
+		tx.emitDecided(req, resp, env)
+	}
 	return resp
 }
 
@@ -353,6 +363,7 @@ func (tx *Tx) applyCardEffects(r *resolved, d authz.Decision, checks Checks, req
 		c.CardDataFails, changed = d.CardDataFails, true
 	}
 	if d.LockCard != authz.NotLocked {
+		tx.EmitCardState(c, Card{ID: c.ID, BalanceID: c.BalanceID, State: CardLocked, LockReason: d.LockCard}, "authorization", "switch")
 		c.State, c.LockReason, changed = CardLocked, d.LockCard, true
 	}
 	if checks.Cryptogram == authz.CheckPassed {

@@ -25,8 +25,10 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/cardswitch/cardswitch/config"
+	"github.com/cardswitch/cardswitch/ledger"
 	"github.com/cardswitch/cardswitch/ledger/engine"
 	"github.com/cardswitch/cardswitch/mgmt/jwe"
+	"github.com/cardswitch/cardswitch/notify"
 )
 
 // Limits and defaults of the management API (ARCHITECTURE rule 5).
@@ -48,8 +50,6 @@ const (
 	// MaxSessions bounds the live customer sessions; when full (after dropping expired ones) a
 	// new session is refused with 503 UNAVAILABLE.
 	MaxSessions = 100_000
-	// AuditRingSize is how many audit entries the admin channel can list (the file keeps all).
-	AuditRingSize = 10_000
 )
 
 // Metrics receives one observation per request (optional).
@@ -68,8 +68,11 @@ type Deps struct {
 	// Clock is the wall clock (default time.Now): card expiry, sessions, audit times.
 	Clock   func() time.Time
 	Metrics Metrics
-	// WebhookClient overrides the HTTP client of webhook deliveries (tests).
-	WebhookClient HTTPDoer
+	// Events reads the audit trail back from the journal (required).
+	Events ledger.EventLog
+	// Webhooks is the webhook outbox the admin channel lists and replays; nil: none configured.
+	// Its owner (app) starts and closes it.
+	Webhooks *notify.Outbox
 	// MetricsHandler, when set, serves GET /metrics (Prometheus) on the same listener.
 	MetricsHandler fasthttp.RequestHandler
 }
@@ -88,8 +91,7 @@ type Server struct {
 	sessions *sessions
 	admins   []adminToken
 	audit    *auditLog
-	hooks    *outbox
-	low      *lowMarks
+	hooks    hooks
 	rates    *rateLimiter
 	tlsConf  *tls.Config
 	maxBody  int
@@ -100,8 +102,8 @@ type Server struct {
 // the data directory, opens the audit log and the webhook outbox there, and checks the TLS and
 // admin-token configuration.
 func New(d Deps) (*Server, error) {
-	if d.Config == nil || d.Engine == nil || d.PANHash == nil {
-		return nil, errors.New("mgmt: Config, Engine and PANHash are required")
+	if d.Config == nil || d.Engine == nil || d.PANHash == nil || d.Events == nil {
+		return nil, errors.New("mgmt: Config, Engine, PANHash and Events are required")
 	}
 	s := &Server{cfg: d.Config, eng: d.Engine, panHash: d.PANHash, log: d.Logger, ready: d.Ready,
 		clock: d.Clock, metrics: d.Metrics}
@@ -143,25 +145,17 @@ func New(d Deps) (*Server, error) {
 		}
 		s.admins = append(s.admins, adminToken{name: t.Name, token: []byte(t.Token), role: r})
 	}
-	if s.audit, err = openAudit(filepath.Join(dir, "audit.log"), AuditRingSize); err != nil {
-		return nil, err
-	}
 	if h.WebhookURL != "" && h.WebhookSecret == "" {
-		s.audit.Close()
 		return nil, errors.New("mgmt: http.webhookSecret is required with http.webhookUrl")
 	}
-	s.hooks, err = openOutbox(outboxConfig{path: filepath.Join(dir, "webhooks.log"), url: h.WebhookURL,
-		secret: []byte(h.WebhookSecret), client: d.WebhookClient, clock: s.clock, log: s.log})
-	if err != nil {
-		s.audit.Close()
+	s.audit = &auditLog{src: d.Events, log: s.log}
+	if err := s.importLegacyAudit(filepath.Join(dir, "audit.log")); err != nil {
 		return nil, err
 	}
-	s.low = newLowMarks()
+	s.hooks = hooks{o: d.Webhooks}
 	s.rates = newRateLimiter(h.RateLimitPerSec, s.clock)
 	if h.TLSCert != "" || h.TLSKey != "" {
 		if s.tlsConf, err = tlsConfig(h); err != nil {
-			s.hooks.Close()
-			s.audit.Close()
 			return nil, err
 		}
 	} else if host, _, _ := net.SplitHostPort(h.Addr); !isLoopbackHost(host) {
@@ -233,18 +227,15 @@ func (s *Server) TLS() bool { return s.tlsConf != nil }
 
 // Serve serves the API on ln (wrapped in TLS when TLS is configured) until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	s.hooks.Start()
 	if s.tlsConf != nil {
 		ln = tls.NewListener(ln, s.tlsConf)
 	}
 	return s.srv.Serve(ln)
 }
 
-// Shutdown stops accepting, waits for in-flight requests, stops the webhook deliverer and closes
-// the audit log and the outbox.
+// Shutdown stops accepting and waits for in-flight requests.
 func (s *Server) Shutdown() error {
-	err := s.srv.Shutdown()
-	return errors.Join(err, s.hooks.Close(), s.audit.Close())
+	return s.srv.Shutdown()
 }
 
 // PublicKey is the server's RSA public key for encrypted requests (clients, tests).

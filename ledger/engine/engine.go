@@ -41,6 +41,10 @@ type Config struct {
 	// money, are kept (ledger/retention.go); older ones are forgotten on the expiry tick, through
 	// the journal. Default 7 days; negative: kept for ever.
 	ReplyRetention time.Duration
+	// Published, when set, is called on the engine goroutine after every durable batch with the
+	// sequence of the last committed event (ledger/events.go), to wake delivery. It must not
+	// block.
+	Published func(lastEventSeq uint64)
 }
 
 // DefaultReplyRetention is the default of Config.ReplyRetention.
@@ -241,6 +245,7 @@ func (e *Engine) run() {
 func (e *Engine) apply(tx *ledger.Tx, batch []Op, results []any, changes *[]ledger.Change) []any {
 	env := e.env
 	env.Now = e.clock()
+	tx.SetBatchTime(env.Now) // events of the batch carry its time
 	for i := range batch {
 		results = append(results, batch[i].Apply(tx, &env))
 	}
@@ -287,6 +292,9 @@ func (e *Engine) persist(tx *ledger.Tx, changes *[]ledger.Change) error {
 		return err
 	}
 	tx.Commit()
+	if e.cfg.Published != nil {
+		e.cfg.Published(e.state.LastEventSeq())
+	}
 	return nil
 }
 
@@ -295,6 +303,7 @@ func (e *Engine) persist(tx *ledger.Tx, changes *[]ledger.Change) error {
 func (e *Engine) expire(tx *ledger.Tx, changes *[]ledger.Change) {
 	env := e.env
 	env.Now = e.clock()
+	tx.SetBatchTime(env.Now)
 	n := tx.ExpireHolds(&env, e.cfg.ExpiryBatchMax)
 	if e.cfg.ReplyRetention > 0 {
 		n += tx.Prune(env.Now.Add(-e.cfg.ReplyRetention).UnixNano(), e.cfg.ExpiryBatchMax)
