@@ -99,7 +99,7 @@ type Server struct {
 }
 
 // New builds the management API: it loads (or on first start generates) the JWE server key in
-// the data directory, opens the audit log and the webhook outbox there, and checks the TLS and
+// the data directory, imports an audit file of an earlier version into the journal, and checks the TLS and
 // admin-token configuration.
 func New(d Deps) (*Server, error) {
 	if d.Config == nil || d.Engine == nil || d.PANHash == nil || d.Events == nil {
