@@ -24,6 +24,7 @@ import (
 	"github.com/cardswitch/cardswitch/ledger/engine"
 	"github.com/cardswitch/cardswitch/ledger/journal"
 	"github.com/cardswitch/cardswitch/mgmt"
+	"github.com/cardswitch/cardswitch/notify"
 	"github.com/cardswitch/cardswitch/security"
 	"github.com/cardswitch/cardswitch/switch/dispatch"
 	"github.com/cardswitch/cardswitch/switch/server"
@@ -56,6 +57,8 @@ type App struct {
 	isoLn    net.Listener
 	http     *mgmt.Server
 	httpLn   net.Listener
+	hooks    *notify.Outbox
+	events   ledger.EventLog // the journal's event and audit rows
 	httpAddr string
 	metrics  *metrics.Metrics
 	// rotation stops the background re-encryption under a new data key; rotationDone says it did.
@@ -217,6 +220,16 @@ func (a *App) start() error {
 		PANHasher: tokenvault.HasherWithKey(lookupKey),
 		Program:   programPolicy(cfg),
 		Verifier:  verifier,
+		// Events only when a webhook receives them: an authorization event costs a row per message.
+		AuthorizationEvents: cfg.HTTP.WebhookURL != "",
+	}
+	a.events = bj
+	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "mgmt"), 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	if a.hooks, err = notify.Open(notify.Config{URL: cfg.HTTP.WebhookURL, Secret: []byte(cfg.HTTP.WebhookSecret),
+		Path: filepath.Join(cfg.DataDir, "mgmt", "deliveries.log"), Log: log}, bj, st.LastEventSeq()); err != nil {
+		return err
 	}
 	a.metrics = metrics.New(metrics.Gauges{
 		QueueDepth:      func() float64 { return float64(a.engine.QueueDepth()) },
@@ -224,17 +237,20 @@ func (a *App) start() error {
 		Overloaded:      func() float64 { return float64(a.disp.Stats().Overloaded) },
 		ValueLogBytes:   func() float64 { return float64(bj.ValueLogBytes()) },
 	})
-	a.engine = engine.New(engineConfig(cfg), st, a.journal, env, time.Now, log, a.metrics)
+	ecfg := engineConfig(cfg)
+	ecfg.Published = a.hooks.Published // wakes the webhook outbox once a batch with events is durable
+	a.engine = engine.New(ecfg, st, a.journal, env, time.Now, log, a.metrics)
 	a.engine.Start()
+	a.hooks.Start()
 
-	// The management API is built before the dispatcher, whose encoders publish its events.
 	h, err := mgmt.New(mgmt.Deps{Config: mgmtConfig(cfg), Engine: a.engine, PANHash: env.PANHasher,
-		Logger: log, Ready: a.ready.Load, Clock: time.Now, Metrics: a.metrics, MetricsHandler: a.metrics.Handler()})
+		Logger: log, Ready: a.ready.Load, Clock: time.Now, Events: a.events, Webhooks: a.hooks,
+		Metrics: a.metrics, MetricsHandler: a.metrics.Handler()})
 	if err != nil {
 		return err
 	}
 	a.http = h
-	a.disp = dispatch.New(a.engine, log, a.metrics, dispatchConfig(cfg, h))
+	a.disp = dispatch.New(a.engine, log, a.metrics, dispatch.Config{})
 	a.iso = server.New(isoConfig(cfg), a.disp, log)
 
 	// Both listeners are bound before either serves, so a taken port fails the start as a whole.
@@ -339,9 +355,10 @@ func (a *App) stop(ctx context.Context) error {
 	if a.disp != nil {
 		a.disp.Close()
 	}
-	if a.http != nil {
-		if err := a.http.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("management API: %w", err))
+	if a.hooks != nil {
+		// After the engine: a batch committed during the drain still wakes the outbox.
+		if err := a.hooks.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("webhook outbox: %w", err))
 		}
 	}
 	if a.rotation != nil {

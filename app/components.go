@@ -1,12 +1,9 @@
 package app
 
 import (
-	"time"
-
 	"github.com/cardswitch/cardswitch/config"
 	"github.com/cardswitch/cardswitch/ledger/engine"
 	"github.com/cardswitch/cardswitch/mgmt"
-	"github.com/cardswitch/cardswitch/switch/dispatch"
 	"github.com/cardswitch/cardswitch/switch/server"
 )
 
@@ -26,21 +23,4 @@ func engineConfig(cfg *config.Config) engine.Config {
 
 func mgmtConfig(cfg *config.Config) mgmt.Config {
 	return mgmt.Config{DataDir: cfg.DataDir, HTTP: cfg.HTTP, Programs: cfg.Programs}
-}
-
-// dispatchConfig publishes authorization events to the management API's webhook outbox, and only
-// when a webhook receives them: the outbox costs a write per message. h is built before the
-// dispatcher and never changes, so its encoders read it without synchronization.
-func dispatchConfig(cfg *config.Config, h *mgmt.Server) dispatch.Config {
-	var c dispatch.Config
-	if cfg.HTTP.WebhookURL != "" {
-		c.Notify = func(n dispatch.Notice) {
-			if n.CardID != "" {
-				h.NotifyAuthorization(mgmt.AuthorizationNotice{CardID: n.CardID, BalanceID: n.BalanceID,
-					MTI: n.Request.BaseMTI, Kind: n.Request.Kind, AmountMinor: n.Request.AmountMinor,
-					Action: n.Response.Action, At: time.Now()})
-			}
-		}
-	}
-	return c
 }

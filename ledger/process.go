@@ -51,6 +51,10 @@ type Env struct {
 	// Recurring checks stored-credential rules; nil: none. It reports whether the request
 	// breaks the cardholder's agreement (-> 1019).
 	Recurring func(tx *Tx, req *authz.Request, card *Card) bool
+	// AuthorizationEvents records authorization.decided for every decided money message, in
+	// its batch (a row per message: only when something delivers them, i.e. a webhook is
+	// configured). State changes and balance.low are always recorded.
+	AuthorizationEvents bool
 }
 
 // MessageKey is the idempotency key of contract §2: MTI (repeats folded), field 11, field 7,
@@ -113,6 +117,9 @@ func (tx *Tx) Process(req *authz.Request, env *Env) authz.Response {
 		resp, recorded = tx.original(req, env, okey)
 		if a := tx.auths.dirty[okey]; recorded && a != nil {
 			a.HasReply, a.RRN, a.ReplyHash, a.Response = true, req.RRN, hash, resp
+			if env.AuthorizationEvents {
+				tx.emitDecided(req, resp, env)
+			}
 			return resp
 		}
 	case authz.KindCompletion:
@@ -123,6 +130,9 @@ func (tx *Tx) Process(req *authz.Request, env *Env) authz.Response {
 		return authz.Response{Action: authz.FormatError}
 	}
 	tx.PutReply(Reply{Key: key, ContentHash: hash, Response: resp, At: env.Now.UnixNano()})
+	if env.AuthorizationEvents {
+		tx.emitDecided(req, resp, env)
+	}
 	return resp
 }
 
@@ -399,6 +409,7 @@ func (tx *Tx) applyCardEffects(r *resolved, d authz.Decision, checks Checks, req
 		c.CardDataFails, changed = d.CardDataFails, true
 	}
 	if d.LockCard != authz.NotLocked {
+		tx.EmitCardState(c, Card{ID: c.ID, BalanceID: c.BalanceID, State: CardLocked, LockReason: d.LockCard}, "authorization", "switch")
 		c.State, c.LockReason, changed = CardLocked, d.LockCard, true
 	}
 	if checks.Cryptogram == authz.CheckPassed {

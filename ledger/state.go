@@ -28,6 +28,8 @@ type State struct {
 	// cold is set in History mode (history.go): auth records and replies are then kept in the
 	// journal, and auths, replies, expiries and aging stay empty.
 	cold *cold
+
+	seq sequences // last committed event and audit sequence numbers (events.go)
 }
 
 // NewState returns an empty ledger.

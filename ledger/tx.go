@@ -34,6 +34,11 @@ type Tx struct {
 	dueMax         map[string][]int      // the scans Load read each time index for (their max)
 	prepared       bool                  // Changes has settled the committed existence of every key
 	err            error                 // ErrNotLoaded: the batch must not be committed
+
+	// Events and audit records of the batch (events.go), and the batch's time they carry.
+	events []Event
+	audits []AuditRecord
+	now    int64
 }
 
 type overlay[T any] struct {
@@ -130,6 +135,7 @@ func (tx *Tx) Reset() {
 		clear(tx.dueMax)
 	}
 	tx.index = tx.index[:0]
+	tx.resetEvents()
 	tx.prepared = false
 	tx.err = nil
 }
@@ -150,7 +156,8 @@ func (tx *Tx) Rollback() {
 // Empty reports whether the Tx holds no writes.
 func (tx *Tx) Empty() bool {
 	return len(tx.customers.order)+len(tx.balances.order)+len(tx.cards.order)+
-		len(tx.tokens.order)+len(tx.auths.order)+len(tx.replies.order)+len(tx.index) == 0
+		len(tx.tokens.order)+len(tx.auths.order)+len(tx.replies.order)+len(tx.index)+
+		len(tx.events)+len(tx.audits) == 0
 }
 
 // Reads and writes of the overlay.
@@ -168,7 +175,12 @@ func (tx *Tx) PutCustomer(c Customer) {
 		tx.customerByExt[c.ExternalID] = c.ID
 	}
 }
-func (tx *Tx) PutBalance(b Balance) { tx.balances.put(b.ID, b) }
+func (tx *Tx) PutBalance(b Balance) {
+	if b.LowMarkMinor > 0 { // only a balance with a threshold can cross it (balance.low)
+		tx.noteLow(&b)
+	}
+	tx.balances.put(b.ID, b)
+}
 func (tx *Tx) PutCard(c Card) {
 	if _, dirty := tx.cards.dirty[c.ID]; !dirty {
 		if _, committed := tx.s.cards.findID(c.ID); !committed {
@@ -268,7 +280,7 @@ func (tx *Tx) Changes(dst []Change) []Change {
 		tx.prepareCold()
 		dst = append(dst, tx.index...)
 	}
-	return dst
+	return tx.appendEventChanges(dst)
 }
 
 func appendChanges[T any](dst []Change, name string, o *overlay[T]) []Change {
@@ -295,6 +307,7 @@ func (tx *Tx) Commit() {
 	merge(&tx.balances, s.balances.set)
 	merge(&tx.cards, func(c *Card) { s.cards.set(c, false) })
 	merge(&tx.tokens, s.tokens.set)
+	tx.commitEvents()
 	if s.cold != nil {
 		tx.commitCold()
 		s.mu.Unlock()

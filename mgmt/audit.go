@@ -2,12 +2,15 @@ package mgmt
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
-	"sync"
 	"time"
+
+	"github.com/cardswitch/cardswitch/ledger"
 )
 
 // AuditEntry is one management change: who, through which channel, when, what, and the resource
@@ -25,119 +28,112 @@ type AuditEntry struct {
 	After        json.RawMessage `json:"after,omitempty"`
 }
 
-// auditLog keeps the audit trail: an append-only JSON-lines file in the data directory (synced
-// after every entry; management changes are rare next to authorizations) and a bounded ring of
-// the latest entries for the admin channel. The change itself is durable in the ledger before
-// its entry is written; a crash between the two loses that one entry (docs/api.md).
+// auditLog is the audit trail: audit rows of the ledger's journal (ledger/events.go), written in
+// the batch of the change they describe (auditIn) or, for what changes nothing in the ledger (a
+// card data read, a session), in a batch of their own (audit).
 type auditLog struct {
-	mu   sync.Mutex
-	f    *os.File
-	ring []AuditEntry
-	next int // ring write position
-	full bool
-	seq  uint64
+	src ledger.EventLog
+	log *slog.Logger
 }
 
-func openAudit(path string, size int) (*auditLog, error) {
-	a := &auditLog{ring: make([]AuditEntry, size)}
-	if f, err := os.Open(path); err == nil {
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 64<<10), 4<<20)
-		for sc.Scan() {
-			var e AuditEntry
-			if json.Unmarshal(sc.Bytes(), &e) != nil {
-				continue // a torn last line after a crash
-			}
-			a.push(e)
-		}
-		f.Close()
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("mgmt: audit log: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("mgmt: audit log: %w", err)
-	}
-	a.f = f
-	return a, nil
-}
-
-func (a *auditLog) push(e AuditEntry) {
-	if e.Seq > a.seq {
-		a.seq = e.Seq
-	}
-	a.ring[a.next] = e
-	a.next++
-	if a.next == len(a.ring) {
-		a.next, a.full = 0, true
-	}
-}
-
-// record appends an entry. A write failure is logged by the caller and does not undo the
-// change, which is already durable.
-func (a *auditLog) record(e AuditEntry) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	e.Seq = a.seq + 1
-	line, err := json.Marshal(e)
-	if err != nil {
-		return err
-	}
-	a.push(e)
-	if a.f == nil {
-		return errors.New("mgmt: audit log closed")
-	}
-	if _, err := a.f.Write(append(line, '\n')); err != nil {
-		return err
-	}
-	return a.f.Sync()
+func entryOf(r *ledger.AuditRecord) AuditEntry {
+	return AuditEntry{Seq: r.Seq, At: time.Unix(0, r.AtUnixNano).UTC(), Actor: r.Actor, Channel: r.Channel, Role: r.Role,
+		Action: r.Action, ResourceType: r.ResourceType, ResourceID: r.ResourceID, Before: r.Before, After: r.After}
 }
 
 // list returns entries newest first with seq below before (0: from the newest), at most limit,
-// keeping those match accepts.
+// keeping those match accepts. A read error is logged and ends the list early.
 func (a *auditLog) list(before uint64, limit int, match func(*AuditEntry) bool) []AuditEntry {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	n := a.next
-	if a.full {
-		n = len(a.ring)
-	}
 	var out []AuditEntry
-	for i := 0; i < n && len(out) < limit; i++ {
-		idx := (a.next - 1 - i + len(a.ring)) % len(a.ring)
-		e := &a.ring[idx]
-		if before != 0 && e.Seq >= before {
-			continue
+	_, err := a.src.Audits(before, limit, func(r *ledger.AuditRecord) bool {
+		e := entryOf(r)
+		if match(&e) {
+			out = append(out, e)
+			return true
 		}
-		if match(e) {
-			out = append(out, *e)
-		}
+		return false
+	})
+	if err != nil {
+		a.log.Error("audit trail not read", "err", err)
 	}
 	return out
 }
 
-func (a *auditLog) Close() error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.f == nil {
-		return nil
-	}
-	err := a.f.Close()
-	a.f = nil
-	return err
-}
-
-// audit records a change made by the call's actor. before/after are API views (or nil).
-func (c *call) audit(action, resourceType, resourceID string, before, after any) {
-	e := AuditEntry{At: c.s.clock().UTC(), Actor: c.who.Name, Channel: c.who.Channel, Role: c.who.Role,
-		Action: action, ResourceType: resourceType, ResourceID: resourceID}
+// record builds the audit row of a change made by the call's actor. before/after are API views
+// (or nil).
+func (c *call) record(action, resourceType, resourceID string, before, after any) ledger.AuditRecord {
+	r := ledger.AuditRecord{AtUnixNano: c.s.clock().UnixNano(), Actor: c.who.Name, Channel: c.who.Channel,
+		Role: c.who.Role, Action: action, ResourceType: resourceType, ResourceID: resourceID}
 	if before != nil {
-		e.Before, _ = json.Marshal(before)
+		r.Before, _ = json.Marshal(before)
 	}
 	if after != nil {
-		e.After, _ = json.Marshal(after)
+		r.After, _ = json.Marshal(after)
 	}
-	if err := c.s.audit.record(e); err != nil {
+	return r
+}
+
+// auditIn records the audit entry in the batch of the change it describes: both are durable
+// together or not at all.
+func (c *call) auditIn(tx *ledger.Tx, action, resourceType, resourceID string, before, after any) {
+	tx.Audit(c.record(action, resourceType, resourceID, before, after))
+}
+
+// audit records an entry in a batch of its own, after the change (if any) was committed. A
+// failure is logged and does not undo the change.
+func (c *call) audit(action, resourceType, resourceID string, before, after any) {
+	r := c.record(action, resourceType, resourceID, before, after)
+	ctx, cancel := c.s.engineCtx()
+	defer cancel()
+	if _, err := c.s.eng.Do(ctx, func(tx *ledger.Tx, _ *ledger.Env) any { tx.Audit(r); return nil }); err != nil {
 		c.s.log.Error("audit entry not written", "action", action, "resource", resourceID, "err", err)
 	}
+}
+
+// importLegacyAudit moves the entries of the audit file of earlier versions
+// (<dataDir>/mgmt/audit.log) into the journal, once: in one batch, then the file is renamed. A
+// crash between the two imports nothing twice: a journal that holds audit rows is not imported
+// into again.
+func (s *Server) importLegacyAudit(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("mgmt: audit log: %w", err)
+	}
+	var recs []ledger.AuditRecord
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	for sc.Scan() {
+		var e AuditEntry
+		if json.Unmarshal(sc.Bytes(), &e) != nil {
+			continue // a torn last line after a crash
+		}
+		recs = append(recs, ledger.AuditRecord{AtUnixNano: e.At.UnixNano(), Actor: e.Actor, Channel: e.Channel,
+			Role: e.Role, Action: e.Action, ResourceType: e.ResourceType, ResourceID: e.ResourceID,
+			Before: e.Before, After: e.After})
+	}
+	f.Close()
+	existing, err := s.audit.src.Audits(0, 1, nil)
+	if err != nil {
+		return fmt.Errorf("mgmt: audit log: %w", err)
+	}
+	if len(existing) == 0 && len(recs) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := s.eng.Do(ctx, func(tx *ledger.Tx, _ *ledger.Env) any {
+			for _, r := range recs {
+				tx.Audit(r)
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("mgmt: import audit log: %w", err)
+		}
+	}
+	if err := os.Rename(path, path+".imported"); err != nil {
+		return fmt.Errorf("mgmt: audit log: %w", err)
+	}
+	s.log.Info("audit entries of the earlier audit file moved into the journal", "entries", len(recs))
+	return nil
 }

@@ -137,22 +137,24 @@ func (s *Server) hCardFull(c *call) (int, any, *apiError) {
 		"cvc2": tokenvault.CVC2(card.CVC2).Reveal()}, nil
 }
 
-// changeCard applies a state change, audits it and publishes card.state_changed.
+// changeCard applies a state change; its audit entry and card.state_changed (with the card's
+// state as the batch held it before the change) are rows of the same batch.
 func (s *Server) changeCard(c *call, before ledger.Card, action, source string,
 	f func(tx *ledger.Tx) (ledger.Card, *ledger.Refusal)) (int, any, *apiError) {
-	v, aerr := s.exec(func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) { return f(tx) })
+	v, aerr := s.exec(func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {
+		prev, _ := tx.Card(before.ID)
+		after, ref := f(tx)
+		if ref != nil {
+			return nil, ref
+		}
+		tx.EmitCardState(prev, after, source, c.who.Name)
+		c.auditIn(tx, action, "card", after.ID, viewCard(prev), viewCard(after))
+		return after, nil
+	})
 	if aerr != nil {
 		return 0, nil, aerr
 	}
-	after := v.(ledger.Card)
-	bv, av := viewCard(before), viewCard(after)
-	c.audit(action, "card", after.ID, bv, av)
-	if bv.State != av.State || bv.LockReason != av.LockReason {
-		s.hooks.publish(EventCardStateChanged, map[string]any{"cardId": after.ID, "balanceId": after.BalanceID,
-			"previousState": bv.State, "state": av.State, "previousLockReason": bv.LockReason,
-			"lockReason": av.LockReason, "source": source, "actor": c.who.Name})
-	}
-	return 200, av, nil
+	return 200, viewCard(v.(ledger.Card)), nil
 }
 
 func lockReasonIn(c *call) (authz.LockReason, *apiError) {

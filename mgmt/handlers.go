@@ -308,19 +308,18 @@ func (s *Server) reload(c *call, b ledger.Balance) (ledger.Balance, *apiError) {
 	}
 	v, aerr := s.execReading(func(k *ledger.Keys) { ledger.ReloadKeys(b.ID, key, k) },
 		func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {
-			return tx.Reload(b.ID, amount, key, env)
+			after, ref := tx.Reload(b.ID, amount, key, env)
+			if ref == nil {
+				c.auditIn(tx, "balance.reload", "balance", b.ID, map[string]any{"current": formatAmount(b.CurrentMinor, b.Currency)},
+					map[string]any{"current": formatAmount(after.CurrentMinor, after.Currency),
+						"amount": formatAmount(amount, b.Currency), "idempotencyKey": key})
+			}
+			return after, ref
 		})
 	if aerr != nil {
 		return ledger.Balance{}, aerr
 	}
-	after := v.(ledger.Balance)
-	c.audit("balance.reload", "balance", b.ID, map[string]any{"current": formatAmount(b.CurrentMinor, b.Currency)},
-		map[string]any{"current": formatAmount(after.CurrentMinor, after.Currency),
-			"amount": formatAmount(amount, b.Currency), "idempotencyKey": key})
-	if cur, ok := s.eng.State().Balance(b.ID); ok {
-		s.checkLow(cur)
-	}
-	return after, nil
+	return v.(ledger.Balance), nil
 }
 
 func (s *Server) hReload(c *call) (int, any, *apiError) {
@@ -352,16 +351,18 @@ func (s *Server) hSetLowMark(c *call) (int, any, *apiError) {
 		return 0, nil, aerr
 	}
 	v, aerr := s.exec(func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {
-		return tx.SetLowMark(b.ID, mark)
+		after, ref := tx.SetLowMark(b.ID, mark)
+		if ref == nil {
+			c.auditIn(tx, "balance.low_balance_alert", "balance", b.ID,
+				map[string]string{"threshold": formatAmount(b.LowMarkMinor, b.Currency)},
+				map[string]string{"threshold": formatAmount(after.LowMarkMinor, b.Currency)})
+		}
+		return after, ref
 	})
 	if aerr != nil {
 		return 0, nil, aerr
 	}
 	after := v.(ledger.Balance)
-	c.audit("balance.low_balance_alert", "balance", b.ID,
-		map[string]string{"threshold": formatAmount(b.LowMarkMinor, b.Currency)},
-		map[string]string{"threshold": formatAmount(after.LowMarkMinor, b.Currency)})
-	s.checkLow(after)
 	if partner {
 		return 200, s.viewPartner(after), nil
 	}

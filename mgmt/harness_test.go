@@ -8,6 +8,8 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,6 +25,7 @@ import (
 	"github.com/cardswitch/cardswitch/ledger/engine"
 	"github.com/cardswitch/cardswitch/ledger/journal"
 	"github.com/cardswitch/cardswitch/mgmt/jwe"
+	"github.com/cardswitch/cardswitch/notify"
 	"github.com/cardswitch/cardswitch/tokenvault"
 )
 
@@ -114,11 +117,23 @@ func newHarness(t *testing.T, opts ...option) *harness {
 	h.j = &journal.Faulty{Inner: h.hist.Memory}
 	st := ledger.NewState()
 	st.UseHistory(h.hist)
-	h.eng = engine.New(engine.Config{}, st, h.j, ledger.Env{PANHasher: h.hasher,
+	var ecfg engine.Config
+	if cfg.HTTP.WebhookURL != "" {
+		os.MkdirAll(filepath.Join(cfg.DataDir, "mgmt"), 0o700)
+		hooks, err := notify.Open(notify.Config{URL: cfg.HTTP.WebhookURL, Secret: []byte(cfg.HTTP.WebhookSecret),
+			Path: filepath.Join(cfg.DataDir, "mgmt", "deliveries.log"), BackoffBase: 20 * time.Millisecond}, h.hist.Memory, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hooks.Start()
+		t.Cleanup(func() { hooks.Close() })
+		ecfg.Published, d.Webhooks = hooks.Published, hooks
+	}
+	h.eng = engine.New(ecfg, st, h.j, ledger.Env{PANHasher: h.hasher, AuthorizationEvents: cfg.HTTP.WebhookURL != "",
 		Program: func(n string) (ledger.ProgramPolicy, bool) { p, ok := policies[n]; return p, ok }},
 		h.clock.Now, nil, nil)
 	h.eng.Start()
-	d.Engine = h.eng
+	d.Engine, d.Events = h.eng, h.hist.Memory
 	srv, err := New(d)
 	if err != nil {
 		t.Fatal(err)

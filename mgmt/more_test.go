@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +21,7 @@ import (
 	"github.com/cardswitch/cardswitch/authz"
 	"github.com/cardswitch/cardswitch/config"
 	"github.com/cardswitch/cardswitch/mgmt/pki"
+	"github.com/cardswitch/cardswitch/notify"
 )
 
 func TestPartnerBalancesAndSummary(t *testing.T) {
@@ -238,21 +240,39 @@ func TestHistoryAndAudit(t *testing.T) {
 		t.Fatalf("audit paging %s", r.body)
 	}
 	expect(t, h.do("GET", "/admin/audit?cursor="+next, "", bearerH(tokAdmin)...), 200)
-	raw, _ := os.ReadFile(filepath.Join(h.cfg.DataDir, "mgmt", "audit.log"))
-	if strings.Contains(string(raw), card.PAN) || strings.Contains(string(raw), card.CVC2+`"`) && false {
-		t.Fatal("audit log carries a PAN")
-	}
-	if n := strings.Count(string(raw), "\n"); n < 6 {
-		t.Fatalf("audit file has %d entries", n)
-	}
-	// The trail survives a restart.
-	a, err := openAudit(filepath.Join(h.cfg.DataDir, "mgmt", "audit.log"), 100)
+	// The trail is rows of the journal, written with the changes: never a PAN.
+	rows, err := h.hist.Memory.Audits(0, 1000, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.Close()
-	if got := a.list(0, 1, func(*AuditEntry) bool { return true }); len(got) != 1 || got[0].Action != "card.lock" {
-		t.Fatalf("reloaded audit %v", got)
+	raw, _ := json.Marshal(rows)
+	if strings.Contains(string(raw), card.PAN) {
+		t.Fatal("audit trail carries a PAN")
+	}
+	if len(rows) < 6 || rows[0].Action != "card.lock" {
+		t.Fatalf("audit rows %d, newest %+v", len(rows), rows[0])
+	}
+}
+
+// An audit file of an earlier version is moved into the journal on start, once.
+func TestLegacyAuditImported(t *testing.T) {
+	var dataDir string
+	h := newHarness(t, func(c *config.Config, d *Deps) {
+		dataDir = c.DataDir
+		os.MkdirAll(filepath.Join(dataDir, "mgmt"), 0o700)
+		os.WriteFile(filepath.Join(dataDir, "mgmt", "audit.log"), []byte(
+			`{"seq":1,"at":"2026-01-02T03:04:05Z","actor":"old","channel":"admin","action":"card.lock","resourceType":"card","resourceId":"crd_1"}`+"\n"+
+				`{"seq":2,"at":"2026-01-02T03:04:06Z","actor":"old","channel":"admin","action":"card.unlock","resourceType":"card","resourceId":"crd_1"}`+"\n"+
+				`{"seq":3,"at":"2026-01-0`), 0o600) // a torn last line
+	})
+	r := h.do("GET", "/admin/audit?actor=old", "", bearerH(tokAdmin)...)
+	var audit struct{ Items []AuditEntry }
+	json.Unmarshal(r.body, &audit)
+	if len(audit.Items) != 2 || audit.Items[0].Action != "card.unlock" || audit.Items[1].At.Second() != 5 {
+		t.Fatalf("imported audit %s", r.body)
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "mgmt", "audit.log")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("legacy audit file still in place: %v", err)
 	}
 }
 
@@ -287,22 +307,35 @@ func TestWebhooks(t *testing.T) {
 	h := newHarness(t, func(c *config.Config, d *Deps) {
 		c.HTTP.WebhookURL, c.HTTP.WebhookSecret = hook.URL, secret
 	})
-	h.srv.hooks.backoffBase = 20 * time.Millisecond
 	cust := h.customer(true)
 	bid := h.balance(cust, "EUR")
 	cid := h.card(cust, bid, "VIRTUAL")["cardId"].(string)
 	expect(t, h.do("PUT", "/secure/customers/"+cust+"/balances/"+bid+"/low-balance-alert", `{"threshold":"10.00"}`), 200)
 	expect(t, h.do("POST", "/secure/cards/"+cid+"/lock", `{"reasonCode":3}`), 200)
-	h.srv.NotifyAuthorization(AuthorizationNotice{CardID: cid, BalanceID: bid, MTI: "0100", Kind: authz.KindAuthorization,
-		AmountMinor: 100, Action: authz.DoNotHonour, At: time.Now()})
+	card, _ := h.eng.State().Card(cid)
+	if r := h.authorize(card.PAN, "000001", 100); r.Action.IsApproved() {
+		t.Fatal("a locked card approved")
+	}
 	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(got) >= 3 })
 	mu.Lock()
 	types := map[string]bool{}
 	for _, e := range got {
 		types[e["type"].(string)] = true
+		if e["type"] == "card.state_changed" {
+			d := e["data"].(map[string]any)
+			if d["previousState"] != "ACTIVE" || d["state"] != "LOCKED" || d["lockReason"] != 3.0 || d["actor"] == "" {
+				t.Errorf("card.state_changed %v", d)
+			}
+		}
+		if e["type"] == "authorization.decided" {
+			d := e["data"].(map[string]any)
+			if d["cardId"] != cid || d["balanceId"] != bid || d["amount"] != "1.00" || d["currency"] != "EUR" || d["approved"] != false {
+				t.Errorf("authorization.decided %v", d)
+			}
+		}
 	}
 	mu.Unlock()
-	for _, typ := range []string{EventBalanceLow, EventCardStateChanged, EventAuthorizationDecided} {
+	for _, typ := range []string{"balance.low", "card.state_changed", "authorization.decided"} {
 		if !types[typ] {
 			t.Fatalf("no %s event: %v", typ, types)
 		}
@@ -319,16 +352,16 @@ func TestWebhooks(t *testing.T) {
 	expect(t, r, 202)
 	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(got) >= 4 })
 	expect(t, h.do("POST", "/admin/webhooks/replay", `{}`, bearerH(tokAdmin)...), 400, "INVALID_FIELD")
-	// The outbox is durable: reopened, it holds the events.
-	h.srv.hooks.Close()
-	o, err := openOutbox(outboxConfig{path: filepath.Join(h.cfg.DataDir, "mgmt", "webhooks.log"), url: hook.URL,
-		secret: []byte(secret), clock: time.Now, log: h.srv.log})
+	// The delivery state is durable: reopened, the outbox holds the events as delivered.
+	h.srv.hooks.o.Close()
+	o, err := notify.Open(notify.Config{URL: hook.URL, Secret: []byte(secret),
+		Path: filepath.Join(h.cfg.DataDir, "mgmt", "deliveries.log")}, h.hist.Memory, h.eng.State().LastEventSeq())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer o.Close()
-	if n := len(o.list(0, 100, "")); n != 3 {
-		t.Fatalf("reopened outbox has %d events", n)
+	if n := len(o.List(0, 100, deliveryDelivered)); n != 3 {
+		t.Fatalf("reopened outbox has %d delivered events", n)
 	}
 }
 

@@ -25,8 +25,10 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/cardswitch/cardswitch/config"
+	"github.com/cardswitch/cardswitch/ledger"
 	"github.com/cardswitch/cardswitch/ledger/engine"
 	"github.com/cardswitch/cardswitch/mgmt/jwe"
+	"github.com/cardswitch/cardswitch/notify"
 	"github.com/cardswitch/cardswitch/tokenvault"
 )
 
@@ -49,8 +51,6 @@ const (
 	// MaxSessions bounds the live customer sessions; when full (after dropping expired ones) a
 	// new session is refused with 503 UNAVAILABLE.
 	MaxSessions = 100_000
-	// AuditRingSize is how many audit entries the admin channel can list (the file keeps all).
-	AuditRingSize = 10_000
 )
 
 // Metrics receives one observation per request (optional).
@@ -88,8 +88,11 @@ type Deps struct {
 	// Clock is the wall clock (default time.Now): card expiry, sessions, audit times.
 	Clock   func() time.Time
 	Metrics Metrics
-	// WebhookClient overrides the HTTP client of webhook deliveries (tests).
-	WebhookClient HTTPDoer
+	// Events reads the audit trail back from the journal (required).
+	Events ledger.EventLog
+	// Webhooks is the webhook outbox the admin channel lists and replays; nil: none configured.
+	// Its owner (app) starts and closes it.
+	Webhooks *notify.Outbox
 	// MetricsHandler, when set, serves GET /metrics (Prometheus) on the same listener.
 	MetricsHandler fasthttp.RequestHandler
 }
@@ -109,8 +112,7 @@ type Server struct {
 	sessions *sessions
 	admins   []adminToken
 	audit    *auditLog
-	hooks    *outbox
-	low      *lowMarks
+	hooks    hooks
 	rates    *rateLimiter
 	tlsConf  *tls.Config
 	maxBody  int
@@ -118,11 +120,11 @@ type Server struct {
 }
 
 // New builds the management API: it loads (or on first start generates) the JWE server key in
-// the data directory, opens the audit log and the webhook outbox there, and checks the TLS and
+// the data directory, imports an audit file of an earlier version into the journal, and checks the TLS and
 // admin-token configuration.
 func New(d Deps) (*Server, error) {
-	if d.Config.DataDir == "" || d.Engine == nil || d.PANHash == nil {
-		return nil, errors.New("mgmt: Config.DataDir, Engine and PANHash are required")
+	if d.Config.DataDir == "" || d.Engine == nil || d.PANHash == nil || d.Events == nil {
+		return nil, errors.New("mgmt: Config.DataDir, Engine, PANHash and Events are required")
 	}
 	cfg := d.Config
 	s := &Server{cfg: &cfg, eng: d.Engine, panHash: d.PANHash, log: d.Logger, ready: d.Ready,
@@ -170,25 +172,17 @@ func New(d Deps) (*Server, error) {
 		}
 		s.admins = append(s.admins, adminToken{name: t.Name, token: []byte(t.Token), role: r})
 	}
-	if s.audit, err = openAudit(filepath.Join(dir, "audit.log"), AuditRingSize); err != nil {
-		return nil, err
-	}
 	if h.WebhookURL != "" && h.WebhookSecret == "" {
-		s.audit.Close()
 		return nil, errors.New("mgmt: http.webhookSecret is required with http.webhookUrl")
 	}
-	s.hooks, err = openOutbox(outboxConfig{path: filepath.Join(dir, "webhooks.log"), url: h.WebhookURL,
-		secret: []byte(h.WebhookSecret), client: d.WebhookClient, clock: s.clock, log: s.log})
-	if err != nil {
-		s.audit.Close()
+	s.audit = &auditLog{src: d.Events, log: s.log}
+	if err := s.importLegacyAudit(filepath.Join(dir, "audit.log")); err != nil {
 		return nil, err
 	}
-	s.low = newLowMarks()
+	s.hooks = hooks{o: d.Webhooks}
 	s.rates = newRateLimiter(h.RateLimitPerSec, s.clock)
 	if h.TLSCert != "" || h.TLSKey != "" {
 		if s.tlsConf, err = tlsConfig(h); err != nil {
-			s.hooks.Close()
-			s.audit.Close()
 			return nil, err
 		}
 	} else if host, _, _ := net.SplitHostPort(h.Addr); !isLoopbackHost(host) {
@@ -260,29 +254,21 @@ func (s *Server) TLS() bool { return s.tlsConf != nil }
 
 // Serve serves the API on ln (wrapped in TLS when TLS is configured) until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	s.hooks.Start()
 	if s.tlsConf != nil {
 		ln = tls.NewListener(ln, s.tlsConf)
 	}
 	return s.srv.Serve(ln)
 }
 
-// Stop stops accepting and waits, bounded by ctx, for the requests in flight. The audit log and
-// the webhook outbox stay open: authorizations still being answered record their events there
-// until Close.
+// Stop stops accepting and waits, bounded by ctx, for the requests in flight. Events and audit
+// entries are rows of the engine's batches, so nothing of them is left to flush here.
 func (s *Server) Stop(ctx context.Context) error {
 	return s.srv.ShutdownWithContext(ctx)
 }
 
-// Close stops the webhook deliverer and closes the audit log and the outbox; events published
-// afterwards are dropped. Call it after Stop, once nothing publishes any more.
-func (s *Server) Close() error {
-	return errors.Join(s.hooks.Close(), s.audit.Close())
-}
-
-// Shutdown is Stop without a bound, then Close.
+// Shutdown is Stop without a bound.
 func (s *Server) Shutdown() error {
-	return errors.Join(s.Stop(context.Background()), s.Close())
+	return s.Stop(context.Background())
 }
 
 // PublicKey is the server's RSA public key for encrypted requests (clients, tests).

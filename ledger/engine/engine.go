@@ -42,6 +42,10 @@ type Config struct {
 	// money, are kept (ledger/retention.go); older ones are forgotten on the expiry tick, through
 	// the journal. Default 7 days; negative: kept for ever.
 	ReplyRetention time.Duration
+	// Published, when set, is called on the engine goroutine after every durable batch with the
+	// sequence of the last committed event (ledger/events.go), to wake delivery. It must not
+	// block.
+	Published func(lastEventSeq uint64)
 }
 
 // DefaultReplyRetention is the default of Config.ReplyRetention.
@@ -256,6 +260,7 @@ func (e *Engine) run() {
 func (e *Engine) apply(tx *ledger.Tx, batch []Op, results []any, changes *[]ledger.Change) []any {
 	env := e.env
 	env.Now = e.clock()
+	tx.SetBatchTime(env.Now) // events of the batch carry its time
 	e.prefetch(tx, batch, &env)
 	for i := range batch {
 		var v any
@@ -335,6 +340,9 @@ func (e *Engine) persist(tx *ledger.Tx, changes *[]ledger.Change) error {
 		return err
 	}
 	tx.Commit()
+	if e.cfg.Published != nil {
+		e.cfg.Published(e.state.LastEventSeq())
+	}
 	return nil
 }
 
@@ -343,6 +351,7 @@ func (e *Engine) persist(tx *ledger.Tx, changes *[]ledger.Change) error {
 func (e *Engine) expire(tx *ledger.Tx, changes *[]ledger.Change) {
 	env := e.env
 	env.Now = e.clock()
+	tx.SetBatchTime(env.Now)
 	k := &e.keys
 	k.Reset()
 	k.ExpireMax = e.cfg.ExpiryBatchMax

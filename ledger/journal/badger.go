@@ -496,6 +496,9 @@ func (j *Badger) Load(st *ledger.State) error {
 			if isIndex(t.name) && !history {
 				continue // a State that keeps its history in memory has no use for them
 			}
+			if isLog(t.name) {
+				continue // read back on demand (events.go); recovery needs only the last sequences
+			}
 			keyOnly := history && marked && (t.name == "auth" || t.name == "reply")
 			rg.Go(func() error {
 				defer close(read[t.name]) // after the last chunk is handed on (deferred first)
@@ -558,6 +561,9 @@ func (j *Badger) Load(st *ledger.State) error {
 	}
 	if loadErr != nil {
 		return loadErr
+	}
+	if err := j.restoreSequences(st); err != nil {
+		return err
 	}
 	read := time.Since(began)
 	st.FinishLoad()

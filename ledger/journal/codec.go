@@ -147,6 +147,40 @@ func encodeRow(dst []byte, row any) ([]byte, error) {
 			e.str(x.Key)
 			e.bool(x.Auth)
 		}
+	case *ledger.Event:
+		e.u64(r.Seq)
+		e.u64(uint64(r.Type))
+		e.i64(r.AtUnixNano)
+		e.str(r.CardID)
+		e.str(r.BalanceID)
+		e.str(r.Currency)
+		e.str(r.AuthKey)
+		e.str(r.MTI)
+		e.u64(uint64(r.Kind))
+		e.i64(r.AmountMinor)
+		e.u64(uint64(r.Action))
+		e.str(string(r.PreviousState))
+		e.str(string(r.State))
+		e.u64(uint64(r.PreviousLockReason))
+		e.u64(uint64(r.LockReason))
+		e.str(r.Source)
+		e.str(r.Actor)
+		e.str(r.BalanceKind)
+		e.str(r.CustomerID)
+		e.str(r.Program)
+		e.i64(r.AvailableMinor)
+		e.i64(r.ThresholdMinor)
+	case *ledger.AuditRecord:
+		e.u64(r.Seq)
+		e.i64(r.AtUnixNano)
+		e.str(r.Actor)
+		e.str(r.Channel)
+		e.str(r.Role)
+		e.str(r.Action)
+		e.str(r.ResourceType)
+		e.str(r.ResourceID)
+		e.bytes(r.Before)
+		e.bytes(r.After)
 	default:
 		return dst, fmt.Errorf("journal: encode: unknown row type %T", row)
 	}
@@ -427,6 +461,48 @@ func decodeRow(table string, b []byte, in *interner) (any, error) {
 			for range n {
 				r.Entries = append(r.Entries, ledger.IndexEntry{At: d.i64(), Key: d.str(), Auth: d.bool()})
 			}
+		}
+		row = r
+	case ledger.TableEvent:
+		r := &ledger.Event{}
+		r.Seq = d.uvarint()
+		r.Type = ledger.EventType(d.uvarint())
+		r.AtUnixNano = d.i64()
+		r.CardID = d.str()
+		r.BalanceID = d.str()
+		r.Currency = d.sym()
+		r.AuthKey = d.str()
+		r.MTI = d.sym()
+		r.Kind = authz.Kind(d.uvarint())
+		r.AmountMinor = d.i64()
+		r.Action = authz.ActionCode(d.uvarint())
+		r.PreviousState = authz.CardState(d.sym())
+		r.State = authz.CardState(d.sym())
+		r.PreviousLockReason = authz.LockReason(d.uvarint())
+		r.LockReason = authz.LockReason(d.uvarint())
+		r.Source = d.str()
+		r.Actor = d.str()
+		r.BalanceKind = d.sym()
+		r.CustomerID = d.str()
+		r.Program = d.sym()
+		r.AvailableMinor = d.i64()
+		r.ThresholdMinor = d.i64()
+		row = r
+	case ledger.TableAudit:
+		r := &ledger.AuditRecord{}
+		r.Seq = d.uvarint()
+		r.AtUnixNano = d.i64()
+		r.Actor = d.str()
+		r.Channel = d.str()
+		r.Role = d.str()
+		r.Action = d.str()
+		r.ResourceType = d.str()
+		r.ResourceID = d.str()
+		if b := d.raw(); len(b) > 0 {
+			r.Before = append([]byte(nil), b...)
+		}
+		if b := d.raw(); len(b) > 0 {
+			r.After = append([]byte(nil), b...)
 		}
 		row = r
 	default:

@@ -96,6 +96,13 @@ func copyRow(r any) any {
 		c := *v
 		c.Entries = append([]ledger.IndexEntry(nil), v.Entries...)
 		return &c
+	case *ledger.Event:
+		c := *v
+		return &c
+	case *ledger.AuditRecord:
+		c := *v
+		c.Before, c.After = append([]byte(nil), v.Before...), append([]byte(nil), v.After...)
+		return &c
 	}
 	panic("journal: unknown row type")
 }
@@ -106,8 +113,13 @@ func (m *Memory) Load(st *ledger.State) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	history := st.HistoryMode()
+	var lastEvent, lastAudit uint64
 	for _, c := range m.rows {
 		switch {
+		case c.Table == ledger.TableEvent:
+			lastEvent = max(lastEvent, c.Row.(*ledger.Event).Seq)
+		case c.Table == ledger.TableAudit:
+			lastAudit = max(lastAudit, c.Row.(*ledger.AuditRecord).Seq)
 		case isIndex(c.Table):
 			if history {
 				st.LoadIndexKey(c.Table, c.Key, len(c.Row.(*ledger.IndexRow).Entries))
@@ -118,6 +130,7 @@ func (m *Memory) Load(st *ledger.State) error {
 			st.Load(copyRow(c.Row))
 		}
 	}
+	st.RestoreSequences(lastEvent, lastAudit)
 	st.FinishLoad()
 	return nil
 }
@@ -185,3 +198,59 @@ func (m *Memory) EachAuth(f func(*ledger.Auth) bool) error {
 
 // Close does nothing.
 func (m *Memory) Close() error { return nil }
+
+var _ ledger.EventLog = (*Memory)(nil)
+
+// logRows returns copies of a log table's rows in sequence order.
+func (m *Memory) logRows(table string) []any {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var keys []string
+	for k, c := range m.rows {
+		if c.Table == table {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys) // fixed-width keys: sequence order
+	out := make([]any, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, copyRow(m.rows[k].Row))
+	}
+	return out
+}
+
+// Events returns at most max events above afterSeq in sequence order.
+func (m *Memory) Events(afterSeq uint64, max int) ([]ledger.Event, error) {
+	var out []ledger.Event
+	for _, r := range m.logRows(ledger.TableEvent) {
+		if e := r.(*ledger.Event); e.Seq > afterSeq && len(out) < max {
+			out = append(out, *e)
+		}
+	}
+	return out, nil
+}
+
+// DeleteEvents forgets the events through throughSeq.
+func (m *Memory) DeleteEvents(throughSeq uint64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k, c := range m.rows {
+		if c.Table == ledger.TableEvent && c.Row.(*ledger.Event).Seq <= throughSeq {
+			delete(m.rows, k)
+		}
+	}
+	return nil
+}
+
+// Audits returns at most max audit records below beforeSeq (0: all), newest first.
+func (m *Memory) Audits(beforeSeq uint64, max int, keep func(*ledger.AuditRecord) bool) ([]ledger.AuditRecord, error) {
+	rows := m.logRows(ledger.TableAudit)
+	var out []ledger.AuditRecord
+	for i := len(rows) - 1; i >= 0 && len(out) < max; i-- {
+		a := rows[i].(*ledger.AuditRecord)
+		if (beforeSeq == 0 || a.Seq < beforeSeq) && (keep == nil || keep(a)) {
+			out = append(out, *a)
+		}
+	}
+	return out, nil
+}

@@ -37,7 +37,14 @@ var tables = []struct {
 	// The time indexes of History mode (ledger/history.go).
 	{ledger.TableExpiry, "x/", func() any { return new(ledger.IndexRow) }},
 	{ledger.TableAging, "g/", func() any { return new(ledger.IndexRow) }},
+	// The event log (ledger/events.go): read back by delivery and the audit list, not loaded
+	// into the State; recovery reads only the last key of each.
+	{ledger.TableEvent, "e/", func() any { return new(ledger.Event) }},
+	{ledger.TableAudit, "d/", func() any { return new(ledger.AuditRecord) }},
 }
+
+// isLog reports whether a table is one of the event log's.
+func isLog(table string) bool { return table == ledger.TableEvent || table == ledger.TableAudit }
 
 // isIndex reports whether a table is a time index of History mode.
 func isIndex(table string) bool { return table == ledger.TableExpiry || table == ledger.TableAging }

@@ -34,12 +34,11 @@ type Submitter interface {
 
 // Dispatcher implements server.Handler.
 type Dispatcher struct {
-	eng    Submitter
-	log    *slog.Logger
-	obs    Observer
-	work   chan pending
-	notify func(Notice)
-	wg     sync.WaitGroup
+	eng  Submitter
+	log  *slog.Logger
+	obs  Observer
+	work chan pending
+	wg   sync.WaitGroup
 	// mu orders the engine's sends on work with Close: a send holds it shared, Close exclusively
 	// to close work, so an engine that outlives its Stop (a shutdown that timed out) never sends
 	// on a closed channel; once closed, it answers on its own goroutine instead.
@@ -51,19 +50,10 @@ type Dispatcher struct {
 }
 
 type pending struct {
-	req               *authz.Request
-	resp              authz.Response
-	reply             func([]byte)
-	start             time.Time
-	cardID, balanceID string
-}
-
-// Notice tells what an answered money message did, for events (webhooks). It carries ids, never
-// card data.
-type Notice struct {
-	Request           *authz.Request
-	Response          authz.Response
-	CardID, BalanceID string
+	req   *authz.Request
+	resp  authz.Response
+	reply func([]byte)
+	start time.Time
 }
 
 // Config holds the dispatcher's limits and hooks. Zero values take the defaults.
@@ -73,8 +63,6 @@ type Config struct {
 	// EncodeQueue bounds answers waiting for an encoder; default 16384. The engine waits when it
 	// is full, which slows intake instead of growing memory.
 	EncodeQueue int
-	// Notify, when set, is called after each durable money message is answered.
-	Notify func(Notice)
 }
 
 // New builds a dispatcher over the engine queue. Close stops its encoders.
@@ -88,7 +76,7 @@ func New(eng Submitter, log *slog.Logger, obs Observer, o Config) *Dispatcher {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Dispatcher{eng: eng, log: log, obs: obs, work: make(chan pending, o.EncodeQueue), notify: o.Notify}
+	d := &Dispatcher{eng: eng, log: log, obs: obs, work: make(chan pending, o.EncodeQueue)}
 	for i := 0; i < o.Encoders; i++ {
 		d.wg.Add(1)
 		go d.encoder()
@@ -155,22 +143,18 @@ func (d *Dispatcher) HandleFrame(conn server.ConnInfo, frame []byte, reply func(
 		d.answer(pending{req: req, resp: authz.Response{Action: authz.Approved}, reply: reply, start: start})
 		return
 	}
-	var cardID, balanceID string
+	// Events (webhooks) are recorded by the ledger in the message's batch (ledger/events.go).
 	op := engine.Op{
 		Message: req, // the engine loads the records Process reads before the batch
 		Apply: func(tx *ledger.Tx, env *ledger.Env) any {
-			resp := tx.Process(req, env)
-			if d.notify != nil {
-				cardID, balanceID = tx.AccountOf(req)
-			}
-			return resp
+			return tx.Process(req, env)
 		},
 		Done: func(v any, err error) {
 			resp := authz.Response{Action: authz.SystemError}
 			if err == nil {
 				resp = v.(authz.Response)
 			}
-			d.enqueue(pending{req: req, resp: resp, reply: reply, start: start, cardID: cardID, balanceID: balanceID})
+			d.enqueue(pending{req: req, resp: resp, reply: reply, start: start})
 		},
 	}
 	if err := d.eng.Submit(op); err != nil {
@@ -223,8 +207,4 @@ func (d *Dispatcher) answer(p pending) {
 		d.log.LogAttrs(context.Background(), slog.LevelDebug, "answered", attrs...)
 	}
 	p.reply(out)
-	if d.notify != nil && (p.req.Kind.MovesMoney() || p.req.Kind == authz.KindBalanceInquiry) &&
-		p.resp.Action != authz.FormatError && p.resp.Action != authz.SystemError {
-		d.notify(Notice{Request: p.req, Response: p.resp, CardID: p.cardID, BalanceID: p.balanceID})
-	}
 }

@@ -138,22 +138,6 @@ func TestNetworkManagementAndMalformed(t *testing.T) {
 	}
 }
 
-// Events: every answered money message is reported with the card and balance it was booked on.
-func TestNotifyReportsAccount(t *testing.T) {
-	var mu sync.Mutex
-	var notices []Notice
-	d := New(newInline(t), nil, nil, Config{Notify: func(n Notice) { mu.Lock(); notices = append(notices, n); mu.Unlock() }})
-	if r := handle(t, d, auth(t, "000005")); r.ResponseCode != "00" {
-		t.Fatalf("authorization: 39=%s", r.ResponseCode)
-	}
-	d.Close()
-	mu.Lock()
-	defer mu.Unlock()
-	if len(notices) != 1 || notices[0].CardID != "ca" || notices[0].BalanceID != "ba" || !notices[0].Response.Action.IsApproved() {
-		t.Fatalf("notices %+v", notices)
-	}
-}
-
 // An engine that answers after Close (its Stop timed out at shutdown) gets its answer written on
 // its own goroutine instead of sending on the closed encoder queue (a panic before).
 func TestAnswerAfterCloseIsWrittenInPlace(t *testing.T) {

@@ -1,7 +1,9 @@
 // Package crash kills the real cardswitch binary with SIGKILL at random moments under concurrent
 // traffic, restarts it, and checks the books after every restart: every approval the client saw
 // is in the store, nothing the client was refused is, no hold exists twice, and every balance adds
-// up. Run it with `make test-crash` (CARDSWITCH_BIN names the binary).
+// up, and every approval has its authorization.decided event in the store (the switch runs with
+// a webhook configured, so it records them; the receiver is down, so none is delivered and
+// pruned). Run it with `make test-crash` (CARDSWITCH_BIN names the binary).
 package crash
 
 import (
@@ -20,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/cardswitch/cardswitch/authz"
 	"github.com/cardswitch/cardswitch/cardcrypto"
@@ -66,12 +70,22 @@ func TestCrashSafety(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A webhook that is never reachable: events are recorded in the batches and stay pending.
+	cfg.HTTP.WebhookURL, cfg.HTTP.WebhookSecret = "http://"+freeAddr(t)+"/events", "crash-test-secret"
+	raw, err := yaml.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "cardswitch.yaml")
+	if err := os.WriteFile(cfgPath, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	pans := provision(t, cfg)
 	h := &history{auths: map[string]*outcome{}, reversal: map[string]string{}}
 	killed := 0
 	for round := 0; round < kills; round++ {
 		isoAddr, httpAddr := freeAddr(t), freeAddr(t)
-		cmd := exec.Command(bin, "serve", "--data-dir", dir, "--iso-addr", isoAddr, "--http-addr", httpAddr)
+		cmd := exec.Command(bin, "serve", "--config", cfgPath, "--data-dir", dir, "--iso-addr", isoAddr, "--http-addr", httpAddr)
 		logf, _ := os.Create(filepath.Join(dir, fmt.Sprintf("serve-%02d.log", round)))
 		cmd.Stdout, cmd.Stderr = logf, logf
 		if err := cmd.Start(); err != nil {
@@ -262,6 +276,7 @@ func audit(t *testing.T, cfg *config.Config, h *history, round int) {
 			}
 		}
 	}
+	checkEvents(t, j, st, h, round)
 	held := map[string]int64{}
 	posted := map[string]int64{}
 	for _, a := range st.Auths() {
@@ -289,6 +304,59 @@ func audit(t *testing.T, cfg *config.Config, h *history, round int) {
 	}
 	if sumCurrent != sumLoaded-sumPosted {
 		t.Errorf("round %d: sum of balances %d != loads %d - captures %d", round, sumCurrent, sumLoaded, sumPosted)
+	}
+}
+
+// checkEvents finds the authorization.decided event of every approval the client saw, and of
+// every decided auth record in the store, with the same action; and no event without its record.
+func checkEvents(t *testing.T, j *journal.Badger, st *ledger.State, h *history, round int) {
+	t.Helper()
+	events, err := j.Events(0, 1<<30)
+	if err != nil {
+		t.Fatalf("round %d: events: %v", round, err)
+	}
+	byKey := map[string]ledger.Event{}
+	for i, e := range events {
+		if e.Seq != events[0].Seq+uint64(i) {
+			t.Errorf("round %d: event sequence has a gap before %d", round, e.Seq)
+		}
+		if e.Type != ledger.EventAuthorizationDecided || e.MTI != "0100" {
+			continue
+		}
+		if _, dup := byKey[e.AuthKey]; dup {
+			t.Errorf("round %d: two events for %s", round, e.AuthKey)
+		}
+		byKey[e.AuthKey] = e
+	}
+	if last := st.LastEventSeq(); len(events) > 0 && last != events[len(events)-1].Seq {
+		t.Errorf("round %d: recovered last event %d, store ends at %d", round, last, events[len(events)-1].Seq)
+	}
+	approvals := 0
+	for key, o := range h.auths {
+		if o.answer != "00" {
+			continue
+		}
+		approvals++
+		if e, ok := byKey[key]; !ok || !e.Action.IsApproved() || e.AmountMinor != o.req.AmountMinor {
+			t.Errorf("round %d: approval %s the client saw has no event (%+v)", round, key, e)
+		}
+	}
+	auths := st.Auths()
+	decided := 0
+	for _, a := range auths {
+		if a.Kind != authz.KindAuthorization || a.CardID == "" {
+			continue
+		}
+		decided++
+		if e, ok := byKey[a.Key]; !ok || e.Action != a.Action || e.CardID != a.CardID {
+			t.Errorf("round %d: auth record %s (%s) has no event with its action (%+v)", round, a.Key, a.Action, e)
+		}
+	}
+	if len(byKey) != decided {
+		t.Errorf("round %d: %d authorization events, %d decided auth records", round, len(byKey), decided)
+	}
+	if round == kills-1 {
+		t.Logf("%d events in the store; %d approvals seen by clients, each with its event", len(events), approvals)
 	}
 }
 
