@@ -95,26 +95,14 @@ func (s *Server) hIssueCard(c *call) (int, any, *apiError) {
 		return 0, nil, aerr
 	}
 	id := "crd_" + randID(12)
-	var v any
+	var v ledger.Card
 	if in.Type == ledger.CardDigitalFirst {
 		if in.Program != "" {
 			if _, aerr := s.programFor(in.Program, b.Currency); aerr != nil {
 				return 0, nil, aerr
 			}
 		}
-		v, aerr = s.exec(func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {
-			src, r := tx.DigitalFirstSource(b.ID, in.VirtualCardID)
-			if r != nil {
-				return nil, r
-			}
-			if in.Program != "" && in.Program != src.Program {
-				return nil, &ledger.Refusal{Kind: ledger.Invalid, Code: "PROGRAM_MISMATCH", Message: "a DIGITAL_FIRST card keeps its virtual card's program", Field: "program"}
-			}
-			cp := ledger.Card{ID: id, BalanceID: b.ID, Program: src.Program, Type: ledger.CardDigitalFirst,
-				PANHash: src.PANHash, PAN: src.PAN, Last4: src.Last4, ExpiryYYMM: src.ExpiryYYMM,
-				PSN: src.PSN, CVC2: src.CVC2, PVV: src.PVV}
-			return tx.IssueCard(cp, env)
-		})
+		v, aerr = exec(s, ledger.IssueDigitalFirst{CardID: id, BalanceID: b.ID, VirtualCardID: in.VirtualCardID, Program: in.Program})
 	} else {
 		p, aerr := s.programFor(in.Program, b.Currency)
 		if aerr != nil {
@@ -134,21 +122,12 @@ func (s *Server) hIssueCard(c *call) (int, any, *apiError) {
 				PSN: "00", CVC2: cvc2}
 		}
 		clear(cvk)
-		v, aerr = s.exec(func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {
-			var r *ledger.Refusal
-			for i := range cands {
-				var out ledger.Card
-				if out, r = tx.IssueCard(cands[i], env); r == nil || r.Code != "PAN_IN_USE" {
-					return out, r
-				}
-			}
-			return nil, r
-		})
+		v, aerr = exec(s, ledger.IssueCard{Candidates: cands[:]})
 	}
 	if aerr != nil {
 		return 0, nil, aerr
 	}
-	card := viewCard(v.(ledger.Card))
+	card := viewCard(v)
 	c.audit("card.issue", "card", card.CardID, nil, card)
 	return 201, card, nil
 }
@@ -190,12 +169,11 @@ func (s *Server) hCardFull(c *call) (int, any, *apiError) {
 
 // changeCard applies a state change, audits it and publishes card.state_changed.
 func (s *Server) changeCard(c *call, before ledger.Card, action, source string,
-	f func(tx *ledger.Tx) (ledger.Card, *ledger.Refusal)) (int, any, *apiError) {
-	v, aerr := s.exec(func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) { return f(tx) })
+	cmd ledger.Command[ledger.Result[ledger.Card]]) (int, any, *apiError) {
+	after, aerr := exec(s, cmd)
 	if aerr != nil {
 		return 0, nil, aerr
 	}
-	after := v.(ledger.Card)
 	bv, av := viewCard(before), viewCard(after)
 	c.audit(action, "card", after.ID, bv, av)
 	if bv.State != av.State || bv.LockReason != av.LockReason {
@@ -239,9 +217,7 @@ func (s *Server) hLock(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return s.changeCard(c, card, "card.lock", c.who.Channel, func(tx *ledger.Tx) (ledger.Card, *ledger.Refusal) {
-		return tx.ChangeCard(card.ID, ledger.ChangeLock, reason)
-	})
+	return s.changeCard(c, card, "card.lock", c.who.Channel, ledger.LockCard{CardID: card.ID, Reason: reason})
 }
 
 func (s *Server) hUnlock(c *call) (int, any, *apiError) {
@@ -256,9 +232,7 @@ func (s *Server) hUnlock(c *call) (int, any, *apiError) {
 		!card.LockReason.Irreversible() && card.LockReason != authz.LockPendingQuery {
 		return 0, nil, errConflict("UNLOCK_NOT_ALLOWED", "this lock can be lifted by the issuer only")
 	}
-	return s.changeCard(c, card, "card.unlock", c.who.Channel, func(tx *ledger.Tx) (ledger.Card, *ledger.Refusal) {
-		return tx.ChangeCard(card.ID, ledger.ChangeUnlock, 0)
-	})
+	return s.changeCard(c, card, "card.unlock", c.who.Channel, ledger.UnlockCard{CardID: card.ID})
 }
 
 func (s *Server) hActivate(c *call) (int, any, *apiError) {
@@ -269,9 +243,7 @@ func (s *Server) hActivate(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return s.changeCard(c, card, "card.activate", c.who.Channel, func(tx *ledger.Tx) (ledger.Card, *ledger.Refusal) {
-		return tx.ActivateCard(card.ID)
-	})
+	return s.changeCard(c, card, "card.activate", c.who.Channel, ledger.ActivateCard{CardID: card.ID})
 }
 
 func (s *Server) hRemove(c *call) (int, any, *apiError) {
@@ -282,9 +254,7 @@ func (s *Server) hRemove(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return s.changeCard(c, card, "card.remove", c.who.Channel, func(tx *ledger.Tx) (ledger.Card, *ledger.Refusal) {
-		return tx.ChangeCard(card.ID, ledger.ChangeRemove, 0)
-	})
+	return s.changeCard(c, card, "card.remove", c.who.Channel, ledger.RemoveCard{CardID: card.ID})
 }
 
 func (s *Server) hPersonalise(c *call) (int, any, *apiError) {
@@ -301,9 +271,7 @@ func (s *Server) hPersonalise(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return s.changeCard(c, card, "card.personalise", c.who.Channel, func(tx *ledger.Tx) (ledger.Card, *ledger.Refusal) {
-		return tx.PersonaliseCard(card.ID)
-	})
+	return s.changeCard(c, card, "card.personalise", c.who.Channel, ledger.PersonaliseCard{CardID: card.ID})
 }
 
 // hResetCVC2 replaces the CVC2 with a random three-digit value different from the old one (not
@@ -324,9 +292,7 @@ func (s *Server) hResetCVC2(c *call) (int, any, *apiError) {
 		b = randDigits(3)
 	}
 	cands := []string{a, b}
-	return s.changeCard(c, card, "card.reset_cvc2", c.who.Channel, func(tx *ledger.Tx) (ledger.Card, *ledger.Refusal) {
-		return tx.ReplaceCVC2(card.ID, cands)
-	})
+	return s.changeCard(c, card, "card.reset_cvc2", c.who.Channel, ledger.ReplaceCVC2{CardID: card.ID, Candidates: cands})
 }
 
 // hSetPIN stores the PIN as a Visa PVV under the program PVK (never the PIN) and resets the
@@ -360,9 +326,7 @@ func (s *Server) hSetPIN(c *call) (int, any, *apiError) {
 	if perr != nil {
 		return 0, nil, errBad("INVALID_PIN", "pin must be 4 to 12 digits", "pin")
 	}
-	_, aerr := s.exec(func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {
-		return tx.SetCardSecret(card.ID, "", pvv)
-	})
+	_, aerr := exec(s, ledger.SetPVV{CardID: card.ID, PVV: pvv})
 	if aerr != nil {
 		return 0, nil, aerr
 	}
@@ -417,9 +381,7 @@ func (s *Server) hExternalLock(c *call) (int, any, *apiError) {
 	card, _ := st.Card(id)
 	reason := authz.LockReason(*in.ReasonCode)
 	return s.changeCard(c, card, "card.external_lock", "external:"+in.Source,
-		func(tx *ledger.Tx) (ledger.Card, *ledger.Refusal) {
-			return tx.ChangeCard(card.ID, ledger.ChangeLock, reason)
-		})
+		ledger.LockCard{CardID: card.ID, Reason: reason})
 }
 
 func (s *Server) balanceCurrency(balanceID string) string {
@@ -468,13 +430,11 @@ func (s *Server) hSetLimits(c *call) (int, any, *apiError) {
 		}
 		l.MaxCountPerDay = *in.MaxCountPerDay
 	}
-	v, aerr := s.exec(func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {
-		return tx.SetCardLimits(card.ID, l)
-	})
+	changed, aerr := exec(s, ledger.SetCardLimits{CardID: card.ID, Limits: l})
 	if aerr != nil {
 		return 0, nil, aerr
 	}
-	after := viewLimits(v.(ledger.Card), cur)
+	after := viewLimits(changed, cur)
 	c.audit("card.limits", "card", card.ID, viewLimits(card, cur), after)
 	return 200, after, nil
 }

@@ -5,31 +5,24 @@ import (
 	"strings"
 
 	"github.com/cardswitch/cardswitch/ledger"
+	"github.com/cardswitch/cardswitch/ledger/engine"
 )
 
-// outcome carries a ledger command's result out of the engine.
-type outcome struct {
-	v   any
-	ref *ledger.Refusal
-}
-
 // exec runs a command in the engine and waits until it is durable. A refusal changes nothing.
-func (s *Server) exec(f func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal)) (any, *apiError) {
+func exec[T any](s *Server, cmd ledger.Command[ledger.Result[T]]) (T, *apiError) {
 	ctx, cancel := s.engineCtx()
 	defer cancel()
-	res, err := s.eng.Do(ctx, func(tx *ledger.Tx, env *ledger.Env) any {
-		v, r := f(tx, env)
-		return outcome{v, r}
-	})
+	res, err := engine.Do(ctx, s.eng, cmd)
 	if err != nil {
-		s.log.Warn("management command not applied", "err", err)
-		return nil, errUnavailable
+		s.log.Warn("management command not applied", "op", cmd.Kind().String(), "err", err)
+		var zero T
+		return zero, errUnavailable
 	}
-	o := res.(outcome)
-	if o.ref != nil {
-		return nil, fromRefusal(o.ref)
+	if res.Refusal != nil {
+		var zero T
+		return zero, fromRefusal(res.Refusal)
 	}
-	return o.v, nil
+	return res.Value, nil
 }
 
 // customerScope is the customer a request is limited to: the session's on the customer channel,
@@ -138,13 +131,10 @@ func (s *Server) createCustomer(c *call) (ledger.Customer, *apiError) {
 	}
 	cu := ledger.Customer{ID: "cus_" + randID(12), ExternalID: in.ExternalID, FirstName: in.FirstName,
 		LastName: in.LastName, Email: in.Email, Phone: in.Phone}
-	v, aerr := s.exec(func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {
-		return tx.CreateCustomer(cu, env)
-	})
+	out, aerr := exec(s, ledger.CreateCustomer{Customer: cu})
 	if aerr != nil {
 		return ledger.Customer{}, aerr
 	}
-	out := v.(ledger.Customer)
 	c.audit("customer.create", "customer", out.ID, nil, viewCustomer(out))
 	return out, nil
 }
@@ -193,13 +183,11 @@ func (s *Server) hSetKYC(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	v, aerr := s.exec(func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {
-		return tx.SetKYC(before.ID, in.Status)
-	})
+	cu, aerr := exec(s, ledger.SetKYC{CustomerID: before.ID, Status: in.Status})
 	if aerr != nil {
 		return 0, nil, aerr
 	}
-	after := viewCustomer(v.(ledger.Customer))
+	after := viewCustomer(cu)
 	c.audit("customer.kyc", "customer", before.ID, viewCustomer(before), after)
 	return 200, after, nil
 }
@@ -242,13 +230,11 @@ func (s *Server) hCreateBalance(c *call) (int, any, *apiError) {
 	}
 	cust, _ := c.customerScope()
 	b := ledger.Balance{ID: "bal_" + randID(12), CustomerID: cust, Currency: in.Currency}
-	v, aerr := s.exec(func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {
-		return tx.CreateBalance(b, env)
-	})
+	created, aerr := exec(s, ledger.CreateBalance{Balance: b})
 	if aerr != nil {
 		return 0, nil, aerr
 	}
-	out := viewBalance(v.(ledger.Balance), nil)
+	out := viewBalance(created, nil)
 	c.audit("balance.create", "balance", out.BalanceID, nil, out)
 	return 201, out, nil
 }
@@ -301,13 +287,10 @@ func (s *Server) reload(c *call, b ledger.Balance) (ledger.Balance, *apiError) {
 	if key != "" && !reIdemKey.MatchString(key) {
 		return ledger.Balance{}, errBad("INVALID_IDEMPOTENCY_KEY", "Idempotency-Key: 1-128 printable ASCII characters", "Idempotency-Key")
 	}
-	v, aerr := s.exec(func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {
-		return tx.Reload(b.ID, amount, key, env)
-	})
+	after, aerr := exec(s, ledger.Reload{BalanceID: b.ID, AmountMinor: amount, IdempotencyKey: key})
 	if aerr != nil {
 		return ledger.Balance{}, aerr
 	}
-	after := v.(ledger.Balance)
 	c.audit("balance.reload", "balance", b.ID, map[string]any{"current": formatAmount(b.CurrentMinor, b.Currency)},
 		map[string]any{"current": formatAmount(after.CurrentMinor, after.Currency),
 			"amount": formatAmount(amount, b.Currency), "idempotencyKey": key})
@@ -345,13 +328,10 @@ func (s *Server) hSetLowMark(c *call) (int, any, *apiError) {
 	if aerr != nil {
 		return 0, nil, aerr
 	}
-	v, aerr := s.exec(func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {
-		return tx.SetLowMark(b.ID, mark)
-	})
+	after, aerr := exec(s, ledger.SetLowMark{BalanceID: b.ID, LowMarkMinor: mark})
 	if aerr != nil {
 		return 0, nil, aerr
 	}
-	after := v.(ledger.Balance)
 	c.audit("balance.low_balance_alert", "balance", b.ID,
 		map[string]string{"threshold": formatAmount(b.LowMarkMinor, b.Currency)},
 		map[string]string{"threshold": formatAmount(after.LowMarkMinor, b.Currency)})

@@ -9,6 +9,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,12 +69,44 @@ func (c *Config) defaults() {
 	}
 }
 
-// Op is one command for the engine. Apply runs on the engine goroutine inside the batch Tx and
-// must not block; Done is called once with its result after the batch is durable, or with an
-// error if the batch could not be made durable (then nothing of it was applied).
-type Op struct {
-	Apply func(tx *ledger.Tx, env *ledger.Env) any
-	Done  func(result any, err error)
+// Op is one queued command with its typed result and callback; NewOp makes one, Submit and Do
+// make and queue one. The engine calls Apply on its goroutine inside the batch Tx (it must not
+// block), then Done once: with the result after the batch is durable, or with the error that
+// kept the batch from being durable (then nothing of it was applied).
+type Op interface {
+	Kind() ledger.OpKind
+	Apply(tx *ledger.Tx, env *ledger.Env)
+	Done(err error)
+}
+
+// op is the Op of a command C with result R. C is a type parameter rather than a
+// ledger.Command[R] field so that a command struct is stored as is, not boxed (one allocation
+// fewer per message on the ISO path).
+type op[C ledger.Command[R], R any] struct {
+	cmd  C
+	res  R
+	done func(R, error)
+}
+
+// NewOp wraps a command and the callback that receives its result (nil: no answer wanted).
+func NewOp[C ledger.Command[R], R any](cmd C, done func(R, error)) Op {
+	return &op[C, R]{cmd: cmd, done: done}
+}
+
+func (o *op[C, R]) Kind() ledger.OpKind { return o.cmd.Kind() }
+
+func (o *op[C, R]) Apply(tx *ledger.Tx, env *ledger.Env) { o.res = o.cmd.Apply(tx, env) }
+
+func (o *op[C, R]) Done(err error) {
+	if o.done == nil {
+		return
+	}
+	if err != nil {
+		var zero R
+		o.done(zero, err)
+		return
+	}
+	o.done(o.res, nil)
 }
 
 // Observer receives engine measurements (metrics); all methods must be cheap.
@@ -98,6 +132,7 @@ type Engine struct {
 
 	batches    atomic.Uint64
 	opsApplied atomic.Uint64
+	opsByKind  [ledger.NumOpKinds]atomic.Uint64
 	failures   atomic.Uint64
 	rejected   atomic.Uint64
 }
@@ -139,22 +174,29 @@ func (e *Engine) Submit(op Op) error {
 	}
 }
 
-// Do submits an op and waits for its result (management API, provisioning).
-func (e *Engine) Do(ctx context.Context, apply func(tx *ledger.Tx, env *ledger.Env) any) (any, error) {
+// Submit queues a command without blocking; done receives its result once the batch is durable.
+func Submit[C ledger.Command[R], R any](e *Engine, cmd C, done func(R, error)) error {
+	return e.Submit(NewOp(cmd, done))
+}
+
+// Do submits a command and waits for its result (management API, provisioning).
+func Do[C ledger.Command[R], R any](ctx context.Context, e *Engine, cmd C) (R, error) {
 	type res struct {
-		v   any
+		v   R
 		err error
 	}
 	ch := make(chan res, 1)
-	if err := e.Submit(Op{Apply: apply, Done: func(v any, err error) { ch <- res{v, err} }}); err != nil {
-		return nil, err
+	if err := Submit(e, cmd, func(v R, err error) { ch <- res{v, err} }); err != nil {
+		var zero R
+		return zero, err
 	}
 	select {
 	case r := <-ch:
 		return r.v, r.err
 	case <-ctx.Done():
 		// The op stays queued and will be applied; the caller just stops waiting.
-		return nil, ctx.Err()
+		var zero R
+		return zero, ctx.Err()
 	}
 }
 
@@ -180,20 +222,26 @@ func (e *Engine) QueueDepth() int { return len(e.queue) }
 // Stats are the engine's counters.
 type Stats struct {
 	Batches, Ops, Failures, Rejected uint64
-	QueueDepth                       int
+	// OpsByKind counts the ops applied per command kind (indexed by ledger.OpKind); their sum
+	// is Ops.
+	OpsByKind  [ledger.NumOpKinds]uint64
+	QueueDepth int
 }
 
 // Stats reports the engine's counters.
 func (e *Engine) Stats() Stats {
-	return Stats{Batches: e.batches.Load(), Ops: e.opsApplied.Load(), Failures: e.failures.Load(),
+	st := Stats{Batches: e.batches.Load(), Ops: e.opsApplied.Load(), Failures: e.failures.Load(),
 		Rejected: e.rejected.Load(), QueueDepth: len(e.queue)}
+	for k := range e.opsByKind {
+		st.OpsByKind[k] = e.opsByKind[k].Load()
+	}
+	return st
 }
 
 func (e *Engine) run() {
 	defer close(e.done)
 	tx := e.state.Begin()
 	batch := make([]Op, 0, e.cfg.MaxBatch)
-	results := make([]any, 0, e.cfg.MaxBatch)
 	changes := make([]ledger.Change, 0, 4*e.cfg.MaxBatch)
 	ticker := time.NewTicker(e.cfg.ExpiryInterval)
 	defer ticker.Stop()
@@ -221,7 +269,7 @@ func (e *Engine) run() {
 				if len(batch) == 0 {
 					return
 				}
-				results = e.apply(tx, batch, results[:0], &changes)
+				e.apply(tx, batch, &changes)
 			}
 		}
 	more:
@@ -233,41 +281,65 @@ func (e *Engine) run() {
 				break more
 			}
 		}
-		results = e.apply(tx, batch, results[:0], &changes)
+		e.apply(tx, batch, &changes)
 	}
 }
 
 // apply runs one batch: apply every op, make the batch durable, then merge and answer.
-func (e *Engine) apply(tx *ledger.Tx, batch []Op, results []any, changes *[]ledger.Change) []any {
+func (e *Engine) apply(tx *ledger.Tx, batch []Op, changes *[]ledger.Change) {
 	env := e.env
 	env.Now = e.clock()
-	for i := range batch {
-		results = append(results, batch[i].Apply(tx, &env))
+	var kinds [ledger.NumOpKinds]uint32
+	for _, op := range batch {
+		op.Apply(tx, &env)
+		k := op.Kind()
+		if k >= ledger.NumOpKinds {
+			k = ledger.OpOther
+		}
+		kinds[k]++
 	}
-	err := e.persist(tx, changes)
-	for i := range batch {
-		if batch[i].Done == nil {
-			continue
-		}
-		if err != nil {
-			batch[i].Done(nil, err)
-		} else {
-			batch[i].Done(results[i], nil)
-		}
+	err := e.persist(tx, changes, &kinds)
+	for _, op := range batch {
+		op.Done(err)
 	}
 	e.opsApplied.Add(uint64(len(batch)))
-	return results
+	for k, n := range kinds {
+		if n != 0 {
+			e.opsByKind[k].Add(uint64(n))
+		}
+	}
+}
+
+// kindList names the kinds of a batch's ops with their counts, for the log.
+func kindList(kinds *[ledger.NumOpKinds]uint32) string {
+	if kinds == nil {
+		return "expiry tick"
+	}
+	var b strings.Builder
+	for k, n := range kinds {
+		if n == 0 {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(ledger.OpKind(k).String())
+		b.WriteByte('=')
+		b.WriteString(strconv.FormatUint(uint64(n), 10))
+	}
+	return b.String()
 }
 
 // persist writes the batch's changes and merges them, or rolls the batch back.
-func (e *Engine) persist(tx *ledger.Tx, changes *[]ledger.Change) error {
+// kinds counts the batch's ops by kind for the log (nil: the expiry tick's own batch).
+func (e *Engine) persist(tx *ledger.Tx, changes *[]ledger.Change, kinds *[ledger.NumOpKinds]uint32) error {
 	e.batches.Add(1)
 	*changes = tx.Changes((*changes)[:0])
 	if err := tx.Err(); err != nil {
 		// A record the batch needed could not be read from the journal: nothing of it is
 		// committed and its ops are answered with the error (the switch answers 96).
 		e.failures.Add(1)
-		e.log.Error("journal read failed; batch refused", "err", err)
+		e.log.Error("journal read failed; batch refused", "ops", kindList(kinds), "err", err)
 		tx.Rollback()
 		return err
 	}
@@ -282,7 +354,7 @@ func (e *Engine) persist(tx *ledger.Tx, changes *[]ledger.Change) error {
 	}
 	if err != nil {
 		e.failures.Add(1)
-		e.log.Error("journal write failed; batch refused", "rows", len(*changes), "err", err)
+		e.log.Error("journal write failed; batch refused", "ops", kindList(kinds), "rows", len(*changes), "err", err)
 		tx.Rollback()
 		return err
 	}
@@ -305,13 +377,11 @@ func (e *Engine) expire(tx *ledger.Tx, changes *[]ledger.Change) {
 		tx.Commit()
 		return
 	}
-	_ = e.persist(tx, changes) // on failure the holds stay and are retried on the next tick
+	_ = e.persist(tx, changes, nil) // on failure the holds stay and are retried on the next tick
 }
 
 // ExpireNow releases due holds at once (tests with an injected clock).
 func (e *Engine) ExpireNow(ctx context.Context) error {
-	_, err := e.Do(ctx, func(tx *ledger.Tx, env *ledger.Env) any {
-		return tx.ExpireHolds(env, 1<<30)
-	})
+	_, err := Do(ctx, e, ledger.ExpireHolds{Max: 1 << 30})
 	return err
 }

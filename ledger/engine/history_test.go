@@ -48,11 +48,8 @@ func TestHistoryReadErrorRefusesTheBatch(t *testing.T) {
 	e.Start()
 	defer e.Stop(context.Background())
 	do := func(req *authz.Request) (authz.Response, error) {
-		v, err := e.Do(context.Background(), process(req))
-		if err != nil {
-			return authz.Response{}, err
-		}
-		return v.(authz.Response), nil
+		v, err := engine.Do(context.Background(), e, process(req))
+		return v.Response, err
 	}
 	auth := lt.Auth(lt.PAN, 3000, "000001")
 	if r, err := do(auth); err != nil || r.Action != authz.Approved {

@@ -131,23 +131,13 @@ func (d *Dispatcher) HandleFrame(conn server.ConnInfo, frame []byte, reply func(
 		d.answer(pending{req: req, resp: authz.Response{Action: authz.Approved}, reply: reply, start: start})
 		return
 	}
-	var cardID, balanceID string
-	op := engine.Op{
-		Apply: func(tx *ledger.Tx, env *ledger.Env) any {
-			resp := tx.Process(req, env)
-			if d.notify != nil {
-				cardID, balanceID = tx.AccountOf(req)
-			}
-			return resp
-		},
-		Done: func(v any, err error) {
-			resp := authz.Response{Action: authz.SystemError}
-			if err == nil {
-				resp = v.(authz.Response)
-			}
-			d.work <- pending{req: req, resp: resp, reply: reply, start: start, cardID: cardID, balanceID: balanceID}
-		},
-	}
+	cmd := ledger.Authorize{Req: req, Account: d.notify != nil}
+	op := engine.NewOp(cmd, func(r ledger.AuthorizeResult, err error) {
+		if err != nil {
+			r.Response = authz.Response{Action: authz.SystemError}
+		}
+		d.work <- pending{req: req, resp: r.Response, reply: reply, start: start, cardID: r.CardID, balanceID: r.BalanceID}
+	})
 	if err := d.eng.Submit(op); err != nil {
 		// Overload or shutdown: answer 96 at once instead of going silent (contract §2).
 		d.overloaded.Add(1)

@@ -135,17 +135,18 @@ func provision(t *testing.T, cfg *config.Config) []string {
 		p := body + string(d)
 		pans = append(pans, p)
 		id := strconv.Itoa(i)
-		_, err := eng.Do(context.Background(), func(tx *ledger.Tx, env *ledger.Env) any {
-			tx.CreateCustomer(ledger.Customer{ID: "cu" + id}, env)
-			tx.SetKYC("cu"+id, ledger.KYCVerified)
-			tx.CreateBalance(ledger.Balance{ID: "ba" + id, CustomerID: "cu" + id, Currency: "EUR"}, env)
-			tx.Reload("ba"+id, loadMinor, "", env)
-			_, r := tx.IssueCard(ledger.Card{ID: "ca" + id, BalanceID: "ba" + id, Program: "demo-mc", Type: ledger.CardVirtual,
-				PANHash: hash(p), PAN: p, Last4: p[12:], ExpiryYYMM: "4912", PSN: "00"}, env)
-			return r
-		})
+		res, err := engine.Do(context.Background(), eng, ledger.Provision{Items: []ledger.ProvisionItem{{
+			Customer:  ledger.Customer{ID: "cu" + id},
+			Balance:   ledger.Balance{ID: "ba" + id, CustomerID: "cu" + id, Currency: "EUR"},
+			FundMinor: loadMinor,
+			Card: ledger.Card{ID: "ca" + id, BalanceID: "ba" + id, Program: "demo-mc", Type: ledger.CardVirtual,
+				PANHash: hash(p), PAN: p, Last4: p[12:], ExpiryYYMM: "4912", PSN: "00"},
+		}}})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if res.Refusal != nil || res.Created != 1 {
+			t.Fatalf("provisioning card %d: %+v", i, res)
 		}
 	}
 	return pans
