@@ -336,10 +336,11 @@ func (e *Engine) persist(tx *ledger.Tx, changes *[]ledger.Change, kinds *[ledger
 	e.batches.Add(1)
 	*changes = tx.Changes((*changes)[:0])
 	if err := tx.Err(); err != nil {
-		// A record the batch needed could not be read from the journal: nothing of it is
-		// committed and its ops are answered with the error (the switch answers 96).
+		// A record the batch needed could not be read from the journal, or is missing from the
+		// ledger: nothing of it is committed and its ops are answered with the error (the
+		// switch answers 96).
 		e.failures.Add(1)
-		e.log.Error("journal read failed; batch refused", "ops", kindList(kinds), "err", err)
+		e.log.Error("record unreadable or missing; batch refused", "ops", kindList(kinds), "err", err)
 		tx.Rollback()
 		return err
 	}
@@ -347,6 +348,9 @@ func (e *Engine) persist(tx *ledger.Tx, changes *[]ledger.Change, kinds *[ledger
 		tx.Commit()
 		return nil
 	}
+	// Built with the invariants tag, a batch that breaks the books panics here, before it is
+	// durable; otherwise this is compiled away.
+	ledger.AssertBatch(e.state, *changes)
 	start := time.Now()
 	err := e.journal.Commit(*changes)
 	if e.obs != nil {

@@ -170,8 +170,8 @@ func TestConcurrentAuthorizationsOnHotBalance(t *testing.T) {
 	if declines.Load() == 0 {
 		t.Fatal("the test never ran the balance dry; raise the load")
 	}
-	if n := len(r.e.State().Auths()); n != workers*each {
-		t.Fatalf("%d auth records for %d requests", n, workers*each)
+	if auths, err := r.e.State().Auths(); err != nil || len(auths) != workers*each {
+		t.Fatalf("%d auth records for %d requests (%v)", len(auths), workers*each, err)
 	}
 	if st := r.e.Stats(); st.Batches >= uint64(workers*each) {
 		t.Logf("no batching happened (%d batches)", st.Batches)

@@ -508,8 +508,8 @@ func runSimulation(t *testing.T, seed uint64, groups int) {
 			t.Fatalf("seed %d: auth %s is %+v, auditor says %+v", seed, k, got, *a)
 		}
 	}
-	if n := len(r.e.State().Auths()); n != len(m.auths) {
-		t.Fatalf("seed %d: ledger has %d auth records, auditor %d", seed, n, len(m.auths))
+	if auths, err := r.e.State().Auths(); err != nil || len(auths) != len(m.auths) {
+		t.Fatalf("seed %d: ledger has %d auth records, auditor %d (%v)", seed, len(auths), len(m.auths), err)
 	}
 	r.replayEquals(t, cards...)
 	if err := r.e.ExpireNow(context.Background()); err != nil {

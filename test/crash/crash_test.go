@@ -265,7 +265,11 @@ func audit(t *testing.T, cfg *config.Config, h *history, round int) {
 	}
 	held := map[string]int64{}
 	posted := map[string]int64{}
-	for _, a := range st.Auths() {
+	auths, err := st.Auths()
+	if err != nil {
+		t.Fatalf("round %d: %v", round, err)
+	}
+	for _, a := range auths {
 		if a.State == ledger.AuthOpen {
 			held[a.BalanceID] += a.HeldMinor
 		} else if a.HeldMinor != 0 {
