@@ -20,8 +20,9 @@ test: lint test-race test-crash fuzz
 test-unit:
 	$(GO) test -count=1 $(PKGS)
 
+# The invariants tag checks the money invariants after every batch (ledger/invariants_on.go).
 test-race:
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(GO) test -race -tags invariants -count=1 -timeout 20m $(PKGS)
 	# Our patch to Badger (compaction pacing; third_party/badger/CARDSWITCH.md), a module of its own.
 	cd third_party/badger && $(GO) test -race -count=1 .
 

@@ -1,8 +1,15 @@
 package ledger
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/cardswitch/cardswitch/authz"
 )
+
+// ErrMissingBalance is the operating error of a batch that would move money on a balance the
+// ledger does not hold (a damaged ledger): the batch is refused, nothing is booked.
+var ErrMissingBalance = errors.New("ledger: balance missing")
 
 // originalKeyOf is the key of the original a completion or reversal names in field 90.
 func originalKeyOf(req *authz.Request) (string, bool) {
@@ -22,22 +29,31 @@ func baseMTI(mti string) string {
 }
 
 // moveMoney books a signed amount on an auth's balance and partner balance: debit > 0 lowers
-// current, release > 0 lowers held.
-func (tx *Tx) moveMoney(a *Auth, debitMinor, releaseMinor int64) {
-	for _, id := range []string{a.BalanceID, a.PartnerID} {
-		if id == "" {
-			continue
+// current, release > 0 lowers held. When the auth's own balance is missing, nothing is booked
+// and the batch fails with ErrMissingBalance (Tx.Err), so the books never drift apart from
+// the auth records. A partner balance the record names but the ledger does not hold is left
+// out: a program may name its partner balance before the balance is opened, and the auth was
+// then booked on the user balance alone.
+func (tx *Tx) moveMoney(a *Auth, debitMinor, releaseMinor int64) error {
+	b, ok := tx.Balance(a.BalanceID)
+	if !ok {
+		err := fmt.Errorf("%w: balance %q of an auth record", ErrMissingBalance, a.BalanceID)
+		tx.fail(err)
+		return err
+	}
+	b.CurrentMinor -= debitMinor
+	b.HeldMinor -= releaseMinor
+	tx.PutBalance(b)
+	if a.PartnerID != "" {
+		if p, ok := tx.Balance(a.PartnerID); ok {
+			p.CurrentMinor -= debitMinor
+			p.HeldMinor -= releaseMinor
+			tx.PutBalance(p)
 		}
-		b, ok := tx.Balance(id)
-		if !ok {
-			continue
-		}
-		b.CurrentMinor -= debitMinor
-		b.HeldMinor -= releaseMinor
-		tx.PutBalance(b)
 	}
 	a.PostedMinor += debitMinor
 	a.HeldMinor -= releaseMinor
+	return nil
 }
 
 // completion captures an earlier authorization for the amount in field 4 and releases the rest of
@@ -54,7 +70,9 @@ func (tx *Tx) completion(req *authz.Request, env *Env) authz.Response {
 		return authz.Response{Action: authz.Approved} // a second completion changes nothing
 	}
 	if found && a.State == AuthOpen && a.Kind != authz.KindFinancial {
-		tx.moveMoney(&a, req.AmountMinor, a.HeldMinor)
+		if tx.moveMoney(&a, req.AmountMinor, a.HeldMinor) != nil {
+			return authz.Response{Action: authz.SystemError}
+		}
 		a.State = AuthCaptured
 		tx.PutAuth(a)
 		return authz.Response{Action: authz.Approved}
@@ -76,7 +94,9 @@ func (tx *Tx) completion(req *authz.Request, env *Env) authz.Response {
 		return authz.Response{Action: authz.Approved} // a financial message needs no completion
 	}
 	// Unknown, declined, expired or reversed original: the settled amount is booked as is.
-	tx.moveMoney(&a, req.AmountMinor, 0)
+	if tx.moveMoney(&a, req.AmountMinor, 0) != nil {
+		return authz.Response{Action: authz.SystemError}
+	}
 	a.State = AuthCaptured
 	tx.PutAuth(a)
 	return authz.Response{Action: authz.Approved}
@@ -105,13 +125,17 @@ func (tx *Tx) reversal(req *authz.Request, env *Env) authz.Response {
 	case AuthOpen:
 		if partial && newAmount > 0 {
 			if newAmount < a.HeldMinor {
-				tx.moveMoney(&a, 0, a.HeldMinor-newAmount)
+				if tx.moveMoney(&a, 0, a.HeldMinor-newAmount) != nil {
+					return authz.Response{Action: authz.SystemError}
+				}
 				a.AmountMinor = newAmount
 				tx.PutAuth(a)
 			}
 			return authz.Response{Action: authz.Approved}
 		}
-		tx.moveMoney(&a, 0, a.HeldMinor)
+		if tx.moveMoney(&a, 0, a.HeldMinor) != nil {
+			return authz.Response{Action: authz.SystemError}
+		}
 		a.State = AuthReversed
 		tx.PutAuth(a)
 	case AuthPosted, AuthCaptured:
@@ -126,7 +150,9 @@ func (tx *Tx) reversal(req *authz.Request, env *Env) authz.Response {
 		if a.PostedMinor > 0 && target > a.PostedMinor || a.PostedMinor < 0 && target < a.PostedMinor {
 			return authz.Response{Action: authz.Approved} // replacement above the original: nothing to undo
 		}
-		tx.moveMoney(&a, target-a.PostedMinor, 0)
+		if tx.moveMoney(&a, target-a.PostedMinor, 0) != nil {
+			return authz.Response{Action: authz.SystemError}
+		}
 		if target == 0 {
 			a.State = AuthReversed
 		} else {
@@ -158,7 +184,9 @@ func (tx *Tx) ExpireHolds(env *Env, max int) int {
 		if !ok || a.State != AuthOpen {
 			continue // captured or reversed earlier in this batch
 		}
-		tx.moveMoney(&a, 0, a.HeldMinor)
+		if tx.moveMoney(&a, 0, a.HeldMinor) != nil {
+			return released // the batch is refused (Tx.Err); the engine logs it
+		}
 		a.State = AuthExpired
 		tx.PutAuth(a)
 		released++

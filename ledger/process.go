@@ -222,7 +222,16 @@ func (tx *Tx) original(req *authz.Request, env *Env, okey string) (resp authz.Re
 	}
 	var g gathered
 	tx.gather(req, env, r, &g)
-	auth.PartnerID = g.partnerID
+	if r.ok && !g.balanceFound {
+		// A card whose balance the ledger does not hold is a damaged ledger, not a decline:
+		// nothing is booked and the acquirer may retry (96).
+		return authz.Response{Action: authz.SystemError}, false
+	}
+	if g.hasPartner {
+		// Only a partner balance that exists carries the hold: one opened later must not see
+		// a release of money it never held.
+		auth.PartnerID = g.partnerID
+	}
 	d := authz.Decide(g.in)
 	return tx.book(req, env, r, &g, d, auth)
 }
@@ -254,6 +263,8 @@ type gathered struct {
 	hasPartner bool
 	partnerID  string // the program's partner balance, even when it is missing
 	checks     Checks
+	// balanceFound: the card's balance exists (a card without one is a damaged ledger).
+	balanceFound bool
 }
 
 // gather builds the decision's input for a request on the resolved card r and runs the
@@ -273,7 +284,7 @@ func (tx *Tx) gather(req *authz.Request, env *Env, r *resolved, g *gathered) {
 	if r.token != nil {
 		in.ViaToken, in.TokenState, in.TokenExpiryYYMM = true, r.token.State, r.token.ExpiryYYMM
 	}
-	g.bal, _ = tx.Balance(c.BalanceID)
+	g.bal, g.balanceFound = tx.Balance(c.BalanceID)
 	in.BalanceActive = g.bal.State == BalanceActive
 	if cur, ok := CurrencyByAlpha(g.bal.Currency); ok {
 		in.BalanceCurrencyNum = cur.Numeric
@@ -437,7 +448,11 @@ func (tx *Tx) advice(req *authz.Request, env *Env, r resolved, auth Auth) authz.
 		tx.PutAuth(auth)
 		return authz.Response{Action: authz.Approved}
 	}
-	bal, _ := tx.Balance(r.card.BalanceID)
+	bal, ok := tx.Balance(r.card.BalanceID)
+	if !ok {
+		// A damaged ledger: not acknowledged, so the network repeats the advice (96).
+		return authz.Response{Action: authz.SystemError}
+	}
 	bal.HeldMinor += req.AmountMinor
 	tx.PutBalance(bal)
 	if p, ok := tx.partnerOf(r.card.Program, env); ok {

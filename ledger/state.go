@@ -122,22 +122,22 @@ func (s *State) Balances() []Balance {
 }
 
 // Auths returns copies of all auth records sorted by key (for audits and tests). In History
-// mode a journal read error panics: use AuthsWhere where errors must be handled.
-func (s *State) Auths() []Auth {
+// mode the records are read from the journal, and a read error is returned.
+func (s *State) Auths() ([]Auth, error) {
 	if s.cold != nil {
 		out, err := s.AuthsWhere(func(*Auth) bool { return true })
 		if err != nil {
-			panic(err)
+			return nil, err
 		}
 		sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
-		return out
+		return out, nil
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	out := make([]Auth, 0, s.auths.size())
 	s.auths.each(func(a *Auth) bool { out = append(out, *a); return true })
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
-	return out
+	return out, nil
 }
 
 func get[T any](s *State, t interface{ get(string) (T, bool) }, id string) (T, bool) {

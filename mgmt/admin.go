@@ -60,13 +60,11 @@ func (s *Server) hCreatePartner(c *call) (int, any, *apiError) {
 			return 0, nil, err
 		}
 	}
-	v, err := s.exec(func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {
-		return tx.CreatePartnerBalance(b, env)
-	})
+	created, err := exec(s, ledger.CreatePartnerBalance{Balance: b})
 	if err != nil {
 		return 0, nil, err
 	}
-	out := s.viewPartner(v.(ledger.Balance))
+	out := s.viewPartner(created)
 	c.audit("partner_balance.create", "balance", out.BalanceID, nil, out)
 	return 201, out, nil
 }
@@ -116,13 +114,11 @@ func (s *Server) hSetCreditLimit(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	v, err := s.exec(func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {
-		return tx.SetCreditLimit(b.ID, limit)
-	})
+	changed, err := exec(s, ledger.SetCreditLimit{BalanceID: b.ID, LimitMinor: limit})
 	if err != nil {
 		return 0, nil, err
 	}
-	after := s.viewPartner(v.(ledger.Balance))
+	after := s.viewPartner(changed)
 	c.audit("partner_balance.credit_limit", "balance", b.ID, s.viewPartner(b), after)
 	return 200, after, nil
 }
@@ -232,13 +228,11 @@ func (s *Server) hAddToken(c *call) (int, any, *apiError) {
 		Last4: in.TokenPAN[len(in.TokenPAN)-4:], ExpiryYYMM: twoDigits(in.ExpiryYear%100) + twoDigits(in.ExpiryMonth),
 		PSN: psn, Type: in.Type, WalletProvider: in.WalletProvider, AssuranceLevel: in.AssuranceLevel,
 		State: authz.TokenActive}
-	v, aerr := s.exec(func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {
-		return tx.AddToken(t, env)
-	})
+	added, aerr := exec(s, ledger.AddToken{Token: t})
 	if aerr != nil {
 		return 0, nil, aerr
 	}
-	out := viewToken(v.(ledger.Token))
+	out := viewToken(added)
 	c.audit("token.add", "token", out.TokenID, nil, out)
 	return 201, out, nil
 }
@@ -299,13 +293,11 @@ func (s *Server) setTokenState(c *call, state authz.TokenState, action string, f
 			return 0, nil, errConflict("INVALID_TOKEN_STATE", "the token is "+string(t.State))
 		}
 	}
-	v, err := s.exec(func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {
-		return tx.SetTokenState(t.ID, state)
-	})
+	changed, err := exec(s, ledger.SetTokenState{TokenID: t.ID, State: state})
 	if err != nil {
 		return 0, nil, err
 	}
-	out := viewToken(v.(ledger.Token))
+	out := viewToken(changed)
 	c.audit(action, "token", t.ID, viewToken(t), out)
 	return 200, out, nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cardswitch/cardswitch/ledger"
+	"github.com/cardswitch/cardswitch/ledger/engine"
 )
 
 // AuditEntry is one management change: who, through which channel, when, what, and the resource
@@ -79,13 +80,45 @@ func (c *call) auditIn(tx *ledger.Tx, action, resourceType, resourceID string, b
 	tx.Audit(c.record(action, resourceType, resourceID, before, after))
 }
 
+// inBatch is a management command whose audit entry (and events the ledger cannot know, such as
+// the actor of a card change) are written by then in the batch that applies it, once it
+// succeeded: the change and its record are durable together or not at all.
+type inBatch[T any] struct {
+	cmd  ledger.Command[ledger.Result[T]]
+	then func(tx *ledger.Tx, after T)
+}
+
+func (b inBatch[T]) Kind() ledger.OpKind { return b.cmd.Kind() }
+func (b inBatch[T]) Keys(k *ledger.Keys) { b.cmd.Keys(k) }
+
+func (b inBatch[T]) Apply(tx *ledger.Tx, env *ledger.Env) ledger.Result[T] {
+	r := b.cmd.Apply(tx, env)
+	if r.Refusal == nil {
+		b.then(tx, r.Value)
+	}
+	return r
+}
+
+// auditRecords is the command that writes audit entries in a batch of their own.
+type auditRecords []ledger.AuditRecord
+
+func (auditRecords) Kind() ledger.OpKind { return ledger.OpAudit }
+func (auditRecords) Keys(*ledger.Keys)   {}
+
+func (a auditRecords) Apply(tx *ledger.Tx, _ *ledger.Env) int {
+	for _, r := range a {
+		tx.Audit(r)
+	}
+	return len(a)
+}
+
 // audit records an entry in a batch of its own, after the change (if any) was committed. A
 // failure is logged and does not undo the change.
 func (c *call) audit(action, resourceType, resourceID string, before, after any) {
 	r := c.record(action, resourceType, resourceID, before, after)
 	ctx, cancel := c.s.engineCtx()
 	defer cancel()
-	if _, err := c.s.eng.Do(ctx, func(tx *ledger.Tx, _ *ledger.Env) any { tx.Audit(r); return nil }); err != nil {
+	if _, err := engine.Do(ctx, c.s.eng, auditRecords{r}); err != nil {
 		c.s.log.Error("audit entry not written", "action", action, "resource", resourceID, "err", err)
 	}
 }
@@ -122,12 +155,7 @@ func (s *Server) importLegacyAudit(path string) error {
 	if len(existing) == 0 && len(recs) > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if _, err := s.eng.Do(ctx, func(tx *ledger.Tx, _ *ledger.Env) any {
-			for _, r := range recs {
-				tx.Audit(r)
-			}
-			return nil
-		}); err != nil {
+		if _, err := engine.Do(ctx, s.eng, auditRecords(recs)); err != nil {
 			return fmt.Errorf("mgmt: import audit log: %w", err)
 		}
 	}

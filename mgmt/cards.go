@@ -54,48 +54,38 @@ func (s *Server) hIssueCard(c *call) (int, any, *apiError) {
 		return 0, nil, aerr
 	}
 	id := "crd_" + randID(12)
-	var v any
+	var v ledger.Card
 	if in.Type == ledger.CardDigitalFirst {
 		if in.Program != "" {
 			if _, aerr := s.programFor(in.Program, b.Currency); aerr != nil {
 				return 0, nil, aerr
 			}
 		}
-		v, aerr = s.exec(func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {
-			src, r := tx.DigitalFirstSource(b.ID, in.VirtualCardID)
-			if r != nil {
-				return nil, r
-			}
-			if in.Program != "" && in.Program != src.Program {
-				return nil, &ledger.Refusal{Kind: ledger.Invalid, Code: "PROGRAM_MISMATCH", Message: "a DIGITAL_FIRST card keeps its virtual card's program", Field: "program"}
-			}
-			cp := ledger.Card{ID: id, BalanceID: b.ID, Program: src.Program, Type: ledger.CardDigitalFirst,
-				PANHash: src.PANHash, PAN: src.PAN, Last4: src.Last4, ExpiryYYMM: src.ExpiryYYMM,
-				PSN: src.PSN, CVC2: src.CVC2, PVV: src.PVV}
-			return tx.IssueCard(cp, env)
-		})
+		v, aerr = exec(s, ledger.IssueDigitalFirst{CardID: id, BalanceID: b.ID, VirtualCardID: in.VirtualCardID, Program: in.Program})
 	} else {
 		p, aerr := s.programFor(in.Program, b.Currency)
 		if aerr != nil {
 			return 0, nil, aerr
 		}
+		// Drawn by the token vault outside the batch, unused by any card or token committed;
+		// the batch issues the first candidate no card or token of its own took meanwhile.
 		req := tokenvault.IssueRequest{Program: p.Name, Now: s.clock()}
-		v, aerr = s.exec(func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {
-			// Drawn inside the batch: the number is unused by any card or token the ledger
-			// holds, this batch's included.
-			iss, err := s.vault.Issue(req, tx)
+		var cands [issueCandidates]ledger.Card
+		for i := range cands {
+			iss, err := s.vault.Issue(req, s.eng.State())
 			if err != nil {
-				return nil, &ledger.Refusal{Kind: ledger.Conflict, Code: "PAN_IN_USE", Message: "the PAN is in use"}
+				return 0, nil, errConflict("PAN_IN_USE", "the PAN is in use")
 			}
-			return tx.IssueCard(ledger.Card{ID: id, BalanceID: b.ID, Program: p.Name, Type: in.Type,
+			cands[i] = ledger.Card{ID: id, BalanceID: b.ID, Program: p.Name, Type: in.Type,
 				PANHash: iss.PANHash, PAN: iss.PAN.Reveal(), Last4: iss.PAN.Last4(), ExpiryYYMM: iss.ExpiryYYMM,
-				PSN: iss.PSN, CVC2: iss.CVC2.Reveal()}, env)
-		})
+				PSN: iss.PSN, CVC2: iss.CVC2.Reveal()}
+		}
+		v, aerr = exec(s, ledger.IssueCard{Candidates: cands[:]})
 	}
 	if aerr != nil {
 		return 0, nil, aerr
 	}
-	card := viewCard(v.(ledger.Card))
+	card := viewCard(v)
 	c.audit("card.issue", "card", card.CardID, nil, card)
 	return 201, card, nil
 }
@@ -137,24 +127,40 @@ func (s *Server) hCardFull(c *call) (int, any, *apiError) {
 		"cvc2": tokenvault.CVC2(card.CVC2).Reveal()}, nil
 }
 
+// issueCandidates is how many card numbers the vault draws for one issue: the batch takes the
+// first that no card or token issued meanwhile holds.
+const issueCandidates = 4
+
+// cardRead applies a card command after noting the card as the batch held it before the change
+// (the previous state of card.state_changed).
+type cardRead struct {
+	cmd  ledger.Command[ledger.Result[ledger.Card]]
+	id   string
+	prev *ledger.Card
+}
+
+func (r cardRead) Kind() ledger.OpKind { return r.cmd.Kind() }
+func (r cardRead) Keys(k *ledger.Keys) { r.cmd.Keys(k) }
+
+func (r cardRead) Apply(tx *ledger.Tx, env *ledger.Env) ledger.Result[ledger.Card] {
+	*r.prev, _ = tx.Card(r.id)
+	return r.cmd.Apply(tx, env)
+}
+
 // changeCard applies a state change; its audit entry and card.state_changed (with the card's
 // state as the batch held it before the change) are rows of the same batch.
 func (s *Server) changeCard(c *call, before ledger.Card, action, source string,
-	f func(tx *ledger.Tx) (ledger.Card, *ledger.Refusal)) (int, any, *apiError) {
-	v, aerr := s.exec(func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {
-		prev, _ := tx.Card(before.ID)
-		after, ref := f(tx)
-		if ref != nil {
-			return nil, ref
-		}
-		tx.EmitCardState(prev, after, source, c.who.Name)
-		c.auditIn(tx, action, "card", after.ID, viewCard(prev), viewCard(after))
-		return after, nil
-	})
+	cmd ledger.Command[ledger.Result[ledger.Card]]) (int, any, *apiError) {
+	var prev ledger.Card
+	after, aerr := exec(s, inBatch[ledger.Card]{cmd: cardRead{cmd: cmd, id: before.ID, prev: &prev},
+		then: func(tx *ledger.Tx, after ledger.Card) {
+			tx.EmitCardState(prev, after, source, c.who.Name)
+			c.auditIn(tx, action, "card", after.ID, viewCard(prev), viewCard(after))
+		}})
 	if aerr != nil {
 		return 0, nil, aerr
 	}
-	return 200, viewCard(v.(ledger.Card)), nil
+	return 200, viewCard(after), nil
 }
 
 func lockReasonIn(c *call) (authz.LockReason, *apiError) {
@@ -190,9 +196,7 @@ func (s *Server) hLock(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return s.changeCard(c, card, "card.lock", c.who.Channel, func(tx *ledger.Tx) (ledger.Card, *ledger.Refusal) {
-		return tx.ChangeCard(card.ID, ledger.ChangeLock, reason)
-	})
+	return s.changeCard(c, card, "card.lock", c.who.Channel, ledger.LockCard{CardID: card.ID, Reason: reason})
 }
 
 func (s *Server) hUnlock(c *call) (int, any, *apiError) {
@@ -207,9 +211,7 @@ func (s *Server) hUnlock(c *call) (int, any, *apiError) {
 		!card.LockReason.Irreversible() && card.LockReason != authz.LockPendingQuery {
 		return 0, nil, errConflict("UNLOCK_NOT_ALLOWED", "this lock can be lifted by the issuer only")
 	}
-	return s.changeCard(c, card, "card.unlock", c.who.Channel, func(tx *ledger.Tx) (ledger.Card, *ledger.Refusal) {
-		return tx.ChangeCard(card.ID, ledger.ChangeUnlock, 0)
-	})
+	return s.changeCard(c, card, "card.unlock", c.who.Channel, ledger.UnlockCard{CardID: card.ID})
 }
 
 func (s *Server) hActivate(c *call) (int, any, *apiError) {
@@ -220,9 +222,7 @@ func (s *Server) hActivate(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return s.changeCard(c, card, "card.activate", c.who.Channel, func(tx *ledger.Tx) (ledger.Card, *ledger.Refusal) {
-		return tx.ActivateCard(card.ID)
-	})
+	return s.changeCard(c, card, "card.activate", c.who.Channel, ledger.ActivateCard{CardID: card.ID})
 }
 
 func (s *Server) hRemove(c *call) (int, any, *apiError) {
@@ -233,9 +233,7 @@ func (s *Server) hRemove(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return s.changeCard(c, card, "card.remove", c.who.Channel, func(tx *ledger.Tx) (ledger.Card, *ledger.Refusal) {
-		return tx.ChangeCard(card.ID, ledger.ChangeRemove, 0)
-	})
+	return s.changeCard(c, card, "card.remove", c.who.Channel, ledger.RemoveCard{CardID: card.ID})
 }
 
 func (s *Server) hPersonalise(c *call) (int, any, *apiError) {
@@ -252,9 +250,7 @@ func (s *Server) hPersonalise(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return s.changeCard(c, card, "card.personalise", c.who.Channel, func(tx *ledger.Tx) (ledger.Card, *ledger.Refusal) {
-		return tx.PersonaliseCard(card.ID)
-	})
+	return s.changeCard(c, card, "card.personalise", c.who.Channel, ledger.PersonaliseCard{CardID: card.ID})
 }
 
 // hResetCVC2 replaces the CVC2 with a random three-digit value different from the old one (not
@@ -271,9 +267,7 @@ func (s *Server) hResetCVC2(c *call) (int, any, *apiError) {
 	}
 	r := tokenvault.ReplacementCVC2s()
 	cands := []string{r[0].Reveal(), r[1].Reveal()}
-	return s.changeCard(c, card, "card.reset_cvc2", c.who.Channel, func(tx *ledger.Tx) (ledger.Card, *ledger.Refusal) {
-		return tx.ReplaceCVC2(card.ID, cands)
-	})
+	return s.changeCard(c, card, "card.reset_cvc2", c.who.Channel, ledger.ReplaceCVC2{CardID: card.ID, Candidates: cands})
 }
 
 // hSetPIN stores the PIN as a Visa PVV under the program PVK (never the PIN) and resets the
@@ -304,9 +298,7 @@ func (s *Server) hSetPIN(c *call) (int, any, *apiError) {
 	case perr != nil:
 		return 0, nil, errBad("INVALID_PIN", "pin must be 4 to 12 digits", "pin")
 	}
-	_, aerr := s.exec(func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {
-		return tx.SetCardSecret(card.ID, "", pvv.Reveal())
-	})
+	_, aerr := exec(s, ledger.SetPVV{CardID: card.ID, PVV: pvv.Reveal()})
 	if aerr != nil {
 		return 0, nil, aerr
 	}
@@ -352,9 +344,7 @@ func (s *Server) hExternalLock(c *call) (int, any, *apiError) {
 	}
 	reason := authz.LockReason(*in.ReasonCode)
 	return s.changeCard(c, card, "card.external_lock", "external:"+in.Source,
-		func(tx *ledger.Tx) (ledger.Card, *ledger.Refusal) {
-			return tx.ChangeCard(card.ID, ledger.ChangeLock, reason)
-		})
+		ledger.LockCard{CardID: card.ID, Reason: reason})
 }
 
 func (s *Server) balanceCurrency(balanceID string) string {
@@ -403,13 +393,11 @@ func (s *Server) hSetLimits(c *call) (int, any, *apiError) {
 		}
 		l.MaxCountPerDay = *in.MaxCountPerDay
 	}
-	v, aerr := s.exec(func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {
-		return tx.SetCardLimits(card.ID, l)
-	})
+	changed, aerr := exec(s, ledger.SetCardLimits{CardID: card.ID, Limits: l})
 	if aerr != nil {
 		return 0, nil, aerr
 	}
-	after := viewLimits(v.(ledger.Card), cur)
+	after := viewLimits(changed, cur)
 	c.audit("card.limits", "card", card.ID, viewLimits(card, cur), after)
 	return 200, after, nil
 }

@@ -5,36 +5,24 @@ import (
 	"strings"
 
 	"github.com/cardswitch/cardswitch/ledger"
+	"github.com/cardswitch/cardswitch/ledger/engine"
 )
 
-// outcome carries a ledger command's result out of the engine.
-type outcome struct {
-	v   any
-	ref *ledger.Refusal
-}
-
 // exec runs a command in the engine and waits until it is durable. A refusal changes nothing.
-func (s *Server) exec(f func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal)) (any, *apiError) {
-	return s.execReading(nil, f)
-}
-
-// execReading is exec for a command that reads remembered replies: keys names them.
-func (s *Server) execReading(keys func(*ledger.Keys), f func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal)) (any, *apiError) {
+func exec[T any](s *Server, cmd ledger.Command[ledger.Result[T]]) (T, *apiError) {
 	ctx, cancel := s.engineCtx()
 	defer cancel()
-	res, err := s.eng.DoReading(ctx, keys, func(tx *ledger.Tx, env *ledger.Env) any {
-		v, r := f(tx, env)
-		return outcome{v, r}
-	})
+	res, err := engine.Do(ctx, s.eng, cmd)
 	if err != nil {
-		s.log.Warn("management command not applied", "err", err)
-		return nil, errUnavailable
+		s.log.Warn("management command not applied", "op", cmd.Kind().String(), "err", err)
+		var zero T
+		return zero, errUnavailable
 	}
-	o := res.(outcome)
-	if o.ref != nil {
-		return nil, fromRefusal(o.ref)
+	if res.Refusal != nil {
+		var zero T
+		return zero, fromRefusal(res.Refusal)
 	}
-	return o.v, nil
+	return res.Value, nil
 }
 
 // customerScope is the customer a request is limited to: the session's on the customer channel,
@@ -143,13 +131,10 @@ func (s *Server) createCustomer(c *call) (ledger.Customer, *apiError) {
 	}
 	cu := ledger.Customer{ID: "cus_" + randID(12), ExternalID: in.ExternalID, FirstName: in.FirstName,
 		LastName: in.LastName, Email: in.Email, Phone: in.Phone}
-	v, aerr := s.exec(func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {
-		return tx.CreateCustomer(cu, env)
-	})
+	out, aerr := exec(s, ledger.CreateCustomer{Customer: cu})
 	if aerr != nil {
 		return ledger.Customer{}, aerr
 	}
-	out := v.(ledger.Customer)
 	c.audit("customer.create", "customer", out.ID, nil, viewCustomer(out))
 	return out, nil
 }
@@ -198,13 +183,11 @@ func (s *Server) hSetKYC(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	v, aerr := s.exec(func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {
-		return tx.SetKYC(before.ID, in.Status)
-	})
+	cu, aerr := exec(s, ledger.SetKYC{CustomerID: before.ID, Status: in.Status})
 	if aerr != nil {
 		return 0, nil, aerr
 	}
-	after := viewCustomer(v.(ledger.Customer))
+	after := viewCustomer(cu)
 	c.audit("customer.kyc", "customer", before.ID, viewCustomer(before), after)
 	return 200, after, nil
 }
@@ -247,13 +230,11 @@ func (s *Server) hCreateBalance(c *call) (int, any, *apiError) {
 	}
 	cust, _ := c.customerScope()
 	b := ledger.Balance{ID: "bal_" + randID(12), CustomerID: cust, Currency: in.Currency}
-	v, aerr := s.exec(func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {
-		return tx.CreateBalance(b, env)
-	})
+	created, aerr := exec(s, ledger.CreateBalance{Balance: b})
 	if aerr != nil {
 		return 0, nil, aerr
 	}
-	out := viewBalance(v.(ledger.Balance), nil)
+	out := viewBalance(created, nil)
 	c.audit("balance.create", "balance", out.BalanceID, nil, out)
 	return 201, out, nil
 }
@@ -306,20 +287,16 @@ func (s *Server) reload(c *call, b ledger.Balance) (ledger.Balance, *apiError) {
 	if key != "" && !reIdemKey.MatchString(key) {
 		return ledger.Balance{}, errBad("INVALID_IDEMPOTENCY_KEY", "Idempotency-Key: 1-128 printable ASCII characters", "Idempotency-Key")
 	}
-	v, aerr := s.execReading(func(k *ledger.Keys) { ledger.ReloadKeys(b.ID, key, k) },
-		func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {
-			after, ref := tx.Reload(b.ID, amount, key, env)
-			if ref == nil {
-				c.auditIn(tx, "balance.reload", "balance", b.ID, map[string]any{"current": formatAmount(b.CurrentMinor, b.Currency)},
-					map[string]any{"current": formatAmount(after.CurrentMinor, after.Currency),
-						"amount": formatAmount(amount, b.Currency), "idempotencyKey": key})
-			}
-			return after, ref
-		})
+	after, aerr := exec(s, inBatch[ledger.Balance]{cmd: ledger.Reload{BalanceID: b.ID, AmountMinor: amount, IdempotencyKey: key},
+		then: func(tx *ledger.Tx, after ledger.Balance) {
+			c.auditIn(tx, "balance.reload", "balance", b.ID, map[string]any{"current": formatAmount(b.CurrentMinor, b.Currency)},
+				map[string]any{"current": formatAmount(after.CurrentMinor, after.Currency),
+					"amount": formatAmount(amount, b.Currency), "idempotencyKey": key})
+		}})
 	if aerr != nil {
 		return ledger.Balance{}, aerr
 	}
-	return v.(ledger.Balance), nil
+	return after, nil
 }
 
 func (s *Server) hReload(c *call) (int, any, *apiError) {
@@ -350,19 +327,15 @@ func (s *Server) hSetLowMark(c *call) (int, any, *apiError) {
 	if aerr != nil {
 		return 0, nil, aerr
 	}
-	v, aerr := s.exec(func(tx *ledger.Tx, env *ledger.Env) (any, *ledger.Refusal) {
-		after, ref := tx.SetLowMark(b.ID, mark)
-		if ref == nil {
+	after, aerr := exec(s, inBatch[ledger.Balance]{cmd: ledger.SetLowMark{BalanceID: b.ID, LowMarkMinor: mark},
+		then: func(tx *ledger.Tx, after ledger.Balance) {
 			c.auditIn(tx, "balance.low_balance_alert", "balance", b.ID,
 				map[string]string{"threshold": formatAmount(b.LowMarkMinor, b.Currency)},
 				map[string]string{"threshold": formatAmount(after.LowMarkMinor, b.Currency)})
-		}
-		return after, ref
-	})
+		}})
 	if aerr != nil {
 		return 0, nil, aerr
 	}
-	after := v.(ledger.Balance)
 	if partner {
 		return 200, s.viewPartner(after), nil
 	}

@@ -323,11 +323,11 @@ func (h *harness) authorize(p string, stan string, amountMinor int64) authz.Resp
 	rq := &authz.Request{MTI: "0100", BaseMTI: "0100", Kind: authz.KindAuthorization, PAN: p, ProcessingCode: "000000",
 		AmountMinor: amountMinor, HasAmount: true, F7: "0315120000", STAN: stan, AcquirerID: "123456",
 		RRN: "RRN" + stan, CurrencyNum: "978", MerchantName: "SHOP"}
-	v, err := h.eng.Do(context.Background(), func(tx *ledger.Tx, env *ledger.Env) any { return tx.Process(rq, env) })
+	r, err := engine.Do(context.Background(), h.eng, ledger.Authorize{Req: rq})
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	return v.(authz.Response)
+	return r
 }
 
 // unreadableHistory is the in-memory journal as the ledger's History, whose scans fail while

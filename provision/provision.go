@@ -382,61 +382,21 @@ func cardID(i int) string     { return fmt.Sprintf("%s-crd-%09d", idPrefix, i) }
 func BalanceID(i int) string { return balanceID(i) }
 
 func submit(eng *engine.Engine, batch []prepared, fundMinor map[string]int64, done func(batchResult, error)) error {
-	return eng.Submit(engine.Op{
-		Apply: func(tx *ledger.Tx, env *ledger.Env) any {
-			var r batchResult
-			for k := range batch {
-				c := &batch[k]
-				if _, ok := tx.CardIDByPANHash(c.card.PANHash); ok {
-					r.skipped++
-					continue
-				}
-				cid, bid := customerID(c.idx), balanceID(c.idx)
-				if _, ok := tx.Customer(cid); !ok {
-					if _, ref := tx.CreateCustomer(ledger.Customer{ID: cid, ExternalID: cid,
-						FirstName: "Load", LastName: "Test " + strconv.Itoa(c.idx)}, env); ref != nil {
-						r.refusal = ref
-						return r
-					}
-					if _, ref := tx.SetKYC(cid, ledger.KYCVerified); ref != nil {
-						r.refusal = ref
-						return r
-					}
-				}
-				if _, ok := tx.Balance(bid); !ok {
-					if _, ref := tx.CreateBalance(ledger.Balance{ID: bid, CustomerID: cid, Currency: c.prog.Currency.Alpha}, env); ref != nil {
-						r.refusal = ref
-						return r
-					}
-					if f := fundMinor[c.prog.Name]; f > 0 {
-						if _, ref := tx.Reload(bid, f, "", env); ref != nil {
-							r.refusal = ref
-							return r
-						}
-					}
-				}
-				k := &c.card
-				_, ref := tx.IssueCard(ledger.Card{ID: cardID(c.idx), BalanceID: bid, Program: c.prog.Name,
-					Type: ledger.CardVirtual, PANHash: k.PANHash, PAN: k.PAN.Reveal(), Last4: k.PAN.Last4(),
-					ExpiryYYMM: k.ExpiryYYMM, PSN: k.PSN, CVC2: k.CVC2.Reveal(), PVV: k.PVV.Reveal()}, env)
-				if ref != nil {
-					if ref.Code == "PAN_IN_USE" {
-						r.skipped++
-						continue
-					}
-					r.refusal = ref
-					return r
-				}
-				r.created++
-			}
-			return r
-		},
-		Done: func(v any, err error) {
-			if err != nil {
-				done(batchResult{}, err)
-				return
-			}
-			done(v.(batchResult), nil)
-		},
+	items := make([]ledger.ProvisionItem, len(batch))
+	for k := range batch {
+		c := &batch[k]
+		cid, bid := customerID(c.idx), balanceID(c.idx)
+		v := &c.card // drawn by the token vault
+		items[k] = ledger.ProvisionItem{
+			Customer:  ledger.Customer{ID: cid, ExternalID: cid, FirstName: "Load", LastName: "Test " + strconv.Itoa(c.idx)},
+			Balance:   ledger.Balance{ID: bid, CustomerID: cid, Currency: c.prog.Currency.Alpha},
+			FundMinor: fundMinor[c.prog.Name],
+			Card: ledger.Card{ID: cardID(c.idx), BalanceID: bid, Program: c.prog.Name,
+				Type: ledger.CardVirtual, PANHash: v.PANHash, PAN: v.PAN.Reveal(), Last4: v.PAN.Last4(),
+				ExpiryYYMM: v.ExpiryYYMM, PSN: v.PSN, CVC2: v.CVC2.Reveal(), PVV: v.PVV.Reveal()},
+		}
+	}
+	return engine.Submit(eng, ledger.Provision{Items: items}, func(r ledger.ProvisionResult, err error) {
+		done(batchResult{created: r.Created, skipped: r.Skipped, refusal: r.Refusal}, err)
 	})
 }

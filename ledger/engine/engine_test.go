@@ -52,8 +52,24 @@ func newRig(t *testing.T, cfg engine.Config, loadedMinor int64) *rig {
 	return r
 }
 
-func process(req *authz.Request) func(tx *ledger.Tx, env *ledger.Env) any {
-	return func(tx *ledger.Tx, env *ledger.Env) any { return tx.Process(req, env) }
+func process(req *authz.Request) ledger.Authorize { return ledger.Authorize{Req: req} }
+
+// call is a command of the tests only: a function applied inside the batch Tx.
+type call[R any] func(tx *ledger.Tx, env *ledger.Env) R
+
+func (call[R]) Kind() ledger.OpKind { return ledger.OpOther }
+
+func (call[R]) Keys(*ledger.Keys) {}
+
+func (f call[R]) Apply(tx *ledger.Tx, env *ledger.Env) R { return f(tx, env) }
+
+// answer submits a money message whose answer goes to done.
+func answer(e *engine.Engine, req *authz.Request, done func(authz.Response, error)) error {
+	return engine.Submit(e, process(req), func(r authz.Response, err error) {
+		if done != nil {
+			done(r, err)
+		}
+	})
 }
 
 // hold blocks the engine goroutine inside an op until release is called: the ops submitted
@@ -61,11 +77,11 @@ func process(req *authz.Request) func(tx *ledger.Tx, env *ledger.Env) any {
 func hold(t *testing.T, e *engine.Engine) (release func()) {
 	t.Helper()
 	started, rel := make(chan struct{}), make(chan struct{})
-	if err := e.Submit(engine.Op{Apply: func(*ledger.Tx, *ledger.Env) any {
+	if err := engine.Submit(e, call[struct{}](func(*ledger.Tx, *ledger.Env) struct{} {
 		close(started)
 		<-rel
-		return nil
-	}}); err != nil {
+		return struct{}{}
+	}), nil); err != nil {
 		t.Fatal(err)
 	}
 	<-started
@@ -73,7 +89,7 @@ func hold(t *testing.T, e *engine.Engine) (release func()) {
 }
 
 type result struct {
-	v   any
+	v   authz.Response
 	err error
 }
 
@@ -85,10 +101,10 @@ func (r *rig) batch(t *testing.T, reqs ...*authz.Request) []result {
 	var wg sync.WaitGroup
 	for i, req := range reqs {
 		wg.Add(1)
-		if err := r.e.Submit(engine.Op{Message: req, Apply: process(req), Done: func(v any, err error) {
+		if err := answer(r.e, req, func(v authz.Response, err error) {
 			out[i] = result{v, err}
 			wg.Done()
-		}}); err != nil {
+		}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -127,12 +143,12 @@ func TestConcurrentAuthorizationsOnHotBalance(t *testing.T) {
 			for i := range each {
 				amount := int64(1 + (w*each+i)%97*13)
 				req := lt.Auth(lt.PAN, amount, fmt.Sprintf("%03d%03d", w, i))
-				v, err := r.e.Do(context.Background(), process(req))
+				v, err := engine.Do(context.Background(), r.e, process(req))
 				if err != nil {
 					t.Error(err)
 					return
 				}
-				switch resp := v.(authz.Response); resp.Action {
+				switch resp := v; resp.Action {
 				case authz.Approved:
 					approvedMinor.Add(amount)
 					approvals.Add(1)
@@ -156,8 +172,8 @@ func TestConcurrentAuthorizationsOnHotBalance(t *testing.T) {
 	if declines.Load() == 0 {
 		t.Fatal("the test never ran the balance dry; raise the load")
 	}
-	if n := len(r.e.State().Auths()); n != workers*each {
-		t.Fatalf("%d auth records for %d requests", n, workers*each)
+	if auths, err := r.e.State().Auths(); err != nil || len(auths) != workers*each {
+		t.Fatalf("%d auth records for %d requests (%v)", len(auths), workers*each, err)
 	}
 	if st := r.e.Stats(); st.Batches >= uint64(workers*each) {
 		t.Logf("no batching happened (%d batches)", st.Batches)
@@ -172,20 +188,20 @@ func TestQueueFull(t *testing.T) {
 	var done sync.WaitGroup
 	for i := range 2 {
 		done.Add(1)
-		if err := r.e.Submit(engine.Op{Apply: process(lt.Auth(lt.PAN, 1, fmt.Sprintf("00000%d", i))),
-			Done: func(any, error) { done.Done() }}); err != nil {
+		if err := answer(r.e, lt.Auth(lt.PAN, 1, fmt.Sprintf("00000%d", i)),
+			func(authz.Response, error) { done.Done() }); err != nil {
 			t.Fatalf("op %d: %v", i, err)
 		}
 	}
 	start := time.Now()
-	err := r.e.Submit(engine.Op{Apply: process(lt.Auth(lt.PAN, 1, "000009"))})
+	err := answer(r.e, lt.Auth(lt.PAN, 1, "000009"), nil)
 	if !errors.Is(err, engine.ErrQueueFull) {
 		t.Fatalf("third op: %v, want ErrQueueFull", err)
 	}
 	if time.Since(start) > 100*time.Millisecond {
 		t.Fatal("a full queue blocked the caller")
 	}
-	if _, err := r.e.Do(context.Background(), process(lt.Auth(lt.PAN, 1, "000010"))); !errors.Is(err, engine.ErrQueueFull) {
+	if _, err := engine.Do(context.Background(), r.e, process(lt.Auth(lt.PAN, 1, "000010"))); !errors.Is(err, engine.ErrQueueFull) {
 		t.Fatalf("Do on a full queue: %v", err)
 	}
 	if st := r.e.Stats(); st.Rejected != 2 || st.QueueDepth != 2 {
@@ -203,12 +219,12 @@ func TestStopDrains(t *testing.T) {
 	release := hold(t, r.e)
 	var answered atomic.Int32
 	for i := range 10 {
-		if err := r.e.Submit(engine.Op{Apply: process(lt.Auth(lt.PAN, 10, fmt.Sprintf("0000%02d", i))),
-			Done: func(v any, err error) {
-				if err == nil && v.(authz.Response).Action == authz.Approved {
+		if err := answer(r.e, lt.Auth(lt.PAN, 10, fmt.Sprintf("0000%02d", i)),
+			func(v authz.Response, err error) {
+				if err == nil && v.Action == authz.Approved {
 					answered.Add(1)
 				}
-			}}); err != nil {
+			}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -217,7 +233,7 @@ func TestStopDrains(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	accepted := int64(0) // probes that raced ahead of Stop are queued and applied too
 	for {
-		err := r.e.Submit(engine.Op{Apply: process(lt.Auth(lt.PAN, 10, fmt.Sprintf("9%05d", accepted)))})
+		err := answer(r.e, lt.Auth(lt.PAN, 10, fmt.Sprintf("9%05d", accepted)), nil)
 		if err == engine.ErrStopped {
 			break
 		}
@@ -253,40 +269,31 @@ func TestFailedCommitRefusesWholeBatch(t *testing.T) {
 	a1 := lt.Auth(lt.PAN, 1000, "000001")
 	res := r.batch(t, a1, lt.Auth(lt.PAN, 1000, "000002"))
 	for _, x := range res {
-		if x.err != nil || x.v.(authz.Response).Action != authz.Approved {
+		if x.err != nil || x.v.Action != authz.Approved {
 			t.Fatalf("batch 1: %+v", x)
 		}
 	}
 	acked := lt.Take(r.e.State(), lt.CardID)
 
 	// Batch 2 fails: an authorization, a completion, a reversal before its original, a lock.
-	lockOp := func(tx *ledger.Tx, _ *ledger.Env) any {
-		_, ref := tx.ChangeCard(lt.CardID, ledger.ChangeLock, authz.LockLost)
-		return ref
-	}
 	release := hold(t, r.e)
 	var errs []error
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	msg := func(req *authz.Request) engine.Op { return engine.Op{Message: req, Apply: process(req)} }
-	ops := []engine.Op{
-		msg(lt.Auth(lt.PAN, 500, "000003")),
-		msg(lt.FollowUp("0220", a1, 900, "000004")),
-		msg(lt.FollowUp("0400", lt.Auth(lt.PAN, 7, "000050"), 7, "000005")),
-		{Apply: lockOp},
-		{Apply: func(tx *ledger.Tx, env *ledger.Env) any { return tx.ExpireHolds(env, 100) },
-			Keys: func(k *ledger.Keys) { k.ExpireMax = 100 }},
+	record := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+		wg.Done()
 	}
-	for _, op := range ops {
-		wg.Add(1)
-		op.Done = func(v any, err error) {
-			mu.Lock()
-			errs = append(errs, err)
-			mu.Unlock()
-			wg.Done()
-		}
-		r.e.Submit(op)
+	wg.Add(5)
+	for _, req := range []*authz.Request{lt.Auth(lt.PAN, 500, "000003"), lt.FollowUp("0220", a1, 900, "000004"),
+		lt.FollowUp("0400", lt.Auth(lt.PAN, 7, "000050"), 7, "000005")} {
+		answer(r.e, req, func(_ authz.Response, err error) { record(err) })
 	}
+	engine.Submit(r.e, ledger.LockCard{CardID: lt.CardID, Reason: authz.LockLost},
+		func(_ ledger.Result[ledger.Card], err error) { record(err) })
+	engine.Submit(r.e, ledger.ExpireHolds{Max: 100}, func(_ int, err error) { record(err) })
 	r.clock.Advance(30 * 24 * time.Hour) // the holds are due in the failing batch
 	release()
 	wg.Wait()
@@ -303,7 +310,7 @@ func TestFailedCommitRefusesWholeBatch(t *testing.T) {
 	// The engine goes on; the original whose reversal failed is now approved; the holds whose
 	// release failed are released by the next expiry.
 	res = r.batch(t, lt.Auth(lt.PAN, 7, "000050"))
-	if res[0].err != nil || res[0].v.(authz.Response).Action != authz.Approved {
+	if res[0].err != nil || res[0].v.Action != authz.Approved {
 		t.Fatalf("after the failure: %+v", res[0])
 	}
 	if err := r.e.ExpireNow(context.Background()); err != nil {
@@ -314,8 +321,22 @@ func TestFailedCommitRefusesWholeBatch(t *testing.T) {
 		t.Fatalf("held %d after expiry, want 7 (only the new hold)", b.HeldMinor)
 	}
 	r.replayEquals(t, lt.CardID)
-	if st := r.e.Stats(); st.Failures != 1 {
+	st := r.e.Stats()
+	if st.Failures != 1 {
 		t.Fatalf("stats %+v, want 1 failure", st)
+	}
+	// Every op is counted under its kind: the hold, 3+1+1 money messages, the lock, the expiry
+	// of the failed batch and the expiry after it.
+	if st.OpsByKind[ledger.OpAuthorize] != 6 || st.OpsByKind[ledger.OpLockCard] != 1 ||
+		st.OpsByKind[ledger.OpExpireHolds] != 2 || st.OpsByKind[ledger.OpOther] != 3 {
+		t.Fatalf("ops by kind %v", st.OpsByKind)
+	}
+	var sum uint64
+	for _, n := range st.OpsByKind {
+		sum += n
+	}
+	if sum != st.Ops {
+		t.Fatalf("ops by kind sum to %d, ops %d", sum, st.Ops)
 	}
 }
 
@@ -335,10 +356,7 @@ func TestFullDiskThenRecover(t *testing.T) {
 				t.Fatalf("full disk: %+v", x)
 			}
 		}
-		_, err := r.e.Do(context.Background(), func(tx *ledger.Tx, env *ledger.Env) any {
-			_, ref := tx.Reload(lt.BalanceID, 100, "", env)
-			return ref
-		})
+		_, err := engine.Do(context.Background(), r.e, ledger.Reload{BalanceID: lt.BalanceID, AmountMinor: 100})
 		if !errors.Is(err, journal.ErrInjected) {
 			t.Fatalf("reload on a full disk: %v", err)
 		}
@@ -349,7 +367,7 @@ func TestFullDiskThenRecover(t *testing.T) {
 	r.fj.SetFailAll(false)
 	// The same requests, retried after recovery, are new to the ledger: nothing was remembered.
 	for _, x := range r.batch(t, lt.Auth(lt.PAN, 100, "000100"), lt.Auth(lt.PAN, 1000, "000001")) {
-		if x.err != nil || x.v.(authz.Response).Action != authz.Approved {
+		if x.err != nil || x.v.Action != authz.Approved {
 			t.Fatalf("after recovery: %+v", x)
 		}
 	}
@@ -417,7 +435,7 @@ func BenchmarkEngineBatch(b *testing.B) {
 		wg.Add(1)
 		req := reqs[i]
 		for {
-			err := e.Submit(engine.Op{Message: req, Apply: process(req), Done: func(any, error) { <-sem; wg.Done() }})
+			err := answer(e, req, func(authz.Response, error) { <-sem; wg.Done() })
 			if err == nil {
 				break
 			}
@@ -467,7 +485,7 @@ func TestEngineRetention(t *testing.T) {
 	}
 	r.replayEquals(t, lt.CardID)
 	// A retransmission of the young message is still answered, from its auth record.
-	if res := r.batch(t, young); res[0].v.(authz.Response).Action != authz.Approved {
+	if res := r.batch(t, young); res[0].v.Action != authz.Approved {
 		t.Fatalf("retransmission: %+v", res[0])
 	}
 }

@@ -48,11 +48,7 @@ func TestHistoryReadErrorRefusesTheOp(t *testing.T) {
 	e.Start()
 	defer e.Stop(context.Background())
 	do := func(req *authz.Request) (authz.Response, error) {
-		v, err := e.DoReading(context.Background(), func(k *ledger.Keys) { ledger.KeysOf(req, k) }, process(req))
-		if err != nil {
-			return authz.Response{}, err
-		}
-		return v.(authz.Response), nil
+		return engine.Do(context.Background(), e, process(req))
 	}
 	auth := lt.Auth(lt.PAN, 3000, "000001")
 	if r, err := do(auth); err != nil || r.Action != authz.Approved {
@@ -95,10 +91,10 @@ func TestHistoryReadErrorSparesTheRestOfTheBatch(t *testing.T) {
 	out := make([]result, len(reqs))
 	done := make(chan int, len(reqs))
 	for i, req := range reqs {
-		if err := e.Submit(engine.Op{Message: req, Apply: process(req), Done: func(v any, err error) {
+		if err := answer(e, req, func(v authz.Response, err error) {
 			out[i] = result{v, err}
 			done <- i
-		}}); err != nil {
+		}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -108,7 +104,7 @@ func TestHistoryReadErrorSparesTheRestOfTheBatch(t *testing.T) {
 	if !errors.Is(out[0].err, errRead) {
 		t.Fatalf("reversal: err %v, want the read error", out[0].err)
 	}
-	if out[1].err != nil || out[1].v.(authz.Response).Action != authz.Approved {
+	if out[1].err != nil || out[1].v.Action != authz.Approved {
 		t.Fatalf("authorization in the same batch: %+v", out[1])
 	}
 	if b := e.Stats().Batches; b < 2 {

@@ -269,12 +269,24 @@ func (m *model) changeCard(card string, ch ledger.CardChange, reason authz.LockR
 	return ""
 }
 
-// simOp is one op of a group: what to apply and what the model says about it.
+// simOp is one op of a group: the engine op, made with the callback that receives its outcome,
+// and what the model says about it.
 type simOp struct {
 	desc    string
-	apply   func(tx *ledger.Tx, env *ledger.Env) any
-	keys    func(k *ledger.Keys) // what apply reads of the journal (engine.Op.Keys)
+	op      func(done func(simGot, error)) engine.Op
 	predict func(m *model, now time.Time) any
+}
+
+// simGot is an op's outcome: the answer to a money message, or the refusal code of a card change
+// ("" when applied) or the number of holds an expiry released, as text.
+type simGot struct {
+	resp  authz.Response
+	other string
+}
+
+type simResult struct {
+	v   simGot
+	err error
 }
 
 func runSimulation(t *testing.T, seed uint64, groups int) {
@@ -311,7 +323,10 @@ func runSimulation(t *testing.T, seed uint64, groups int) {
 		var ops []simOp
 		var groupSent, groupOriginals []*authz.Request
 		msg := func(desc string, req *authz.Request) {
-			ops = append(ops, simOp{desc: desc, apply: process(req), keys: func(k *ledger.Keys) { ledger.KeysOf(req, k) },
+			ops = append(ops, simOp{desc: desc,
+				op: func(done func(simGot, error)) engine.Op {
+					return engine.NewOp(process(req), func(r authz.Response, err error) { done(simGot{resp: r}, err) })
+				},
 				predict: func(m *model, now time.Time) any { return m.process(req, now) }})
 			groupSent = append(groupSent, req)
 		}
@@ -388,17 +403,25 @@ func runSimulation(t *testing.T, seed uint64, groups int) {
 					}
 				}
 				ops = append(ops, simOp{desc: fmt.Sprintf("card change %d", ch),
-					apply: func(tx *ledger.Tx, _ *ledger.Env) any {
-						_, ref := tx.ChangeCard(card, ch, reason)
-						if ref != nil {
-							return ref.Code
+					op: func(done func(simGot, error)) engine.Op {
+						var cmd ledger.Command[ledger.Result[ledger.Card]] = ledger.UnlockCard{CardID: card}
+						if ch == ledger.ChangeLock {
+							cmd = ledger.LockCard{CardID: card, Reason: reason}
 						}
-						return ""
+						return engine.NewOp(cmd, func(r ledger.Result[ledger.Card], err error) {
+							var code string
+							if r.Refusal != nil {
+								code = r.Refusal.Code
+							}
+							done(simGot{other: code}, err)
+						})
 					},
 					predict: func(m *model, _ time.Time) any { return m.changeCard(card, ch, reason) }})
 			case p < 93:
-				ops = append(ops, simOp{desc: "expire holds", keys: func(k *ledger.Keys) { k.ExpireMax = 1 << 30 },
-					apply:   func(tx *ledger.Tx, env *ledger.Env) any { return tx.ExpireHolds(env, 1<<30) },
+				ops = append(ops, simOp{desc: "expire holds",
+					op: func(done func(simGot, error)) engine.Op {
+						return engine.NewOp(ledger.ExpireHolds{Max: 1 << 30}, func(n int, err error) { done(simGot{other: strconv.Itoa(n)}, err) })
+					},
 					predict: func(m *model, now time.Time) any { return m.expire(now) }})
 			default:
 				msg("auth", lt.Auth(pan(), amount()/8, nextSTAN()))
@@ -408,14 +431,14 @@ func runSimulation(t *testing.T, seed uint64, groups int) {
 
 		// Run the group as one batch.
 		release := hold(t, r.e)
-		results := make([]result, len(ops))
+		results := make([]simResult, len(ops))
 		var wg sync.WaitGroup
 		for i, op := range ops {
 			wg.Add(1)
-			if err := r.e.Submit(engine.Op{Apply: op.apply, Keys: op.keys, Done: func(v any, err error) {
-				results[i] = result{v, err}
+			if err := r.e.Submit(op.op(func(v simGot, err error) {
+				results[i] = simResult{v, err}
 				wg.Done()
-			}}); err != nil {
+			})); err != nil {
 				t.Fatalf("seed %d group %d: submit: %v", seed, g, err)
 			}
 		}
@@ -451,14 +474,14 @@ func runSimulation(t *testing.T, seed uint64, groups int) {
 			counts[op.desc]++
 			switch w := w.(type) {
 			case want:
-				got := res.v.(authz.Response)
+				got := res.v.resp
 				if got.Action != w.action || (w.hasAvail && (!got.HasBalance || got.AvailableMinor != w.avail)) {
 					t.Fatalf("seed %d group %d op %d (%s): answered %s avail %d (has %v), auditor predicts %s avail %d (has %v)",
 						seed, g, i, op.desc, got.Action, got.AvailableMinor, got.HasBalance, w.action, w.avail, w.hasAvail)
 				}
 			default:
-				if fmt.Sprint(res.v) != fmt.Sprint(w) {
-					t.Fatalf("seed %d group %d op %d (%s): got %v, auditor predicts %v", seed, g, i, op.desc, res.v, w)
+				if res.v.other != fmt.Sprint(w) {
+					t.Fatalf("seed %d group %d op %d (%s): got %v, auditor predicts %v", seed, g, i, op.desc, res.v.other, w)
 				}
 			}
 		}
@@ -485,8 +508,8 @@ func runSimulation(t *testing.T, seed uint64, groups int) {
 			t.Fatalf("seed %d: auth %s is %+v, auditor says %+v", seed, k, got, *a)
 		}
 	}
-	if n := len(r.e.State().Auths()); n != len(m.auths) {
-		t.Fatalf("seed %d: ledger has %d auth records, auditor %d", seed, n, len(m.auths))
+	if auths, err := r.e.State().Auths(); err != nil || len(auths) != len(m.auths) {
+		t.Fatalf("seed %d: ledger has %d auth records, auditor %d (%v)", seed, len(auths), len(m.auths), err)
 	}
 	r.replayEquals(t, cards...)
 	if err := r.e.ExpireNow(context.Background()); err != nil {

@@ -234,6 +234,7 @@ func (f *Fixture) commit(tx *ledger.Tx) {
 			tx.Rollback()
 			f.T.Fatalf("journal read: %v", err)
 		}
+		ledger.AssertBatch(tx, changes) // as the engine does (build tag invariants)
 		if err := f.Commit(changes); err != nil {
 			tx.Rollback()
 			f.T.Fatalf("journal commit: %v", err)
@@ -376,7 +377,11 @@ func CheckBooks(st *ledger.State) error {
 	held := map[string]int64{}
 	posted := map[string]int64{}
 	var errs []string
-	for _, a := range st.Auths() {
+	auths, err := st.Auths()
+	if err != nil {
+		return fmt.Errorf("books not checked: %w", err)
+	}
+	for _, a := range auths {
 		if a.State != ledger.AuthOpen && a.HeldMinor != 0 {
 			errs = append(errs, fmt.Sprintf("auth %s is %s but still holds %d", a.Key, a.State, a.HeldMinor))
 		}
@@ -413,13 +418,15 @@ func CheckBooks(st *ledger.State) error {
 type Snapshot struct {
 	Balances []ledger.Balance
 	Auths    []ledger.Auth
+	AuthsErr error // the auth records could not be read: Diff reports it
 	Cards    map[string]ledger.Card
 	Counts   map[string]int
 }
 
 // Take snapshots the state; cardIDs lists the cards to include.
 func Take(st *ledger.State, cardIDs ...string) Snapshot {
-	s := Snapshot{Balances: st.Balances(), Auths: st.Auths(), Cards: map[string]ledger.Card{}, Counts: st.Counts()}
+	auths, err := st.Auths()
+	s := Snapshot{Balances: st.Balances(), Auths: auths, AuthsErr: err, Cards: map[string]ledger.Card{}, Counts: st.Counts()}
 	for _, id := range cardIDs {
 		if c, ok := st.Card(id); ok {
 			s.Cards[id] = c
@@ -431,6 +438,11 @@ func Take(st *ledger.State, cardIDs ...string) Snapshot {
 // Diff describes how two snapshots differ ("" when equal).
 func Diff(a, b Snapshot) string {
 	var out []string
+	for _, err := range []error{a.AuthsErr, b.AuthsErr} {
+		if err != nil {
+			out = append(out, fmt.Sprintf("auth records unreadable: %v", err))
+		}
+	}
 	if fmt.Sprint(a.Counts) != fmt.Sprint(b.Counts) {
 		out = append(out, fmt.Sprintf("row counts %v != %v", a.Counts, b.Counts))
 	}

@@ -144,19 +144,12 @@ func (d *Dispatcher) HandleFrame(conn server.ConnInfo, frame []byte, reply func(
 		return
 	}
 	// Events (webhooks) are recorded by the ledger in the message's batch (ledger/events.go).
-	op := engine.Op{
-		Message: req, // the engine loads the records Process reads before the batch
-		Apply: func(tx *ledger.Tx, env *ledger.Env) any {
-			return tx.Process(req, env)
-		},
-		Done: func(v any, err error) {
-			resp := authz.Response{Action: authz.SystemError}
-			if err == nil {
-				resp = v.(authz.Response)
-			}
-			d.enqueue(pending{req: req, resp: resp, reply: reply, start: start})
-		},
-	}
+	op := engine.NewOp(ledger.Authorize{Req: req}, func(resp authz.Response, err error) {
+		if err != nil {
+			resp = authz.Response{Action: authz.SystemError}
+		}
+		d.enqueue(pending{req: req, resp: resp, reply: reply, start: start})
+	})
 	if err := d.eng.Submit(op); err != nil {
 		// Overload or shutdown: answer 96 at once instead of going silent (contract §2).
 		d.overloaded.Add(1)

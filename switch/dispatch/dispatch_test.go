@@ -32,20 +32,20 @@ func (e *inline) Submit(op engine.Op) error {
 	tx := e.st.Begin()
 	env := e.env
 	env.Now = time.Now()
-	v := op.Apply(tx, &env)
+	op.Apply(tx, &env)
 	if e.err != nil {
 		tx.Rollback()
-		op.Done(nil, e.err)
+		op.Done(e.err)
 		return nil
 	}
 	tx.Commit()
-	op.Done(v, nil)
+	op.Done(nil)
 	return nil
 }
 
 const testPAN = "5351100000000018"
 
-func newInline(t *testing.T) *inline {
+func newInline(t testing.TB) *inline {
 	st := ledger.NewState()
 	e := &inline{st: st, env: ledger.Env{PANHasher: func(p string) string { return p }}}
 	tx := st.Begin()
@@ -63,7 +63,7 @@ func newInline(t *testing.T) *inline {
 	return e
 }
 
-func auth(t *testing.T, stan string) []byte {
+func auth(t testing.TB, stan string) []byte {
 	msg, err := codec.BuildRequest(&authz.Request{MTI: "0100", PAN: testPAN, ProcessingCode: "000000",
 		AmountMinor: 100, HasAmount: true, F7: "1122101530", STAN: stan, AcquirerID: "1234", RRN: "000000" + stan,
 		CurrencyNum: "978"})

@@ -149,17 +149,18 @@ func provision(t *testing.T, cfg *config.Config) []string {
 		p := body + string(d)
 		pans = append(pans, p)
 		id := strconv.Itoa(i)
-		_, err := eng.Do(context.Background(), func(tx *ledger.Tx, env *ledger.Env) any {
-			tx.CreateCustomer(ledger.Customer{ID: "cu" + id}, env)
-			tx.SetKYC("cu"+id, ledger.KYCVerified)
-			tx.CreateBalance(ledger.Balance{ID: "ba" + id, CustomerID: "cu" + id, Currency: "EUR"}, env)
-			tx.Reload("ba"+id, loadMinor, "", env)
-			_, r := tx.IssueCard(ledger.Card{ID: "ca" + id, BalanceID: "ba" + id, Program: "demo-mc", Type: ledger.CardVirtual,
-				PANHash: hash(p), PAN: p, Last4: p[12:], ExpiryYYMM: "4912", PSN: "00"}, env)
-			return r
-		})
+		res, err := engine.Do(context.Background(), eng, ledger.Provision{Items: []ledger.ProvisionItem{{
+			Customer:  ledger.Customer{ID: "cu" + id},
+			Balance:   ledger.Balance{ID: "ba" + id, CustomerID: "cu" + id, Currency: "EUR"},
+			FundMinor: loadMinor,
+			Card: ledger.Card{ID: "ca" + id, BalanceID: "ba" + id, Program: "demo-mc", Type: ledger.CardVirtual,
+				PANHash: hash(p), PAN: p, Last4: p[12:], ExpiryYYMM: "4912", PSN: "00"},
+		}}})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if res.Refusal != nil || res.Created != 1 {
+			t.Fatalf("provisioning card %d: %+v", i, res)
 		}
 	}
 	return pans
@@ -279,7 +280,11 @@ func audit(t *testing.T, cfg *config.Config, h *history, round int) {
 	checkEvents(t, j, st, h, round)
 	held := map[string]int64{}
 	posted := map[string]int64{}
-	for _, a := range st.Auths() {
+	auths, err := st.Auths()
+	if err != nil {
+		t.Fatalf("round %d: %v", round, err)
+	}
+	for _, a := range auths {
 		if a.State == ledger.AuthOpen {
 			held[a.BalanceID] += a.HeldMinor
 		} else if a.HeldMinor != 0 {
@@ -341,7 +346,10 @@ func checkEvents(t *testing.T, j *journal.Badger, st *ledger.State, h *history, 
 			t.Errorf("round %d: approval %s the client saw has no event (%+v)", round, key, e)
 		}
 	}
-	auths := st.Auths()
+	auths, err := st.Auths()
+	if err != nil {
+		t.Fatalf("round %d: auth records: %v", round, err)
+	}
 	decided := 0
 	for _, a := range auths {
 		if a.Kind != authz.KindAuthorization || a.CardID == "" {

@@ -22,6 +22,7 @@ import (
 	"github.com/cardswitch/cardswitch/cardcrypto"
 	"github.com/cardswitch/cardswitch/config"
 	"github.com/cardswitch/cardswitch/ledger"
+	"github.com/cardswitch/cardswitch/ledger/engine"
 	"github.com/cardswitch/cardswitch/switch/codec"
 	"github.com/cardswitch/cardswitch/tokenvault"
 )
@@ -142,7 +143,7 @@ func (s *sw) provision(loadMinor int64) card {
 	exp := time.Now().UTC().AddDate(3, 0, 0).Format("0601")
 	c := card{id: "card-" + strconv.FormatInt(n, 10), balanceID: "bal-" + strconv.FormatInt(n, 10), pan: p, expiry: exp}
 	cust := "cust-" + strconv.FormatInt(n, 10)
-	s.do(func(tx *ledger.Tx, env *ledger.Env) any {
+	s.do(func(tx *ledger.Tx, env *ledger.Env) *ledger.Refusal {
 		if _, r := tx.CreateCustomer(ledger.Customer{ID: cust, FirstName: "Ada", LastName: "Tester"}, env); r != nil {
 			return r
 		}
@@ -168,14 +169,22 @@ func (s *sw) provision(loadMinor int64) card {
 	return c
 }
 
+// setup is test set-up run inside the engine as a command of its own; it reports a refusal.
+type setup func(tx *ledger.Tx, env *ledger.Env) *ledger.Refusal
+
+func (setup) Kind() ledger.OpKind { return ledger.OpOther }
+func (setup) Keys(*ledger.Keys)   {}
+
+func (f setup) Apply(tx *ledger.Tx, env *ledger.Env) *ledger.Refusal { return f(tx, env) }
+
 // do runs a management change through the engine and fails the test on a refusal.
-func (s *sw) do(f func(tx *ledger.Tx, env *ledger.Env) any) {
+func (s *sw) do(f setup) {
 	s.t.Helper()
-	v, err := s.app.Engine().Do(context.Background(), f)
+	r, err := engine.Do(context.Background(), s.app.Engine(), f)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	if r, ok := v.(*ledger.Refusal); ok && r != nil {
+	if r != nil {
 		s.t.Fatal(r)
 	}
 }

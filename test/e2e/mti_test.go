@@ -226,7 +226,7 @@ func TestOutOfOrderAndDuplicates(t *testing.T) {
 func TestActionCodesOverTheWire(t *testing.T) {
 	s := startSwitch(t)
 	lock := func(c card, reason authz.LockReason) {
-		s.do(func(tx *ledger.Tx, env *ledger.Env) any {
+		s.do(func(tx *ledger.Tx, env *ledger.Env) *ledger.Refusal {
 			_, r := tx.ChangeCard(c.id, ledger.ChangeLock, reason)
 			if r != nil {
 				return r
@@ -253,16 +253,19 @@ func TestActionCodesOverTheWire(t *testing.T) {
 		{"suspected fraud", func(c *card) { lock(*c, authz.LockSuspectedFraud) }, 100, "59"},
 		{"replaced", func(c *card) { lock(*c, authz.LockReplaced) }, 100, "14"},
 		{"removed", func(c *card) {
-			s.do(func(tx *ledger.Tx, env *ledger.Env) any { tx.ChangeCard(c.id, ledger.ChangeRemove, 0); return nil })
+			s.do(func(tx *ledger.Tx, env *ledger.Env) *ledger.Refusal {
+				tx.ChangeCard(c.id, ledger.ChangeRemove, 0)
+				return nil
+			})
 		}, 100, "14"},
 		{"limit", func(c *card) {
-			s.do(func(tx *ledger.Tx, env *ledger.Env) any {
+			s.do(func(tx *ledger.Tx, env *ledger.Env) *ledger.Refusal {
 				tx.SetCardLimits(c.id, ledger.Limits{MaxAmountMinor: 50})
 				return nil
 			})
 		}, 100, "61"},
 		{"frequency", func(c *card) {
-			s.do(func(tx *ledger.Tx, env *ledger.Env) any {
+			s.do(func(tx *ledger.Tx, env *ledger.Env) *ledger.Refusal {
 				tx.SetCardLimits(c.id, ledger.Limits{MaxCountPerDay: 1})
 				return nil
 			})

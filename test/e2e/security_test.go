@@ -21,7 +21,7 @@ func (s *sw) secureCard(t *testing.T) (card, *config.Program) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.do(func(tx *ledger.Tx, env *ledger.Env) any {
+	s.do(func(tx *ledger.Tx, env *ledger.Env) *ledger.Refusal {
 		_, r := tx.SetCardSecret(c.id, "", pvv)
 		if r != nil {
 			return r
@@ -46,7 +46,10 @@ func TestECommerceCVC2(t *testing.T) {
 		t.Fatalf("wrong CVC2: 39=%s, want N7", got.ResponseCode)
 	}
 	// After a reset the old value is declined and the new one approved.
-	s.do(func(tx *ledger.Tx, env *ledger.Env) any { tx.SetCardSecret(c.id, wrongDigits(cvc2), ""); return nil })
+	s.do(func(tx *ledger.Tx, env *ledger.Env) *ledger.Refusal {
+		tx.SetCardSecret(c.id, wrongDigits(cvc2), "")
+		return nil
+	})
 	r = s.req("0100", "000000", c, 100)
 	r.CVC2 = cvc2
 	if got := s.send(r); got.ResponseCode != "N7" {
@@ -161,7 +164,7 @@ func TestTokenTransactionsInEveryState(t *testing.T) {
 	s := startSwitch(t)
 	c, prog := s.secureCard(t)
 	const tokenPAN = "5351100000009993"
-	s.do(func(tx *ledger.Tx, env *ledger.Env) any {
+	s.do(func(tx *ledger.Tx, env *ledger.Env) *ledger.Refusal {
 		_, r := tx.AddToken(ledger.Token{ID: "tok-1", CardID: c.id, PANHash: s.hash(tokenPAN), PAN: tokenPAN,
 			Last4: "9993", ExpiryYYMM: c.expiry, PSN: "00", Type: ledger.TokenHCE, WalletProvider: "demo-wallet"}, env)
 		if r != nil {
@@ -183,7 +186,7 @@ func TestTokenTransactionsInEveryState(t *testing.T) {
 		return &authzResp{code: got.ResponseCode, pan: got.PAN}
 	}
 	setState := func(state authz.TokenState) {
-		s.do(func(tx *ledger.Tx, env *ledger.Env) any { tx.SetTokenState("tok-1", state); return nil })
+		s.do(func(tx *ledger.Tx, env *ledger.Env) *ledger.Refusal { tx.SetTokenState("tok-1", state); return nil })
 	}
 	got := send()
 	if got.code != "00" || got.pan != tokenPAN {
@@ -223,7 +226,7 @@ func TestDigitalFirstPlasticDecidesCardPresent(t *testing.T) {
 	virtual, _ := s.app.Engine().State().Card(c.id)
 	plastic := virtual
 	plastic.ID, plastic.Type = c.id+"-plastic", ledger.CardDigitalFirst
-	s.do(func(tx *ledger.Tx, env *ledger.Env) any {
+	s.do(func(tx *ledger.Tx, env *ledger.Env) *ledger.Refusal {
 		if _, r := tx.IssueCard(plastic, env); r != nil {
 			return r
 		}

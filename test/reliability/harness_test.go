@@ -348,11 +348,15 @@ func (s *sw) session(cust string) string {
 // ledgerState is a comparable picture of the ledger: counts, every balance and every authorization.
 func (s *sw) ledgerState() string {
 	st := s.app.Engine().State()
+	auths, err := st.Auths()
+	if err != nil {
+		s.t.Fatal(err)
+	}
 	b, _ := json.Marshal(struct {
 		Counts   map[string]int
 		Balances any
 		Auths    any
-	}{st.Counts(), st.Balances(), st.Auths()})
+	}{st.Counts(), st.Balances(), auths})
 	return string(b)
 }
 
