@@ -315,18 +315,19 @@ func (e *Engine) apply(tx *ledger.Tx, batch []Op, changes *[]ledger.Change) {
 		}
 	}
 	err := e.persist(tx, changes, &kinds)
+	// Counted before the answers, so a caller that reads Stats after its answer sees its op.
+	e.opsApplied.Add(uint64(len(batch)))
+	for k, n := range kinds {
+		if n != 0 {
+			e.opsByKind[k].Add(uint64(n))
+		}
+	}
 	for i, op := range batch {
 		if err == nil && e.loadErr[i] != nil {
 			op.Done(e.loadErr[i])
 			continue
 		}
 		op.Done(err)
-	}
-	e.opsApplied.Add(uint64(len(batch)))
-	for k, n := range kinds {
-		if n != 0 {
-			e.opsByKind[k].Add(uint64(n))
-		}
 	}
 }
 
