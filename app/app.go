@@ -199,8 +199,7 @@ func (a *App) start() error {
 		a.journal = a.opts.WrapJournal(bj)
 	}
 	began := time.Now()
-	st := ledger.NewState()
-	st.UseHistory(bj) // auth records and replies stay in the journal (ledger/history.go)
+	st := ledger.NewState(bj) // auth records and replies stay in the journal (ledger/history.go)
 	if err := a.journal.Load(st); err != nil {
 		return err
 	}

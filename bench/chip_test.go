@@ -131,7 +131,8 @@ func provisionedCards(t *testing.T, n int) (*config.Config, *Cards, []ledger.Car
 		t.Fatal(err)
 	}
 	env := ledger.Env{PANHasher: pan.Hasher(config.Key(cfg.Security.DataKey))}
-	eng := engine.New(engine.Config{QueueDepth: 16, MaxBatch: 4}, ledger.NewState(), journal.NewMemory(), env, time.Now, nil, nil)
+	mem := journal.NewMemory()
+	eng := engine.New(engine.Config{QueueDepth: 16, MaxBatch: 4}, ledger.NewState(mem), mem, env, time.Now, nil, nil)
 	eng.Start()
 	defer eng.Stop(context.Background())
 	fund := map[string]int64{}

@@ -17,8 +17,7 @@ import (
 // leaves the others findable.
 func TestHistoryKeyHashCollisions(t *testing.T) {
 	mem := journal.NewMemory()
-	st := ledger.NewState()
-	st.UseHistory(mem)
+	st := ledger.NewState(mem)
 	ledger.SetHistoryHash(st, func(string) uint64 { return 42 })
 	f := lt.NewFixtureOn(t, st, 10000, mem.Commit)
 	f.Env.HoldTTL = time.Hour

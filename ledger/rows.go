@@ -15,7 +15,7 @@ import (
 // card: millions). Their strings are never overwritten, so a read returns strings that alias
 // the stored bytes and allocates nothing (store.go). Names from small sets (states, types,
 // programs, currencies) are stored as 16-bit symbols. A field that names a row of another
-// table (a card's balance and customer, an auth record's card) is stored as that row's number
+// table (a card's balance and customer, a token's card) is stored as that row's number
 // when the row exists, which costs 3–4 bytes instead of the id.
 
 // Symbols: the names of small sets, shared by every State of the process. Reads are lock-free
@@ -26,8 +26,8 @@ type symbolTable struct {
 	names atomic.Pointer[[]string]
 }
 
-// symbols is initialized by its declaration (not in init) so that package variables such as
-// symAuthOpen can use sym.
+// symbols is initialized by its declaration (not in init) so that package variables can use
+// sym.
 var symbols = func() *symbolTable {
 	t := &symbolTable{}
 	idx := map[string]uint16{"": 0}
@@ -36,9 +36,6 @@ var symbols = func() *symbolTable {
 	t.names.Store(&names)
 	return t
 }()
-
-// Symbols compared on the hot path.
-var symAuthOpen = sym(string(AuthOpen))
 
 // sym returns the symbol of a name, adding it on first use.
 func sym(name string) uint16 {
@@ -87,7 +84,7 @@ func (t *immTable) existing(id string) (uint32, bool) {
 }
 
 func newImmTable(header int) immTable {
-	return immTable{rowStore: rowStore{immutable: true, header: header}, byID: newIndex()}
+	return immTable{rowStore: rowStore{header: header}, byID: newIndex()}
 }
 
 // idAt returns the id of a row, aliasing the stored bytes (never overwritten).
@@ -114,8 +111,6 @@ func (t *immTable) putAt(row uint32, exists bool, id string, rec []byte) uint32 
 	t.byID.set(id, row, t.idAt)
 	return row
 }
-
-func (t *immTable) size() int { return t.live }
 
 // refs are the tables whose rows other rows name: a field naming one of their rows is stored
 // as the row number when the row exists (nil tables: always as the string).

@@ -18,6 +18,14 @@ func testCard(i int, balanceID string) Card {
 		CreatedAt: int64(i)}
 }
 
+// noHistory is a History without records, for tests of the tables a State keeps in memory.
+type noHistory struct{}
+
+func (noHistory) ReadAuth(string) (Auth, bool, error)       { return Auth{}, false, nil }
+func (noHistory) ReadReply(string) (Reply, bool, error)     { return Reply{}, false, nil }
+func (noHistory) ReadIndex(string, int) ([]IndexRow, error) { return nil, nil }
+func (noHistory) EachAuth(func(*Auth) bool) error           { return nil }
+
 func loadCustomerAndBalance(s *State, balanceID string) {
 	s.Load(&Customer{ID: "cus-1", ExternalID: "ext-1", FirstName: "A", KYC: KYCVerified})
 	s.Load(&Balance{ID: balanceID, Kind: BalanceUser, CustomerID: "cus-1", Currency: "EUR", State: BalanceActive})
@@ -27,7 +35,7 @@ func loadCustomerAndBalance(s *State, balanceID string) {
 // A balance rewritten by an approval keeps its slot: only the fixed-size part of the record
 // changes, in place.
 func TestBalanceRewrittenInPlace(t *testing.T) {
-	s := NewState()
+	s := NewState(noHistory{})
 	loadCustomerAndBalance(s, "bal-1")
 	row, _ := s.balances.findID("bal-1")
 	slot := s.balances.loc[row]
@@ -46,7 +54,7 @@ func TestBalanceRewrittenInPlace(t *testing.T) {
 // The in-place path covers only what the header holds: states and amounts change in place, and
 // a balance whose customer changes is encoded again (its reference resolved anew).
 func TestBalanceRewriteOutsideTheHeader(t *testing.T) {
-	s := NewState()
+	s := NewState(noHistory{})
 	loadCustomerAndBalance(s, "bal-1")
 	s.customers.set(&Customer{ID: "cus-2", ExternalID: "ext-2", FirstName: "B", KYC: KYCVerified})
 	b, _ := s.balances.get("bal-1")
@@ -65,7 +73,7 @@ func TestBalanceRewriteOutsideTheHeader(t *testing.T) {
 // A card whose strings change (a new CVC2) moves to a new slot and the old slot is never handed
 // out again: a Card read before keeps its strings, which alias the old slot.
 func TestCardStringChangeKeepsEarlierReads(t *testing.T) {
-	s := NewState()
+	s := NewState(noHistory{})
 	loadCustomerAndBalance(s, "bal-1")
 	c := testCard(1, "bal-1")
 	s.cards.set(&c, false)
@@ -96,7 +104,7 @@ func TestCardStringChangeKeepsEarlierReads(t *testing.T) {
 // Every field of every row type reads back as written: labels (nil and empty kept apart),
 // limits and usage, a Last4 that is not the end of the PAN, an external id that is not the id.
 func TestRowsRoundTrip(t *testing.T) {
-	s := NewState()
+	s := NewState(noHistory{})
 	loadCustomerAndBalance(s, "bal-1")
 	cu := Customer{ID: "cus-2", ExternalID: "2", FirstName: "Ana", LastName: "Lopez", Email: "a@example.org",
 		Phone: "+34 600", KYC: KYCRejected, CreatedAt: 5}
@@ -156,7 +164,7 @@ func TestRowsRoundTrip(t *testing.T) {
 // A card names its balance and customer by row number when they exist, and by id when they do
 // not (yet): both read back the same, and a later rewrite switches to the row number.
 func TestCardRefersToBalanceRow(t *testing.T) {
-	s := NewState()
+	s := NewState(noHistory{})
 	early := testCard(1, "bal-1")
 	s.Load(&early) // before its balance, as a journal in another order would give it
 	loadCustomerAndBalance(s, "bal-1")
@@ -192,7 +200,7 @@ func TestRecoveryRestoresIssueOrder(t *testing.T) {
 	want := []string{cards[0].ID, cards[1].ID, cards[2].ID}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for range 20 {
-		s := NewState()
+		s := NewState(noHistory{})
 		loadCustomerAndBalance(s, "bal-1")
 		s.Load(&Balance{ID: "bal-2", CustomerID: "cus-1"})
 		for _, i := range rng.Perm(len(cards)) {
@@ -213,7 +221,7 @@ func TestRecoveryRestoresIssueOrder(t *testing.T) {
 
 // With every hash colliding, cards are still found by id, by PAN hash and by balance.
 func TestCardIndexesWithCollisions(t *testing.T) {
-	s := NewState()
+	s := NewState(noHistory{})
 	same := func(string) uint32 { return 42 }
 	s.cards.byID.hash, s.cards.byPAN.hash, s.cards.first.hash, s.balances.byID.hash = same, same, same, same
 	for b := range 3 {
@@ -247,7 +255,7 @@ func TestCardIndexesWithCollisions(t *testing.T) {
 
 // Tens of thousands of cards span several chunks and read back as written.
 func TestManyCards(t *testing.T) {
-	s := NewState()
+	s := NewState(noHistory{})
 	loadCustomerAndBalance(s, "bal-1")
 	const n = 30000
 	for i := range n {
@@ -266,35 +274,10 @@ func TestManyCards(t *testing.T) {
 	}
 }
 
-// The expiry heap pops entries by expiry time.
-func TestExpiryHeap(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	var h expiryHeap
-	var want []int64
-	for i := range 500 {
-		at := rng.Int64N(100)
-		want = append(want, at)
-		if i < 200 {
-			h = append(h, expiry{at: at, row: uint32(i)})
-			continue
-		}
-		if i == 200 {
-			h.init()
-		}
-		h.push(expiry{at: at, row: uint32(i)})
-	}
-	slices.Sort(want)
-	for i, w := range want {
-		if e := h.pop(); e.at != w {
-			t.Fatalf("pop %d: %d, want %d", i, e.at, w)
-		}
-	}
-}
-
 // A card rewritten by an approval (PIN tries, highest ATC, state) keeps its slot: only the header
 // changes, in place, and nothing is abandoned. A change of labels (a string) still moves it.
 func TestCardHeaderRewrittenInPlace(t *testing.T) {
-	s := NewState()
+	s := NewState(noHistory{})
 	loadCustomerAndBalance(s, "bal-1")
 	c := testCard(1, "bal-1")
 	s.cards.set(&c, false)
@@ -324,7 +307,7 @@ func TestCardHeaderRewrittenInPlace(t *testing.T) {
 // each once, whatever the batch rewrote: a rewritten committed card is not listed twice, a card
 // created and then rewritten in the same batch is listed once.
 func TestTxCardIDsOfBalanceSeesTheBatchsNewCards(t *testing.T) {
-	s := NewState()
+	s := NewState(noHistory{})
 	committed := Card{ID: "card-a", BalanceID: "bal-1", PANHash: "h-a"}
 	s.cards.set(&committed, false)
 	tx := s.Begin()

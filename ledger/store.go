@@ -10,8 +10,7 @@ import (
 
 // Pointer-free storage for the committed rows.
 //
-// A State holds a row per card, balance and customer (millions) and a row per authorization
-// and remembered reply (hundreds of thousands, churned by retention). Kept as Go structs with
+// A State holds a row per card, balance, customer and token (millions). Kept as Go structs with
 // strings, every row is a handful of pointers that each GC cycle has to mark: at a million
 // cards a cycle took ~1.8 s and put mark assists on the engine goroutine. Here rows are encoded
 // as bytes in slots of []byte chunks (a []byte holds no pointers, so the GC does not scan it),
@@ -19,14 +18,12 @@ import (
 // number (maps whose keys and values hold no pointers are not scanned either). The GC is left
 // with a few thousand chunk headers however many rows there are.
 //
-// Two kinds of table use it:
-//   - immutable-string tables (cards, balances, customers, tokens: never deleted): the strings
-//     of a row are never overwritten, so rows decode into structs whose strings alias the chunk
-//     bytes, without allocating. Fixed-size fields (balances, states, counters) are updated in
-//     place; a row whose strings change (a new CVC2) is written to a new slot and the old slot is
-//     abandoned, never reused, since strings handed out may still point into it.
-//   - reusable tables (auth records, replies): rows are rewritten in place and deleted rows
-//     free their slot and row number for reuse, so reads copy the strings out.
+// Rows are never deleted, and the strings of a row are never overwritten, so rows decode into
+// structs whose strings alias the chunk bytes, without allocating. Fixed-size fields (balances,
+// states, counters) are updated in place; a row whose strings change (a new CVC2) is written to
+// a new slot and the old slot is abandoned, never reused, since strings handed out may still
+// point into it. (Auth records and replies, which retention deletes, live in the journal:
+// history.go.)
 
 const (
 	chunkBytes      = 1 << 20 // a full chunk; a class's first chunk starts small and grows
@@ -80,14 +77,12 @@ func classOf(n int) int {
 type slabClass struct {
 	chunks [][]byte // slots never straddle chunks
 	used   uint32   // slots handed out so far
-	free   []uint32 // freed slot numbers, reused first
 }
 
-// slab allocates slots for records of any length, by size class.
+// slab allocates slots for records of any length, by size class. Slots are never freed.
 type slab struct {
-	class   [bigClass]slabClass
-	big     [][]byte // records longer than maxSlot (rare), by slot number of bigClass
-	bigFree []uint32
+	class [bigClass]slabClass
+	big   [][]byte // records longer than maxSlot (rare), by slot number of bigClass
 }
 
 func handle(class int, slot uint32) uint32 { return uint32(class)<<slotBits | slot }
@@ -99,20 +94,10 @@ func splitHandle(h uint32) (class int, slot uint32) {
 // alloc returns a slot of the class.
 func (s *slab) alloc(class int) uint32 {
 	if class == bigClass {
-		if n := len(s.bigFree); n > 0 {
-			slot := s.bigFree[n-1]
-			s.bigFree = s.bigFree[:n-1]
-			return handle(class, slot)
-		}
 		s.big = append(s.big, nil)
 		return handle(class, uint32(len(s.big)-1))
 	}
 	k := &s.class[class]
-	if n := len(k.free); n > 0 {
-		slot := k.free[n-1]
-		k.free = k.free[:n-1]
-		return handle(class, slot)
-	}
 	slot := k.used
 	if slot >= 1<<slotBits {
 		panic("ledger: slot class full") // 64 M rows of one size: memory ran out long before
@@ -158,7 +143,7 @@ func (s *slab) rec(h uint32) []byte {
 	return b[lenPrefix : lenPrefix+n]
 }
 
-// write stores rec at h, whose class must fit it.
+// write stores rec at h, a new slot whose class must fit it.
 func (s *slab) write(h uint32, rec []byte) {
 	class, slot := splitHandle(h)
 	if class == bigClass {
@@ -170,34 +155,18 @@ func (s *slab) write(h uint32, rec []byte) {
 	copy(b[lenPrefix:], rec)
 }
 
-func (s *slab) free(h uint32) {
-	class, slot := splitHandle(h)
-	if class == bigClass {
-		s.big[slot] = nil
-		s.bigFree = append(s.bigFree, slot)
-		return
-	}
-	k := &s.class[class]
-	k.free = append(k.free, slot)
-}
-
 func recClass(n int) int { return classOf(n + lenPrefix) }
 
-// rowStore maps row numbers to records. Row numbers are what the indexes, the expiry heap and
-// the retention queue hold: they stay the same while the record moves between slots.
+// rowStore maps row numbers to records. Row numbers are what the indexes hold: they stay the
+// same while the record moves between slots. Slots and row numbers are never reused (see the
+// comment above), and a rewrite that keeps a record's bytes after header the same updates only
+// the header.
 type rowStore struct {
 	slab
-	loc      []uint32 // row -> slot handle; 0: no row
-	freeRows []uint32
-	live     int
-	// immutable: slots and row numbers are never reused (see the package comment above), and a
-	// rewrite that keeps a record's bytes after header the same updates only the header.
-	immutable bool
-	header    int // immutable tables: the length of the part of a record updated in place
-	abandoned int // immutable tables: bytes of slots given up by rewrites (until a restart)
+	loc       []uint32 // row -> slot handle
+	header    int      // the length of the part of a record updated in place
+	abandoned int      // bytes of slots given up by rewrites (until a restart)
 }
-
-func (t *rowStore) has(row uint32) bool { return int(row) < len(t.loc) && t.loc[row] != 0 }
 
 func (t *rowStore) rec(row uint32) []byte { return t.slab.rec(t.loc[row]) }
 
@@ -205,13 +174,6 @@ func (t *rowStore) rec(row uint32) []byte { return t.slab.rec(t.loc[row]) }
 func (t *rowStore) add(rec []byte) uint32 {
 	h := t.alloc(recClass(len(rec)))
 	t.write(h, rec)
-	t.live++
-	if n := len(t.freeRows); n > 0 && !t.immutable {
-		row := t.freeRows[n-1]
-		t.freeRows = t.freeRows[:n-1]
-		t.loc[row] = h
-		return row
-	}
 	if uint64(len(t.loc)) >= 1<<32-1 {
 		panic("ledger: more than 4 billion rows in a table")
 	}
@@ -219,36 +181,22 @@ func (t *rowStore) add(rec []byte) uint32 {
 	return uint32(len(t.loc) - 1)
 }
 
-// update replaces the record of a row.
+// size is the number of rows.
+func (t *rowStore) size() int { return len(t.loc) }
+
+// update replaces the record of a row: in place when only the header changed, else in a new
+// slot (the old one is abandoned).
 func (t *rowStore) update(row uint32, rec []byte) {
 	h := t.loc[row]
-	if t.immutable {
-		old := t.slab.rec(h)
-		if len(old) == len(rec) && bytes.Equal(old[t.header:], rec[t.header:]) {
-			copy(old[:t.header], rec[:t.header])
-			return
-		}
-		t.abandoned += len(old)
-	} else if class, _ := splitHandle(h); class == recClass(len(rec)) {
-		t.write(h, rec)
+	old := t.slab.rec(h)
+	if len(old) == len(rec) && bytes.Equal(old[t.header:], rec[t.header:]) {
+		copy(old[:t.header], rec[:t.header])
 		return
-	} else {
-		t.free(h)
 	}
+	t.abandoned += len(old)
 	h = t.alloc(recClass(len(rec)))
 	t.write(h, rec)
 	t.loc[row] = h
-}
-
-// remove deletes a row (reusable tables only).
-func (t *rowStore) remove(row uint32) {
-	if t.immutable {
-		panic("ledger: remove from an immutable-string table")
-	}
-	t.free(t.loc[row])
-	t.loc[row] = 0
-	t.freeRows = append(t.freeRows, row)
-	t.live--
 }
 
 // Keyed hashing. The seed is random per process, so hashes cannot be predicted from outside
@@ -301,17 +249,6 @@ func (ix *index) set(key string, row uint32, at keyAt) {
 	ix.collide[strings.Clone(key)] = row
 }
 
-// remove forgets key; at must still see the key's row (call it before the row goes).
-func (ix *index) remove(key string, at keyAt) {
-	h := ix.hash(key)
-	if row, ok := ix.m[h]; ok && at(row) == key {
-		delete(ix.m, h)
-	}
-	if len(ix.collide) > 0 {
-		delete(ix.collide, key)
-	}
-}
-
 func (ix *index) len() int { return len(ix.m) + len(ix.collide) }
 
 // Record encoding: fixed-size fields little-endian at fixed offsets (the header), then strings
@@ -332,7 +269,7 @@ func (e *recEnc) str(s string) {
 }
 func (e *recEnc) num(n uint32) { e.b = binary.AppendUvarint(e.b, uint64(n)<<1|1) }
 
-// recDec reads a record from a string: a view of the slot (immutable tables) or a copy.
+// recDec reads a record from a string: a view of the slot.
 type recDec struct {
 	s string
 	i int
@@ -385,7 +322,7 @@ func (d *recDec) str() string {
 }
 
 // view returns b as a string without copying. Only for bytes that are never overwritten while
-// the string lives: immutable-table strings, or a comparison made at once.
+// the string lives: a record's strings, or a comparison made at once.
 func view(b []byte) string {
 	if len(b) == 0 {
 		return ""

@@ -1,12 +1,10 @@
 package ledger
 
 import (
+	"bytes"
 	"fmt"
-	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/cardswitch/cardswitch/authz"
 )
 
 // Every slot size class holds a record of its size and none larger, and records past the
@@ -26,29 +24,30 @@ func TestSlotClasses(t *testing.T) {
 	}
 }
 
-func testAuth(i int) Auth {
-	return Auth{Key: OriginalKey("0100", fmt.Sprintf("%06d", i), "1122334455", "12345"),
-		CardID: fmt.Sprintf("card-%d", i), BalanceID: "bal-1", Kind: authz.KindAuthorization,
-		State: AuthOpen, Action: authz.Approved, AmountMinor: int64(i), HeldMinor: int64(i),
-		ExpiresAt: int64(i) + 100, CreatedAt: int64(i), Merchant: strings.Repeat("M", i%50), MCC: "5411"}
+// testRecord is a record of 60 to 160 bytes: an 8-byte header, then a string.
+func testRecord(i int) []byte {
+	var e recEnc
+	e.i64(int64(i))
+	e.str(fmt.Sprintf("row-%09d", i) + strings.Repeat("m", i%100))
+	return e.b
 }
 
 // Rows spread over many chunks of several classes, including the first chunk's growth, read
 // back as written.
 func TestRowsAcrossChunks(t *testing.T) {
-	tab := newAuthTable(&refs{})
+	tab := rowStore{header: 8}
 	const n = 40000 // ~100-byte records: several 1 MiB chunks per class
 	for i := range n {
-		a := testAuth(i)
-		tab.set(&a)
+		if row := tab.add(testRecord(i)); row != uint32(i) {
+			t.Fatalf("record %d got row %d", i, row)
+		}
 	}
 	if tab.size() != n {
 		t.Fatalf("size %d, want %d", tab.size(), n)
 	}
 	for i := range n {
-		want := testAuth(i)
-		if got, ok := tab.get(want.Key); !ok || !reflect.DeepEqual(got, want) {
-			t.Fatalf("row %d: got %+v %v, want %+v", i, got, ok, want)
+		if got, want := tab.rec(uint32(i)), testRecord(i); !bytes.Equal(got, want) {
+			t.Fatalf("row %d: got %q, want %q", i, got, want)
 		}
 	}
 	chunks := 0
@@ -60,125 +59,80 @@ func TestRowsAcrossChunks(t *testing.T) {
 	}
 }
 
-// A deleted row frees its slot and its row number; the next row of the same size takes both.
-func TestSlotReuseAfterDelete(t *testing.T) {
-	tab := newAuthTable(&refs{})
-	a, b, c := testAuth(1), testAuth(2), testAuth(3)
-	tab.set(&a)
-	rowB, _, _ := tab.set(&b)
-	slotB := tab.loc[rowB]
-	tab.del(b.Key)
-	if _, ok := tab.get(b.Key); ok || tab.size() != 1 {
-		t.Fatalf("deleted row still found (size %d)", tab.size())
-	}
-	c.Merchant = b.Merchant // same length: same class
-	rowC, _, existed := tab.set(&c)
-	if existed || rowC != rowB || tab.loc[rowC] != slotB {
-		t.Fatalf("new row %d slot %x, want the freed row %d slot %x", rowC, tab.loc[rowC], rowB, slotB)
-	}
-	if got, _ := tab.get(c.Key); !reflect.DeepEqual(got, c) {
-		t.Fatalf("got %+v, want %+v", got, c)
-	}
-	if got, _ := tab.get(a.Key); !reflect.DeepEqual(got, a) {
-		t.Fatalf("neighbour changed: %+v", got)
-	}
-}
-
-// A rewritten row keeps its row number: in place when it still fits its slot, in a slot of
-// another class otherwise, the old slot going back to its class.
+// A rewrite that changes only the header is made in place; one that changes the rest moves the
+// row to a new slot (of its class, or past the largest class) and abandons the old slot, whose
+// bytes stay as they were for the strings that alias them.
 func TestRewriteRow(t *testing.T) {
-	tab := newAuthTable(&refs{})
-	a := testAuth(4)
-	row, _, _ := tab.set(&a)
+	tab := rowStore{header: 8}
+	rec := testRecord(4)
+	row := tab.add(rec)
+	tab.add(testRecord(5))
 	slot := tab.loc[row]
-	a.State, a.HeldMinor = AuthCaptured, 0
-	row2, prev, existed := tab.set(&a)
-	if !existed || row2 != row || tab.loc[row] != slot || !prev.holds(a.ExpiresAt) {
-		t.Fatalf("in-place rewrite: row %d slot %x existed %v prev %+v", row2, tab.loc[row], existed, prev)
+	old := tab.rec(row)
+
+	var e recEnc
+	e.i64(99)
+	e.b = append(e.b, rec[8:]...)
+	tab.update(row, e.b)
+	if tab.loc[row] != slot || tab.abandoned != 0 || !bytes.Equal(tab.rec(row), e.b) {
+		t.Fatalf("header rewrite: slot %x (was %x), abandoned %d", tab.loc[row], slot, tab.abandoned)
 	}
-	a.Merchant = strings.Repeat("m", 300) // another class
-	tab.set(&a)
-	if tab.loc[row] == slot {
-		t.Fatal("a longer record stayed in its slot")
+	kept := string(old[8:]) // what a decoded string would alias
+
+	longer := testRecord(4)
+	longer = append(longer, strings.Repeat("x", 300)...)
+	tab.update(row, longer)
+	if tab.loc[row] == slot || tab.abandoned != len(rec) || !bytes.Equal(tab.rec(row), longer) {
+		t.Fatalf("string rewrite: slot %x (was %x), abandoned %d", tab.loc[row], slot, tab.abandoned)
 	}
-	if got, _ := tab.get(a.Key); !reflect.DeepEqual(got, a) {
-		t.Fatalf("got %+v, want %+v", got, a)
+	if string(old[8:]) != kept {
+		t.Fatal("the abandoned slot was overwritten")
 	}
-	if class, s := splitHandle(slot); len(tab.class[class].free) != 1 || tab.class[class].free[0] != s {
-		t.Fatalf("old slot not freed: %v", tab.class[class].free)
-	}
-	a.Merchant = strings.Repeat("x", maxSlot) // past the largest class
-	tab.set(&a)
-	if got, _ := tab.get(a.Key); !reflect.DeepEqual(got, a) {
+	big := append(testRecord(4), strings.Repeat("x", maxSlot)...) // past the largest class
+	tab.update(row, big)
+	if class, _ := splitHandle(tab.loc[row]); class != bigClass || !bytes.Equal(tab.rec(row), big) {
 		t.Fatal("big record not read back")
 	}
-	tab.del(a.Key)
-	if len(tab.bigFree) != 1 || tab.big[tab.bigFree[0]] != nil {
-		t.Fatal("big record not freed")
+	if !bytes.Equal(tab.rec(row+1), testRecord(5)) {
+		t.Fatal("a neighbour changed")
 	}
 }
 
-// Keys whose hashes collide are all found, through the fallback map, whatever the order of
-// inserts and deletes.
+// Keys whose hashes collide are all found, through the fallback map, and a key pointed at
+// another row of the same key (a card index given to the card issued first) moves there,
+// whether it sits in the main map or the fallback one.
 func TestIndexCollisions(t *testing.T) {
-	tab := newAuthTable(&refs{})
-	tab.byKey.hash = func(string) uint32 { return 7 } // every key collides
-	auths := make([]Auth, 5)
-	for i := range auths {
-		auths[i] = testAuth(i)
-		tab.set(&auths[i])
+	ix := newIndex()
+	ix.hash = func(string) uint32 { return 7 } // every key collides
+	rows := map[uint32]string{}                // row -> key (rows keep their key)
+	want := map[string]uint32{}                // key -> the row the index must give
+	at := func(row uint32) string { return rows[row] }
+	put := func(key string, row uint32) {
+		rows[row], want[key] = key, row
+		ix.set(key, row, at)
 	}
-	check := func(step string, live ...int) {
+	for i, k := range []string{"k0", "k1", "k2", "k3", "k4"} {
+		put(k, uint32(i))
+	}
+	check := func(step string) {
 		t.Helper()
-		if tab.byKey.len() != len(live) || tab.size() != len(live) {
-			t.Fatalf("%s: index holds %d keys, table %d rows, want %d", step, tab.byKey.len(), tab.size(), len(live))
+		if ix.len() != len(want) {
+			t.Fatalf("%s: index holds %d keys, want %d", step, ix.len(), len(want))
 		}
-		for i := range auths {
-			got, ok := tab.get(auths[i].Key)
-			want := false
-			for _, l := range live {
-				want = want || l == i
-			}
-			if ok != want || ok && !reflect.DeepEqual(got, auths[i]) {
-				t.Fatalf("%s: key %d found %v (%+v), want %v", step, i, ok, got, want)
+		for k, row := range want {
+			if got, ok := ix.find(k, at); !ok || got != row {
+				t.Fatalf("%s: key %s found at %d %v, want %d", step, k, got, ok, row)
 			}
 		}
 	}
-	check("insert", 0, 1, 2, 3, 4)
-	if len(tab.byKey.collide) != 4 {
-		t.Fatalf("%d keys in the fallback map, want 4", len(tab.byKey.collide))
+	check("insert")
+	if len(ix.collide) != 4 {
+		t.Fatalf("%d keys in the fallback map, want 4", len(ix.collide))
 	}
-	tab.del(auths[0].Key) // the one in the main map
-	check("delete main", 1, 2, 3, 4)
-	auths[0].HeldMinor = 9
-	tab.set(&auths[0]) // takes the main map's free entry
-	check("reinsert", 0, 1, 2, 3, 4)
-	tab.del(auths[3].Key)
-	auths[2].State = AuthReversed
-	tab.set(&auths[2]) // update of a key in the fallback map
-	check("delete and update in fallback", 0, 1, 2, 4)
-	tab.del(auths[0].Key)
-	tab.set(&auths[3]) // 3 comes back while 1, 2, 4 sit in the fallback map
-	tab.del(auths[1].Key)
-	check("mixed", 2, 3, 4)
-	if _, ok := tab.get("no such key"); ok {
+	put("k0", 10) // the main map's key
+	put("k3", 13) // a fallback key
+	check("move")
+	if _, ok := ix.find("no such key", at); ok {
 		t.Fatal("found a key never inserted")
-	}
-}
-
-// A reply round-trips, keeping a nil ICC response nil and an empty one empty.
-func TestReplyRoundTrip(t *testing.T) {
-	tab := newReplyTable()
-	for i, r := range []Reply{
-		{Key: "k1", ContentHash: 1, Response: authz.Response{Action: authz.Approved, AuthCode: "ABC123",
-			HasBalance: true, AvailableMinor: -5, CurrencyNum: "978", ICCResponse: []byte{0x91, 1, 2}}, At: 7},
-		{Key: "k2", Response: authz.Response{Action: authz.InsufficientFunds, ICCResponse: []byte{}}},
-		{Key: "k3", CurrentMinor: 10, HeldMinor: 3},
-	} {
-		tab.set(&r)
-		got, ok := tab.get(r.Key)
-		if !ok || fmt.Sprintf("%#v", got) != fmt.Sprintf("%#v", r) {
-			t.Fatalf("reply %d: got %#v, want %#v", i, got, r)
-		}
 	}
 }

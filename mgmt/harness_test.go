@@ -112,8 +112,7 @@ func newHarness(t *testing.T, opts ...option) *harness {
 	// from the journal (h.hist can make those reads fail).
 	h.hist = &unreadableHistory{Memory: journal.NewMemory()}
 	h.j = &journal.Faulty{Inner: h.hist.Memory}
-	st := ledger.NewState()
-	st.UseHistory(h.hist)
+	st := ledger.NewState(h.hist)
 	h.eng = engine.New(engine.Config{}, st, h.j, ledger.Env{PANHasher: h.hasher,
 		Program: func(n string) (ledger.ProgramPolicy, bool) { p, ok := policies[n]; return p, ok }},
 		h.clock.Now, nil, nil)

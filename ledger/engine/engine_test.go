@@ -100,7 +100,7 @@ func (r *rig) batch(t *testing.T, reqs ...*authz.Request) []result {
 // replayEquals loads a fresh State from the journal and compares it with the live one.
 func (r *rig) replayEquals(t *testing.T, cardIDs ...string) {
 	t.Helper()
-	st := ledger.NewState()
+	st := ledger.NewState(r.mem)
 	if err := r.mem.Load(st); err != nil {
 		t.Fatal(err)
 	}
@@ -458,7 +458,7 @@ func TestEngineRetention(t *testing.T) {
 	if _, ok := r.e.State().Auth(ledger.OriginalKey("0100", "000002", captured.F7, captured.AcquirerID)); !ok {
 		t.Fatal("the captured auth record (money moved) was forgotten")
 	}
-	st := ledger.NewState()
+	st := ledger.NewState(r.mem)
 	if err := r.mem.Load(st); err != nil {
 		t.Fatal(err)
 	}

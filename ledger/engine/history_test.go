@@ -41,8 +41,7 @@ func (u *unreadable) ReadReply(key string) (ledger.Reply, bool, error) {
 // succeeds once the journal reads again. A new message needs no read and is not affected.
 func TestHistoryReadErrorRefusesTheOp(t *testing.T) {
 	j := &unreadable{Memory: journal.NewMemory()}
-	st := ledger.NewState()
-	st.UseHistory(j)
+	st := ledger.NewState(j)
 	f := lt.NewFixtureOn(t, st, 10000, j.Commit)
 	e := engine.New(engine.Config{ExpiryInterval: time.Hour}, st, j, f.Env, func() time.Time { return f.Now }, nil, nil)
 	e.Start()
@@ -81,8 +80,7 @@ func TestHistoryReadErrorRefusesTheOp(t *testing.T) {
 // applied and committed.
 func TestHistoryReadErrorSparesTheRestOfTheBatch(t *testing.T) {
 	j := &unreadable{Memory: journal.NewMemory()}
-	st := ledger.NewState()
-	st.UseHistory(j)
+	st := ledger.NewState(j)
 	f := lt.NewFixtureOn(t, st, 10000, j.Commit)
 	auth := lt.Auth(lt.PAN, 3000, "000001")
 	f.Expect(auth, authz.Approved)

@@ -45,9 +45,10 @@ const (
 )
 
 // populate drives a fixture through every kind of row and change (deletes included), each batch
-// committed to j first.
-func populate(t *testing.T, j journal.Journal) *lt.Fixture {
-	return fill(t, lt.NewJournaledFixture(t, 50000, j.Commit))
+// committed to j first, on a store marked as the switch's first start marks it.
+func populate(t *testing.T, j *journal.Badger) *lt.Fixture {
+	markEmpty(t, j)
+	return fill(t, lt.NewHistoryFixture(t, 50000, j))
 }
 
 // fill is populate on a given fixture.
@@ -110,23 +111,24 @@ func TestBadgerRoundTrip(t *testing.T) {
 	dir, key := t.TempDir(), newKey(t)
 	j := open(t, dir, key)
 	f := populate(t, j)
+	want := lt.Take(f.State, cardIDs...)
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if err := j.Commit(nil); err != journal.ErrClosed {
 		t.Errorf("Commit after Close: %v, want ErrClosed", err)
 	}
-	if err := j.Load(ledger.NewState()); err != journal.ErrClosed {
+	if err := j.Load(ledger.NewState(j)); err != journal.ErrClosed {
 		t.Errorf("Load after Close: %v, want ErrClosed", err)
 	}
 
 	j = open(t, dir, key)
 	defer j.Close()
-	st := ledger.NewState()
+	st := ledger.NewState(j)
 	if err := j.Load(st); err != nil {
 		t.Fatal(err)
 	}
-	if d := lt.Diff(lt.Take(f.State, cardIDs...), lt.Take(st, cardIDs...)); d != "" {
+	if d := lt.Diff(want, lt.Take(st, cardIDs...)); d != "" {
 		t.Fatalf("loaded state differs from the committed one:\n%s", d)
 	}
 	if err := lt.CheckBooks(st); err != nil {
@@ -235,7 +237,7 @@ func TestBadgerWrongKey(t *testing.T) {
 
 	j = open(t, dir, newKey(t))
 	defer j.Close()
-	err := j.Load(ledger.NewState())
+	err := j.Load(ledger.NewState(j))
 	if err == nil || !strings.Contains(err.Error(), "does not decrypt with the data key") {
 		t.Fatalf("Load with a wrong key: %v, want a 'does not decrypt with the data key' error", err)
 	}
@@ -270,7 +272,7 @@ func TestFaultyJournal(t *testing.T) {
 	if err := fj.Commit(row("b4")); err != nil {
 		t.Fatal(err)
 	}
-	st := ledger.NewState()
+	st := ledger.NewState(m)
 	if err := fj.Load(st); err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +294,10 @@ func TestFaultyJournal(t *testing.T) {
 func TestLoadKeepsFirstIssuedCardForSharedPAN(t *testing.T) {
 	for _, name := range []string{"badger", "memory"} {
 		t.Run(name, func(t *testing.T) {
-			var j journal.Journal
+			var j interface {
+				journal.Journal
+				ledger.History
+			}
 			if name == "badger" {
 				dir, key := t.TempDir(), newKey(t)
 				j = open(t, dir, key)
@@ -300,7 +305,7 @@ func TestLoadKeepsFirstIssuedCardForSharedPAN(t *testing.T) {
 				j = journal.NewMemory()
 			}
 			defer j.Close()
-			f := lt.NewJournaledFixture(t, 1000, j.Commit)
+			f := lt.NewHistoryFixture(t, 1000, j)
 			const shared = "5351100000000777"
 			// The virtual card's id sorts after its copy's, so key order is not issue order.
 			f.Manage("virtual", func(tx *ledger.Tx, env *ledger.Env) *ledger.Refusal {
@@ -318,7 +323,7 @@ func TestLoadKeepsFirstIssuedCardForSharedPAN(t *testing.T) {
 				t.Fatalf("live PAN index resolves to %q, want z-virtual", id)
 			}
 			for i := 0; i < 20; i++ { // map order varies between loads
-				st := ledger.NewState()
+				st := ledger.NewState(j)
 				if err := j.Load(st); err != nil {
 					t.Fatal(err)
 				}

@@ -100,19 +100,17 @@ func copyRow(r any) any {
 	panic("journal: unknown row type")
 }
 
-// Load puts copies of the stored rows into st; in History mode, the keys of auth records and
-// replies and the keys of index rows (as the Badger journal does for a store it marked).
+// Load puts copies of the stored rows into st, and the keys of auth records and replies and
+// of index rows (as the Badger journal does for a store it marked). st must read its history
+// from m (ledger.NewState(m)).
 func (m *Memory) Load(st *ledger.State) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	history := st.HistoryMode()
 	for _, c := range m.rows {
 		switch {
 		case isIndex(c.Table):
-			if history {
-				st.LoadIndexKey(c.Table, c.Key, len(c.Row.(*ledger.IndexRow).Entries))
-			}
-		case history && (c.Table == "auth" || c.Table == "reply"):
+			st.LoadIndexKey(c.Table, c.Key, len(c.Row.(*ledger.IndexRow).Entries))
+		case c.Table == "auth" || c.Table == "reply":
 			st.LoadKey(c.Table, []byte(c.Key))
 		default:
 			st.Load(copyRow(c.Row))
