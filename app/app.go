@@ -413,7 +413,7 @@ func defaultMemoryLimit(live uint64) int64 {
 
 // setMemoryLimit returns the garbage of recovery to the OS and then sets the soft memory limit.
 // Setting it before recovery would make the collector run without pause while the ledger grows.
-// GOGC stays at the Go default: the ledger's tables are pointer-free (ledger/store.go), so a
+// GOGC stays at the Go default: the ledger's tables are pointer-free (ledger/internal/rowstore), so a
 // cycle marks almost nothing of them and costs a few milliseconds even with a million cards;
 // more frequent cycles keep the heap (and the RSS) close to the live data (docs/benchmarks-log.md,
 // "Round 3").

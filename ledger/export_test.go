@@ -17,14 +17,8 @@ func (s *State) HistoryBounds() string {
 // reused.
 func (s *State) StoredBytes() int {
 	n := 0
-	for _, t := range []*rowStore{&s.customers.rowStore, &s.balances.rowStore, &s.cards.rowStore,
-		&s.tokens.rowStore} {
-		for _, c := range t.class {
-			for _, ch := range c.chunks {
-				n += len(ch)
-			}
-		}
-		n += 4 * cap(t.loc)
+	for _, t := range s.tables() {
+		n += t.Bytes()
 	}
 	return n
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/cardswitch/cardswitch/authz"
+	"github.com/cardswitch/cardswitch/ledger/internal/rowstore"
 )
 
 func testCard(i int, balanceID string) Card {
@@ -37,8 +38,8 @@ func loadCustomerAndBalance(s *State, balanceID string) {
 func TestBalanceRewrittenInPlace(t *testing.T) {
 	s := NewState(noHistory{})
 	loadCustomerAndBalance(s, "bal-1")
-	row, _ := s.balances.findID("bal-1")
-	slot := s.balances.loc[row]
+	row, _ := s.balances.FindID("bal-1")
+	slot := s.balances.Slot(row)
 	for i := range 1000 {
 		b, _ := s.balances.get("bal-1")
 		b.HeldMinor += 100
@@ -46,8 +47,8 @@ func TestBalanceRewrittenInPlace(t *testing.T) {
 		s.balances.set(&b)
 	}
 	b, _ := s.balances.get("bal-1")
-	if s.balances.loc[row] != slot || s.balances.abandoned != 0 || b.HeldMinor != 100000 || b.CustomerID != "cus-1" {
-		t.Fatalf("slot %x (was %x), abandoned %d, balance %+v", s.balances.loc[row], slot, s.balances.abandoned, b)
+	if s.balances.Slot(row) != slot || s.balances.Abandoned() != 0 || b.HeldMinor != 100000 || b.CustomerID != "cus-1" {
+		t.Fatalf("slot %x (was %x), abandoned %d, balance %+v", s.balances.Slot(row), slot, s.balances.Abandoned(), b)
 	}
 }
 
@@ -78,19 +79,19 @@ func TestCardStringChangeKeepsEarlierReads(t *testing.T) {
 	c := testCard(1, "bal-1")
 	s.cards.set(&c, false)
 	before, _ := s.cards.get(c.ID)
-	row, _ := s.cards.findID(c.ID)
-	slot := s.cards.loc[row]
+	row, _ := s.cards.FindID(c.ID)
+	slot := s.cards.Slot(row)
 
 	c.CVC2, c.PINTries = "999", 2
 	s.cards.set(&c, false)
 	for i := 2; i < 50; i++ { // more cards of the same size: none may take the old slot
 		other := testCard(i, "bal-1")
 		s.cards.set(&other, false)
-		if r, _ := s.cards.findID(other.ID); s.cards.loc[r] == slot {
+		if r, _ := s.cards.FindID(other.ID); s.cards.Slot(r) == slot {
 			t.Fatalf("card %d took the abandoned slot", i)
 		}
 	}
-	if s.cards.loc[row] == slot || s.cards.abandoned == 0 {
+	if s.cards.Slot(row) == slot || s.cards.Abandoned() == 0 {
 		t.Fatalf("a changed string was written over the old slot")
 	}
 	if before.CVC2 != "123" || before.PINTries != 0 || before.PAN != c.PAN || before.BalanceID != "bal-1" {
@@ -171,7 +172,7 @@ func TestCardRefersToBalanceRow(t *testing.T) {
 	late := testCard(2, "bal-1")
 	s.Load(&late)
 	s.FinishLoad()
-	size := func(id string) int { r, _ := s.cards.findID(id); return len(s.cards.rec(r)) }
+	size := func(id string) int { r, _ := s.cards.FindID(id); return len(s.cards.Rec(r)) }
 	if size(early.ID) <= size(late.ID) {
 		t.Fatalf("the card loaded before its balance (%d bytes) is not the one spelling the id (%d)",
 			size(early.ID), size(late.ID))
@@ -223,7 +224,9 @@ func TestRecoveryRestoresIssueOrder(t *testing.T) {
 func TestCardIndexesWithCollisions(t *testing.T) {
 	s := NewState(noHistory{})
 	same := func(string) uint32 { return 42 }
-	s.cards.byID.hash, s.cards.byPAN.hash, s.cards.first.hash, s.balances.byID.hash = same, same, same, same
+	for _, ix := range []*rowstore.Index{s.cards.IDIndex(), &s.cards.byPAN, &s.cards.first, s.balances.IDIndex()} {
+		ix.SetHash(same)
+	}
 	for b := range 3 {
 		loadCustomerAndBalance(s, fmt.Sprintf("bal-%d", b))
 	}
@@ -281,13 +284,13 @@ func TestCardHeaderRewrittenInPlace(t *testing.T) {
 	loadCustomerAndBalance(s, "bal-1")
 	c := testCard(1, "bal-1")
 	s.cards.set(&c, false)
-	row, _ := s.cards.findID(c.ID)
-	slot, abandoned := s.cards.loc[row], s.cards.abandoned
+	row, _ := s.cards.FindID(c.ID)
+	slot, abandoned := s.cards.Slot(row), s.cards.Abandoned()
 
 	c.PINTries, c.HighestATC, c.CardDataFails = 2, 77, 1
 	c.State, c.LockReason = CardLocked, authz.LockLost
 	s.cards.set(&c, false)
-	if s.cards.loc[row] != slot || s.cards.abandoned != abandoned {
+	if s.cards.Slot(row) != slot || s.cards.Abandoned() != abandoned {
 		t.Fatal("a header change moved the card to another slot")
 	}
 	if got, _ := s.Card(c.ID); !reflect.DeepEqual(got, c) {
@@ -295,7 +298,7 @@ func TestCardHeaderRewrittenInPlace(t *testing.T) {
 	}
 	c.Labels = map[string]string{"colour": "blue"}
 	s.cards.set(&c, false)
-	if s.cards.loc[row] == slot {
+	if s.cards.Slot(row) == slot {
 		t.Fatal("a label change was written over the old slot")
 	}
 	if got, _ := s.Card(c.ID); !reflect.DeepEqual(got, c) {

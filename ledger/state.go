@@ -3,13 +3,15 @@ package ledger
 import (
 	"sort"
 	"sync"
+
+	"github.com/cardswitch/cardswitch/ledger/internal/rowstore"
 )
 
 // State is the committed ledger. Only the engine goroutine changes it, through Tx.Commit; other
 // goroutines read it under its read lock through the query methods.
 //
-// Rows and indexes are kept without pointers (store.go), so that the garbage collector has
-// almost nothing to mark however large the ledger grows.
+// Rows and indexes are kept without pointers (rows.go over ledger/internal/rowstore), so that
+// the garbage collector has almost nothing to mark however large the ledger grows.
 type State struct {
 	mu sync.RWMutex
 
@@ -34,7 +36,7 @@ func NewState(h History) *State {
 	r := &refs{}
 	s := &State{customers: newCustomerTable(), balances: newBalanceTable(r), cards: newCardTable(r),
 		tokens: newTokenTable(r), cold: newCold(h)}
-	r.cards, r.balances, r.customers = &s.cards.immTable, &s.balances.immTable, &s.customers.immTable
+	r.cards, r.balances, r.customers = &s.cards.Table, &s.balances.Table, &s.customers.Table
 	return s
 }
 
@@ -96,16 +98,16 @@ func (s *State) CustomerIDByExternal(ext string) (string, bool) {
 func (s *State) Counts() map[string]int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return map[string]int{"customers": s.customers.size(), "balances": s.balances.size(),
-		"cards": s.cards.size(), "tokens": s.tokens.size(), "auths": s.cold.auths.n, "replies": s.cold.replies.n}
+	return map[string]int{"customers": s.customers.Len(), "balances": s.balances.Len(),
+		"cards": s.cards.Len(), "tokens": s.tokens.Len(), "auths": s.cold.auths.n, "replies": s.cold.replies.n}
 }
 
 // Balances returns copies of all balances sorted by id (for audits and the balance summary).
 func (s *State) Balances() []Balance {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := make([]Balance, 0, s.balances.size())
-	for row := range s.balances.loc {
+	out := make([]Balance, 0, s.balances.Len())
+	for row := range s.balances.Len() {
 		out = append(out, s.balances.decode(uint32(row)))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
@@ -137,8 +139,8 @@ func get[T any](s *State, t interface{ get(string) (T, bool) }, id string) (T, b
 func (s *State) Load(row any) {
 	if !s.loading {
 		s.loading = true
-		for _, t := range s.immTables() {
-			t.loading = true
+		for _, t := range s.tables() {
+			t.SetLoading(true)
 		}
 	}
 	switch r := row.(type) {
@@ -160,12 +162,12 @@ func (s *State) Load(row any) {
 // FinishLoad restores the orders of the indexes after recovery.
 func (s *State) FinishLoad() {
 	s.loading = false
-	for _, t := range s.immTables() {
-		t.loading = false
+	for _, t := range s.tables() {
+		t.SetLoading(false)
 	}
 	s.cards.finishLoad()
 }
 
-func (s *State) immTables() []*immTable {
-	return []*immTable{&s.customers.immTable, &s.balances.immTable, &s.cards.immTable, &s.tokens.immTable}
+func (s *State) tables() []*rowstore.Table {
+	return []*rowstore.Table{&s.customers.Table, &s.balances.Table, &s.cards.Table, &s.tokens.Table}
 }

@@ -152,7 +152,7 @@ func (tx *Tx) PutCustomer(c Customer) {
 func (tx *Tx) PutBalance(b Balance) { tx.balances.put(b.ID, b) }
 func (tx *Tx) PutCard(c Card) {
 	if _, dirty := tx.cards.dirty[c.ID]; !dirty {
-		if _, committed := tx.s.cards.findID(c.ID); !committed {
+		if _, committed := tx.s.cards.FindID(c.ID); !committed {
 			tx.newCards = append(tx.newCards, c.ID)
 		}
 	}
@@ -187,8 +187,8 @@ func (tx *Tx) CardIDByPANHash(h string) (string, bool) {
 // committed card the batch has not changed (the authorization path: a million-entry index costs
 // cache misses on every probe).
 func (tx *Tx) cardByPANHash(h string) (Card, bool) {
-	if row, ok := tx.s.cards.byPAN.find(h, tx.s.cards.panHashAt); ok {
-		id := tx.s.cards.idAt(row)
+	if row, ok := tx.s.cards.byPAN.Find(h, tx.s.cards.panHashAt); ok {
+		id := tx.s.cards.IDAt(row)
 		if _, dirty := tx.cards.dirty[id]; !dirty {
 			return tx.s.cards.decode(row), true
 		}
