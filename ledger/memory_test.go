@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/cardswitch/cardswitch/ledger"
-	"github.com/cardswitch/cardswitch/ledger/journal"
+	"github.com/cardswitch/cardswitch/ledger/journal/journaltest"
 )
 
 // TestMemoryPerRow measures what the committed state costs the process: heap bytes per card
@@ -33,7 +33,7 @@ func TestMemoryPerRow(t *testing.T) {
 	if n <= 0 || m <= 0 {
 		t.Skip("set LEDGER_MEMORY=<rows> or <cards>,<auths> to measure")
 	}
-	st := ledger.NewState(journal.NewMemory())
+	st := ledger.NewState(journaltest.NewMemory())
 	base := heapAfterGC()
 	for i := range n {
 		cid, bid := fmt.Sprintf("prov-cus-%09d", i), fmt.Sprintf("prov-bal-%09d", i)

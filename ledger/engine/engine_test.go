@@ -12,7 +12,7 @@ import (
 	"github.com/cardswitch/cardswitch/authz"
 	"github.com/cardswitch/cardswitch/ledger"
 	"github.com/cardswitch/cardswitch/ledger/engine"
-	"github.com/cardswitch/cardswitch/ledger/journal"
+	"github.com/cardswitch/cardswitch/ledger/journal/journaltest"
 	lt "github.com/cardswitch/cardswitch/ledger/ledgertest"
 )
 
@@ -27,8 +27,8 @@ func (c *clock) Advance(d time.Duration) { c.nanos.Add(int64(d)) }
 // the journal can be compared with the live state.
 type rig struct {
 	f     *lt.Fixture
-	mem   *journal.Memory
-	fj    *journal.Faulty
+	mem   *journaltest.Memory
+	fj    *journaltest.Faulty
 	e     *engine.Engine
 	clock *clock
 }
@@ -36,7 +36,7 @@ type rig struct {
 func newRig(t *testing.T, cfg engine.Config, loadedMinor int64) *rig {
 	t.Helper()
 	f, mem := lt.NewMemoryJournalFixture(t, loadedMinor)
-	r := &rig{f: f, mem: mem, fj: &journal.Faulty{Inner: mem, FailAt: map[int]bool{}}, clock: newClock(f.Now)}
+	r := &rig{f: f, mem: mem, fj: &journaltest.Faulty{Inner: mem, FailAt: map[int]bool{}}, clock: newClock(f.Now)}
 	if cfg.ExpiryInterval == 0 {
 		cfg.ExpiryInterval = time.Hour // expiries only when the test asks (ExpireNow)
 	}
@@ -291,7 +291,7 @@ func TestFailedCommitRefusesWholeBatch(t *testing.T) {
 	release()
 	wg.Wait()
 	for i, err := range errs {
-		if !errors.Is(err, journal.ErrInjected) {
+		if !errors.Is(err, journaltest.ErrInjected) {
 			t.Fatalf("op %d of the failed batch: err %v, want ErrInjected", i, err)
 		}
 	}
@@ -331,7 +331,7 @@ func TestFullDiskThenRecover(t *testing.T) {
 	r.fj.SetFailAll(true)
 	for i := range 5 {
 		for _, x := range r.batch(t, lt.Auth(lt.PAN, 100, fmt.Sprintf("00010%d", i)), lt.Req("0120", "000000", lt.PAN, 50, fmt.Sprintf("00020%d", i))) {
-			if !errors.Is(x.err, journal.ErrInjected) {
+			if !errors.Is(x.err, journaltest.ErrInjected) {
 				t.Fatalf("full disk: %+v", x)
 			}
 		}
@@ -339,7 +339,7 @@ func TestFullDiskThenRecover(t *testing.T) {
 			_, ref := tx.Reload(lt.BalanceID, 100, "", env)
 			return ref
 		})
-		if !errors.Is(err, journal.ErrInjected) {
+		if !errors.Is(err, journaltest.ErrInjected) {
 			t.Fatalf("reload on a full disk: %v", err)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/cardswitch/cardswitch/authz"
 	"github.com/cardswitch/cardswitch/ledger"
 	"github.com/cardswitch/cardswitch/ledger/journal"
+	"github.com/cardswitch/cardswitch/ledger/journal/journaltest"
 	lt "github.com/cardswitch/cardswitch/ledger/ledgertest"
 )
 
@@ -253,19 +254,19 @@ func TestBadgerWrongKey(t *testing.T) {
 
 // Faulty: a failing commit writes nothing; FailAll is a full disk until cleared.
 func TestFaultyJournal(t *testing.T) {
-	m := journal.NewMemory()
-	fj := &journal.Faulty{Inner: m, FailAt: map[int]bool{2: true}}
+	m := journaltest.NewMemory()
+	fj := &journaltest.Faulty{Inner: m, FailAt: map[int]bool{2: true}}
 	row := func(id string) []ledger.Change {
 		return []ledger.Change{{Table: "balance", Key: id, Row: &ledger.Balance{ID: id, State: ledger.BalanceActive}}}
 	}
 	if err := fj.Commit(row("b1")); err != nil {
 		t.Fatal(err)
 	}
-	if err := fj.Commit(row("b2")); err != journal.ErrInjected {
+	if err := fj.Commit(row("b2")); err != journaltest.ErrInjected {
 		t.Fatalf("commit 2: %v, want ErrInjected", err)
 	}
 	fj.SetFailAll(true)
-	if err := fj.Commit(row("b3")); err != journal.ErrInjected {
+	if err := fj.Commit(row("b3")); err != journaltest.ErrInjected {
 		t.Fatalf("full disk: %v", err)
 	}
 	fj.SetFailAll(false)
@@ -302,7 +303,7 @@ func TestLoadKeepsFirstIssuedCardForSharedPAN(t *testing.T) {
 				dir, key := t.TempDir(), newKey(t)
 				j = open(t, dir, key)
 			} else {
-				j = journal.NewMemory()
+				j = journaltest.NewMemory()
 			}
 			defer j.Close()
 			f := lt.NewHistoryFixture(t, 1000, j)

@@ -14,7 +14,7 @@ import (
 
 	"github.com/cardswitch/cardswitch/authz"
 	"github.com/cardswitch/cardswitch/ledger"
-	"github.com/cardswitch/cardswitch/ledger/journal"
+	"github.com/cardswitch/cardswitch/ledger/journal/journaltest"
 )
 
 // Epoch is the fixture clock's start: 2026-05-01 12:00 UTC.
@@ -167,8 +167,8 @@ func NewFixture(t testing.TB, loadedMinor int64) *Fixture {
 
 // NewMemoryJournalFixture is NewFixture that also returns its journal, which every batch is
 // committed to first.
-func NewMemoryJournalFixture(t testing.TB, loadedMinor int64) (*Fixture, *journal.Memory) {
-	mem := journal.NewMemory()
+func NewMemoryJournalFixture(t testing.TB, loadedMinor int64) (*Fixture, *journaltest.Memory) {
+	mem := journaltest.NewMemory()
 	return NewHistoryFixture(t, loadedMinor, mem), mem
 }
 

@@ -9,7 +9,7 @@ import (
 	"github.com/cardswitch/cardswitch/authz"
 	"github.com/cardswitch/cardswitch/ledger"
 	"github.com/cardswitch/cardswitch/ledger/engine"
-	"github.com/cardswitch/cardswitch/ledger/journal"
+	"github.com/cardswitch/cardswitch/ledger/journal/journaltest"
 	"github.com/cardswitch/cardswitch/switch/codec"
 	"github.com/cardswitch/cardswitch/switch/server"
 )
@@ -23,7 +23,7 @@ func (fullQueue) Submit(engine.Op) error { return engine.ErrQueueFull }
 type inline struct {
 	mu  sync.Mutex
 	st  *ledger.State
-	mem *journal.Memory // the State's history: every batch is committed to it
+	mem *journaltest.Memory // the State's history: every batch is committed to it
 	env ledger.Env
 	err error // a journal failure: Done gets it and nothing is merged
 }
@@ -68,7 +68,7 @@ func (e *inline) Submit(op engine.Op) error {
 const testPAN = "5351100000000018"
 
 func newInline(t *testing.T) *inline {
-	mem := journal.NewMemory()
+	mem := journaltest.NewMemory()
 	st := ledger.NewState(mem)
 	e := &inline{st: st, mem: mem, env: ledger.Env{PANHasher: func(p string) string { return p }}}
 	tx := st.Begin()

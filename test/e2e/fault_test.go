@@ -8,6 +8,7 @@ import (
 	"github.com/cardswitch/cardswitch/config"
 	"github.com/cardswitch/cardswitch/internal/pan"
 	"github.com/cardswitch/cardswitch/ledger/journal"
+	"github.com/cardswitch/cardswitch/ledger/journal/journaltest"
 )
 
 // A journal that cannot write (a full disk) makes the switch answer 96 and change nothing; when
@@ -18,9 +19,9 @@ func TestFullDiskAnswers96AndLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var faulty *journal.Faulty
+	var faulty *journaltest.Faulty
 	a, err := app.StartWith(cfg, slog.New(slog.DiscardHandler), app.Options{WrapJournal: func(j journal.Journal) journal.Journal {
-		faulty = &journal.Faulty{Inner: j}
+		faulty = &journaltest.Faulty{Inner: j}
 		return faulty
 	}})
 	if err != nil {
