@@ -202,8 +202,7 @@ func (a *App) start() error {
 		a.journal = a.opts.WrapJournal(bj)
 	}
 	began := time.Now()
-	st := ledger.NewState()
-	st.UseHistory(bj) // auth records and replies stay in the journal (ledger/history.go)
+	st := ledger.NewState(bj) // auth records and replies stay in the journal (ledger/history.go)
 	if err := a.journal.Load(st); err != nil {
 		return err
 	}
@@ -431,7 +430,7 @@ func defaultMemoryLimit(live uint64) int64 {
 
 // setMemoryLimit returns the garbage of recovery to the OS and then sets the soft memory limit.
 // Setting it before recovery would make the collector run without pause while the ledger grows.
-// GOGC stays at the Go default: the ledger's tables are pointer-free (ledger/store.go), so a
+// GOGC stays at the Go default: the ledger's tables are pointer-free (ledger/internal/rowstore), so a
 // cycle marks almost nothing of them and costs a few milliseconds even with a million cards;
 // more frequent cycles keep the heap (and the RSS) close to the live data (docs/benchmarks-log.md,
 // "Round 3").

@@ -11,7 +11,7 @@ import (
 	"github.com/cardswitch/cardswitch/config"
 	"github.com/cardswitch/cardswitch/ledger"
 	"github.com/cardswitch/cardswitch/ledger/engine"
-	"github.com/cardswitch/cardswitch/ledger/journal"
+	"github.com/cardswitch/cardswitch/ledger/journal/journaltest"
 	"github.com/cardswitch/cardswitch/provision"
 	"github.com/cardswitch/cardswitch/security"
 	"github.com/cardswitch/cardswitch/switch/codec"
@@ -131,7 +131,8 @@ func provisionedCards(t *testing.T, n int) (*config.Config, *Cards, []ledger.Car
 		t.Fatal(err)
 	}
 	env := ledger.Env{PANHasher: tokenvault.Hasher(config.Key(cfg.Security.DataKey))}
-	eng := engine.New(engine.Config{QueueDepth: 16, MaxBatch: 4}, ledger.NewState(), journal.NewMemory(), env, time.Now, nil, nil)
+	mem := journaltest.NewMemory()
+	eng := engine.New(engine.Config{QueueDepth: 16, MaxBatch: 4}, ledger.NewState(mem), mem, env, time.Now, nil, nil)
 	eng.Start()
 	defer eng.Stop(context.Background())
 	fund := map[string]int64{}

@@ -40,7 +40,7 @@ func startTestSwitch(tb testing.TB, nCards int) *testSwitch {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	st := ledger.NewState()
+	st := ledger.NewState(j)
 	if err := j.Load(st); err != nil {
 		tb.Fatal(err)
 	}

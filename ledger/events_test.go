@@ -5,7 +5,7 @@ import (
 
 	"github.com/cardswitch/cardswitch/authz"
 	"github.com/cardswitch/cardswitch/ledger"
-	"github.com/cardswitch/cardswitch/ledger/journal"
+	"github.com/cardswitch/cardswitch/ledger/journal/journaltest"
 	lt "github.com/cardswitch/cardswitch/ledger/ledgertest"
 )
 
@@ -89,8 +89,7 @@ func TestEventsAreRowsOfTheirBatch(t *testing.T) {
 	}
 
 	// Recovery continues the sequence after the last stored event.
-	st := ledger.NewState()
-	st.UseHistory(mem)
+	st := ledger.NewState(mem)
 	if err := mem.Load(st); err != nil {
 		t.Fatal(err)
 	}
@@ -116,4 +115,4 @@ func TestAuthorizationEventsOnlyWhenAsked(t *testing.T) {
 	}
 }
 
-var _ ledger.EventLog = (*journal.Memory)(nil)
+var _ ledger.EventLog = (*journaltest.Memory)(nil)

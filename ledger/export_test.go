@@ -1,39 +1,28 @@
 package ledger
 
-import (
-	"fmt"
-	"sort"
-)
+import "fmt"
 
-// ExpiryIndex lists the expiry index's entries ("at key"), sorted, for tests that need to see
-// that a rollback restores it exactly.
-func (s *State) ExpiryIndex() []string {
+// HistoryBounds describes what the State keeps of the journal's auth records, replies and time
+// indexes (key counts, earliest due times, aging entries), for tests that need to see that a
+// rollback leaves it exactly as it was.
+func (s *State) HistoryBounds() string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := make([]string, 0, len(s.expiries))
-	for _, e := range s.expiries {
-		out = append(out, fmt.Sprintf("%d %s", e.at, s.auths.keyAt(e.row)))
-	}
-	sort.Strings(out)
-	return out
+	c := s.cold
+	return fmt.Sprintf("auths %d replies %d next expiry %d next aging %d aging entries %d",
+		c.auths.n, c.replies.n, c.nextExpiry, c.nextAging, c.agingEntries)
 }
 
 // StoredBytes is the size of the chunks that hold the rows, for tests that check that space is
 // reused.
 func (s *State) StoredBytes() int {
 	n := 0
-	for _, t := range []*rowStore{&s.customers.rowStore, &s.balances.rowStore, &s.cards.rowStore,
-		&s.tokens.rowStore, &s.auths.rowStore, &s.replies.rowStore} {
-		for _, c := range t.class {
-			for _, ch := range c.chunks {
-				n += len(ch)
-			}
-		}
-		n += 4 * cap(t.loc)
+	for _, t := range s.tables() {
+		n += t.Bytes()
 	}
 	return n
 }
 
-// SetHistoryHash replaces the key hash of History mode (tests force collisions). Call it right
-// after UseHistory, before anything is committed.
+// SetHistoryHash replaces the key hash of the auth and reply key sets (tests force
+// collisions). Call it on a new State, before anything is loaded or committed.
 func SetHistoryHash(s *State, h func(string) uint64) { s.cold.hashFn = h }

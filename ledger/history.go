@@ -13,8 +13,9 @@ import (
 //
 // Every approval leaves an auth record and a reply. Kept in memory they grew the heap by about
 // 300 bytes per message (2.3 million approvals took 700 MB on top of a million cards) and made
-// every restart decode them all. With a History attached (State.UseHistory, the Badger journal in
-// production), the State keeps of them only a set of 64-bit key hashes, which answers "is there
+// every restart decode them all. Every State reads them from its History (NewState: the Badger
+// journal in production, an in-memory journal in tests; there is no other mode, so tests run
+// the code the switch runs). The State keeps of them only a set of 64-bit key hashes, which answers "is there
 // a record under this key?" without I/O for every new message; the records are read from the
 // journal when the set says one may exist (a follow-up, a retransmission, a hold expiry). The
 // journal holds what the batch committed before the State is merged, so a read always sees the
@@ -113,7 +114,7 @@ func (k *keySet) remove(h uint64) {
 	delete(k.one, h)
 }
 
-// cold is the History mode of a State.
+// cold is what a State keeps of its auth records and replies (History mode).
 type cold struct {
 	h       History
 	seed    maphash.Seed        // process-local: the sets are rebuilt at every start
@@ -148,16 +149,12 @@ func (c *cold) hashBytes(key []byte) uint64 {
 	return maphash.Bytes(c.seed, key)
 }
 
-// UseHistory puts the State in History mode. Call it on a new State, before loading it.
-func (s *State) UseHistory(h History) {
-	s.cold = &cold{h: h, seed: maphash.MakeSeed(), auths: newKeySet(), replies: newKeySet(),
+func newCold(h History) *cold {
+	return &cold{h: h, seed: maphash.MakeSeed(), auths: newKeySet(), replies: newKeySet(),
 		nextExpiry: math.MaxInt64, nextAging: math.MaxInt64}
 }
 
-// HistoryMode reports whether auth records and replies are kept in the journal.
-func (s *State) HistoryMode() bool { return s.cold != nil }
-
-// LoadKey registers a committed auth record or reply by key only (recovery in History mode).
+// LoadKey registers a committed auth record or reply by key only (recovery).
 // Keys of auth records and keys of replies may be loaded from two goroutines at once (each set
 // has its own map), concurrently with Load of the other tables.
 func (s *State) LoadKey(table string, key []byte) {
@@ -171,7 +168,7 @@ func (s *State) LoadKey(table string, key []byte) {
 	}
 }
 
-// LoadIndexKey registers a committed index row by its key (recovery in History mode). entries
+// LoadIndexKey registers a committed index row by its key (recovery). entries
 // is the row's entry count when known (-1 otherwise).
 func (s *State) LoadIndexKey(table, key string, entries int) {
 	at, seq, ok := parseIndexKey(key)
@@ -212,7 +209,7 @@ func (s *State) loadCold(row any) {
 // caller must make them durable; nil when there is nothing to migrate.
 func (s *State) MigrationChanges() []Change {
 	c := s.cold
-	if c == nil || len(c.legacyExpiry)+len(c.legacyAging) == 0 {
+	if len(c.legacyExpiry)+len(c.legacyAging) == 0 {
 		return nil
 	}
 	var out []Change
@@ -254,7 +251,7 @@ func sortEntries(es []IndexEntry) {
 	slices.SortStableFunc(es, func(a, b IndexEntry) int { return cmp.Compare(a.At, b.At) })
 }
 
-// coldBase is the committed side of a Tx's auth or reply overlay in History mode: the key set,
+// coldBase is the committed side of a Tx's auth or reply overlay: the key set,
 // then the records Load read for the batch. It reads only memory.
 type coldBase[T any] struct {
 	tx     *Tx

@@ -7,7 +7,7 @@ import (
 
 	"github.com/cardswitch/cardswitch/authz"
 	"github.com/cardswitch/cardswitch/ledger"
-	"github.com/cardswitch/cardswitch/ledger/journal"
+	"github.com/cardswitch/cardswitch/ledger/journal/journaltest"
 	lt "github.com/cardswitch/cardswitch/ledger/ledgertest"
 )
 
@@ -16,9 +16,8 @@ import (
 // taken for retransmissions, follow-ups find their own original, and forgetting one record
 // leaves the others findable.
 func TestHistoryKeyHashCollisions(t *testing.T) {
-	mem := journal.NewMemory()
-	st := ledger.NewState()
-	st.UseHistory(mem)
+	mem := journaltest.NewMemory()
+	st := ledger.NewState(mem)
 	ledger.SetHistoryHash(st, func(string) uint64 { return 42 })
 	f := lt.NewFixtureOn(t, st, 10000, mem.Commit)
 	f.Env.HoldTTL = time.Hour

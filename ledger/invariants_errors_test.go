@@ -8,7 +8,7 @@ import (
 
 	"github.com/cardswitch/cardswitch/authz"
 	"github.com/cardswitch/cardswitch/ledger"
-	"github.com/cardswitch/cardswitch/ledger/journal"
+	"github.com/cardswitch/cardswitch/ledger/journal/journaltest"
 	lt "github.com/cardswitch/cardswitch/ledger/ledgertest"
 )
 
@@ -70,7 +70,7 @@ func TestMoneyOnMissingBalanceIsAnError(t *testing.T) {
 
 // brokenHistory is the in-memory journal whose scans of auth records fail while broken is set.
 type brokenHistory struct {
-	*journal.Memory
+	*journaltest.Memory
 	broken atomic.Bool
 }
 
@@ -85,7 +85,7 @@ func (b *brokenHistory) EachAuth(f func(*ledger.Auth) bool) error {
 
 // State.Auths reports a journal read error in History mode as an error, not a panic.
 func TestAuthsReadErrorIsAnError(t *testing.T) {
-	j := &brokenHistory{Memory: journal.NewMemory()}
+	j := &brokenHistory{Memory: journaltest.NewMemory()}
 	f := lt.NewHistoryFixture(t, 10000, j)
 	f.Expect(lt.Auth(lt.PAN, 1000, "000001"), authz.Approved)
 	if auths, err := f.State.Auths(); err != nil || len(auths) != 1 {

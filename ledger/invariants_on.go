@@ -99,11 +99,5 @@ func AssertBatch(tx *Tx, changes []Change) {
 	}
 }
 
-// committedAuth is an auth record as committed before the batch: loaded by the prefetch in
-// History mode, or the State's in memory.
-func (tx *Tx) committedAuth(key string) (Auth, bool) {
-	if b := tx.authBase; b != nil {
-		return b.get(key)
-	}
-	return get[Auth](tx.s, tx.s.auths, key)
-}
+// committedAuth is an auth record as committed before the batch, as the prefetch loaded it.
+func (tx *Tx) committedAuth(key string) (Auth, bool) { return tx.authBase.get(key) }

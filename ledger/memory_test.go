@@ -10,15 +10,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cardswitch/cardswitch/authz"
 	"github.com/cardswitch/cardswitch/ledger"
+	"github.com/cardswitch/cardswitch/ledger/journal/journaltest"
 )
 
 // TestMemoryPerRow measures what the committed state costs the process: heap bytes per card
-// (with its balance and customer, as provision/ makes them) and per authorization (auth record,
-// reply, retention and expiry entries), the heap the GC has to scan, and the time of a full GC
-// cycle. It loads the rows as recovery does (PrepareLoad, Load, FinishLoad). It is a
-// measurement, not a check: run it with
+// (with its balance and customer, as provision/ makes them) and per authorization (the keys of
+// its auth record and reply in the key sets: the records stay in the journal), the heap the GC
+// has to scan, and the time of a full GC cycle. It loads the rows as recovery does
+// (PrepareLoad, Load, LoadKey, FinishLoad). It is a measurement, not a check: run it with
 //
 //	LEDGER_MEMORY=200000 go test -run TestMemoryPerRow -v ./ledger         (cards = auths)
 //	LEDGER_MEMORY=10000,350000 go test -run TestMemoryPerRow -v ./ledger   (cards, auths)
@@ -33,7 +33,7 @@ func TestMemoryPerRow(t *testing.T) {
 	if n <= 0 || m <= 0 {
 		t.Skip("set LEDGER_MEMORY=<rows> or <cards>,<auths> to measure")
 	}
-	st := ledger.NewState()
+	st := ledger.NewState(journaltest.NewMemory())
 	base := heapAfterGC()
 	for i := range n {
 		cid, bid := fmt.Sprintf("prov-cus-%09d", i), fmt.Sprintf("prov-bal-%09d", i)
@@ -54,14 +54,13 @@ func TestMemoryPerRow(t *testing.T) {
 	for i := range m {
 		stan, f7 := fmt.Sprintf("%06d", i%1000000), fmt.Sprintf("%010d", i/1000000)
 		at := start + int64(i)*int64(time.Millisecond)
-		st.Load(ledger.PrepareLoad(&ledger.Auth{Key: ledger.OriginalKey("0100", stan, f7, "12345"),
-			CardID: fmt.Sprintf("prov-crd-%09d", i%n), BalanceID: fmt.Sprintf("prov-bal-%09d", i%n),
-			Kind: authz.KindAuthorization, State: ledger.AuthOpen, Action: authz.Approved,
-			AmountMinor: 100, HeldMinor: 100, ExpiresAt: at + int64(7*24*time.Hour), CreatedAt: at,
-			Merchant: "ACME STORE 12           BERLIN       DE", MCC: "5411"}))
-		st.Load(ledger.PrepareLoad(&ledger.Reply{Key: ledger.OriginalKey("0100", stan, f7, "12345") + "|" +
-			fmt.Sprintf("%012d", i), ContentHash: uint64(i), Response: authz.Response{Action: authz.Approved,
-			AuthCode: "ABC123", HasBalance: true, AvailableMinor: 99900, CurrencyNum: "978"}, At: at}))
+		key := ledger.OriginalKey("0100", stan, f7, "12345")
+		st.LoadKey("auth", []byte(key))
+		st.LoadKey("reply", []byte(key+"|"+fmt.Sprintf("%012d", i)))
+		if i%batchMessages == 0 { // a batch writes one row of each time index
+			st.LoadIndexKey(ledger.TableExpiry, indexKey(at+int64(7*24*time.Hour), i), batchMessages)
+			st.LoadIndexKey(ledger.TableAging, indexKey(at, i), 2*batchMessages)
+		}
 	}
 	st.FinishLoad()
 	auths := heapAfterGC()
@@ -71,13 +70,21 @@ func TestMemoryPerRow(t *testing.T) {
 	scan := readMetric("/gc/scan/heap:bytes")
 	t.Logf("cards=%d authorizations=%d", n, m)
 	t.Logf("heap per card (card+balance+customer+indexes): %.0f B", float64(cards-base)/float64(n))
-	t.Logf("heap per authorization (auth+reply+queues):     %.0f B", float64(auths-cards)/float64(m))
+	t.Logf("heap per authorization (auth and reply keys):   %.0f B", float64(auths-cards)/float64(m))
 	t.Logf("live heap %.1f MB, scannable heap %.1f MB, forced GC %v", float64(auths)/1e6, float64(scan)/1e6, gcTime)
 	if got := st.Counts(); got["cards"] != n || got["auths"] != m || got["replies"] != m {
 		t.Fatalf("counts %v", got)
 	}
 	runtime.KeepAlive(st)
 }
+
+// batchMessages is the size of the batches the authorizations are taken to come in: each wrote
+// one row of each time index.
+const batchMessages = 256
+
+// indexKey is the key of an index row as the ledger writes it (16 hex digits of the time, 16 of
+// a sequence number).
+func indexKey(at int64, seq int) string { return fmt.Sprintf("%016x%016x", at, seq) }
 
 func heapAfterGC() uint64 {
 	runtime.GC()

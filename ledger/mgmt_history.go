@@ -2,28 +2,16 @@ package ledger
 
 // AuthsWhere returns copies of the auth records that keep returns true for, in no particular
 // order (transaction history of the management API). It scans every record: O(auths) per call,
-// read from the journal in History mode. An index by card and balance would make it O(matches).
+// read from the journal. An index by card and balance would make it O(matches).
 func (s *State) AuthsWhere(keep func(*Auth) bool) ([]Auth, error) {
-	if c := s.cold; c != nil {
-		var out []Auth
-		err := c.h.EachAuth(func(a *Auth) bool {
-			if keep(a) {
-				out = append(out, *a)
-			}
-			return true
-		})
-		return out, err
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
 	var out []Auth
-	s.auths.each(func(a *Auth) bool {
+	err := s.cold.h.EachAuth(func(a *Auth) bool {
 		if keep(a) {
 			out = append(out, *a)
 		}
 		return true
 	})
-	return out, nil
+	return out, err
 }
 
 // Cards returns copies of the cards that keep returns true for (management lists).

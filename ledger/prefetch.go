@@ -8,7 +8,7 @@ import (
 	"github.com/cardswitch/cardswitch/authz"
 )
 
-// Prefetch: a Tx does no I/O. In History mode the auth records and replies a batch reads live
+// Prefetch: a Tx does no I/O. The auth records and replies a batch reads live
 // in the journal; the engine asks each operation which of them it will read (Keys), and Load
 // reads those that may exist from the journal before the batch is applied. The Tx then reads
 // only memory: the records Load brought in, the key sets, and the committed rows. A record a
@@ -62,12 +62,8 @@ func reloadKey(balanceID, idempotencyKey string) string {
 // exist (the key sets say which), and the due rows of the time indexes with the records their
 // entries name. It is the only reader of the History while a batch is applied. On an error the
 // operation that asked for k must not be applied; what was loaded is committed data and stays
-// valid for the rest of the batch. Outside History mode it does nothing.
+// valid for the rest of the batch.
 func (tx *Tx) Load(k *Keys, env *Env) error {
-	c := tx.s.cold
-	if c == nil {
-		return nil
-	}
 	var b keyParts
 	for _, req := range k.reqs {
 		b.message(req)

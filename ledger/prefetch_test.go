@@ -8,7 +8,7 @@ import (
 
 	"github.com/cardswitch/cardswitch/authz"
 	"github.com/cardswitch/cardswitch/ledger"
-	"github.com/cardswitch/cardswitch/ledger/journal"
+	"github.com/cardswitch/cardswitch/ledger/journal/journaltest"
 	lt "github.com/cardswitch/cardswitch/ledger/ledgertest"
 )
 
@@ -17,7 +17,7 @@ var errUnreadable = errors.New("every read fails")
 // failingReads is an in-memory journal whose every read fails while broken is set; commits
 // keep working.
 type failingReads struct {
-	*journal.Memory
+	*journaltest.Memory
 	broken atomic.Bool
 	reads  atomic.Int64 // reads attempted while broken
 }
@@ -63,7 +63,7 @@ func (f *failingReads) EachAuth(fn func(*ledger.Auth) bool) error {
 // committed records, and commits. With the journal failing from the start, Load is what fails,
 // before anything is applied.
 func TestTxDoesNoIO(t *testing.T) {
-	j := &failingReads{Memory: journal.NewMemory()}
+	j := &failingReads{Memory: journaltest.NewMemory()}
 	f := lt.NewHistoryFixture(t, 10000, j)
 	kept := lt.Auth(lt.PAN, 1000, "000001")     // retransmitted, then captured
 	reversed := lt.Auth(lt.PAN, 2000, "000002") // reversed in the batch
@@ -129,7 +129,7 @@ func TestTxDoesNoIO(t *testing.T) {
 // A record a batch reads without having loaded it refuses the batch (ErrNotLoaded) rather than
 // deciding on a record it did not see.
 func TestReadWithoutLoadRefusesTheBatch(t *testing.T) {
-	f := lt.NewHistoryFixture(t, 10000, journal.NewMemory())
+	f := lt.NewHistoryFixture(t, 10000, journaltest.NewMemory())
 	auth := lt.Auth(lt.PAN, 1000, "000001")
 	f.Expect(auth, authz.Approved)
 	tx := f.State.Begin()

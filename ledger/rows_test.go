@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/cardswitch/cardswitch/authz"
+	"github.com/cardswitch/cardswitch/ledger/internal/rowstore"
 )
 
 func testCard(i int, balanceID string) Card {
@@ -18,6 +19,14 @@ func testCard(i int, balanceID string) Card {
 		CreatedAt: int64(i)}
 }
 
+// noHistory is a History without records, for tests of the tables a State keeps in memory.
+type noHistory struct{}
+
+func (noHistory) ReadAuth(string) (Auth, bool, error)       { return Auth{}, false, nil }
+func (noHistory) ReadReply(string) (Reply, bool, error)     { return Reply{}, false, nil }
+func (noHistory) ReadIndex(string, int) ([]IndexRow, error) { return nil, nil }
+func (noHistory) EachAuth(func(*Auth) bool) error           { return nil }
+
 func loadCustomerAndBalance(s *State, balanceID string) {
 	s.Load(&Customer{ID: "cus-1", ExternalID: "ext-1", FirstName: "A", KYC: KYCVerified})
 	s.Load(&Balance{ID: balanceID, Kind: BalanceUser, CustomerID: "cus-1", Currency: "EUR", State: BalanceActive})
@@ -27,10 +36,10 @@ func loadCustomerAndBalance(s *State, balanceID string) {
 // A balance rewritten by an approval keeps its slot: only the fixed-size part of the record
 // changes, in place.
 func TestBalanceRewrittenInPlace(t *testing.T) {
-	s := NewState()
+	s := NewState(noHistory{})
 	loadCustomerAndBalance(s, "bal-1")
-	row, _ := s.balances.findID("bal-1")
-	slot := s.balances.loc[row]
+	row, _ := s.balances.FindID("bal-1")
+	slot := s.balances.Slot(row)
 	for i := range 1000 {
 		b, _ := s.balances.get("bal-1")
 		b.HeldMinor += 100
@@ -38,15 +47,15 @@ func TestBalanceRewrittenInPlace(t *testing.T) {
 		s.balances.set(&b)
 	}
 	b, _ := s.balances.get("bal-1")
-	if s.balances.loc[row] != slot || s.balances.abandoned != 0 || b.HeldMinor != 100000 || b.CustomerID != "cus-1" {
-		t.Fatalf("slot %x (was %x), abandoned %d, balance %+v", s.balances.loc[row], slot, s.balances.abandoned, b)
+	if s.balances.Slot(row) != slot || s.balances.Abandoned() != 0 || b.HeldMinor != 100000 || b.CustomerID != "cus-1" {
+		t.Fatalf("slot %x (was %x), abandoned %d, balance %+v", s.balances.Slot(row), slot, s.balances.Abandoned(), b)
 	}
 }
 
 // The in-place path covers only what the header holds: states and amounts change in place, and
 // a balance whose customer changes is encoded again (its reference resolved anew).
 func TestBalanceRewriteOutsideTheHeader(t *testing.T) {
-	s := NewState()
+	s := NewState(noHistory{})
 	loadCustomerAndBalance(s, "bal-1")
 	s.customers.set(&Customer{ID: "cus-2", ExternalID: "ext-2", FirstName: "B", KYC: KYCVerified})
 	b, _ := s.balances.get("bal-1")
@@ -65,24 +74,24 @@ func TestBalanceRewriteOutsideTheHeader(t *testing.T) {
 // A card whose strings change (a new CVC2) moves to a new slot and the old slot is never handed
 // out again: a Card read before keeps its strings, which alias the old slot.
 func TestCardStringChangeKeepsEarlierReads(t *testing.T) {
-	s := NewState()
+	s := NewState(noHistory{})
 	loadCustomerAndBalance(s, "bal-1")
 	c := testCard(1, "bal-1")
 	s.cards.set(&c, false)
 	before, _ := s.cards.get(c.ID)
-	row, _ := s.cards.findID(c.ID)
-	slot := s.cards.loc[row]
+	row, _ := s.cards.FindID(c.ID)
+	slot := s.cards.Slot(row)
 
 	c.CVC2, c.PINTries = "999", 2
 	s.cards.set(&c, false)
 	for i := 2; i < 50; i++ { // more cards of the same size: none may take the old slot
 		other := testCard(i, "bal-1")
 		s.cards.set(&other, false)
-		if r, _ := s.cards.findID(other.ID); s.cards.loc[r] == slot {
+		if r, _ := s.cards.FindID(other.ID); s.cards.Slot(r) == slot {
 			t.Fatalf("card %d took the abandoned slot", i)
 		}
 	}
-	if s.cards.loc[row] == slot || s.cards.abandoned == 0 {
+	if s.cards.Slot(row) == slot || s.cards.Abandoned() == 0 {
 		t.Fatalf("a changed string was written over the old slot")
 	}
 	if before.CVC2 != "123" || before.PINTries != 0 || before.PAN != c.PAN || before.BalanceID != "bal-1" {
@@ -96,7 +105,7 @@ func TestCardStringChangeKeepsEarlierReads(t *testing.T) {
 // Every field of every row type reads back as written: labels (nil and empty kept apart),
 // limits and usage, a Last4 that is not the end of the PAN, an external id that is not the id.
 func TestRowsRoundTrip(t *testing.T) {
-	s := NewState()
+	s := NewState(noHistory{})
 	loadCustomerAndBalance(s, "bal-1")
 	cu := Customer{ID: "cus-2", ExternalID: "2", FirstName: "Ana", LastName: "Lopez", Email: "a@example.org",
 		Phone: "+34 600", KYC: KYCRejected, CreatedAt: 5}
@@ -156,14 +165,14 @@ func TestRowsRoundTrip(t *testing.T) {
 // A card names its balance and customer by row number when they exist, and by id when they do
 // not (yet): both read back the same, and a later rewrite switches to the row number.
 func TestCardRefersToBalanceRow(t *testing.T) {
-	s := NewState()
+	s := NewState(noHistory{})
 	early := testCard(1, "bal-1")
 	s.Load(&early) // before its balance, as a journal in another order would give it
 	loadCustomerAndBalance(s, "bal-1")
 	late := testCard(2, "bal-1")
 	s.Load(&late)
 	s.FinishLoad()
-	size := func(id string) int { r, _ := s.cards.findID(id); return len(s.cards.rec(r)) }
+	size := func(id string) int { r, _ := s.cards.FindID(id); return len(s.cards.Rec(r)) }
 	if size(early.ID) <= size(late.ID) {
 		t.Fatalf("the card loaded before its balance (%d bytes) is not the one spelling the id (%d)",
 			size(early.ID), size(late.ID))
@@ -192,7 +201,7 @@ func TestRecoveryRestoresIssueOrder(t *testing.T) {
 	want := []string{cards[0].ID, cards[1].ID, cards[2].ID}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for range 20 {
-		s := NewState()
+		s := NewState(noHistory{})
 		loadCustomerAndBalance(s, "bal-1")
 		s.Load(&Balance{ID: "bal-2", CustomerID: "cus-1"})
 		for _, i := range rng.Perm(len(cards)) {
@@ -213,9 +222,11 @@ func TestRecoveryRestoresIssueOrder(t *testing.T) {
 
 // With every hash colliding, cards are still found by id, by PAN hash and by balance.
 func TestCardIndexesWithCollisions(t *testing.T) {
-	s := NewState()
+	s := NewState(noHistory{})
 	same := func(string) uint32 { return 42 }
-	s.cards.byID.hash, s.cards.byPAN.hash, s.cards.first.hash, s.balances.byID.hash = same, same, same, same
+	for _, ix := range []*rowstore.Index{s.cards.IDIndex(), &s.cards.byPAN, &s.cards.first, s.balances.IDIndex()} {
+		ix.SetHash(same)
+	}
 	for b := range 3 {
 		loadCustomerAndBalance(s, fmt.Sprintf("bal-%d", b))
 	}
@@ -247,7 +258,7 @@ func TestCardIndexesWithCollisions(t *testing.T) {
 
 // Tens of thousands of cards span several chunks and read back as written.
 func TestManyCards(t *testing.T) {
-	s := NewState()
+	s := NewState(noHistory{})
 	loadCustomerAndBalance(s, "bal-1")
 	const n = 30000
 	for i := range n {
@@ -266,45 +277,20 @@ func TestManyCards(t *testing.T) {
 	}
 }
 
-// The expiry heap pops entries by expiry time.
-func TestExpiryHeap(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	var h expiryHeap
-	var want []int64
-	for i := range 500 {
-		at := rng.Int64N(100)
-		want = append(want, at)
-		if i < 200 {
-			h = append(h, expiry{at: at, row: uint32(i)})
-			continue
-		}
-		if i == 200 {
-			h.init()
-		}
-		h.push(expiry{at: at, row: uint32(i)})
-	}
-	slices.Sort(want)
-	for i, w := range want {
-		if e := h.pop(); e.at != w {
-			t.Fatalf("pop %d: %d, want %d", i, e.at, w)
-		}
-	}
-}
-
 // A card rewritten by an approval (PIN tries, highest ATC, state) keeps its slot: only the header
 // changes, in place, and nothing is abandoned. A change of labels (a string) still moves it.
 func TestCardHeaderRewrittenInPlace(t *testing.T) {
-	s := NewState()
+	s := NewState(noHistory{})
 	loadCustomerAndBalance(s, "bal-1")
 	c := testCard(1, "bal-1")
 	s.cards.set(&c, false)
-	row, _ := s.cards.findID(c.ID)
-	slot, abandoned := s.cards.loc[row], s.cards.abandoned
+	row, _ := s.cards.FindID(c.ID)
+	slot, abandoned := s.cards.Slot(row), s.cards.Abandoned()
 
 	c.PINTries, c.HighestATC, c.CardDataFails = 2, 77, 1
 	c.State, c.LockReason = CardLocked, authz.LockLost
 	s.cards.set(&c, false)
-	if s.cards.loc[row] != slot || s.cards.abandoned != abandoned {
+	if s.cards.Slot(row) != slot || s.cards.Abandoned() != abandoned {
 		t.Fatal("a header change moved the card to another slot")
 	}
 	if got, _ := s.Card(c.ID); !reflect.DeepEqual(got, c) {
@@ -312,7 +298,7 @@ func TestCardHeaderRewrittenInPlace(t *testing.T) {
 	}
 	c.Labels = map[string]string{"colour": "blue"}
 	s.cards.set(&c, false)
-	if s.cards.loc[row] == slot {
+	if s.cards.Slot(row) == slot {
 		t.Fatal("a label change was written over the old slot")
 	}
 	if got, _ := s.Card(c.ID); !reflect.DeepEqual(got, c) {
@@ -324,7 +310,7 @@ func TestCardHeaderRewrittenInPlace(t *testing.T) {
 // each once, whatever the batch rewrote: a rewritten committed card is not listed twice, a card
 // created and then rewritten in the same batch is listed once.
 func TestTxCardIDsOfBalanceSeesTheBatchsNewCards(t *testing.T) {
-	s := NewState()
+	s := NewState(noHistory{})
 	committed := Card{ID: "card-a", BalanceID: "bal-1", PANHash: "h-a"}
 	s.cards.set(&committed, false)
 	tx := s.Begin()

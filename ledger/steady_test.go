@@ -10,9 +10,9 @@ import (
 	lt "github.com/cardswitch/cardswitch/ledger/ledgertest"
 )
 
-// Under a steady load the stored rows stop growing: balances and cards are rewritten in place,
-// auth records are rewritten when reversed, and retention frees the slots of the replies and
-// money-less auth records it forgets for the next messages to reuse.
+// Under a steady load the State stops growing: balances and cards are rewritten in place, and
+// retention forgets the replies and money-less auth records (kept in the journal, counted in the
+// key sets).
 func TestSteadyLoadReusesSpace(t *testing.T) {
 	f := lt.NewFixture(t, 1<<40)
 	const perRound, retention = 500, 3 * time.Hour

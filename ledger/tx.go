@@ -1,7 +1,5 @@
 package ledger
 
-import "strings"
-
 // Tx is a write overlay over the State for one engine batch. Reads see the batch's own writes;
 // nothing reaches the State until Commit, which the engine calls only after the batch is durable.
 // Rollback (or simply dropping the Tx) discards the batch. A Tx is used by one goroutine.
@@ -19,8 +17,6 @@ type Tx struct {
 	newCards      []string // cards this batch put that the State does not hold (CardIDsOfBalance)
 	tokenByPAN    map[string]string
 	customerByExt map[string]string
-	popped        []expiry // expiry entries taken by DueExpiries, restored on Rollback
-	pruned        []aging  // retention entries taken by Prune, restored on Rollback
 	scratch       resolved // Process's resolved card, reused (see original)
 
 	// History mode (history.go).
@@ -85,17 +81,15 @@ func (s *State) Begin() *Tx {
 	tx.balances = overlay[Balance]{base: s.balances, dirty: map[string]*Balance{}}
 	tx.cards = overlay[Card]{base: s.cards, dirty: map[string]*Card{}}
 	tx.tokens = overlay[Token]{base: s.tokens, dirty: map[string]*Token{}}
-	tx.auths = overlay[Auth]{base: s.auths, dirty: map[string]*Auth{}}
-	tx.replies = overlay[Reply]{base: s.replies, dirty: map[string]*Reply{}}
-	if c := s.cold; c != nil {
-		tx.authBase = &coldBase[Auth]{tx: tx, keys: &c.auths, readFn: c.h.ReadAuth,
-			known: map[string]bool{}, loaded: map[string]Auth{}, heldAt: map[string]int64{}}
-		tx.replyBase = &coldBase[Reply]{tx: tx, keys: &c.replies, readFn: c.h.ReadReply,
-			known: map[string]bool{}, loaded: map[string]Reply{}, heldAt: map[string]int64{}}
-		tx.auths.base, tx.replies.base = tx.authBase, tx.replyBase
-		tx.touched, tx.bounds = map[string]bool{}, map[string]int64{}
-		tx.indexRows, tx.dueMax = map[string][]IndexRow{}, map[string][]int{}
-	}
+	c := s.cold
+	tx.authBase = &coldBase[Auth]{tx: tx, keys: &c.auths, readFn: c.h.ReadAuth,
+		known: map[string]bool{}, loaded: map[string]Auth{}, heldAt: map[string]int64{}}
+	tx.replyBase = &coldBase[Reply]{tx: tx, keys: &c.replies, readFn: c.h.ReadReply,
+		known: map[string]bool{}, loaded: map[string]Reply{}, heldAt: map[string]int64{}}
+	tx.auths = overlay[Auth]{base: tx.authBase, dirty: map[string]*Auth{}}
+	tx.replies = overlay[Reply]{base: tx.replyBase, dirty: map[string]*Reply{}}
+	tx.touched, tx.bounds = map[string]bool{}, map[string]int64{}
+	tx.indexRows, tx.dueMax = map[string][]IndexRow{}, map[string][]int{}
 	return tx
 }
 
@@ -123,35 +117,22 @@ func (tx *Tx) Reset() {
 	tx.newCards = tx.newCards[:0]
 	clear(tx.tokenByPAN)
 	clear(tx.customerByExt)
-	tx.popped = tx.popped[:0]
-	tx.pruned = tx.pruned[:0]
-	if tx.authBase != nil {
-		tx.authBase.reset()
-		tx.replyBase.reset()
-		clear(tx.touched)
-		clear(tx.bounds)
-		clear(tx.deletedEntries)
-		clear(tx.indexRows)
-		clear(tx.dueMax)
-	}
+	tx.authBase.reset()
+	tx.replyBase.reset()
+	clear(tx.touched)
+	clear(tx.bounds)
+	clear(tx.deletedEntries)
+	clear(tx.indexRows)
+	clear(tx.dueMax)
 	tx.index = tx.index[:0]
 	tx.resetEvents()
 	tx.prepared = false
 	tx.err = nil
 }
 
-// Rollback discards the batch: the State stays as it was before the batch.
-func (tx *Tx) Rollback() {
-	if len(tx.popped) > 0 || len(tx.pruned) > 0 {
-		tx.s.mu.Lock()
-		for _, e := range tx.popped {
-			tx.s.expiries.push(e)
-		}
-		tx.s.aging.unpop(tx.pruned)
-		tx.s.mu.Unlock()
-	}
-	tx.Reset()
-}
+// Rollback discards the batch: the State stays as it was before the batch (a Tx writes
+// nothing to it before Commit, so nothing needs undoing).
+func (tx *Tx) Rollback() { tx.Reset() }
 
 // Empty reports whether the Tx holds no writes.
 func (tx *Tx) Empty() bool {
@@ -183,7 +164,7 @@ func (tx *Tx) PutBalance(b Balance) {
 }
 func (tx *Tx) PutCard(c Card) {
 	if _, dirty := tx.cards.dirty[c.ID]; !dirty {
-		if _, committed := tx.s.cards.findID(c.ID); !committed {
+		if _, committed := tx.s.cards.FindID(c.ID); !committed {
 			tx.newCards = append(tx.newCards, c.ID)
 		}
 	}
@@ -218,8 +199,8 @@ func (tx *Tx) CardIDByPANHash(h string) (string, bool) {
 // committed card the batch has not changed (the authorization path: a million-entry index costs
 // cache misses on every probe).
 func (tx *Tx) cardByPANHash(h string) (Card, bool) {
-	if row, ok := tx.s.cards.byPAN.find(h, tx.s.cards.panHashAt); ok {
-		id := tx.s.cards.idAt(row)
+	if row, ok := tx.s.cards.byPAN.Find(h, tx.s.cards.panHashAt); ok {
+		id := tx.s.cards.IDAt(row)
 		if _, dirty := tx.cards.dirty[id]; !dirty {
 			return tx.s.cards.decode(row), true
 		}
@@ -276,10 +257,8 @@ func (tx *Tx) Changes(dst []Change) []Change {
 	dst = appendChanges(dst, "token", &tx.tokens)
 	dst = appendChanges(dst, "auth", &tx.auths)
 	dst = appendChanges(dst, "reply", &tx.replies)
-	if tx.s.cold != nil {
-		tx.prepareCold()
-		dst = append(dst, tx.index...)
-	}
+	tx.prepareCold()
+	dst = append(dst, tx.index...)
 	return tx.appendEventChanges(dst)
 }
 
@@ -298,9 +277,7 @@ func appendChanges[T any](dst []Change, name string, o *overlay[T]) []Change {
 // Commit merges the batch into the State. Call it only once the batch is durable.
 func (tx *Tx) Commit() {
 	s := tx.s
-	if s.cold != nil {
-		tx.prepareCold() // a no-op unless the caller committed without asking for Changes
-	}
+	tx.prepareCold() // a no-op unless the caller committed without asking for Changes
 	s.mu.Lock()
 	// Referenced tables first: a card's record names its balance's row, an auth's its card's.
 	merge(&tx.customers, s.customers.set)
@@ -308,38 +285,7 @@ func (tx *Tx) Commit() {
 	merge(&tx.cards, func(c *Card) { s.cards.set(c, false) })
 	merge(&tx.tokens, s.tokens.set)
 	tx.commitEvents()
-	if s.cold != nil {
-		tx.commitCold()
-		s.mu.Unlock()
-		tx.Reset()
-		return
-	}
-	for _, k := range tx.auths.order {
-		a := tx.auths.dirty[k]
-		if a == nil {
-			s.auths.del(k)
-			continue
-		}
-		row, prev, existed := s.auths.set(a)
-		if !existed {
-			s.aging.push(aging{at: a.CreatedAt, row: row, auth: true}) // retention
-		}
-		// An auth already in the expiry index (open, same expiry) is not pushed again: a
-		// partial reversal rewrites an open auth, and a second entry would be released twice.
-		if a.State == AuthOpen && a.HeldMinor != 0 && a.ExpiresAt > 0 && !(existed && prev.holds(a.ExpiresAt)) {
-			s.expiries.push(expiry{at: a.ExpiresAt, row: row})
-		}
-	}
-	for _, k := range tx.replies.order {
-		r := tx.replies.dirty[k]
-		if r == nil {
-			s.replies.del(k)
-			continue
-		}
-		if row, existed := s.replies.set(r); !existed {
-			s.aging.push(aging{at: r.At, row: row})
-		}
-	}
+	tx.commitCold()
 	s.mu.Unlock()
 	tx.Reset()
 }
@@ -359,26 +305,12 @@ func merge[T any](o *overlay[T], set func(*T)) {
 // Entries are removed from the expiry index; stale entries (captured, reversed) are skipped.
 // Only the engine goroutine calls it.
 func (tx *Tx) DueExpiries(nowNanos int64, max int) []string {
-	s := tx.s
-	if s.cold != nil {
-		var keys []string
-		for _, e := range tx.dueCold(TableExpiry, func(at int64) bool { return at <= nowNanos }, max) {
-			// Only a hold still open with this expiry: one captured, reversed or given a new
-			// expiry since is skipped (its new expiry has an entry of its own).
-			if a, ok := tx.Auth(e.Key); ok && a.State == AuthOpen && a.HeldMinor != 0 && a.ExpiresAt == e.At {
-				keys = append(keys, e.Key)
-			}
-		}
-		return keys
-	}
 	var keys []string
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for len(s.expiries) > 0 && len(keys) < max && s.expiries[0].at <= nowNanos {
-		e := s.expiries.pop()
-		tx.popped = append(tx.popped, e)
-		if s.auths.has(e.row) && s.auths.head(e.row).holds(e.at) {
-			keys = append(keys, strings.Clone(s.auths.keyAt(e.row)))
+	for _, e := range tx.dueCold(TableExpiry, func(at int64) bool { return at <= nowNanos }, max) {
+		// Only a hold still open with this expiry: one captured, reversed or given a new
+		// expiry since is skipped (its new expiry has an entry of its own).
+		if a, ok := tx.Auth(e.Key); ok && a.State == AuthOpen && a.HeldMinor != 0 && a.ExpiresAt == e.At {
+			keys = append(keys, e.Key)
 		}
 	}
 	return keys

@@ -23,7 +23,7 @@ import (
 	"github.com/cardswitch/cardswitch/config"
 	"github.com/cardswitch/cardswitch/ledger"
 	"github.com/cardswitch/cardswitch/ledger/engine"
-	"github.com/cardswitch/cardswitch/ledger/journal"
+	"github.com/cardswitch/cardswitch/ledger/journal/journaltest"
 	"github.com/cardswitch/cardswitch/mgmt/jwe"
 	"github.com/cardswitch/cardswitch/notify"
 	"github.com/cardswitch/cardswitch/tokenvault"
@@ -70,7 +70,7 @@ type harness struct {
 	cfg     *config.Config
 	srv     *Server
 	eng     *engine.Engine
-	j       *journal.Faulty
+	j       *journaltest.Faulty
 	hist    *unreadableHistory
 	ln      *fasthttputil.InmemoryListener
 	clock   *testClock
@@ -113,10 +113,9 @@ func newHarness(t *testing.T, opts ...option) *harness {
 	}
 	// The ledger in History mode, as the switch runs it: auth records and replies are read back
 	// from the journal (h.hist can make those reads fail).
-	h.hist = &unreadableHistory{Memory: journal.NewMemory()}
-	h.j = &journal.Faulty{Inner: h.hist.Memory}
-	st := ledger.NewState()
-	st.UseHistory(h.hist)
+	h.hist = &unreadableHistory{Memory: journaltest.NewMemory()}
+	h.j = &journaltest.Faulty{Inner: h.hist.Memory}
+	st := ledger.NewState(h.hist)
 	var ecfg engine.Config
 	if cfg.HTTP.WebhookURL != "" {
 		os.MkdirAll(filepath.Join(cfg.DataDir, "mgmt"), 0o700)
@@ -333,7 +332,7 @@ func (h *harness) authorize(p string, stan string, amountMinor int64) authz.Resp
 // unreadableHistory is the in-memory journal as the ledger's History, whose scans fail while
 // broken is set (a disk that cannot be read).
 type unreadableHistory struct {
-	*journal.Memory
+	*journaltest.Memory
 	broken atomic.Bool
 }
 

@@ -13,7 +13,7 @@ import (
 
 	"github.com/cardswitch/cardswitch/authz"
 	"github.com/cardswitch/cardswitch/ledger"
-	"github.com/cardswitch/cardswitch/ledger/journal"
+	"github.com/cardswitch/cardswitch/ledger/journal/journaltest"
 	"github.com/cardswitch/cardswitch/notify"
 )
 
@@ -48,7 +48,7 @@ func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 
 func (r *receiver) count() int { r.mu.Lock(); defer r.mu.Unlock(); return len(r.bodies) }
 
-func commit(t *testing.T, mem *journal.Memory, events ...ledger.Event) {
+func commit(t *testing.T, mem *journaltest.Memory, events ...ledger.Event) {
 	t.Helper()
 	var ch []ledger.Change
 	for i := range events {
@@ -76,7 +76,7 @@ func TestOutboxDeliversJournalEvents(t *testing.T) {
 	rcv := &receiver{fail: 1}
 	srv := httptest.NewServer(rcv)
 	defer srv.Close()
-	mem := journal.NewMemory()
+	mem := journaltest.NewMemory()
 	at := time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC).UnixNano()
 	commit(t, mem, ledger.Event{Seq: 1, Type: ledger.EventAuthorizationDecided, AtUnixNano: at, CardID: "crd_1",
 		BalanceID: "bal_1", Currency: "EUR", MTI: "0100", Kind: authz.KindAuthorization, AmountMinor: 1234, Action: authz.Approved})

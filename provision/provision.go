@@ -195,8 +195,7 @@ func RunConfig(ctx context.Context, cfg *config.Config, o Options, fund decimal.
 		return Result{}, err
 	}
 	defer j.Close()
-	st := ledger.NewState()
-	st.UseHistory(j)
+	st := ledger.NewState(j)
 	if err := j.Load(st); err != nil {
 		return Result{}, err
 	}

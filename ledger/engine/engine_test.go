@@ -12,7 +12,7 @@ import (
 	"github.com/cardswitch/cardswitch/authz"
 	"github.com/cardswitch/cardswitch/ledger"
 	"github.com/cardswitch/cardswitch/ledger/engine"
-	"github.com/cardswitch/cardswitch/ledger/journal"
+	"github.com/cardswitch/cardswitch/ledger/journal/journaltest"
 	lt "github.com/cardswitch/cardswitch/ledger/ledgertest"
 )
 
@@ -27,8 +27,8 @@ func (c *clock) Advance(d time.Duration) { c.nanos.Add(int64(d)) }
 // the journal can be compared with the live state.
 type rig struct {
 	f     *lt.Fixture
-	mem   *journal.Memory
-	fj    *journal.Faulty
+	mem   *journaltest.Memory
+	fj    *journaltest.Faulty
 	e     *engine.Engine
 	clock *clock
 }
@@ -36,7 +36,7 @@ type rig struct {
 func newRig(t *testing.T, cfg engine.Config, loadedMinor int64) *rig {
 	t.Helper()
 	f, mem := lt.NewMemoryJournalFixture(t, loadedMinor)
-	r := &rig{f: f, mem: mem, fj: &journal.Faulty{Inner: mem, FailAt: map[int]bool{}}, clock: newClock(f.Now)}
+	r := &rig{f: f, mem: mem, fj: &journaltest.Faulty{Inner: mem, FailAt: map[int]bool{}}, clock: newClock(f.Now)}
 	if cfg.ExpiryInterval == 0 {
 		cfg.ExpiryInterval = time.Hour // expiries only when the test asks (ExpireNow)
 	}
@@ -116,7 +116,7 @@ func (r *rig) batch(t *testing.T, reqs ...*authz.Request) []result {
 // replayEquals loads a fresh State from the journal and compares it with the live one.
 func (r *rig) replayEquals(t *testing.T, cardIDs ...string) {
 	t.Helper()
-	st := ledger.NewState()
+	st := ledger.NewState(r.mem)
 	if err := r.mem.Load(st); err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +298,7 @@ func TestFailedCommitRefusesWholeBatch(t *testing.T) {
 	release()
 	wg.Wait()
 	for i, err := range errs {
-		if !errors.Is(err, journal.ErrInjected) {
+		if !errors.Is(err, journaltest.ErrInjected) {
 			t.Fatalf("op %d of the failed batch: err %v, want ErrInjected", i, err)
 		}
 	}
@@ -352,12 +352,12 @@ func TestFullDiskThenRecover(t *testing.T) {
 	r.fj.SetFailAll(true)
 	for i := range 5 {
 		for _, x := range r.batch(t, lt.Auth(lt.PAN, 100, fmt.Sprintf("00010%d", i)), lt.Req("0120", "000000", lt.PAN, 50, fmt.Sprintf("00020%d", i))) {
-			if !errors.Is(x.err, journal.ErrInjected) {
+			if !errors.Is(x.err, journaltest.ErrInjected) {
 				t.Fatalf("full disk: %+v", x)
 			}
 		}
 		_, err := engine.Do(context.Background(), r.e, ledger.Reload{BalanceID: lt.BalanceID, AmountMinor: 100})
-		if !errors.Is(err, journal.ErrInjected) {
+		if !errors.Is(err, journaltest.ErrInjected) {
 			t.Fatalf("reload on a full disk: %v", err)
 		}
 	}
@@ -476,7 +476,7 @@ func TestEngineRetention(t *testing.T) {
 	if _, ok := r.e.State().Auth(ledger.OriginalKey("0100", "000002", captured.F7, captured.AcquirerID)); !ok {
 		t.Fatal("the captured auth record (money moved) was forgotten")
 	}
-	st := ledger.NewState()
+	st := ledger.NewState(r.mem)
 	if err := r.mem.Load(st); err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/cardswitch/cardswitch/authz"
 	"github.com/cardswitch/cardswitch/ledger"
 	"github.com/cardswitch/cardswitch/ledger/engine"
-	"github.com/cardswitch/cardswitch/ledger/journal"
+	"github.com/cardswitch/cardswitch/ledger/journal/journaltest"
 	lt "github.com/cardswitch/cardswitch/ledger/ledgertest"
 )
 
@@ -18,7 +18,7 @@ var errRead = errors.New("disk read failed")
 
 // unreadable is a journal whose history reads fail while broken is set.
 type unreadable struct {
-	*journal.Memory
+	*journaltest.Memory
 	broken atomic.Bool
 }
 
@@ -40,9 +40,8 @@ func (u *unreadable) ReadReply(key string) (ledger.Reply, bool, error) {
 // gets the error (the switch answers 96), nothing of it is committed, and the same message
 // succeeds once the journal reads again. A new message needs no read and is not affected.
 func TestHistoryReadErrorRefusesTheOp(t *testing.T) {
-	j := &unreadable{Memory: journal.NewMemory()}
-	st := ledger.NewState()
-	st.UseHistory(j)
+	j := &unreadable{Memory: journaltest.NewMemory()}
+	st := ledger.NewState(j)
 	f := lt.NewFixtureOn(t, st, 10000, j.Commit)
 	e := engine.New(engine.Config{ExpiryInterval: time.Hour}, st, j, f.Env, func() time.Time { return f.Now }, nil, nil)
 	e.Start()
@@ -76,9 +75,8 @@ func TestHistoryReadErrorRefusesTheOp(t *testing.T) {
 // A read error fails only the ops that needed the record: the other ops of the same batch are
 // applied and committed.
 func TestHistoryReadErrorSparesTheRestOfTheBatch(t *testing.T) {
-	j := &unreadable{Memory: journal.NewMemory()}
-	st := ledger.NewState()
-	st.UseHistory(j)
+	j := &unreadable{Memory: journaltest.NewMemory()}
+	st := ledger.NewState(j)
 	f := lt.NewFixtureOn(t, st, 10000, j.Commit)
 	auth := lt.Auth(lt.PAN, 3000, "000001")
 	f.Expect(auth, authz.Approved)

@@ -416,15 +416,11 @@ func (j *Badger) Load(st *ledger.State) error {
 		return ErrClosed
 	}
 	began := time.Now()
-	// History mode: a store that keeps its time indexes recovers auth records and replies by
-	// key only; one written without them is read in full once, and the indexes are written.
-	history := st.HistoryMode()
-	marked := false
-	if history {
-		var err error
-		if marked, err = j.hasMarker(); err != nil {
-			return fmt.Errorf("journal: read marker: %w", err)
-		}
+	// A store that keeps its time indexes recovers auth records and replies by key only; one
+	// written without them is read in full once, and the indexes are written.
+	marked, err := j.hasMarker()
+	if err != nil {
+		return fmt.Errorf("journal: read marker: %w", err)
 	}
 	type chunk = loadChunk
 	workers := runtime.GOMAXPROCS(0)
@@ -493,13 +489,10 @@ func (j *Badger) Load(st *ledger.State) error {
 			read[t.name] = make(chan struct{})
 		}
 		for _, t := range tables {
-			if isIndex(t.name) && !history {
-				continue // a State that keeps its history in memory has no use for them
-			}
 			if isLog(t.name) {
 				continue // read back on demand (events.go); recovery needs only the last sequences
 			}
-			keyOnly := history && marked && (t.name == "auth" || t.name == "reply")
+			keyOnly := marked && (t.name == "auth" || t.name == "reply")
 			rg.Go(func() error {
 				defer close(read[t.name]) // after the last chunk is handed on (deferred first)
 				for _, dep := range after[t.name] {
@@ -567,7 +560,7 @@ func (j *Badger) Load(st *ledger.State) error {
 	}
 	read := time.Since(began)
 	st.FinishLoad()
-	if history && !marked {
+	if !marked {
 		if err := j.migrate(st.MigrationChanges()); err != nil {
 			return err
 		}

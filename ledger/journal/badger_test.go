@@ -14,6 +14,7 @@ import (
 	"github.com/cardswitch/cardswitch/authz"
 	"github.com/cardswitch/cardswitch/ledger"
 	"github.com/cardswitch/cardswitch/ledger/journal"
+	"github.com/cardswitch/cardswitch/ledger/journal/journaltest"
 	lt "github.com/cardswitch/cardswitch/ledger/ledgertest"
 )
 
@@ -45,9 +46,10 @@ const (
 )
 
 // populate drives a fixture through every kind of row and change (deletes included), each batch
-// committed to j first.
-func populate(t *testing.T, j journal.Journal) *lt.Fixture {
-	return fill(t, lt.NewJournaledFixture(t, 50000, j.Commit))
+// committed to j first, on a store marked as the switch's first start marks it.
+func populate(t *testing.T, j *journal.Badger) *lt.Fixture {
+	markEmpty(t, j)
+	return fill(t, lt.NewHistoryFixture(t, 50000, j))
 }
 
 // fill is populate on a given fixture.
@@ -110,23 +112,24 @@ func TestBadgerRoundTrip(t *testing.T) {
 	dir, key := t.TempDir(), newKey(t)
 	j := open(t, dir, key)
 	f := populate(t, j)
+	want := lt.Take(f.State, cardIDs...)
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if err := j.Commit(nil); err != journal.ErrClosed {
 		t.Errorf("Commit after Close: %v, want ErrClosed", err)
 	}
-	if err := j.Load(ledger.NewState()); err != journal.ErrClosed {
+	if err := j.Load(ledger.NewState(j)); err != journal.ErrClosed {
 		t.Errorf("Load after Close: %v, want ErrClosed", err)
 	}
 
 	j = open(t, dir, key)
 	defer j.Close()
-	st := ledger.NewState()
+	st := ledger.NewState(j)
 	if err := j.Load(st); err != nil {
 		t.Fatal(err)
 	}
-	if d := lt.Diff(lt.Take(f.State, cardIDs...), lt.Take(st, cardIDs...)); d != "" {
+	if d := lt.Diff(want, lt.Take(st, cardIDs...)); d != "" {
 		t.Fatalf("loaded state differs from the committed one:\n%s", d)
 	}
 	if err := lt.CheckBooks(st); err != nil {
@@ -235,7 +238,7 @@ func TestBadgerWrongKey(t *testing.T) {
 
 	j = open(t, dir, newKey(t))
 	defer j.Close()
-	err := j.Load(ledger.NewState())
+	err := j.Load(ledger.NewState(j))
 	if err == nil || !strings.Contains(err.Error(), "does not decrypt with the data key") {
 		t.Fatalf("Load with a wrong key: %v, want a 'does not decrypt with the data key' error", err)
 	}
@@ -251,26 +254,26 @@ func TestBadgerWrongKey(t *testing.T) {
 
 // Faulty: a failing commit writes nothing; FailAll is a full disk until cleared.
 func TestFaultyJournal(t *testing.T) {
-	m := journal.NewMemory()
-	fj := &journal.Faulty{Inner: m, FailAt: map[int]bool{2: true}}
+	m := journaltest.NewMemory()
+	fj := &journaltest.Faulty{Inner: m, FailAt: map[int]bool{2: true}}
 	row := func(id string) []ledger.Change {
 		return []ledger.Change{{Table: "balance", Key: id, Row: &ledger.Balance{ID: id, State: ledger.BalanceActive}}}
 	}
 	if err := fj.Commit(row("b1")); err != nil {
 		t.Fatal(err)
 	}
-	if err := fj.Commit(row("b2")); err != journal.ErrInjected {
+	if err := fj.Commit(row("b2")); err != journaltest.ErrInjected {
 		t.Fatalf("commit 2: %v, want ErrInjected", err)
 	}
 	fj.SetFailAll(true)
-	if err := fj.Commit(row("b3")); err != journal.ErrInjected {
+	if err := fj.Commit(row("b3")); err != journaltest.ErrInjected {
 		t.Fatalf("full disk: %v", err)
 	}
 	fj.SetFailAll(false)
 	if err := fj.Commit(row("b4")); err != nil {
 		t.Fatal(err)
 	}
-	st := ledger.NewState()
+	st := ledger.NewState(m)
 	if err := fj.Load(st); err != nil {
 		t.Fatal(err)
 	}
@@ -292,15 +295,18 @@ func TestFaultyJournal(t *testing.T) {
 func TestLoadKeepsFirstIssuedCardForSharedPAN(t *testing.T) {
 	for _, name := range []string{"badger", "memory"} {
 		t.Run(name, func(t *testing.T) {
-			var j journal.Journal
+			var j interface {
+				journal.Journal
+				ledger.History
+			}
 			if name == "badger" {
 				dir, key := t.TempDir(), newKey(t)
 				j = open(t, dir, key)
 			} else {
-				j = journal.NewMemory()
+				j = journaltest.NewMemory()
 			}
 			defer j.Close()
-			f := lt.NewJournaledFixture(t, 1000, j.Commit)
+			f := lt.NewHistoryFixture(t, 1000, j)
 			const shared = "5351100000000777"
 			// The virtual card's id sorts after its copy's, so key order is not issue order.
 			f.Manage("virtual", func(tx *ledger.Tx, env *ledger.Env) *ledger.Refusal {
@@ -318,7 +324,7 @@ func TestLoadKeepsFirstIssuedCardForSharedPAN(t *testing.T) {
 				t.Fatalf("live PAN index resolves to %q, want z-virtual", id)
 			}
 			for i := 0; i < 20; i++ { // map order varies between loads
-				st := ledger.NewState()
+				st := ledger.NewState(j)
 				if err := j.Load(st); err != nil {
 					t.Fatal(err)
 				}

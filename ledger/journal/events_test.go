@@ -40,7 +40,7 @@ func TestEventLogInBadger(t *testing.T) {
 
 	j = open(t, dir, key)
 	defer j.Close()
-	st := ledger.NewState()
+	st := ledger.NewState(j)
 	if err := j.Load(st); err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestEventLogInBadger(t *testing.T) {
 		t.Fatalf("after pruning: %d events from %d", len(got), got[0].Seq)
 	}
 	// A new batch continues the sequence: the next event is 301 even though rows were pruned.
-	st2 := ledger.NewState()
+	st2 := ledger.NewState(j)
 	if err := j.Load(st2); err != nil {
 		t.Fatal(err)
 	}

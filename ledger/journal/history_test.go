@@ -15,8 +15,7 @@ func loadHistory(t *testing.T, dir string, key []byte) (*journal.Badger, *ledger
 	t.Helper()
 	j := open(t, dir, key)
 	t.Cleanup(func() { j.Close() })
-	st := ledger.NewState()
-	st.UseHistory(j)
+	st := ledger.NewState(j)
 	if err := j.Load(st); err != nil {
 		t.Fatal(err)
 	}
@@ -27,8 +26,7 @@ func loadHistory(t *testing.T, dir string, key []byte) (*journal.Badger, *ledger
 // marked as one that keeps its time indexes.
 func markEmpty(t *testing.T, j *journal.Badger) {
 	t.Helper()
-	st := ledger.NewState()
-	st.UseHistory(j)
+	st := ledger.NewState(j)
 	if err := j.Load(st); err != nil {
 		t.Fatal(err)
 	}
@@ -88,12 +86,26 @@ func TestHistoryRoundTrip(t *testing.T) {
 	afterRestart(t, f, j2, st)
 }
 
+// withoutIndexes writes a store as the versions before History mode did: the rows, without the
+// time indexes (and without the marker, which only Load writes).
+type withoutIndexes struct{ *journal.Badger }
+
+func (w withoutIndexes) Commit(changes []ledger.Change) error {
+	var rows []ledger.Change
+	for _, c := range changes {
+		if c.Table != ledger.TableExpiry && c.Table != ledger.TableAging {
+			rows = append(rows, c)
+		}
+	}
+	return w.Badger.Commit(rows)
+}
+
 // A store written with the history in memory (before History mode) is read in full once, its
 // time indexes are written, and the next start reads keys only.
 func TestHistoryMigratesAStoreWithoutIndexes(t *testing.T) {
 	dir, key := t.TempDir(), newKey(t)
 	j := open(t, dir, key)
-	f := populate(t, j)
+	f := fill(t, lt.NewHistoryFixture(t, 50000, withoutIndexes{j}))
 	want := lt.Take(f.State, cardIDs...)
 	if err := j.Close(); err != nil {
 		t.Fatal(err)

@@ -28,7 +28,7 @@ func TestCompactionIsPacedOnceLoadHasFinished(t *testing.T) {
 			if got := j.db.CompactionPace(); got != 0 {
 				t.Fatalf("pace %v before Load, want 0 (recovery at full speed)", got)
 			}
-			if err := j.Load(ledger.NewState()); err != nil {
+			if err := j.Load(ledger.NewState(j)); err != nil {
 				t.Fatal(err)
 			}
 			if got := j.db.CompactionPace(); got != c.want {

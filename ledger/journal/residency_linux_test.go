@@ -127,7 +127,7 @@ func TestJournalReleasesPagesInTheBackgroundAfterLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer j.Close()
-	if err := j.Load(ledger.NewState()); err != nil {
+	if err := j.Load(ledger.NewState(j)); err != nil {
 		t.Fatal(err)
 	}
 	dir, err := filepath.EvalSymlinks(j.opts.Dir)

@@ -52,6 +52,7 @@ func TestBadgerRotateDataKey(t *testing.T) {
 	if n, done, err := j.Reencrypt(1000); err != nil || !done || n != 0 {
 		t.Fatalf("second pass: %d rewritten, done %v, %v; want nothing left", n, done, err)
 	}
+	want := lt.Take(f.State, cardIDs...)
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -60,18 +61,18 @@ func TestBadgerRotateDataKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := ledger.NewState()
+	st := ledger.NewState(jn)
 	if err := jn.Load(st); err != nil {
 		t.Fatalf("load with the new key alone: %v", err)
 	}
-	if d := lt.Diff(lt.Take(f.State, cardIDs...), lt.Take(st, cardIDs...)); d != "" {
+	if d := lt.Diff(want, lt.Take(st, cardIDs...)); d != "" {
 		t.Fatalf("state after rotation differs:\n%s", d)
 	}
 	jn.Close()
 
 	jo := open(t, dir, oldKey)
 	defer jo.Close()
-	if err := jo.Load(ledger.NewState()); err == nil || !strings.Contains(err.Error(), "data key 1") {
+	if err := jo.Load(ledger.NewState(jo)); err == nil || !strings.Contains(err.Error(), "data key 1") {
 		t.Fatalf("load with the old key after rotation: %v, want an error naming data key 1", err)
 	}
 }

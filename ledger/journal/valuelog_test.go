@@ -106,7 +106,7 @@ func TestStoreWithRowsInTheTreeStillLoads(t *testing.T) {
 		t.Fatal("a balance row written now is not in the value log")
 	}
 	checkBalances(t, j, map[string]int64{"bal-old": 100, "bal-both": 250, "bal-new": 300})
-	st := ledger.NewState()
+	st := ledger.NewState(j)
 	if err := j.Load(st); err != nil {
 		t.Fatalf("load of a store written partly before the value log: %v", err)
 	}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/cardswitch/cardswitch/authz"
 	"github.com/cardswitch/cardswitch/ledger"
-	"github.com/cardswitch/cardswitch/ledger/journal"
+	"github.com/cardswitch/cardswitch/ledger/journal/journaltest"
 	"github.com/cardswitch/cardswitch/tokenvault"
 )
 
@@ -158,8 +158,9 @@ const (
 	PVV       = "1234"
 )
 
-// NewFixture builds the fixture with loadedMinor on the balance and the card issued, in History
-// mode (the switch's) over an in-memory journal.
+// NewFixture builds the fixture with loadedMinor on the balance and the card issued, over an
+// in-memory journal (the State reads its auth records and replies from it, as the switch's
+// reads them from Badger).
 func NewFixture(t testing.TB, loadedMinor int64) *Fixture {
 	f, _ := NewMemoryJournalFixture(t, loadedMinor)
 	return f
@@ -167,8 +168,8 @@ func NewFixture(t testing.TB, loadedMinor int64) *Fixture {
 
 // NewMemoryJournalFixture is NewFixture that also returns its journal, which every batch is
 // committed to first.
-func NewMemoryJournalFixture(t testing.TB, loadedMinor int64) (*Fixture, *journal.Memory) {
-	mem := journal.NewMemory()
+func NewMemoryJournalFixture(t testing.TB, loadedMinor int64) (*Fixture, *journaltest.Memory) {
+	mem := journaltest.NewMemory()
 	return NewHistoryFixture(t, loadedMinor, mem), mem
 }
 
@@ -178,17 +179,10 @@ type HistoryJournal interface {
 	ledger.History
 }
 
-// NewHistoryFixture is the fixture in History mode over j.
+// NewHistoryFixture is the fixture over j: every batch, the set-up included, is committed to j
+// first, and the State reads its auth records and replies from j.
 func NewHistoryFixture(t testing.TB, loadedMinor int64, j HistoryJournal) *Fixture {
-	st := ledger.NewState()
-	st.UseHistory(j)
-	return NewFixtureOn(t, st, loadedMinor, j.Commit)
-}
-
-// NewJournaledFixture is the fixture with auth records and replies in memory and every batch,
-// the set-up included, given to commit first.
-func NewJournaledFixture(t testing.TB, loadedMinor int64, commit func([]ledger.Change) error) *Fixture {
-	return NewFixtureOn(t, ledger.NewState(), loadedMinor, commit)
+	return NewFixtureOn(t, ledger.NewState(j), loadedMinor, j.Commit)
 }
 
 // NewFixtureOn builds the fixture on an empty State the test prepared.

@@ -9,6 +9,7 @@ import (
 	"github.com/cardswitch/cardswitch/authz"
 	"github.com/cardswitch/cardswitch/ledger"
 	"github.com/cardswitch/cardswitch/ledger/engine"
+	"github.com/cardswitch/cardswitch/ledger/journal/journaltest"
 	"github.com/cardswitch/cardswitch/switch/codec"
 	"github.com/cardswitch/cardswitch/switch/server"
 )
@@ -22,6 +23,7 @@ func (fullQueue) Submit(engine.Op) error { return engine.ErrQueueFull }
 type inline struct {
 	mu  sync.Mutex
 	st  *ledger.State
+	mem *journaltest.Memory // the State's history: every batch is committed to it
 	env ledger.Env
 	err error // a journal failure: Done gets it and nothing is merged
 }
@@ -32,10 +34,25 @@ func (e *inline) Submit(op engine.Op) error {
 	tx := e.st.Begin()
 	env := e.env
 	env.Now = time.Now()
-	op.Apply(tx, &env)
-	if e.err != nil {
+	var k ledger.Keys
+	op.Keys(&k)
+	if err := tx.Load(&k, &env); err != nil {
 		tx.Rollback()
-		op.Done(e.err)
+		op.Done(err)
+		return nil
+	}
+	op.Apply(tx, &env)
+	changes := tx.Changes(nil)
+	err := e.err
+	if err == nil {
+		err = tx.Err()
+	}
+	if err == nil {
+		err = e.mem.Commit(changes)
+	}
+	if err != nil {
+		tx.Rollback()
+		op.Done(err)
 		return nil
 	}
 	tx.Commit()
@@ -46,8 +63,9 @@ func (e *inline) Submit(op engine.Op) error {
 const testPAN = "5351100000000018"
 
 func newInline(t testing.TB) *inline {
-	st := ledger.NewState()
-	e := &inline{st: st, env: ledger.Env{PANHasher: func(p string) string { return p }}}
+	mem := journaltest.NewMemory()
+	st := ledger.NewState(mem)
+	e := &inline{st: st, mem: mem, env: ledger.Env{PANHasher: func(p string) string { return p }}}
 	tx := st.Begin()
 	env := e.env
 	env.Now = time.Now()
@@ -58,6 +76,9 @@ func newInline(t testing.TB) *inline {
 	if _, r := tx.IssueCard(ledger.Card{ID: "ca", BalanceID: "ba", Program: "p", Type: ledger.CardVirtual,
 		PANHash: testPAN, PAN: testPAN, ExpiryYYMM: "4912", PSN: "00"}, &env); r != nil {
 		t.Fatal(r)
+	}
+	if err := mem.Commit(tx.Changes(nil)); err != nil {
+		t.Fatal(err)
 	}
 	tx.Commit()
 	return e

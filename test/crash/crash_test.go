@@ -137,7 +137,7 @@ func provision(t *testing.T, cfg *config.Config) []string {
 		t.Fatal(err)
 	}
 	defer j.Close()
-	st := ledger.NewState()
+	st := ledger.NewState(j)
 	hash := tokenvault.Hasher(key)
 	eng := engine.New(engine.Config{}, st, j, ledger.Env{PANHasher: hash}, nil, nil, nil)
 	eng.Start()
@@ -255,7 +255,7 @@ func audit(t *testing.T, cfg *config.Config, h *history, round int) {
 		t.Fatalf("round %d: store does not open after SIGKILL: %v", round, err)
 	}
 	defer j.Close()
-	st := ledger.NewState()
+	st := ledger.NewState(j)
 	if err := j.Load(st); err != nil {
 		t.Fatalf("round %d: recovery: %v", round, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/cardswitch/cardswitch/app"
 	"github.com/cardswitch/cardswitch/config"
 	"github.com/cardswitch/cardswitch/ledger/journal"
+	"github.com/cardswitch/cardswitch/ledger/journal/journaltest"
 	"github.com/cardswitch/cardswitch/tokenvault"
 )
 
@@ -18,9 +19,9 @@ func TestFullDiskAnswers96AndLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var faulty *journal.Faulty
+	var faulty *journaltest.Faulty
 	a, err := app.StartWith(cfg, slog.New(slog.DiscardHandler), app.Options{WrapJournal: func(j journal.Journal) journal.Journal {
-		faulty = &journal.Faulty{Inner: j}
+		faulty = &journaltest.Faulty{Inner: j}
 		return faulty
 	}})
 	if err != nil {

@@ -1,4 +1,7 @@
-package journal
+// Package journaltest holds the journal doubles of the tests: Faulty fails chosen commits of a
+// journal, Memory is a journal kept in memory that is also the History of the State built on it
+// (ledger.NewState), with the same reads as the Badger journal.
+package journaltest
 
 import (
 	"errors"
@@ -6,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/cardswitch/cardswitch/ledger"
+	"github.com/cardswitch/cardswitch/ledger/journal"
 )
 
 // ErrInjected is the failure a Faulty journal injects.
@@ -14,7 +18,7 @@ var ErrInjected = errors.New("journal: injected write failure")
 // Faulty wraps a journal and fails chosen commits, as a full disk would: the failing commit writes
 // nothing (Badger transactions are atomic), and later commits succeed again unless told otherwise.
 type Faulty struct {
-	Inner Journal
+	Inner journal.Journal
 
 	mu      sync.Mutex
 	commits int
@@ -107,12 +111,15 @@ func copyRow(r any) any {
 	panic("journal: unknown row type")
 }
 
-// Load puts copies of the stored rows into st; in History mode, the keys of auth records and
-// replies and the keys of index rows (as the Badger journal does for a store it marked).
+// isIndex reports whether a table is a time index (ledger/history.go).
+func isIndex(table string) bool { return table == ledger.TableExpiry || table == ledger.TableAging }
+
+// Load puts copies of the stored rows into st, and the keys of auth records and replies and
+// of index rows (as the Badger journal does for a store it marked). st must read its history
+// from m (ledger.NewState(m)).
 func (m *Memory) Load(st *ledger.State) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	history := st.HistoryMode()
 	var lastEvent, lastAudit uint64
 	for _, c := range m.rows {
 		switch {
@@ -121,10 +128,8 @@ func (m *Memory) Load(st *ledger.State) error {
 		case c.Table == ledger.TableAudit:
 			lastAudit = max(lastAudit, c.Row.(*ledger.AuditRecord).Seq)
 		case isIndex(c.Table):
-			if history {
-				st.LoadIndexKey(c.Table, c.Key, len(c.Row.(*ledger.IndexRow).Entries))
-			}
-		case history && (c.Table == "auth" || c.Table == "reply"):
+			st.LoadIndexKey(c.Table, c.Key, len(c.Row.(*ledger.IndexRow).Entries))
+		case c.Table == "auth" || c.Table == "reply":
 			st.LoadKey(c.Table, []byte(c.Key))
 		default:
 			st.Load(copyRow(c.Row))
@@ -135,7 +140,11 @@ func (m *Memory) Load(st *ledger.State) error {
 	return nil
 }
 
-var _ ledger.History = (*Memory)(nil)
+var (
+	_ ledger.History  = (*Memory)(nil)
+	_ journal.Journal = (*Memory)(nil)
+	_ journal.Journal = (*Faulty)(nil)
+)
 
 // ReadAuth reads a committed auth record.
 func (m *Memory) ReadAuth(key string) (ledger.Auth, bool, error) {
