@@ -235,6 +235,14 @@ func (a *App) start() error {
 		ConnectionsOpen: func() float64 { return float64(a.iso.Stats().ConnectionsOpen) },
 		Overloaded:      func() float64 { return float64(a.disp.Stats().Overloaded) },
 		ValueLogBytes:   func() float64 { return float64(bj.ValueLogBytes()) },
+		OpsByKind: func(yield func(string, uint64)) {
+			st := a.engine.Stats()
+			for k, n := range st.OpsByKind {
+				if n != 0 {
+					yield(ledger.OpKind(k).String(), n)
+				}
+			}
+		},
 	})
 	ecfg := engineConfig(cfg)
 	ecfg.Published = a.hooks.Published // wakes the webhook outbox once a batch with events is durable

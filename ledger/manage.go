@@ -106,7 +106,7 @@ func (tx *Tx) Reload(balanceID string, amountMinor int64, idempotencyKey string,
 	}
 	var rkey string
 	if idempotencyKey != "" {
-		rkey = "reload|" + balanceID + "|" + idempotencyKey
+		rkey = reloadKey(balanceID, idempotencyKey)
 		if prev, ok := tx.Reply(rkey); ok {
 			if prev.ContentHash != uint64(amountMinor) {
 				return Balance{}, refuse(Conflict, "IDEMPOTENCY_KEY_REUSED", "the Idempotency-Key was used with another request")

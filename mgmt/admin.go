@@ -60,13 +60,12 @@ func (s *Server) hCreatePartner(c *call) (int, any, *apiError) {
 			return 0, nil, err
 		}
 	}
-	created, err := exec(s, ledger.CreatePartnerBalance{Balance: b})
+	created, err := execAudited(c, ledger.CreatePartnerBalance{Balance: b}, "partner_balance.create", "balance",
+		func(after ledger.Balance) (string, any, any) { return after.ID, nil, s.viewPartner(after) })
 	if err != nil {
 		return 0, nil, err
 	}
-	out := s.viewPartner(created)
-	c.audit("partner_balance.create", "balance", out.BalanceID, nil, out)
-	return 201, out, nil
+	return 201, s.viewPartner(created), nil
 }
 
 func (s *Server) hListPartners(c *call) (int, any, *apiError) {
@@ -114,13 +113,12 @@ func (s *Server) hSetCreditLimit(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	changed, err := exec(s, ledger.SetCreditLimit{BalanceID: b.ID, LimitMinor: limit})
+	changed, err := execAudited(c, ledger.SetCreditLimit{BalanceID: b.ID, LimitMinor: limit}, "partner_balance.credit_limit",
+		"balance", func(after ledger.Balance) (string, any, any) { return b.ID, s.viewPartner(b), s.viewPartner(after) })
 	if err != nil {
 		return 0, nil, err
 	}
-	after := s.viewPartner(changed)
-	c.audit("partner_balance.credit_limit", "balance", b.ID, s.viewPartner(b), after)
-	return 200, after, nil
+	return 200, s.viewPartner(changed), nil
 }
 
 // Balance summary per currency.
@@ -228,13 +226,12 @@ func (s *Server) hAddToken(c *call) (int, any, *apiError) {
 		Last4: in.TokenPAN[len(in.TokenPAN)-4:], ExpiryYYMM: twoDigits(in.ExpiryYear%100) + twoDigits(in.ExpiryMonth),
 		PSN: psn, Type: in.Type, WalletProvider: in.WalletProvider, AssuranceLevel: in.AssuranceLevel,
 		State: authz.TokenActive}
-	added, aerr := exec(s, ledger.AddToken{Token: t})
+	added, aerr := execAudited(c, ledger.AddToken{Token: t}, "token.add", "token",
+		func(after ledger.Token) (string, any, any) { return after.ID, nil, viewToken(after) })
 	if aerr != nil {
 		return 0, nil, aerr
 	}
-	out := viewToken(added)
-	c.audit("token.add", "token", out.TokenID, nil, out)
-	return 201, out, nil
+	return 201, viewToken(added), nil
 }
 
 func twoDigits(n int) string {
@@ -293,13 +290,12 @@ func (s *Server) setTokenState(c *call, state authz.TokenState, action string, f
 			return 0, nil, errConflict("INVALID_TOKEN_STATE", "the token is "+string(t.State))
 		}
 	}
-	changed, err := exec(s, ledger.SetTokenState{TokenID: t.ID, State: state})
+	changed, err := execAudited(c, ledger.SetTokenState{TokenID: t.ID, State: state}, action, "token",
+		func(after ledger.Token) (string, any, any) { return t.ID, viewToken(t), viewToken(after) })
 	if err != nil {
 		return 0, nil, err
 	}
-	out := viewToken(changed)
-	c.audit(action, "token", t.ID, viewToken(t), out)
-	return 200, out, nil
+	return 200, viewToken(changed), nil
 }
 
 func (s *Server) hSuspendToken(c *call) (int, any, *apiError) {

@@ -99,6 +99,17 @@ func (b inBatch[T]) Apply(tx *ledger.Tx, env *ledger.Env) ledger.Result[T] {
 	return r
 }
 
+// execAudited runs cmd in the engine with its audit entry in the same batch: entry names the
+// resource and gives its before/after views from the row the command left. Use it for every
+// change; audit (a batch of its own) is for what changes nothing (reads, sessions, replays).
+func execAudited[T any](c *call, cmd ledger.Command[ledger.Result[T]], action, resourceType string,
+	entry func(after T) (id string, before, afterView any)) (T, *apiError) {
+	return exec(c.s, inBatch[T]{cmd: cmd, then: func(tx *ledger.Tx, after T) {
+		id, b, a := entry(after)
+		c.auditIn(tx, action, resourceType, id, b, a)
+	}})
+}
+
 // auditRecords is the command that writes audit entries in a batch of their own.
 type auditRecords []ledger.AuditRecord
 
@@ -112,8 +123,8 @@ func (a auditRecords) Apply(tx *ledger.Tx, _ *ledger.Env) int {
 	return len(a)
 }
 
-// audit records an entry in a batch of its own, after the change (if any) was committed. A
-// failure is logged and does not undo the change.
+// audit records an entry in a batch of its own, for a call that changes nothing in the ledger
+// (a read of card data, a session, a replay). A failure is logged.
 func (c *call) audit(action, resourceType, resourceID string, before, after any) {
 	r := c.record(action, resourceType, resourceID, before, after)
 	ctx, cancel := c.s.engineCtx()

@@ -61,7 +61,8 @@ func (s *Server) hIssueCard(c *call) (int, any, *apiError) {
 				return 0, nil, aerr
 			}
 		}
-		v, aerr = exec(s, ledger.IssueDigitalFirst{CardID: id, BalanceID: b.ID, VirtualCardID: in.VirtualCardID, Program: in.Program})
+		v, aerr = execAudited(c, ledger.IssueDigitalFirst{CardID: id, BalanceID: b.ID, VirtualCardID: in.VirtualCardID, Program: in.Program},
+			"card.issue", "card", issued)
 	} else {
 		p, aerr := s.programFor(in.Program, b.Currency)
 		if aerr != nil {
@@ -80,14 +81,12 @@ func (s *Server) hIssueCard(c *call) (int, any, *apiError) {
 				PANHash: iss.PANHash, PAN: iss.PAN.Reveal(), Last4: iss.PAN.Last4(), ExpiryYYMM: iss.ExpiryYYMM,
 				PSN: iss.PSN, CVC2: iss.CVC2.Reveal()}
 		}
-		v, aerr = exec(s, ledger.IssueCard{Candidates: cands[:]})
+		v, aerr = execAudited(c, ledger.IssueCard{Candidates: cands[:]}, "card.issue", "card", issued)
 	}
 	if aerr != nil {
 		return 0, nil, aerr
 	}
-	card := viewCard(v)
-	c.audit("card.issue", "card", card.CardID, nil, card)
-	return 201, card, nil
+	return 201, viewCard(v), nil
 }
 
 func (s *Server) hGetCard(c *call) (int, any, *apiError) {
@@ -126,6 +125,9 @@ func (s *Server) hCardFull(c *call) (int, any, *apiError) {
 	return 200, map[string]any{"pan": tokenvault.PAN(card.PAN).Reveal(), "expiryMonth": m, "expiryYear": y,
 		"cvc2": tokenvault.CVC2(card.CVC2).Reveal()}, nil
 }
+
+// issued is the audit entry of an issued card: its view (last 4 only, never the PAN or CVC2).
+func issued(after ledger.Card) (string, any, any) { return after.ID, nil, viewCard(after) }
 
 // issueCandidates is how many card numbers the vault draws for one issue: the batch takes the
 // first that no card or token issued meanwhile holds.
@@ -298,11 +300,11 @@ func (s *Server) hSetPIN(c *call) (int, any, *apiError) {
 	case perr != nil:
 		return 0, nil, errBad("INVALID_PIN", "pin must be 4 to 12 digits", "pin")
 	}
-	_, aerr := exec(s, ledger.SetPVV{CardID: card.ID, PVV: pvv.Reveal()})
+	_, aerr := execAudited(c, ledger.SetPVV{CardID: card.ID, PVV: pvv.Reveal()}, "card.set_pin", "card",
+		func(ledger.Card) (string, any, any) { return card.ID, nil, nil })
 	if aerr != nil {
 		return 0, nil, aerr
 	}
-	c.audit("card.set_pin", "card", card.ID, nil, nil)
 	return 204, nil, nil
 }
 
@@ -393,13 +395,14 @@ func (s *Server) hSetLimits(c *call) (int, any, *apiError) {
 		}
 		l.MaxCountPerDay = *in.MaxCountPerDay
 	}
-	changed, aerr := exec(s, ledger.SetCardLimits{CardID: card.ID, Limits: l})
+	changed, aerr := execAudited(c, ledger.SetCardLimits{CardID: card.ID, Limits: l}, "card.limits", "card",
+		func(after ledger.Card) (string, any, any) {
+			return card.ID, viewLimits(card, cur), viewLimits(after, cur)
+		})
 	if aerr != nil {
 		return 0, nil, aerr
 	}
-	after := viewLimits(changed, cur)
-	c.audit("card.limits", "card", card.ID, viewLimits(card, cur), after)
-	return 200, after, nil
+	return 200, viewLimits(changed, cur), nil
 }
 
 // stateLookup is the token vault's view of the committed ledger state (tokenvault.Lookup).

@@ -131,12 +131,8 @@ func (s *Server) createCustomer(c *call) (ledger.Customer, *apiError) {
 	}
 	cu := ledger.Customer{ID: "cus_" + randID(12), ExternalID: in.ExternalID, FirstName: in.FirstName,
 		LastName: in.LastName, Email: in.Email, Phone: in.Phone}
-	out, aerr := exec(s, ledger.CreateCustomer{Customer: cu})
-	if aerr != nil {
-		return ledger.Customer{}, aerr
-	}
-	c.audit("customer.create", "customer", out.ID, nil, viewCustomer(out))
-	return out, nil
+	return execAudited(c, ledger.CreateCustomer{Customer: cu}, "customer.create", "customer",
+		func(after ledger.Customer) (string, any, any) { return after.ID, nil, viewCustomer(after) })
 }
 
 func (s *Server) hCreateCustomer(c *call) (int, any, *apiError) {
@@ -183,13 +179,14 @@ func (s *Server) hSetKYC(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	cu, aerr := exec(s, ledger.SetKYC{CustomerID: before.ID, Status: in.Status})
+	cu, aerr := execAudited(c, ledger.SetKYC{CustomerID: before.ID, Status: in.Status}, "customer.kyc", "customer",
+		func(after ledger.Customer) (string, any, any) {
+			return before.ID, viewCustomer(before), viewCustomer(after)
+		})
 	if aerr != nil {
 		return 0, nil, aerr
 	}
-	after := viewCustomer(cu)
-	c.audit("customer.kyc", "customer", before.ID, viewCustomer(before), after)
-	return 200, after, nil
+	return 200, viewCustomer(cu), nil
 }
 
 func (s *Server) hCreateSession(c *call) (int, any, *apiError) {
@@ -230,13 +227,12 @@ func (s *Server) hCreateBalance(c *call) (int, any, *apiError) {
 	}
 	cust, _ := c.customerScope()
 	b := ledger.Balance{ID: "bal_" + randID(12), CustomerID: cust, Currency: in.Currency}
-	created, aerr := exec(s, ledger.CreateBalance{Balance: b})
+	created, aerr := execAudited(c, ledger.CreateBalance{Balance: b}, "balance.create", "balance",
+		func(after ledger.Balance) (string, any, any) { return after.ID, nil, viewBalance(after, nil) })
 	if aerr != nil {
 		return 0, nil, aerr
 	}
-	out := viewBalance(created, nil)
-	c.audit("balance.create", "balance", out.BalanceID, nil, out)
-	return 201, out, nil
+	return 201, viewBalance(created, nil), nil
 }
 
 func (s *Server) hListBalances(c *call) (int, any, *apiError) {

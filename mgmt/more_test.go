@@ -416,3 +416,46 @@ func TestPKIAndMutualTLS(t *testing.T) {
 		t.Fatalf("audit actor %s", r.body)
 	}
 }
+
+// Every change of the management API and its audit entry are one durable batch: one journal
+// commit per request, so no crash or write failure can leave a change without its entry.
+func TestChangesAndTheirAuditEntryAreOneCommit(t *testing.T) {
+	h := newHarness(t)
+	cust := h.customer(true)
+	bal := h.balance(cust, "EUR")
+	cid := h.card(cust, bal, "VIRTUAL")["cardId"].(string)
+	one := func(what string, f func()) {
+		t.Helper()
+		before := h.j.Commits()
+		f()
+		if n := h.j.Commits() - before; n != 1 {
+			t.Fatalf("%s: %d journal commits, want 1 (the change with its audit entry)", what, n)
+		}
+	}
+	var other string
+	one("customer.create", func() { other = h.customer(false) })
+	one("customer.kyc", func() {
+		expect(t, h.do("POST", "/secure/customers/"+other+"/kyc", `{"status":"VERIFIED"}`), 200)
+	})
+	one("balance.create", func() { h.balance(cust, "EUR") })
+	one("card.issue", func() { h.card(cust, bal, "VIRTUAL") })
+	one("card.limits", func() {
+		expect(t, h.do("PUT", "/secure/cards/"+cid+"/limits", `{"maxCountPerDay":3}`), 200)
+	})
+	one("card.lock", func() {
+		expect(t, h.do("POST", "/admin/cards/"+cid+"/lock", `{"reasonCode":3}`, bearerH(tokEmployee)...), 200)
+	})
+	rows, err := h.hist.Memory.Audits(0, 1000, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, r := range rows {
+		seen[r.Action] = true
+	}
+	for _, a := range []string{"customer.create", "customer.kyc", "balance.create", "card.issue", "card.limits", "card.lock"} {
+		if !seen[a] {
+			t.Errorf("no audit entry %s", a)
+		}
+	}
+}

@@ -36,6 +36,9 @@ type Gauges struct {
 	Overloaded      func() float64 // 96 answers because the engine queue was full
 	// ValueLogBytes is the size of the journal's value-log files (nil: not exported).
 	ValueLogBytes func() float64
+	// OpsByKind calls yield with the engine's applied operations per kind (the command kind's
+	// name, ledger.OpKind), for cardswitch_engine_ops_total (nil: not exported).
+	OpsByKind func(yield func(kind string, ops uint64))
 }
 
 // New registers every collector.
@@ -80,11 +83,30 @@ func New(g Gauges) *Metrics {
 		r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cardswitch_journal_value_log_bytes",
 			Help: "Bytes of the journal's value-log files (rows; collected every minute)."}, g.ValueLogBytes))
 	}
+	if g.OpsByKind != nil {
+		r.MustRegister(opsCollector{read: g.OpsByKind, desc: prometheus.NewDesc("cardswitch_engine_ops_total",
+			"Operations the engine applied, by command kind.", []string{"kind"}, nil)})
+	}
 	if g.Overloaded != nil {
 		r.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cardswitch_iso_overload_answers_total",
 			Help: "Requests answered 96 at once because the engine queue was full."}, g.Overloaded))
 	}
 	return m
+}
+
+// opsCollector exports the engine's own per-kind counters as they are when scraped (the engine
+// counts them on its goroutine; a CounterVec would add a labelled increment per operation).
+type opsCollector struct {
+	read func(yield func(kind string, ops uint64))
+	desc *prometheus.Desc
+}
+
+func (c opsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c opsCollector) Collect(ch chan<- prometheus.Metric) {
+	c.read(func(kind string, ops uint64) {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.CounterValue, float64(ops), kind)
+	})
 }
 
 // Answered implements dispatch.Observer.

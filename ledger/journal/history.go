@@ -83,31 +83,7 @@ func (j *Badger) EachAuth(f func(*ledger.Auth) bool) error {
 }
 
 func (j *Badger) scan(table, prefix string, f func(any) bool) error {
-	j.rmu.RLock()
-	defer j.rmu.RUnlock()
-	if j.db == nil {
-		return ErrClosed
-	}
-	return j.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix)})
-		defer it.Close()
-		var val []byte
-		for it.Rewind(); it.Valid(); it.Next() {
-			item := it.Item()
-			var err error
-			if val, err = item.ValueCopy(val[:0]); err != nil {
-				return fmt.Errorf("journal: read %s: %w", table, err)
-			}
-			row, err := j.decodeValue(table, item.Key(), val, nil)
-			if err != nil {
-				return err
-			}
-			if !f(row) {
-				return nil
-			}
-		}
-		return nil
-	})
+	return j.scanFrom(table, prefix, "", false, f)
 }
 
 // hasMarker reports whether the store keeps the time indexes for all its history.

@@ -52,6 +52,7 @@ type history struct {
 	mu       sync.Mutex
 	auths    map[string]*outcome // by ledger.OriginalKey
 	reversal map[string]string   // original key -> 39 of its reversal
+	locked   int                 // cards locked in the store after the last restart
 }
 
 func TestCrashSafety(t *testing.T) {
@@ -80,7 +81,7 @@ func TestCrashSafety(t *testing.T) {
 	if err := os.WriteFile(cfgPath, raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	pans := provision(t, cfg)
+	pans, lockPANs := provision(t, cfg)
 	h := &history{auths: map[string]*outcome{}, reversal: map[string]string{}}
 	killed := 0
 	for round := 0; round < kills; round++ {
@@ -105,6 +106,12 @@ func TestCrashSafety(t *testing.T) {
 				drive(ctx, isoAddr, h, pans, wrng, acquirer, w == 0)
 			}(w)
 		}
+		// One card of its own per run is locked by wrong CVC2 values while the others trade.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			guess(ctx, isoAddr, h, lockPANs[round], "9"+strconv.Itoa(round))
+		}()
 		time.Sleep(time.Duration(100+rng.Intn(400)) * time.Millisecond)
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
@@ -126,11 +133,15 @@ func TestCrashSafety(t *testing.T) {
 	}
 	t.Logf("%d SIGKILLs, %d authorizations sent, %d answered, %d reversals; books balanced after every restart",
 		killed, len(h.auths), answered, len(h.reversal))
+	if h.locked == 0 {
+		t.Error("no card was locked by wrong CVC2 values: the lock events went untested")
+	}
 	h.mu.Unlock()
 }
 
-// provision creates the cards offline, through the same engine and journal.
-func provision(t *testing.T, cfg *config.Config) []string {
+// provision creates the cards offline, through the same engine and journal: the traded cards,
+// and one card per run (with a CVC2) that the run locks by guessing its CVC2.
+func provision(t *testing.T, cfg *config.Config) (pans, lockPANs []string) {
 	key := config.Key(cfg.Security.DataKey)
 	j, err := journal.OpenBadger(journal.Options{Dir: filepath.Join(cfg.DataDir, "ledger"), DataKey: key})
 	if err != nil {
@@ -142,19 +153,24 @@ func provision(t *testing.T, cfg *config.Config) []string {
 	eng := engine.New(engine.Config{}, st, j, ledger.Env{PANHasher: hash}, nil, nil, nil)
 	eng.Start()
 	defer eng.Stop(context.Background())
-	var pans []string
-	for i := 0; i < cards; i++ {
+	for i := 0; i < cards+kills; i++ {
 		body := fmt.Sprintf("535110%09d", i+1)
 		d, _ := cardcrypto.LuhnCheckDigit(body)
 		p := body + string(d)
-		pans = append(pans, p)
+		cvc2 := ""
+		if i < cards {
+			pans = append(pans, p)
+		} else {
+			lockPANs = append(lockPANs, p)
+			cvc2 = "123"
+		}
 		id := strconv.Itoa(i)
 		res, err := engine.Do(context.Background(), eng, ledger.Provision{Items: []ledger.ProvisionItem{{
 			Customer:  ledger.Customer{ID: "cu" + id},
 			Balance:   ledger.Balance{ID: "ba" + id, CustomerID: "cu" + id, Currency: "EUR"},
 			FundMinor: loadMinor,
 			Card: ledger.Card{ID: "ca" + id, BalanceID: "ba" + id, Program: "demo-mc", Type: ledger.CardVirtual,
-				PANHash: hash(p), PAN: p, Last4: p[12:], ExpiryYYMM: "4912", PSN: "00"},
+				PANHash: hash(p), PAN: p, Last4: p[12:], ExpiryYYMM: "4912", PSN: "00", CVC2: cvc2},
 		}}})
 		if err != nil {
 			t.Fatal(err)
@@ -163,19 +179,43 @@ func provision(t *testing.T, cfg *config.Config) []string {
 			t.Fatalf("provisioning card %d: %+v", i, res)
 		}
 	}
-	return pans
+	return pans, lockPANs
 }
 
-// drive sends authorizations (and reversals of some approved ones) until ctx ends or the
-// connection breaks. Every answer is recorded before the next request on the connection.
-func drive(ctx context.Context, addr string, h *history, pans []string, rng *rand.Rand, acquirer string, retransmit bool) {
+// guess sends e-commerce authorizations with a wrong CVC2 on one card until it is declined as
+// locked, ctx ends or the connection breaks; the fifth wrong value locks the card, and its
+// card.state_changed event must be in the batch that locked it.
+func guess(ctx context.Context, addr string, h *history, pan, acquirer string) {
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		return
 	}
 	defer c.Close()
+	send := sender(c)
+	for n := int64(0); ctx.Err() == nil && n < 2*authz.CardDataTriesMax; n++ {
+		stan := fmt.Sprintf("%06d", n)
+		req := &authz.Request{MTI: "0100", PAN: pan, ProcessingCode: "000000", AmountMinor: 100, HasAmount: true,
+			F7: "1122" + stan, STAN: stan, AcquirerID: acquirer, RRN: fmt.Sprintf("%012d", n), CurrencyNum: "978",
+			POSEntryMode: "812", CVC2: "999"}
+		o := &outcome{req: req}
+		h.mu.Lock()
+		h.auths[ledger.OriginalKey("0100", req.STAN, req.F7, req.AcquirerID)] = o
+		h.mu.Unlock()
+		ans, ok := send(req)
+		if !ok {
+			return
+		}
+		h.mu.Lock()
+		o.answer = ans
+		h.mu.Unlock()
+		time.Sleep(10 * time.Millisecond) // spread the guesses over the run, so kills fall between them
+	}
+}
+
+// sender sends one request on c and returns field 39 of its answer (false: no answer).
+func sender(c net.Conn) func(r *authz.Request) (string, bool) {
 	br := bufio.NewReader(c)
-	send := func(r *authz.Request) (string, bool) {
+	return func(r *authz.Request) (string, bool) {
 		msg, err := codec.BuildRequest(r)
 		if err != nil {
 			panic(err)
@@ -194,6 +234,17 @@ func drive(ctx context.Context, addr string, h *history, pans []string, rng *ran
 		}
 		return resp.ResponseCode, true
 	}
+}
+
+// drive sends authorizations (and reversals of some approved ones) until ctx ends or the
+// connection breaks. Every answer is recorded before the next request on the connection.
+func drive(ctx context.Context, addr string, h *history, pans []string, rng *rand.Rand, acquirer string, retransmit bool) {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	send := sender(c)
 	if retransmit {
 		h.mu.Lock()
 		var pending []*outcome
@@ -363,8 +414,31 @@ func checkEvents(t *testing.T, j *journal.Badger, st *ledger.State, h *history, 
 	if len(byKey) != decided {
 		t.Errorf("round %d: %d authorization events, %d decided auth records", round, len(byKey), decided)
 	}
+	// Every lock has its card.state_changed event, and every lock event its locked card.
+	lockEvents := map[string]ledger.Event{}
+	for _, e := range events {
+		if e.Type == ledger.EventCardStateChanged && e.State == ledger.CardLocked {
+			if _, dup := lockEvents[e.CardID]; dup {
+				t.Errorf("round %d: card %s locked twice", round, e.CardID)
+			}
+			lockEvents[e.CardID] = e
+		}
+	}
+	locked := 0
+	for _, c := range st.CardsWhere(func(c *ledger.Card) bool { return c.State == ledger.CardLocked }) {
+		locked++
+		e, ok := lockEvents[c.ID]
+		if !ok || e.PreviousState != ledger.CardActive || e.LockReason != c.LockReason || e.Source != "authorization" {
+			t.Errorf("round %d: card %s is locked (reason %d) without its event (%+v)", round, c.ID, c.LockReason, e)
+		}
+	}
+	if locked != len(lockEvents) {
+		t.Errorf("round %d: %d lock events, %d locked cards", round, len(lockEvents), locked)
+	}
+	h.locked = locked
 	if round == kills-1 {
-		t.Logf("%d events in the store; %d approvals seen by clients, each with its event", len(events), approvals)
+		t.Logf("%d events in the store; %d approvals seen by clients and %d cards locked by wrong CVC2s, each with its event",
+			len(events), approvals, locked)
 	}
 }
 
