@@ -83,7 +83,7 @@ func (tx *Tx) completion(req *authz.Request, env *Env) authz.Response {
 			return authz.Response{Action: authz.OriginalNotFound}
 		}
 		if !found {
-			a = Auth{Key: okey, Kind: authz.KindAuthorization, CreatedAt: env.Now.UnixNano()}
+			a = Auth{Key: okey, Kind: authz.KindAuthorization, CreatedAtUnixNano: env.Now.UnixNano()}
 		}
 		a.CardID, a.BalanceID = r.card.ID, r.card.BalanceID
 		if p, ok := tx.partnerOf(r.card.Program, env); ok {
@@ -113,7 +113,7 @@ func (tx *Tx) reversal(req *authz.Request, env *Env) authz.Response {
 	a, found := tx.Auth(okey)
 	if !found {
 		tx.PutAuth(Auth{Key: okey, State: AuthReversedFirst, Kind: authz.KindReversal,
-			CreatedAt: env.Now.UnixNano()})
+			CreatedAtUnixNano: env.Now.UnixNano()})
 		if req.Kind == authz.KindReversalAdvice {
 			return authz.Response{Action: authz.Approved}
 		}

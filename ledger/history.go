@@ -50,9 +50,9 @@ type IndexRow struct {
 
 // IndexEntry names a record and its time (expiry or creation).
 type IndexEntry struct {
-	At   int64
-	Key  string
-	Auth bool // aging: an auth record; otherwise a reply (expiry entries are all auth records)
+	AtUnixNano int64
+	Key        string
+	Auth       bool // aging: an auth record; otherwise a reply (expiry entries are all auth records)
 }
 
 // indexKey orders index rows by time: 16 hex digits of at, then 16 of a sequence number that
@@ -194,13 +194,13 @@ func (s *State) loadCold(row any) {
 	switch r := row.(type) {
 	case *Auth:
 		c.auths.add(c.hash(r.Key))
-		if r.State == AuthOpen && r.HeldMinor != 0 && r.ExpiresAt > 0 {
-			c.legacyExpiry = append(c.legacyExpiry, IndexEntry{At: r.ExpiresAt, Key: r.Key, Auth: true})
+		if r.State == AuthOpen && r.HeldMinor != 0 && r.ExpiresAtUnixNano > 0 {
+			c.legacyExpiry = append(c.legacyExpiry, IndexEntry{AtUnixNano: r.ExpiresAtUnixNano, Key: r.Key, Auth: true})
 		}
-		c.legacyAging = append(c.legacyAging, IndexEntry{At: r.CreatedAt, Key: r.Key, Auth: true})
+		c.legacyAging = append(c.legacyAging, IndexEntry{AtUnixNano: r.CreatedAtUnixNano, Key: r.Key, Auth: true})
 	case *Reply:
 		c.replies.add(c.hash(r.Key))
-		c.legacyAging = append(c.legacyAging, IndexEntry{At: r.At, Key: r.Key})
+		c.legacyAging = append(c.legacyAging, IndexEntry{AtUnixNano: r.AtUnixNano, Key: r.Key})
 	}
 }
 
@@ -222,7 +222,7 @@ func (s *State) MigrationChanges() []Change {
 			n := min(len(t.entries), migrationRow)
 			row := &IndexRow{Entries: t.entries[:n:n]}
 			c.seq++
-			row.Key = indexKey(row.Entries[0].At, c.seq)
+			row.Key = indexKey(row.Entries[0].AtUnixNano, c.seq)
 			out = append(out, Change{Table: t.table, Key: row.Key, Row: row})
 			s.noteIndexRow(t.table, row)
 			t.entries = t.entries[n:]
@@ -248,7 +248,7 @@ func (s *State) noteIndexRow(table string, row *IndexRow) {
 
 // sortEntries puts entries in time order (a migration has millions, in key order).
 func sortEntries(es []IndexEntry) {
-	slices.SortStableFunc(es, func(a, b IndexEntry) int { return cmp.Compare(a.At, b.At) })
+	slices.SortStableFunc(es, func(a, b IndexEntry) int { return cmp.Compare(a.AtUnixNano, b.AtUnixNano) })
 }
 
 // coldBase is the committed side of a Tx's auth or reply overlay: the key set,

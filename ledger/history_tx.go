@@ -21,17 +21,17 @@ func (tx *Tx) prepareCold() {
 			continue
 		}
 		if !existed {
-			aging = append(aging, IndexEntry{At: a.CreatedAt, Key: k, Auth: true})
+			aging = append(aging, IndexEntry{AtUnixNano: a.CreatedAtUnixNano, Key: k, Auth: true})
 		}
 		// A rewrite that keeps the same open hold (a partial reversal) adds no second entry.
-		if a.State == AuthOpen && a.HeldMinor != 0 && a.ExpiresAt > 0 && !(existed && tx.authBase.heldAt[k] == a.ExpiresAt) {
-			expiries = append(expiries, IndexEntry{At: a.ExpiresAt, Key: k, Auth: true})
+		if a.State == AuthOpen && a.HeldMinor != 0 && a.ExpiresAtUnixNano > 0 && !(existed && tx.authBase.heldAt[k] == a.ExpiresAtUnixNano) {
+			expiries = append(expiries, IndexEntry{AtUnixNano: a.ExpiresAtUnixNano, Key: k, Auth: true})
 		}
 	}
 	for _, k := range tx.replies.order {
 		existed := tx.replyBase.existed(k)
 		if r := tx.replies.dirty[k]; r != nil && !existed {
-			aging = append(aging, IndexEntry{At: r.At, Key: k})
+			aging = append(aging, IndexEntry{AtUnixNano: r.AtUnixNano, Key: k})
 		}
 	}
 	for _, t := range []struct {
@@ -43,7 +43,7 @@ func (tx *Tx) prepareCold() {
 		}
 		sortEntries(t.entries)
 		c.seq++
-		row := &IndexRow{Key: indexKey(t.entries[0].At, c.seq), Entries: t.entries}
+		row := &IndexRow{Key: indexKey(t.entries[0].AtUnixNano, c.seq), Entries: t.entries}
 		tx.index = append(tx.index, Change{Table: t.table, Key: row.Key, Row: row})
 	}
 }
@@ -124,7 +124,7 @@ func (tx *Tx) dueCold(table string, due func(at int64) bool, max int) []IndexEnt
 		var rest []IndexEntry
 		for _, e := range row.Entries {
 			switch {
-			case !due(e.At):
+			case !due(e.AtUnixNano):
 				rest = append(rest, e)
 			case !seen[e.Key]:
 				seen[e.Key] = true
@@ -134,9 +134,9 @@ func (tx *Tx) dueCold(table string, due func(at int64) bool, max int) []IndexEnt
 		if len(rest) > 0 {
 			sortEntries(rest)
 			c.seq++
-			nr := &IndexRow{Key: indexKey(rest[0].At, c.seq), Entries: rest}
+			nr := &IndexRow{Key: indexKey(rest[0].AtUnixNano, c.seq), Entries: rest}
 			tx.index = append(tx.index, Change{Table: table, Key: nr.Key, Row: nr})
-			next = min(next, rest[0].At)
+			next = min(next, rest[0].AtUnixNano)
 		}
 	}
 	if !stopped && len(rows) == scanRows {

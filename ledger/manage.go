@@ -40,7 +40,7 @@ func (tx *Tx) CreateCustomer(c Customer, env *Env) (Customer, *Refusal) {
 		return Customer{}, refuse(Conflict, "CUSTOMER_EXISTS", "customer id in use")
 	}
 	c.KYC = KYCPending
-	c.CreatedAt = env.Now.UnixNano()
+	c.CreatedAtUnixNano = env.Now.UnixNano()
 	tx.PutCustomer(c)
 	return c, nil
 }
@@ -71,7 +71,7 @@ func (tx *Tx) CreateBalance(b Balance, env *Env) (Balance, *Refusal) {
 	if _, ok := CurrencyByAlpha(b.Currency); !ok {
 		return Balance{}, &Refusal{Kind: Invalid, Code: "UNKNOWN_CURRENCY", Message: "unknown currency", Field: "currency"}
 	}
-	b.Kind, b.State, b.CreatedAt = BalanceUser, BalanceActive, env.Now.UnixNano()
+	b.Kind, b.State, b.CreatedAtUnixNano = BalanceUser, BalanceActive, env.Now.UnixNano()
 	b.CurrentMinor, b.HeldMinor, b.LoadedMinor = 0, 0, 0
 	tx.PutBalance(b)
 	return b, nil
@@ -88,7 +88,7 @@ func (tx *Tx) CreatePartnerBalance(b Balance, env *Env) (Balance, *Refusal) {
 	if b.Kind == BalancePartnerDeposit {
 		b.CreditLimitMinor = 0
 	}
-	b.State, b.CreatedAt = BalanceActive, env.Now.UnixNano()
+	b.State, b.CreatedAtUnixNano = BalanceActive, env.Now.UnixNano()
 	tx.PutBalance(b)
 	return b, nil
 }
@@ -122,7 +122,7 @@ func (tx *Tx) Reload(balanceID string, amountMinor int64, idempotencyKey string,
 	b.LoadedMinor += amountMinor
 	tx.PutBalance(b)
 	if rkey != "" {
-		tx.PutReply(Reply{Key: rkey, ContentHash: uint64(amountMinor), At: env.Now.UnixNano(),
+		tx.PutReply(Reply{Key: rkey, ContentHash: uint64(amountMinor), AtUnixNano: env.Now.UnixNano(),
 			CurrentMinor: b.CurrentMinor, HeldMinor: b.HeldMinor})
 	}
 	return b, nil
@@ -149,7 +149,7 @@ func (tx *Tx) IssueCard(c Card, env *Env) (Card, *Refusal) {
 		return Card{}, refuse(Conflict, "PAN_IN_USE", "the PAN is in use")
 	}
 	c.CustomerID = b.CustomerID
-	c.CreatedAt = env.Now.UnixNano()
+	c.CreatedAtUnixNano = env.Now.UnixNano()
 	switch c.Type {
 	case CardVirtual, CardDigitalFirst:
 		c.State = CardActive
@@ -275,7 +275,7 @@ func (tx *Tx) AddToken(t Token, env *Env) (Token, *Refusal) {
 		return Token{}, &Refusal{Kind: Invalid, Code: "INVALID_STATE", Message: "unknown token state", Field: "state"}
 	}
 	t.State = state
-	t.CreatedAt = env.Now.UnixNano()
+	t.CreatedAtUnixNano = env.Now.UnixNano()
 	tx.PutToken(t)
 	return t, nil
 }

@@ -39,14 +39,14 @@ func TestMemoryPerRow(t *testing.T) {
 		cid, bid := fmt.Sprintf("prov-cus-%09d", i), fmt.Sprintf("prov-bal-%09d", i)
 		pan := fmt.Sprintf("53511%011d", i)
 		st.Load(ledger.PrepareLoad(&ledger.Customer{ID: cid, ExternalID: cid, FirstName: "Load",
-			LastName: "Test " + strconv.Itoa(i), KYC: ledger.KYCVerified, CreatedAt: int64(i)}))
+			LastName: "Test " + strconv.Itoa(i), KYC: ledger.KYCVerified, CreatedAtUnixNano: int64(i)}))
 		st.Load(ledger.PrepareLoad(&ledger.Balance{ID: bid, Kind: ledger.BalanceUser, CustomerID: cid,
 			Currency: "EUR", CurrentMinor: 100000, LoadedMinor: 100000, State: ledger.BalanceActive,
-			CreatedAt: int64(i)}))
+			CreatedAtUnixNano: int64(i)}))
 		st.Load(ledger.PrepareLoad(&ledger.Card{ID: fmt.Sprintf("prov-crd-%09d", i), BalanceID: bid,
 			CustomerID: cid, Program: "PROV-EUR", Type: ledger.CardVirtual, State: ledger.CardActive,
 			PANHash: fmt.Sprintf("%040x", uint64(i)*0x9e3779b97f4a7c15), PAN: pan, Last4: pan[12:],
-			ExpiryYYMM: "3012", PSN: "00", CVC2: "123", PVV: "4567", CreatedAt: int64(i)}))
+			ExpiryYYMM: "3012", PSN: "00", CVC2: "123", PVV: "4567", CreatedAtUnixNano: int64(i)}))
 	}
 	st.FinishLoad()
 	cards := heapAfterGC()

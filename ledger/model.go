@@ -15,14 +15,14 @@ const (
 
 // Customer is a cardholder. Its personal data is encrypted at rest by the journal.
 type Customer struct {
-	ID         string `json:"id"`
-	ExternalID string `json:"externalId"`
-	FirstName  string `json:"firstName"`
-	LastName   string `json:"lastName"`
-	Email      string `json:"email"`
-	Phone      string `json:"phone"`
-	KYC        string `json:"kyc"`
-	CreatedAt  int64  `json:"createdAt"` // unix nanoseconds
+	ID                string `json:"id"`
+	ExternalID        string `json:"externalId"`
+	FirstName         string `json:"firstName"`
+	LastName          string `json:"lastName"`
+	Email             string `json:"email"`
+	Phone             string `json:"phone"`
+	KYC               string `json:"kyc"`
+	CreatedAtUnixNano int64  `json:"createdAt"`
 }
 
 // Balance kinds: a customer's own balance, or a partner balance that also bounds what the users
@@ -45,18 +45,18 @@ const (
 // Balance holds money in one currency. Invariant: AvailableMinor = CurrentMinor - HeldMinor
 // (+ CreditLimitMinor for a partner credit balance).
 type Balance struct {
-	ID               string       `json:"id"`
-	Kind             string       `json:"kind"`
-	CustomerID       string       `json:"customerId,omitempty"`
-	Program          string       `json:"program,omitempty"` // partner balances: the program they fund
-	Currency         string       `json:"currency"`
-	CurrentMinor     int64        `json:"current"`
-	HeldMinor        int64        `json:"held"`
-	CreditLimitMinor int64        `json:"creditLimit,omitempty"`
-	LowMarkMinor     int64        `json:"lowMark,omitempty"` // low-balance notification threshold
-	State            BalanceState `json:"state"`
-	LoadedMinor      int64        `json:"loaded"` // sum of reloads: for the books
-	CreatedAt        int64        `json:"createdAt"`
+	ID                string       `json:"id"`
+	Kind              string       `json:"kind"`
+	CustomerID        string       `json:"customerId,omitempty"`
+	Program           string       `json:"program,omitempty"` // partner balances: the program they fund
+	Currency          string       `json:"currency"`
+	CurrentMinor      int64        `json:"current"`
+	HeldMinor         int64        `json:"held"`
+	CreditLimitMinor  int64        `json:"creditLimit,omitempty"`
+	LowMarkMinor      int64        `json:"lowMark,omitempty"` // low-balance notification threshold
+	State             BalanceState `json:"state"`
+	LoadedMinor       int64        `json:"loaded"` // sum of reloads: for the books
+	CreatedAtUnixNano int64        `json:"createdAt"`
 }
 
 // AvailableMinor is what can still be authorized against the balance.
@@ -97,13 +97,13 @@ type Card struct {
 	PVV        string           `json:"pvv,omitempty"`
 	PINTries   int              `json:"pinTries"`
 	// CardDataFails counts consecutive wrong CVC2/CVV/iCVV values (stored with PINTries).
-	CardDataFails int               `json:"cardDataFails,omitempty"`
-	HighestATC    int               `json:"highestAtc"`
-	Personalised  bool              `json:"personalised,omitempty"`
-	Limits        Limits            `json:"limits"`
-	Usage         Usage             `json:"usage"`
-	CreatedAt     int64             `json:"createdAt"`
-	Labels        map[string]string `json:"labels,omitempty"`
+	CardDataFails     int               `json:"cardDataFails,omitempty"`
+	HighestATC        int               `json:"highestAtc"`
+	Personalised      bool              `json:"personalised,omitempty"`
+	Limits            Limits            `json:"limits"`
+	Usage             Usage             `json:"usage"`
+	CreatedAtUnixNano int64             `json:"createdAt"`
+	Labels            map[string]string `json:"labels,omitempty"`
 }
 
 // Limits are optional per-card limits; zero means not set (contract §2: none by default).
@@ -119,7 +119,7 @@ func (l Limits) any() bool { return l.MaxCountPerDay != 0 || l.MaxAmountPerDay !
 // only while the card has a daily limit (count or amount): approvals before a daily limit is set
 // do not count towards it.
 type Usage struct {
-	Day         int64 `json:"day"` // days since the Unix epoch
+	UnixDay     int64 `json:"day"` // days since the Unix epoch
 	Count       int   `json:"count"`
 	AmountMinor int64 `json:"amount"`
 }
@@ -144,18 +144,18 @@ const (
 // Auth is what the ledger remembers of a money-moving original message, keyed by the part of
 // its key that field 90 can name (MTI, STAN, field 7, acquirer).
 type Auth struct {
-	Key         string           `json:"key"`
-	CardID      string           `json:"cardId,omitempty"`
-	BalanceID   string           `json:"balanceId,omitempty"`
-	PartnerID   string           `json:"partnerId,omitempty"`
-	Kind        authz.Kind       `json:"kind"`
-	State       AuthState        `json:"state"`
-	Action      authz.ActionCode `json:"action"`
-	AmountMinor int64            `json:"amount"`    // approved amount
-	HeldMinor   int64            `json:"held"`      // still held on the balance(s)
-	PostedMinor int64            `json:"posted"`    // net debit (negative: net credit) booked
-	ExpiresAt   int64            `json:"expiresAt"` // unix nanoseconds; 0: no hold
-	CreatedAt   int64            `json:"createdAt"`
+	Key               string           `json:"key"`
+	CardID            string           `json:"cardId,omitempty"`
+	BalanceID         string           `json:"balanceId,omitempty"`
+	PartnerID         string           `json:"partnerId,omitempty"`
+	Kind              authz.Kind       `json:"kind"`
+	State             AuthState        `json:"state"`
+	Action            authz.ActionCode `json:"action"`
+	AmountMinor       int64            `json:"amount"`    // approved amount
+	HeldMinor         int64            `json:"held"`      // still held on the balance(s)
+	PostedMinor       int64            `json:"posted"`    // net debit (negative: net credit) booked
+	ExpiresAtUnixNano int64            `json:"expiresAt"` // 0: no hold
+	CreatedAtUnixNano int64            `json:"createdAt"`
 	// Merchant is field 43 (name and location) and MCC field 18 of the original, for history.
 	Merchant string `json:"merchant,omitempty"`
 	MCC      string `json:"mcc,omitempty"`
@@ -174,7 +174,7 @@ type Reply struct {
 	Key         string         `json:"key"`
 	ContentHash uint64         `json:"hash"`
 	Response    authz.Response `json:"response"`
-	At          int64          `json:"at"`
+	AtUnixNano  int64          `json:"at"`
 	// The balance as a management request (reload) answered it.
 	CurrentMinor int64 `json:"current,omitempty"`
 	HeldMinor    int64 `json:"held,omitempty"`
@@ -192,17 +192,17 @@ const (
 // Token is a payment token (wallet or card-on-file) whose authorizations are decided on its
 // funding card. The token PAN is encrypted at rest; lookups go through PANHash.
 type Token struct {
-	ID             string           `json:"id"`
-	CardID         string           `json:"cardId"`
-	PANHash        string           `json:"panHash"`
-	PAN            string           `json:"pan"`
-	Last4          string           `json:"last4"`
-	ExpiryYYMM     string           `json:"expiry"`
-	PSN            string           `json:"psn"`
-	State          authz.TokenState `json:"state"`
-	Type           string           `json:"type"`
-	WalletProvider string           `json:"walletProvider,omitempty"`
-	AssuranceLevel int              `json:"assuranceLevel,omitempty"`
-	HighestATC     int              `json:"highestAtc"`
-	CreatedAt      int64            `json:"createdAt"`
+	ID                string           `json:"id"`
+	CardID            string           `json:"cardId"`
+	PANHash           string           `json:"panHash"`
+	PAN               string           `json:"pan"`
+	Last4             string           `json:"last4"`
+	ExpiryYYMM        string           `json:"expiry"`
+	PSN               string           `json:"psn"`
+	State             authz.TokenState `json:"state"`
+	Type              string           `json:"type"`
+	WalletProvider    string           `json:"walletProvider,omitempty"`
+	AssuranceLevel    int              `json:"assuranceLevel,omitempty"`
+	HighestATC        int              `json:"highestAtc"`
+	CreatedAtUnixNano int64            `json:"createdAt"`
 }

@@ -155,7 +155,7 @@ func (b *coldBase[T]) read(key string) error {
 	}
 	b.loaded[key] = v
 	if a, isAuth := any(&v).(*Auth); isAuth && a.State == AuthOpen && a.HeldMinor != 0 {
-		b.heldAt[key] = a.ExpiresAt
+		b.heldAt[key] = a.ExpiresAtUnixNano
 	}
 	return nil
 }
@@ -229,7 +229,7 @@ func (tx *Tx) loadDue(table string, due func(at int64) bool, max int) error {
 				break
 			}
 			for _, e := range row.Entries {
-				if !due(e.At) || seen[e.Key] {
+				if !due(e.AtUnixNano) || seen[e.Key] {
 					continue
 				}
 				seen[e.Key] = true

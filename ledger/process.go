@@ -129,7 +129,7 @@ func (tx *Tx) Process(req *authz.Request, env *Env) authz.Response {
 	default:
 		return authz.Response{Action: authz.FormatError}
 	}
-	tx.PutReply(Reply{Key: key, ContentHash: hash, Response: resp, At: env.Now.UnixNano()})
+	tx.PutReply(Reply{Key: key, ContentHash: hash, Response: resp, AtUnixNano: env.Now.UnixNano()})
 	if env.AuthorizationEvents {
 		tx.emitDecided(req, resp, env)
 	}
@@ -209,7 +209,7 @@ func (tx *Tx) original(req *authz.Request, env *Env, okey string) (resp authz.Re
 	if r.ok && r.token == nil && cardPresent(req) {
 		r.card = tx.plasticOf(r.card)
 	}
-	auth := Auth{Key: okey, Kind: req.Kind, CreatedAt: env.Now.UnixNano(), AmountMinor: req.AmountMinor,
+	auth := Auth{Key: okey, Kind: req.Kind, CreatedAtUnixNano: env.Now.UnixNano(), AmountMinor: req.AmountMinor,
 		Merchant: req.MerchantName, MCC: req.MCC}
 	if r.ok {
 		auth.CardID, auth.BalanceID = r.card.ID, r.card.BalanceID
@@ -297,7 +297,7 @@ func (tx *Tx) gather(req *authz.Request, env *Env, r *resolved, g *gathered) {
 			g.partnerID = p.PartnerBalanceID
 		}
 	}
-	if day := now.Unix() / 86400; c.Usage.Day == day {
+	if day := now.Unix() / 86400; c.Usage.UnixDay == day {
 		in.CountToday, in.AmountTodayMinor = c.Usage.Count, c.Usage.AmountMinor
 	}
 	in.MaxAmountMinor, in.MaxCountPerDay, in.MaxAmountPerDay = c.Limits.MaxAmountMinor, c.Limits.MaxCountPerDay, c.Limits.MaxAmountPerDay
@@ -364,7 +364,7 @@ func (g *gathered) hold(auth *Auth, amountMinor int64, env *Env) {
 		g.partner.HeldMinor += amountMinor
 	}
 	auth.State, auth.HeldMinor = AuthOpen, amountMinor
-	auth.ExpiresAt = env.Now.Add(env.holdTTL()).UnixNano()
+	auth.ExpiresAtUnixNano = env.Now.Add(env.holdTTL()).UnixNano()
 }
 
 // post moves money at once: a financial message debits (debitMinor > 0), a refund credits.
@@ -385,8 +385,8 @@ func (tx *Tx) countUsage(card Card, amountMinor int64, now time.Time) {
 	}
 	cur, _ := tx.Card(card.ID)
 	day := now.Unix() / 86400
-	if cur.Usage.Day != day {
-		cur.Usage = Usage{Day: day}
+	if cur.Usage.UnixDay != day {
+		cur.Usage = Usage{UnixDay: day}
 	}
 	cur.Usage.Count++
 	cur.Usage.AmountMinor += amountMinor
@@ -461,7 +461,7 @@ func (tx *Tx) advice(req *authz.Request, env *Env, r resolved, auth Auth) authz.
 		auth.PartnerID = p.ID
 	}
 	auth.State, auth.HeldMinor = AuthOpen, req.AmountMinor
-	auth.ExpiresAt = env.Now.Add(env.holdTTL()).UnixNano()
+	auth.ExpiresAtUnixNano = env.Now.Add(env.holdTTL()).UnixNano()
 	tx.PutAuth(auth)
 	return authz.Response{Action: authz.Approved}
 }

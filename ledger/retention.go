@@ -30,13 +30,13 @@ func (tx *Tx) Prune(cutoffNanos int64, max int) int {
 	n := 0
 	for _, e := range tx.dueCold(TableAging, func(at int64) bool { return at < cutoffNanos }, max) {
 		if e.Auth {
-			if a, ok := tx.Auth(e.Key); ok && a.CreatedAt == e.At && forgettable(&a) {
+			if a, ok := tx.Auth(e.Key); ok && a.CreatedAtUnixNano == e.AtUnixNano && forgettable(&a) {
 				tx.DeleteAuth(e.Key)
 				n++
 			}
 			continue
 		}
-		if r, ok := tx.Reply(e.Key); ok && r.At == e.At {
+		if r, ok := tx.Reply(e.Key); ok && r.AtUnixNano == e.AtUnixNano {
 			tx.DeleteReply(e.Key)
 			n++
 		}

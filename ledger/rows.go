@@ -51,7 +51,7 @@ func newCustomerTable() *customerTable {
 func (t *customerTable) encode(c *Customer) []byte {
 	e := t.Scratch()
 	e.U16(rowstore.Sym(c.KYC))
-	e.I64(c.CreatedAt)
+	e.I64(c.CreatedAtUnixNano)
 	e.Str(c.ID)
 	rowstore.Suffix(e, c.ExternalID, c.ID) // provisioned customers use their id as external id
 	e.Str(c.FirstName)
@@ -63,7 +63,7 @@ func (t *customerTable) encode(c *Customer) []byte {
 
 func (t *customerTable) decode(row uint32) Customer {
 	d := rowstore.NewDec(t.Rec(row), 0)
-	c := Customer{KYC: rowstore.SymName(d.U16()), CreatedAt: d.I64()}
+	c := Customer{KYC: rowstore.SymName(d.U16()), CreatedAtUnixNano: d.I64()}
 	c.ID = d.Str()
 	c.ExternalID = rowstore.SuffixField(&d, c.ID)
 	c.FirstName, c.LastName, c.Email, c.Phone = d.Str(), d.Str(), d.Str(), d.Str()
@@ -142,7 +142,7 @@ func (t *balanceTable) header(b *Balance) *rowstore.Enc {
 	e.I64(b.CreditLimitMinor)
 	e.I64(b.LowMarkMinor)
 	e.I64(b.LoadedMinor)
-	e.I64(b.CreatedAt)
+	e.I64(b.CreatedAtUnixNano)
 	return e
 }
 
@@ -150,7 +150,7 @@ func (t *balanceTable) decode(row uint32) Balance {
 	d := rowstore.NewDec(t.Rec(row), 0)
 	b := Balance{Kind: rowstore.SymName(d.U16()), Program: rowstore.SymName(d.U16()), Currency: rowstore.SymName(d.U16()),
 		State: BalanceState(rowstore.SymName(d.U16())), CurrentMinor: d.I64(), HeldMinor: d.I64(), CreditLimitMinor: d.I64(),
-		LowMarkMinor: d.I64(), LoadedMinor: d.I64(), CreatedAt: d.I64()}
+		LowMarkMinor: d.I64(), LoadedMinor: d.I64(), CreatedAtUnixNano: d.I64()}
 	b.ID = d.Str()
 	b.CustomerID = t.refs.customerField(&d)
 	return b
@@ -262,7 +262,7 @@ func (t *cardTable) headerOf(c *Card) *rowstore.Enc {
 	e.U8(uint8(min(max(c.CardDataFails, 0), 255)))
 	e.U32(uint32(int32(c.PINTries)))
 	e.U32(uint32(int32(c.HighestATC)))
-	e.I64(c.CreatedAt)
+	e.I64(c.CreatedAtUnixNano)
 	return e
 }
 
@@ -301,7 +301,7 @@ func (t *cardTable) decode(row uint32) Card {
 	c.CardDataFails = int(d.U8())
 	c.PINTries = int(int32(d.U32()))
 	c.HighestATC = int(int32(d.U32()))
-	c.CreatedAt = d.I64()
+	c.CreatedAtUnixNano = d.I64()
 	c.ID = d.Str()
 	c.BalanceID = t.refs.balanceField(&d)
 	c.CustomerID = t.refs.customerField(&d)
@@ -500,7 +500,7 @@ func (t *tokenTable) encode(k *Token) []byte {
 	e.U16(rowstore.Sym(k.Type))
 	e.I64(int64(k.AssuranceLevel))
 	e.I64(int64(k.HighestATC))
-	e.I64(k.CreatedAt)
+	e.I64(k.CreatedAtUnixNano)
 	e.Str(k.ID)
 	t.refs.card(e, k.CardID)
 	e.Str(k.PANHash)
@@ -515,7 +515,7 @@ func (t *tokenTable) encode(k *Token) []byte {
 func (t *tokenTable) decode(row uint32) Token {
 	d := rowstore.NewDec(t.Rec(row), 0)
 	k := Token{State: authz.TokenState(rowstore.SymName(d.U16())), Type: rowstore.SymName(d.U16()), AssuranceLevel: int(d.I64()),
-		HighestATC: int(d.I64()), CreatedAt: d.I64()}
+		HighestATC: int(d.I64()), CreatedAtUnixNano: d.I64()}
 	k.ID = d.Str()
 	k.CardID = t.refs.cardField(&d)
 	k.PANHash = d.Str()

@@ -16,7 +16,7 @@ func testCard(i int, balanceID string) Card {
 	return Card{ID: fmt.Sprintf("crd-%09d", i), BalanceID: balanceID, CustomerID: "cus-1",
 		Program: "PROG", Type: CardVirtual, State: CardActive, PANHash: fmt.Sprintf("%040x", i),
 		PAN: pan, Last4: pan[12:], ExpiryYYMM: "3012", PSN: "00", CVC2: "123", PVV: "4567",
-		CreatedAt: int64(i)}
+		CreatedAtUnixNano: int64(i)}
 }
 
 // noHistory is a History without records, for tests of the tables a State keeps in memory.
@@ -108,21 +108,21 @@ func TestRowsRoundTrip(t *testing.T) {
 	s := NewState(noHistory{})
 	loadCustomerAndBalance(s, "bal-1")
 	cu := Customer{ID: "cus-2", ExternalID: "2", FirstName: "Ana", LastName: "Lopez", Email: "a@example.org",
-		Phone: "+34 600", KYC: KYCRejected, CreatedAt: 5}
+		Phone: "+34 600", KYC: KYCRejected, CreatedAtUnixNano: 5}
 	cu2 := Customer{ID: "cus-3", ExternalID: "partner-9", KYC: KYCPending}
 	b := Balance{ID: "p-1", Kind: BalancePartnerCredit, Program: "PROG", Currency: "GBP", CurrentMinor: -3,
-		HeldMinor: 4, CreditLimitMinor: 5, LowMarkMinor: 6, State: BalanceClosed, LoadedMinor: 7, CreatedAt: 8}
+		HeldMinor: 4, CreditLimitMinor: 5, LowMarkMinor: 6, State: BalanceClosed, LoadedMinor: 7, CreatedAtUnixNano: 8}
 	c1 := testCard(1, "bal-1")
 	c1.Labels = map[string]string{"b": "2", "a": "1"}
 	c1.Limits = Limits{MaxAmountMinor: 1, MaxCountPerDay: 2, MaxAmountPerDay: 3}
-	c1.Usage = Usage{Day: 4, Count: 5, AmountMinor: 6}
+	c1.Usage = Usage{UnixDay: 4, Count: 5, AmountMinor: 6}
 	c1.State, c1.LockReason, c1.Personalised, c1.PINTries, c1.CardDataFails, c1.HighestATC =
 		CardLocked, authz.LockReason(6), true, 3, 2, 65535
 	c2 := testCard(2, "no-such-balance") // named as a string: its balance is not there
 	c2.Last4, c2.Labels, c2.CustomerID = "0000", map[string]string{}, ""
 	tok := Token{ID: "tok-1", CardID: c1.ID, PANHash: "th", PAN: "4000123412341234", Last4: "1234",
 		ExpiryYYMM: "2801", PSN: "01", State: authz.TokenActive, Type: TokenHCE, WalletProvider: "W",
-		AssuranceLevel: 3, HighestATC: 9, CreatedAt: 10}
+		AssuranceLevel: 3, HighestATC: 9, CreatedAtUnixNano: 10}
 	s.Load(&cu)
 	s.Load(&cu2)
 	s.Load(&b)
@@ -197,7 +197,7 @@ func TestCardRefersToBalanceRow(t *testing.T) {
 func TestRecoveryRestoresIssueOrder(t *testing.T) {
 	cards := []Card{testCard(1, "bal-1"), testCard(2, "bal-1"), testCard(3, "bal-1"), testCard(4, "bal-2")}
 	cards[1].Type, cards[1].PANHash, cards[1].PAN = CardDigitalFirst, cards[0].PANHash, cards[0].PAN // a copy of card 1
-	cards[1].CreatedAt = cards[0].CreatedAt                                                          // same instant: ordered by id
+	cards[1].CreatedAtUnixNano = cards[0].CreatedAtUnixNano                                          // same instant: ordered by id
 	want := []string{cards[0].ID, cards[1].ID, cards[2].ID}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for range 20 {

@@ -309,7 +309,7 @@ func (tx *Tx) DueExpiries(nowNanos int64, max int) []string {
 	for _, e := range tx.dueCold(TableExpiry, func(at int64) bool { return at <= nowNanos }, max) {
 		// Only a hold still open with this expiry: one captured, reversed or given a new
 		// expiry since is skipped (its new expiry has an entry of its own).
-		if a, ok := tx.Auth(e.Key); ok && a.State == AuthOpen && a.HeldMinor != 0 && a.ExpiresAt == e.At {
+		if a, ok := tx.Auth(e.Key); ok && a.State == AuthOpen && a.HeldMinor != 0 && a.ExpiresAtUnixNano == e.AtUnixNano {
 			keys = append(keys, e.Key)
 		}
 	}

@@ -34,7 +34,7 @@ type historyItem struct {
 
 // historyCursor is opaque to clients: base64url of "<createdAt nanos>|<key>" of the last item.
 func encodeCursor(a *ledger.Auth) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(a.CreatedAt, 10) + "|" + a.Key))
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(a.CreatedAtUnixNano, 10) + "|" + a.Key))
 }
 
 func decodeCursor(s string) (int64, string, bool) {
@@ -72,15 +72,15 @@ func (s *Server) history(c *call, keep func(*ledger.Auth) bool) (int, any, *apiE
 			return false
 		}
 		// Strictly older than the cursor in (createdAt desc, key desc) order.
-		return !hasCursor || a.CreatedAt < afterTS || (a.CreatedAt == afterTS && a.Key < afterKey)
+		return !hasCursor || a.CreatedAtUnixNano < afterTS || (a.CreatedAtUnixNano == afterTS && a.Key < afterKey)
 	})
 	if rerr != nil {
 		s.log.Error("transaction history: journal read failed", "err", rerr)
 		return 0, nil, errUnavailable
 	}
 	sort.Slice(auths, func(i, j int) bool {
-		if auths[i].CreatedAt != auths[j].CreatedAt {
-			return auths[i].CreatedAt > auths[j].CreatedAt
+		if auths[i].CreatedAtUnixNano != auths[j].CreatedAtUnixNano {
+			return auths[i].CreatedAtUnixNano > auths[j].CreatedAtUnixNano
 		}
 		return auths[i].Key > auths[j].Key
 	})
@@ -103,7 +103,7 @@ func (s *Server) history(c *call, keep func(*ledger.Auth) bool) (int, any, *apiE
 			CardID: a.CardID, BalanceID: a.BalanceID, MTI: mti, Type: a.Kind.String(), State: string(a.State),
 			ActionCode: a.Action.String(), Amount: formatAmount(a.AmountMinor, currency),
 			Held: formatAmount(a.HeldMinor, currency), Posted: formatAmount(a.PostedMinor, currency),
-			Currency: currency, CreatedAt: nanosRFC3339(a.CreatedAt)}
+			Currency: currency, CreatedAt: nanosRFC3339(a.CreatedAtUnixNano)}
 		if card.PAN != "" {
 			it.MaskedPAN = tokenvault.Mask(card.PAN)
 		}

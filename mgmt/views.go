@@ -24,7 +24,7 @@ type customerView struct {
 
 func viewCustomer(c ledger.Customer) customerView {
 	return customerView{CustomerID: c.ID, ExternalID: c.ExternalID, FirstName: c.FirstName, LastName: c.LastName,
-		Email: c.Email, Phone: c.Phone, KYCStatus: c.KYC, CreatedAt: nanosRFC3339(c.CreatedAt)}
+		Email: c.Email, Phone: c.Phone, KYCStatus: c.KYC, CreatedAt: nanosRFC3339(c.CreatedAtUnixNano)}
 }
 
 type balanceView struct {
@@ -127,7 +127,7 @@ func viewToken(t ledger.Token) tokenView {
 	m, y := splitExpiry(t.ExpiryYYMM)
 	return tokenView{TokenID: t.ID, CardID: t.CardID, Type: t.Type, State: string(t.State), Last4: t.Last4,
 		ExpiryMonth: m, ExpiryYear: y, PANSequenceNumber: t.PSN, WalletProvider: t.WalletProvider,
-		AssuranceLevel: t.AssuranceLevel, CreatedAt: nanosRFC3339(t.CreatedAt)}
+		AssuranceLevel: t.AssuranceLevel, CreatedAt: nanosRFC3339(t.CreatedAtUnixNano)}
 }
 
 type limitsView struct {
@@ -167,6 +167,6 @@ func (s *Server) balancesOfCustomer(customerID string) []ledger.Balance {
 			out = append(out, b)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAt < out[j].CreatedAt })
+	sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAtUnixNano < out[j].CreatedAtUnixNano })
 	return out
 }

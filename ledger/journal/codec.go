@@ -51,7 +51,7 @@ func encodeRow(dst []byte, row any) ([]byte, error) {
 		e.str(r.Email)
 		e.str(r.Phone)
 		e.str(r.KYC)
-		e.i64(r.CreatedAt)
+		e.i64(r.CreatedAtUnixNano)
 	case *ledger.Balance:
 		e.str(r.ID)
 		e.str(r.Kind)
@@ -64,7 +64,7 @@ func encodeRow(dst []byte, row any) ([]byte, error) {
 		e.i64(r.LowMarkMinor)
 		e.str(string(r.State))
 		e.i64(r.LoadedMinor)
-		e.i64(r.CreatedAt)
+		e.i64(r.CreatedAtUnixNano)
 	case *ledger.Card:
 		e.str(r.ID)
 		e.str(r.BalanceID)
@@ -88,10 +88,10 @@ func encodeRow(dst []byte, row any) ([]byte, error) {
 		e.i64(r.Limits.MaxAmountMinor)
 		e.i64(int64(r.Limits.MaxCountPerDay))
 		e.i64(r.Limits.MaxAmountPerDay)
-		e.i64(r.Usage.Day)
+		e.i64(r.Usage.UnixDay)
 		e.i64(int64(r.Usage.Count))
 		e.i64(r.Usage.AmountMinor)
-		e.i64(r.CreatedAt)
+		e.i64(r.CreatedAtUnixNano)
 		e.u64(uint64(len(r.Labels)))
 		for k, v := range r.Labels { // order is irrelevant: decoded into a map
 			e.str(k)
@@ -110,7 +110,7 @@ func encodeRow(dst []byte, row any) ([]byte, error) {
 		e.str(r.WalletProvider)
 		e.i64(int64(r.AssuranceLevel))
 		e.i64(int64(r.HighestATC))
-		e.i64(r.CreatedAt)
+		e.i64(r.CreatedAtUnixNano)
 	case *ledger.Auth:
 		e.str(r.Key)
 		e.str(r.CardID)
@@ -122,8 +122,8 @@ func encodeRow(dst []byte, row any) ([]byte, error) {
 		e.i64(r.AmountMinor)
 		e.i64(r.HeldMinor)
 		e.i64(r.PostedMinor)
-		e.i64(r.ExpiresAt)
-		e.i64(r.CreatedAt)
+		e.i64(r.ExpiresAtUnixNano)
+		e.i64(r.CreatedAtUnixNano)
 		// Added after the first binary rows: decoded only when present.
 		e.str(r.Merchant)
 		e.str(r.MCC)
@@ -136,14 +136,14 @@ func encodeRow(dst []byte, row any) ([]byte, error) {
 		e.str(r.Key)
 		e.u64(r.ContentHash)
 		encodeResponse(&e, &r.Response)
-		e.i64(r.At)
+		e.i64(r.AtUnixNano)
 		e.i64(r.CurrentMinor)
 		e.i64(r.HeldMinor)
 	case *ledger.IndexRow:
 		e.str(r.Key)
 		e.u64(uint64(len(r.Entries)))
 		for _, x := range r.Entries {
-			e.i64(x.At)
+			e.i64(x.AtUnixNano)
 			e.str(x.Key)
 			e.bool(x.Auth)
 		}
@@ -345,7 +345,7 @@ func decodeRow(table string, b []byte, in *interner) (any, error) {
 		r.Email = d.str()
 		r.Phone = d.str()
 		r.KYC = d.sym()
-		r.CreatedAt = d.i64()
+		r.CreatedAtUnixNano = d.i64()
 		row = r
 	case "balance":
 		r := &ledger.Balance{}
@@ -360,7 +360,7 @@ func decodeRow(table string, b []byte, in *interner) (any, error) {
 		r.LowMarkMinor = d.i64()
 		r.State = ledger.BalanceState(d.sym())
 		r.LoadedMinor = d.i64()
-		r.CreatedAt = d.i64()
+		r.CreatedAtUnixNano = d.i64()
 		row = r
 	case "card":
 		r := &ledger.Card{}
@@ -385,10 +385,10 @@ func decodeRow(table string, b []byte, in *interner) (any, error) {
 		r.Limits.MaxAmountMinor = d.i64()
 		r.Limits.MaxCountPerDay = d.int()
 		r.Limits.MaxAmountPerDay = d.i64()
-		r.Usage.Day = d.i64()
+		r.Usage.UnixDay = d.i64()
 		r.Usage.Count = d.int()
 		r.Usage.AmountMinor = d.i64()
-		r.CreatedAt = d.i64()
+		r.CreatedAtUnixNano = d.i64()
 		if n := d.uvarint(); n > 0 && d.err == nil {
 			if n > uint64(len(d.b)-d.pos) {
 				return nil, errShortRow
@@ -414,7 +414,7 @@ func decodeRow(table string, b []byte, in *interner) (any, error) {
 		r.WalletProvider = d.sym()
 		r.AssuranceLevel = d.int()
 		r.HighestATC = d.int()
-		r.CreatedAt = d.i64()
+		r.CreatedAtUnixNano = d.i64()
 		row = r
 	case "auth":
 		r := &ledger.Auth{}
@@ -428,8 +428,8 @@ func decodeRow(table string, b []byte, in *interner) (any, error) {
 		r.AmountMinor = d.i64()
 		r.HeldMinor = d.i64()
 		r.PostedMinor = d.i64()
-		r.ExpiresAt = d.i64()
-		r.CreatedAt = d.i64()
+		r.ExpiresAtUnixNano = d.i64()
+		r.CreatedAtUnixNano = d.i64()
 		if d.pos < len(d.b) {
 			r.Merchant = d.str()
 			r.MCC = d.sym()
@@ -446,7 +446,7 @@ func decodeRow(table string, b []byte, in *interner) (any, error) {
 		r.Key = d.str()
 		r.ContentHash = d.uvarint()
 		d.response(&r.Response)
-		r.At = d.i64()
+		r.AtUnixNano = d.i64()
 		r.CurrentMinor = d.i64()
 		r.HeldMinor = d.i64()
 		row = r
@@ -459,7 +459,7 @@ func decodeRow(table string, b []byte, in *interner) (any, error) {
 			}
 			r.Entries = make([]ledger.IndexEntry, 0, n)
 			for range n {
-				r.Entries = append(r.Entries, ledger.IndexEntry{At: d.i64(), Key: d.str(), Auth: d.bool()})
+				r.Entries = append(r.Entries, ledger.IndexEntry{AtUnixNano: d.i64(), Key: d.str(), Auth: d.bool()})
 			}
 		}
 		row = r

@@ -81,7 +81,7 @@ func TestStoreWithRowsInTheTreeStillLoads(t *testing.T) {
 	open := opener(t, -1)
 	balance := func(id string, current int64) ledger.Change {
 		return ledger.Change{Table: "balance", Key: id, Row: &ledger.Balance{ID: id, Kind: "customer",
-			Currency: "EUR", CurrentMinor: current, State: "active", CreatedAt: 1}}
+			Currency: "EUR", CurrentMinor: current, State: "active", CreatedAtUnixNano: 1}}
 	}
 	valueThreshold = 1 << 20 // Badger's default: the rows stay in the tree
 	j := open()
@@ -125,7 +125,7 @@ func rewriteBalances(t *testing.T, j *Badger, n, rounds int) map[string]int64 {
 		for i := range n {
 			id := fmt.Sprintf("bal-%04d", i)
 			b := &ledger.Balance{ID: id, Kind: "customer", CustomerID: "cust-" + id, Currency: "EUR",
-				CurrentMinor: int64(round*1000 + i), State: "active", CreatedAt: 1}
+				CurrentMinor: int64(round*1000 + i), State: "active", CreatedAtUnixNano: 1}
 			last[id] = b.CurrentMinor
 			batch = append(batch, ledger.Change{Table: "balance", Key: id, Row: b})
 		}
