@@ -249,6 +249,9 @@ func (a *App) start() error {
 	a.engine = engine.New(ecfg, st, a.journal, env, time.Now, log, a.metrics)
 	a.engine.Start()
 	a.hooks.Start()
+	if err := importLegacyOutbox(a.engine, filepath.Join(cfg.DataDir, "mgmt"), log); err != nil {
+		return err
+	}
 
 	h, err := mgmt.New(mgmt.Deps{Config: mgmtConfig(cfg), Engine: a.engine, PANHash: env.PANHasher,
 		Logger: log, Ready: a.ready.Load, Clock: time.Now, Events: a.events, Webhooks: a.hooks,

@@ -48,7 +48,8 @@ const (
 	OpSetCardLimits
 	OpAddToken
 	OpSetTokenState
-	OpAudit // an audit entry written in a batch of its own (management API)
+	OpAudit        // an audit entry written in a batch of its own (management API)
+	OpImportEvents // events of an earlier version's webhook outbox (events.go)
 
 	// NumOpKinds is the number of kinds: OpKind values are below it.
 	NumOpKinds
@@ -63,6 +64,7 @@ var opKindNames = [NumOpKinds]string{
 	OpRemoveCard: "remove_card", OpPersonaliseCard: "personalise_card", OpReplaceCVC2: "replace_cvc2",
 	OpSetPVV: "set_pvv", OpSetCardLimits: "set_card_limits", OpAddToken: "add_token",
 	OpSetTokenState: "set_token_state", OpAudit: "audit",
+	OpImportEvents: "import_events",
 }
 
 func (k OpKind) String() string {

@@ -27,6 +27,10 @@ const (
 	EventAuthorizationDecided EventType = 1 // a money message decided
 	EventCardStateChanged     EventType = 2 // a card's state or lock reason changed
 	EventBalanceLow           EventType = 3 // a balance went under its low-balance threshold
+	// EventImported is an event an earlier version's webhook outbox had recorded and not yet
+	// delivered when the switch was upgraded: Payload is its envelope as that version made it
+	// (id, type, createdAt, data), delivered as it was so receivers recognise its id.
+	EventImported EventType = 4
 )
 
 // String is the event type's name on the wire.
@@ -38,6 +42,8 @@ func (t EventType) String() string {
 		return "card.state_changed"
 	case EventBalanceLow:
 		return "balance.low"
+	case EventImported:
+		return "imported"
 	}
 	return "unknown"
 }
@@ -73,6 +79,9 @@ type Event struct {
 	Program        string
 	AvailableMinor int64
 	ThresholdMinor int64
+
+	// imported: the envelope of an earlier version's event (JSON)
+	Payload []byte
 }
 
 // AuditRecord is one management change: who, through which channel, what, and the resource before
@@ -183,6 +192,22 @@ func (tx *Tx) emitDecided(req *authz.Request, resp authz.Response, env *Env) {
 		e.Currency = b.Currency
 	}
 	tx.emit(e)
+}
+
+// ImportEvents records the envelopes of events an earlier version's webhook outbox had not
+// delivered (EventImported), so that delivery goes on from the journal. Importing the same
+// envelope twice (a crash before the old file was set aside) delivers it twice with the same id:
+// delivery is at least once.
+type ImportEvents struct{ Payloads [][]byte }
+
+func (ImportEvents) Kind() OpKind { return OpImportEvents }
+func (ImportEvents) Keys(*Keys)   {}
+
+func (c ImportEvents) Apply(tx *Tx, _ *Env) int {
+	for _, p := range c.Payloads {
+		tx.emit(Event{Type: EventImported, Payload: p})
+	}
+	return len(c.Payloads)
 }
 
 // EmitCardState records card.state_changed when a card's state or lock reason differs between

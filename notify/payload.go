@@ -19,6 +19,9 @@ func eventID(e *ledger.Event) string {
 // envelope turns a recorded event into what is delivered: the data fields of docs/api.md,
 // "Events", exactly as the management API names and formats them.
 func envelope(e *ledger.Event) Event {
+	if e.Type == ledger.EventImported {
+		return imported(e)
+	}
 	var data map[string]any
 	switch e.Type {
 	case ledger.EventAuthorizationDecided:

@@ -170,6 +170,7 @@ func encodeRow(dst []byte, row any) ([]byte, error) {
 		e.str(r.Program)
 		e.i64(r.AvailableMinor)
 		e.i64(r.ThresholdMinor)
+		e.bytes(r.Payload)
 	case *ledger.AuditRecord:
 		e.u64(r.Seq)
 		e.i64(r.AtUnixNano)
@@ -487,6 +488,11 @@ func decodeRow(table string, b []byte, in *interner) (any, error) {
 		r.Program = d.sym()
 		r.AvailableMinor = d.i64()
 		r.ThresholdMinor = d.i64()
+		if d.pos < len(d.b) { // the last field, absent from the first event rows written
+			if b := d.raw(); len(b) > 0 {
+				r.Payload = append([]byte(nil), b...)
+			}
+		}
 		row = r
 	case ledger.TableAudit:
 		r := &ledger.AuditRecord{}
