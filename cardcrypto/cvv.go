@@ -27,10 +27,10 @@ func cvv(out []byte, cvk []byte, pan, expiry, serviceCode string) error {
 	if err := checkPAN(pan); err != nil {
 		return err
 	}
-	if len(expiry) != 4 || !isDigits(expiry) {
+	if len(expiry) != 4 || !IsDigits(expiry) {
 		return ErrExpiry
 	}
-	if len(serviceCode) != 3 || !isDigits(serviceCode) {
+	if len(serviceCode) != 3 || !IsDigits(serviceCode) {
 		return ErrServiceCode
 	}
 	if len(cvk) != 16 {

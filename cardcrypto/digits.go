@@ -1,7 +1,7 @@
 package cardcrypto
 
-// isDigits reports whether s is non-empty and made only of ASCII digits.
-func isDigits(s string) bool {
+// IsDigits reports whether s is non-empty and made only of ASCII digits.
+func IsDigits(s string) bool {
 	if s == "" {
 		return false
 	}
@@ -15,7 +15,7 @@ func isDigits(s string) bool {
 
 // checkPAN accepts 1 to 19 ASCII digits. Algorithms that need more digits check further.
 func checkPAN(pan string) error {
-	if len(pan) > 19 || !isDigits(pan) {
+	if len(pan) > 19 || !IsDigits(pan) {
 		return ErrPAN
 	}
 	return nil
@@ -29,15 +29,15 @@ func normalizePSN(psn string) (string, error) {
 	case 0:
 		return "00", nil
 	case 1:
-		if isDigits(psn) {
+		if IsDigits(psn) {
 			return "0" + psn, nil
 		}
 	case 2:
-		if isDigits(psn) {
+		if IsDigits(psn) {
 			return psn, nil
 		}
 	case 3:
-		if psn[0] == '0' && isDigits(psn) {
+		if psn[0] == '0' && IsDigits(psn) {
 			return psn[1:], nil
 		}
 	}

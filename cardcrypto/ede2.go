@@ -53,7 +53,7 @@ func AmountN12(minor int64) ([6]byte, error) {
 // NumericN3 is a 3-digit ISO numeric code (currency, country) as EMV n3 (2 bytes BCD, 0 d1 d2 d3).
 func NumericN3(s string) ([2]byte, error) {
 	var b [2]byte
-	if len(s) != 3 || !isDigits(s) {
+	if len(s) != 3 || !IsDigits(s) {
 		return b, errors.New("cardcrypto: want a 3-digit ISO numeric code")
 	}
 	b[0] = s[0] - '0'

@@ -3,7 +3,7 @@ package cardcrypto
 // LuhnCheckDigit returns the ASCII check digit ('0'..'9') that makes payload||digit pass the Luhn
 // (ISO/IEC 7812-1 Annex B, mod 10) check. payload is 1 to 18 ASCII digits.
 func LuhnCheckDigit(payload string) (byte, error) {
-	if len(payload) > 18 || !isDigits(payload) {
+	if len(payload) > 18 || !IsDigits(payload) {
 		return 0, ErrPAN
 	}
 	// The check digit position is not doubled, so the rightmost payload digit is.
@@ -13,7 +13,7 @@ func LuhnCheckDigit(payload string) (byte, error) {
 
 // LuhnValid reports whether number (2 to 19 ASCII digits, check digit last) passes the Luhn check.
 func LuhnValid(number string) bool {
-	if len(number) < 2 || len(number) > 19 || !isDigits(number) {
+	if len(number) < 2 || len(number) > 19 || !IsDigits(number) {
 		return false
 	}
 	return luhnSum(number, false)%10 == 0

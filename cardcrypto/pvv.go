@@ -6,7 +6,7 @@ import (
 )
 
 func checkPIN(pin string) error {
-	if len(pin) < 4 || len(pin) > 12 || !isDigits(pin) {
+	if len(pin) < 4 || len(pin) > 12 || !IsDigits(pin) {
 		return ErrPIN
 	}
 	return nil
@@ -68,7 +68,7 @@ func VerifyPVV(pvk []byte, pan string, pvki int, pin, value string) (bool, error
 // DecimalizeWithTable maps each hex digit of hexDigits through the 16-digit decimalisation table
 // (table[i] replaces hex digit i), as IBM 3624 PIN generation does.
 func DecimalizeWithTable(hexDigits, table string) (string, error) {
-	if len(table) != 16 || !isDigits(table) || !isHex(hexDigits) {
+	if len(table) != 16 || !IsDigits(table) || !isHex(hexDigits) {
 		return "", ErrDecimalizationTable
 	}
 	out := make([]byte, len(hexDigits))
@@ -86,7 +86,7 @@ func IBM3624NaturalPIN(pvk []byte, validationData, table string, pinLen int) (st
 	if pinLen < 4 || pinLen > 12 {
 		return "", ErrPIN
 	}
-	if len(validationData) != 16 || !isHex(validationData) || len(table) != 16 || !isDigits(table) {
+	if len(validationData) != 16 || !isHex(validationData) || len(table) != 16 || !IsDigits(table) {
 		return "", ErrDecimalizationTable
 	}
 	var c cipher.Block
@@ -136,7 +136,7 @@ func VerifyIBM3624Offset(pvk []byte, validationData, table, offset, pin string) 
 	if err := checkPIN(pin); err != nil {
 		return false, err
 	}
-	if len(offset) != len(pin) || !isDigits(offset) {
+	if len(offset) != len(pin) || !IsDigits(offset) {
 		return false, ErrPIN
 	}
 	natural, err := IBM3624NaturalPIN(pvk, validationData, table, len(pin))

@@ -112,7 +112,7 @@ func BuildField55(k Keys, pan, psn string, atc uint16, amountMinor int64, curren
 	if date == "" {
 		date = "260101"
 	}
-	if len(date) != 6 || !digits(date) {
+	if len(date) != 6 || !cardcrypto.IsDigits(date) {
 		return nil, errors.New("security: TxnDate: want YYMMDD")
 	}
 	var dateBCD [3]byte
@@ -166,7 +166,7 @@ func BuildField55(k Keys, pan, psn string, atc uint16, amountMinor int64, curren
 		if len(p) == 3 {
 			p = p[1:]
 		}
-		if len(p) != 2 || !digits(p) {
+		if len(p) != 2 || !cardcrypto.IsDigits(p) {
 			return nil, errors.New("security: psn: want 2 digits")
 		}
 		elems = append(elems, tlv.TLV{Tag: tlv.TagPANSequenceNumber, Value: []byte{(p[0]-'0')<<4 | (p[1] - '0')}})
@@ -298,10 +298,10 @@ func BuildChipTrack2(cvk []byte, pan, expiryYYMM, serviceCode string) (string, e
 }
 
 func buildTrack2(cvk []byte, pan, expiry, serviceCode, cvvServiceCode string) (string, error) {
-	if len(pan) < 12 || len(pan) > 19 || !digits(pan) {
+	if len(pan) < 12 || len(pan) > 19 || !cardcrypto.IsDigits(pan) {
 		return "", cardcrypto.ErrPAN
 	}
-	if len(serviceCode) != 3 || !digits(serviceCode) {
+	if len(serviceCode) != 3 || !cardcrypto.IsDigits(serviceCode) {
 		return "", cardcrypto.ErrServiceCode
 	}
 	cvv, err := cardcrypto.CVV(cvk, pan, expiry, cvvServiceCode)

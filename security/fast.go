@@ -89,8 +89,8 @@ func decimalize(out []byte, src []byte) {
 // verifyCVV is cardcrypto.VerifyCVV with the CVK scheduled: PAN||expiry||service code
 // right-padded with 0 to 32 digits; T = TDES(CVK, DES(CVKA, B1) xor B2); first 3 decimal digits.
 func (s *scheduled) verifyCVV(pan, expiry, serviceCode, value string) bool {
-	if len(pan) > 19 || len(pan) < 1 || !digits(pan) || len(expiry) != 4 || !digits(expiry) ||
-		len(serviceCode) != 3 || !digits(serviceCode) || len(value) != 3 {
+	if len(pan) > 19 || len(pan) < 1 || !cardcrypto.IsDigits(pan) || len(expiry) != 4 || !cardcrypto.IsDigits(expiry) ||
+		len(serviceCode) != 3 || !cardcrypto.IsDigits(serviceCode) || len(value) != 3 {
 		return false
 	}
 	var d [32]byte
@@ -118,7 +118,7 @@ func (s *scheduled) verifyCVV(pan, expiry, serviceCode, value string) bool {
 // field 2 into pin (at most 12 digits), returning the PIN length, or 0 if the block is malformed
 // (control nibble, length 4-12, digits, F fill). The caller clears pin.
 func pinFromBlock(zpk cipher.Block, block []byte, pan string, pin *[12]byte) int {
-	if len(block) != 8 || len(pan) < 2 || len(pan) > 19 || !digits(pan) {
+	if len(block) != 8 || len(pan) < 2 || len(pan) > 19 || !cardcrypto.IsDigits(pan) {
 		return 0
 	}
 	var panDigits [16]byte
@@ -169,7 +169,7 @@ func pinFromBlock(zpk cipher.Block, block []byte, pan string, pin *[12]byte) int
 // excluding the check digit || PVKI || the first 4 PIN digits; PVV = first 4 decimal digits of
 // TDES(PVK, TSP).
 func (s *scheduled) verifyPVV(pan string, pvki int, pin []byte, value string) bool {
-	if len(pan) < 12 || len(pan) > 19 || !digits(pan) || pvki < 0 || pvki > 9 || len(pin) < 4 || len(value) != 4 {
+	if len(pan) < 12 || len(pan) > 19 || !cardcrypto.IsDigits(pan) || pvki < 0 || pvki > 9 || len(pin) < 4 || len(value) != 4 {
 		return false
 	}
 	var tsp [16]byte
@@ -220,11 +220,11 @@ func psn2(psn string) (a, b byte, ok bool) {
 	switch {
 	case len(psn) == 0:
 		return '0', '0', true
-	case len(psn) == 1 && digits(psn):
+	case len(psn) == 1 && cardcrypto.IsDigits(psn):
 		return '0', psn[0], true
-	case len(psn) == 2 && digits(psn):
+	case len(psn) == 2 && cardcrypto.IsDigits(psn):
 		return psn[0], psn[1], true
-	case len(psn) == 3 && psn[0] == '0' && digits(psn):
+	case len(psn) == 3 && psn[0] == '0' && cardcrypto.IsDigits(psn):
 		return psn[1], psn[2], true
 	}
 	return 0, 0, false
@@ -250,7 +250,7 @@ type acKeys struct {
 // for PANs over 16 digits when the CVN uses it) and the session key for the CVN.
 func (s *scheduled) deriveKeys(imk []byte, prm cvnParams, pan, psn string, atc, un []byte) (acKeys, bool) {
 	var k acKeys
-	if len(pan) < 1 || len(pan) > 19 || !digits(pan) || len(atc) != 2 {
+	if len(pan) < 1 || len(pan) > 19 || !cardcrypto.IsDigits(pan) || len(atc) != 2 {
 		return k, false
 	}
 	pa, pb, ok := psn2(psn)

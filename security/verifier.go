@@ -185,7 +185,7 @@ func (p *program) cardData(req *authz.Request, card *ledger.Card, token *ledger.
 // checkCVC2 compares the CVC2 the cardholder gave with the card's stored value (a CVC2 reset
 // changes the stored value), in constant time. A card without a stored CVC2 fails.
 func checkCVC2(got string, stored tokenvault.CVC2) authz.CheckResult {
-	if len(got) != 3 || len(stored) != 3 || !digits(got) {
+	if len(got) != 3 || len(stored) != 3 || !cardcrypto.IsDigits(got) {
 		return authz.CheckFailed
 	}
 	var g, s [3]byte
@@ -410,20 +410,8 @@ func bcdEquals(bcd []byte, amountMinor int64) bool {
 
 // currencyEquals reports whether the n3 BCD currency (5F2A, 2 bytes, 0978) equals field 49.
 func currencyEquals(bcd []byte, num string) bool {
-	if len(bcd) != 2 || len(num) != 3 || !digits(num) {
+	if len(bcd) != 2 || len(num) != 3 || !cardcrypto.IsDigits(num) {
 		return false
 	}
 	return bcd[0] == num[0]-'0' && bcd[1] == (num[1]-'0')<<4|(num[2]-'0')
-}
-
-func digits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }

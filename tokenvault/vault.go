@@ -53,7 +53,7 @@ func New(c Config) (*Vault, error) {
 			return nil, fmt.Errorf("tokenvault: programs[%d].name: empty", i)
 		case v.programs[p.Name] != nil:
 			return nil, fmt.Errorf("tokenvault: programs[%d].name: repeated", i)
-		case !digits(p.BIN) || p.PANLength > 19 || p.PANLength-len(p.BIN)-1 < 1:
+		case !cardcrypto.IsDigits(p.BIN) || p.PANLength > 19 || p.PANLength-len(p.BIN)-1 < 1:
 			return nil, fmt.Errorf("tokenvault: programs[%d]: bin and panLength leave no room for card numbers", i)
 		case len(p.CVK) != 16 || len(p.PVK) != 16:
 			return nil, fmt.Errorf("tokenvault: programs[%d].keys: want 16-byte CVK and PVK", i)
@@ -130,7 +130,7 @@ func (v *Vault) Issue(r IssueRequest, idx Index) (Issued, error) {
 	}
 	if r.PAN != "" {
 		s := string(r.PAN)
-		if len(s) != p.PANLength || !strings.HasPrefix(s, p.BIN) || !digits(s) {
+		if len(s) != p.PANLength || !strings.HasPrefix(s, p.BIN) || !cardcrypto.IsDigits(s) {
 			return Issued{}, ErrBadPAN
 		}
 		out.PAN, out.PANHash = r.PAN, v.hash(s)
@@ -170,7 +170,7 @@ func (v *Vault) PVV(program string, pan PAN, pin PIN) (PVV, error) {
 	if p == nil {
 		return "", ErrUnknownProgram
 	}
-	if len(pin) < 4 || len(pin) > 12 || !digits(string(pin)) {
+	if len(pin) < 4 || len(pin) > 12 || !cardcrypto.IsDigits(string(pin)) {
 		return "", ErrBadPIN
 	}
 	pvv, err := cardcrypto.PVV(p.PVK, string(pan), p.PVKI, string(pin))
@@ -232,16 +232,4 @@ func expiryYYMM(now time.Time, months int) string {
 	m := int(now.Month()) - 1 + months
 	y := now.Year() + m/12
 	return fmt.Sprintf("%02d%02d", y%100, m%12+1)
-}
-
-func digits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }

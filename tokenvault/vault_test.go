@@ -109,7 +109,7 @@ func TestIssueDrawsAgainWhileTheNumberIsUsed(t *testing.T) {
 func TestReplacementCVC2sDiffer(t *testing.T) {
 	for i := 0; i < 200; i++ {
 		c := ReplacementCVC2s()
-		if c[0] == c[1] || len(c[0]) != 3 || len(c[1]) != 3 || !digits(c[0].Reveal()) || !digits(c[1].Reveal()) {
+		if c[0] == c[1] || len(c[0]) != 3 || len(c[1]) != 3 || !cardcrypto.IsDigits(c[0].Reveal()) || !cardcrypto.IsDigits(c[1].Reveal()) {
 			t.Fatalf("candidates %v %v", c[0].Reveal(), c[1].Reveal())
 		}
 	}
