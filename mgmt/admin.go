@@ -6,8 +6,8 @@ import (
 	"strconv"
 
 	"github.com/cardswitch/cardswitch/authz"
-	"github.com/cardswitch/cardswitch/cardcrypto"
 	"github.com/cardswitch/cardswitch/ledger"
+	"github.com/cardswitch/cardswitch/tokenvault"
 )
 
 // Partner balances.
@@ -192,10 +192,11 @@ func (s *Server) hAddToken(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
+	hash, terr := s.vault.TokenPAN(tokenvault.PAN(in.TokenPAN))
 	switch {
 	case in.TokenPAN == "":
 		return 0, nil, errMissing("tokenPan")
-	case len(in.TokenPAN) < 13 || len(in.TokenPAN) > 19 || !reDigits.MatchString(in.TokenPAN) || !cardcrypto.LuhnValid(in.TokenPAN):
+	case terr != nil:
 		return 0, nil, errBad("INVALID_PAN", "tokenPan must be 13 to 19 digits passing the Luhn check", "tokenPan")
 	case in.ExpiryMonth == 0:
 		return 0, nil, errMissing("expiryMonth")
@@ -222,7 +223,7 @@ func (s *Server) hAddToken(c *call) (int, any, *apiError) {
 	if aerr != nil {
 		return 0, nil, aerr
 	}
-	t := ledger.Token{ID: "tok_" + randID(12), CardID: card.ID, PANHash: s.panHash(in.TokenPAN), PAN: in.TokenPAN,
+	t := ledger.Token{ID: "tok_" + randID(12), CardID: card.ID, PANHash: hash, PAN: in.TokenPAN,
 		Last4: in.TokenPAN[len(in.TokenPAN)-4:], ExpiryYYMM: twoDigits(in.ExpiryYear%100) + twoDigits(in.ExpiryMonth),
 		PSN: psn, Type: in.Type, WalletProvider: in.WalletProvider, AssuranceLevel: in.AssuranceLevel,
 		State: authz.TokenActive}

@@ -72,6 +72,19 @@ func New(c Config) (*Vault, error) {
 // Hash is the keyed hash card and token rows are indexed by.
 func (v *Vault) Hash(p PAN) string { return v.hash(string(p)) }
 
+// ErrBadTokenPAN refuses a token PAN that is not 13 to 19 digits passing the Luhn check.
+var ErrBadTokenPAN = errors.New("tokenvault: a token PAN is 13 to 19 digits passing the Luhn check")
+
+// TokenPAN checks a token PAN that a token service hands the issuer and gives the lookup hash the
+// ledger records the token under (unique across cards and tokens: ledger.Tx.AddToken).
+func (v *Vault) TokenPAN(p PAN) (hash string, err error) {
+	s := string(p)
+	if len(s) < 13 || len(s) > 19 || !cardcrypto.IsDigits(s) || !cardcrypto.LuhnValid(s) {
+		return "", ErrBadTokenPAN
+	}
+	return v.hash(s), nil
+}
+
 // Index finds card and token ids by PAN hash; the ledger's Tx and State implement it.
 type Index interface {
 	CardIDByPANHash(hash string) (string, bool)

@@ -203,3 +203,18 @@ func TestTokenLifecycle(t *testing.T) {
 		t.Errorf("unknown initial state: %v", err)
 	}
 }
+
+// A token PAN from a token service is 13 to 19 digits passing the Luhn check; it is recorded
+// under the vault's lookup hash, as card numbers are.
+func TestTokenPAN(t *testing.T) {
+	v := testVault(t)
+	for _, bad := range []PAN{"", "489537000000005", "4895370000000013X", "48953700000", "48953700000000000000", "4895370000000013"} {
+		if _, err := v.TokenPAN(bad); !errors.Is(err, ErrBadTokenPAN) {
+			t.Errorf("%q: %v, want ErrBadTokenPAN", bad.Reveal(), err)
+		}
+	}
+	h, err := v.TokenPAN("4895370000000015")
+	if err != nil || h != v.Hash("4895370000000015") {
+		t.Fatalf("valid token PAN: %q, %v", h, err)
+	}
+}
