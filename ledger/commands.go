@@ -50,6 +50,7 @@ const (
 	OpSetTokenState
 	OpAudit        // an audit entry written in a batch of its own (management API)
 	OpImportEvents // events of an earlier version's webhook outbox (events.go)
+	OpCancelAgreement
 
 	// NumOpKinds is the number of kinds: OpKind values are below it.
 	NumOpKinds
@@ -64,7 +65,7 @@ var opKindNames = [NumOpKinds]string{
 	OpRemoveCard: "remove_card", OpPersonaliseCard: "personalise_card", OpReplaceCVC2: "replace_cvc2",
 	OpSetPVV: "set_pvv", OpSetCardLimits: "set_card_limits", OpAddToken: "add_token",
 	OpSetTokenState: "set_token_state", OpAudit: "audit",
-	OpImportEvents: "import_events",
+	OpImportEvents: "import_events", OpCancelAgreement: "cancel_agreement",
 }
 
 func (k OpKind) String() string {

@@ -31,6 +31,10 @@ const (
 	// delivered when the switch was upgraded: Payload is its envelope as that version made it
 	// (id, type, createdAt, data), delivered as it was so receivers recognise its id.
 	EventImported EventType = 4
+	// EventAgreementCreated and EventAgreementCancelled report a stored-credential agreement's
+	// creation (an approved initial operation, or the API) and its end (agreement.go).
+	EventAgreementCreated   EventType = 5
+	EventAgreementCancelled EventType = 6
 )
 
 // String is the event type's name on the wire.
@@ -44,6 +48,10 @@ func (t EventType) String() string {
 		return "balance.low"
 	case EventImported:
 		return "imported"
+	case EventAgreementCreated:
+		return "agreement.created"
+	case EventAgreementCancelled:
+		return "agreement.cancelled"
 	}
 	return "unknown"
 }
@@ -82,6 +90,11 @@ type Event struct {
 
 	// imported: the envelope of an earlier version's event (JSON)
 	Payload []byte
+
+	// agreement.created, agreement.cancelled (CardID, CustomerID and Source are set too)
+	AgreementRef string // field 48 subelement 21
+	MerchantID   string
+	TokenID      string
 }
 
 // AuditRecord is one management change: who, through which channel, what, and the resource before

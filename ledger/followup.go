@@ -163,6 +163,9 @@ func (tx *Tx) reversal(req *authz.Request, env *Env) authz.Response {
 		a.State = AuthReversed
 		tx.PutAuth(a)
 	}
+	if a.State == AuthReversed {
+		tx.reversedPayment(a.CardID, okey)
+	}
 	// AuthReversed, AuthReversedFirst, AuthDeclined: a repeated reversal changes nothing.
 	return authz.Response{Action: authz.Approved}
 }

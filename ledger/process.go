@@ -48,9 +48,6 @@ type Env struct {
 	Verifier  Verifier // nil: no security checks (tests of accounting only)
 	Program   func(name string) (ProgramPolicy, bool)
 	PANHasher func(pan string) string
-	// Recurring checks stored-credential rules; nil: none. It reports whether the request
-	// breaks the cardholder's agreement (-> 1019).
-	Recurring func(tx *Tx, req *authz.Request, card *Card) bool
 	// AuthorizationEvents records authorization.decided for every decided money message, in
 	// its batch (a row per message: only when something delivers them, i.e. a webhook is
 	// configured). State changes and balance.low are always recorded.
@@ -222,6 +219,11 @@ func (tx *Tx) original(req *authz.Request, env *Env, okey string) (resp authz.Re
 	}
 	var g gathered
 	tx.gather(req, env, r, &g)
+	if g.sc.formatError {
+		// Recurring terms that cannot hold (MIN > MAX, no interval, an end date past): the
+		// message is malformed (30) and changes nothing.
+		return authz.Response{Action: authz.FormatError}, false
+	}
 	if r.ok && !g.balanceFound {
 		// A card whose balance the ledger does not hold is a damaged ledger, not a decline:
 		// nothing is booked and the acquirer may retry (96).
@@ -265,6 +267,7 @@ type gathered struct {
 	checks     Checks
 	// balanceFound: the card's balance exists (a card without one is a damaged ledger).
 	balanceFound bool
+	sc           storedCredential // field 48 subelements 20-22 (agreement.go)
 }
 
 // gather builds the decision's input for a request on the resolved card r and runs the
@@ -308,9 +311,7 @@ func (tx *Tx) gather(req *authz.Request, env *Env, r *resolved, g *gathered) {
 		}
 	}
 	in.CardData, in.PIN, in.Cryptogram = g.checks.CardData, g.checks.PIN, g.checks.Cryptogram
-	if env.Recurring != nil && env.Recurring(tx, req, c) {
-		in.RecurringViolation = true
-	}
+	tx.gatherStoredCredential(req, env, r, g)
 }
 
 // book books a decision: the card effects whatever the outcome, then one kind of approval
@@ -346,6 +347,7 @@ func (tx *Tx) book(req *authz.Request, env *Env, r *resolved, g *gathered, d aut
 	}
 	if req.Kind == authz.KindAuthorization || req.Kind == authz.KindFinancial {
 		tx.countUsage(r.card, req.AmountMinor, env.Now)
+		tx.bookStoredCredential(req, env, r, g, auth.Key)
 	}
 	tx.PutBalance(g.bal)
 	if g.hasPartner {

@@ -19,6 +19,8 @@ type State struct {
 	balances  *balanceTable
 	cards     *cardTable // also the PAN and balance -> cards indexes
 	tokens    *tokenTable
+	// agreements are the stored-credential agreements (agreement.go).
+	agreements *agreementStore
 
 	loading bool // between the first Load and FinishLoad
 
@@ -37,7 +39,7 @@ func NewState(h History) *State {
 	}
 	r := &refs{}
 	s := &State{customers: newCustomerTable(), balances: newBalanceTable(r), cards: newCardTable(r),
-		tokens: newTokenTable(r), cold: newCold(h)}
+		tokens: newTokenTable(r), agreements: newAgreementStore(), cold: newCold(h)}
 	r.cards, r.balances, r.customers = &s.cards.Table, &s.balances.Table, &s.customers.Table
 	return s
 }
@@ -154,6 +156,8 @@ func (s *State) Load(row any) {
 		s.cards.set(r, true)
 	case *Token:
 		s.tokens.set(r)
+	case *Agreement:
+		s.agreements.set(r)
 	case *Auth, *Reply:
 		s.loadCold(r)
 	default:

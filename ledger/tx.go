@@ -10,8 +10,12 @@ type Tx struct {
 	balances  overlay[Balance]
 	cards     overlay[Card]
 	tokens    overlay[Token]
-	auths     overlay[Auth]
-	replies   overlay[Reply]
+	// agreements are the stored-credential agreements (agreement.go); newAgreements the keys
+	// this batch created.
+	agreements    overlay[Agreement]
+	newAgreements []string
+	auths         overlay[Auth]
+	replies       overlay[Reply]
 
 	cardByPAN     map[string]string
 	newCards      []string // cards this batch put that the State does not hold (CardIDsOfBalance)
@@ -81,6 +85,7 @@ func (s *State) Begin() *Tx {
 	tx.balances = overlay[Balance]{base: s.balances, dirty: map[string]*Balance{}}
 	tx.cards = overlay[Card]{base: s.cards, dirty: map[string]*Card{}}
 	tx.tokens = overlay[Token]{base: s.tokens, dirty: map[string]*Token{}}
+	tx.agreements = overlay[Agreement]{base: s.agreements, dirty: map[string]*Agreement{}}
 	c := s.cold
 	tx.authBase = &coldBase[Auth]{tx: tx, keys: &c.auths, readFn: c.h.ReadAuth,
 		known: map[string]bool{}, loaded: map[string]Auth{}, heldAt: map[string]int64{}}
@@ -111,6 +116,8 @@ func (tx *Tx) Reset() {
 	tx.balances.reset()
 	tx.cards.reset()
 	tx.tokens.reset()
+	tx.agreements.reset()
+	tx.newAgreements = tx.newAgreements[:0]
 	tx.auths.reset()
 	tx.replies.reset()
 	clear(tx.cardByPAN)
@@ -137,7 +144,7 @@ func (tx *Tx) Rollback() { tx.Reset() }
 // Empty reports whether the Tx holds no writes.
 func (tx *Tx) Empty() bool {
 	return len(tx.customers.order)+len(tx.balances.order)+len(tx.cards.order)+
-		len(tx.tokens.order)+len(tx.auths.order)+len(tx.replies.order)+len(tx.index)+
+		len(tx.tokens.order)+len(tx.agreements.order)+len(tx.auths.order)+len(tx.replies.order)+len(tx.index)+
 		len(tx.events)+len(tx.audits) == 0
 }
 
@@ -255,6 +262,7 @@ func (tx *Tx) Changes(dst []Change) []Change {
 	dst = appendChanges(dst, "balance", &tx.balances)
 	dst = appendChanges(dst, "card", &tx.cards)
 	dst = appendChanges(dst, "token", &tx.tokens)
+	dst = appendChanges(dst, TableAgreement, &tx.agreements)
 	dst = appendChanges(dst, "auth", &tx.auths)
 	dst = appendChanges(dst, "reply", &tx.replies)
 	tx.prepareCold()
@@ -284,6 +292,7 @@ func (tx *Tx) Commit() {
 	merge(&tx.balances, s.balances.set)
 	merge(&tx.cards, func(c *Card) { s.cards.set(c, false) })
 	merge(&tx.tokens, s.tokens.set)
+	merge(&tx.agreements, s.agreements.set)
 	tx.commitEvents()
 	tx.commitCold()
 	s.mu.Unlock()

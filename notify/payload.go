@@ -32,6 +32,12 @@ func envelope(e *ledger.Event) Event {
 		data = map[string]any{"cardId": e.CardID, "balanceId": e.BalanceID, "previousState": e.PreviousState,
 			"state": e.State, "previousLockReason": int(e.PreviousLockReason), "lockReason": int(e.LockReason),
 			"source": e.Source, "actor": e.Actor}
+	case ledger.EventAgreementCreated, ledger.EventAgreementCancelled:
+		data = map[string]any{"reference": e.AgreementRef, "cardId": e.CardID, "customerId": e.CustomerID,
+			"merchantId": e.MerchantID, "source": e.Source}
+		if e.TokenID != "" {
+			data["tokenId"] = e.TokenID
+		}
 	case ledger.EventBalanceLow:
 		data = map[string]any{"balanceId": e.BalanceID, "kind": e.BalanceKind, "customerId": e.CustomerID,
 			"program": e.Program, "currency": e.Currency, "available": formatAmount(e.AvailableMinor, e.Currency),

@@ -132,6 +132,30 @@ func encodeRow(dst []byte, row any) ([]byte, error) {
 			e.u64(r.ReplyHash)
 			encodeResponse(&e, &r.Response)
 		}
+	case *ledger.Agreement:
+		e.str(r.Key)
+		e.str(r.Reference)
+		e.str(r.CardID)
+		e.str(r.TokenID)
+		e.str(r.CustomerID)
+		e.str(r.MerchantID)
+		e.str(string(r.State))
+		e.bool(r.HasTerms)
+		e.i64(r.MinMinor)
+		e.i64(r.MaxMinor)
+		e.i64(r.IntervalDays)
+		e.i64(r.EndUnixDay)
+		e.bool(r.InitialVerified)
+		e.bool(r.Registration)
+		e.u64(uint64(len(r.Payments)))
+		for _, p := range r.Payments {
+			e.str(p.AuthKey)
+			e.i64(p.UnixDay)
+		}
+		e.i64(r.CreatedAtUnixNano)
+		e.i64(r.LastUsedAtUnixNano)
+		e.i64(r.CancelledAtUnixNano)
+		e.str(r.CancelledBy)
 	case *ledger.Reply:
 		e.str(r.Key)
 		e.u64(r.ContentHash)
@@ -171,6 +195,9 @@ func encodeRow(dst []byte, row any) ([]byte, error) {
 		e.i64(r.AvailableMinor)
 		e.i64(r.ThresholdMinor)
 		e.bytes(r.Payload)
+		e.str(r.AgreementRef)
+		e.str(r.MerchantID)
+		e.str(r.TokenID)
 	case *ledger.AuditRecord:
 		e.u64(r.Seq)
 		e.i64(r.AtUnixNano)
@@ -442,6 +469,36 @@ func decodeRow(table string, b []byte, in *interner) (any, error) {
 			d.response(&r.Response)
 		}
 		row = r
+	case ledger.TableAgreement:
+		r := &ledger.Agreement{}
+		r.Key = d.str()
+		r.Reference = d.str()
+		r.CardID = d.str()
+		r.TokenID = d.str()
+		r.CustomerID = d.str()
+		r.MerchantID = d.str()
+		r.State = ledger.AgreementState(d.sym())
+		r.HasTerms = d.bool()
+		r.MinMinor = d.i64()
+		r.MaxMinor = d.i64()
+		r.IntervalDays = d.i64()
+		r.EndUnixDay = d.i64()
+		r.InitialVerified = d.bool()
+		r.Registration = d.bool()
+		if n := d.uvarint(); n > 0 && d.err == nil {
+			if n > uint64(len(d.b)-d.pos) {
+				return nil, errShortRow
+			}
+			r.Payments = make([]ledger.AgreementPayment, 0, n)
+			for range n {
+				r.Payments = append(r.Payments, ledger.AgreementPayment{AuthKey: d.str(), UnixDay: d.i64()})
+			}
+		}
+		r.CreatedAtUnixNano = d.i64()
+		r.LastUsedAtUnixNano = d.i64()
+		r.CancelledAtUnixNano = d.i64()
+		r.CancelledBy = d.sym()
+		row = r
 	case "reply":
 		r := &ledger.Reply{}
 		r.Key = d.str()
@@ -488,10 +545,15 @@ func decodeRow(table string, b []byte, in *interner) (any, error) {
 		r.Program = d.sym()
 		r.AvailableMinor = d.i64()
 		r.ThresholdMinor = d.i64()
-		if d.pos < len(d.b) { // the last field, absent from the first event rows written
+		if d.pos < len(d.b) { // absent from the first event rows written
 			if b := d.raw(); len(b) > 0 {
 				r.Payload = append([]byte(nil), b...)
 			}
+		}
+		if d.pos < len(d.b) { // added with stored-credential agreements
+			r.AgreementRef = d.str()
+			r.MerchantID = d.str()
+			r.TokenID = d.str()
 		}
 		row = r
 	case ledger.TableAudit:

@@ -32,6 +32,7 @@ var tables = []struct {
 	{"balance", "b/", func() any { return new(ledger.Balance) }},
 	{"card", "c/", func() any { return new(ledger.Card) }},
 	{"token", "t/", func() any { return new(ledger.Token) }},
+	{ledger.TableAgreement, "s/", func() any { return new(ledger.Agreement) }},
 	{"auth", "a/", func() any { return new(ledger.Auth) }},
 	{"reply", "r/", func() any { return new(ledger.Reply) }},
 	// The time indexes of History mode (ledger/history.go).

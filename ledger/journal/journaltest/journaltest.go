@@ -90,6 +90,10 @@ func copyRow(r any) any {
 	case *ledger.Token:
 		c := *v
 		return &c
+	case *ledger.Agreement:
+		c := *v
+		c.Payments = append([]ledger.AgreementPayment(nil), v.Payments...)
+		return &c
 	case *ledger.Auth:
 		c := *v
 		return &c

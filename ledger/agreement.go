@@ -1,0 +1,315 @@
+package ledger
+
+import "github.com/cardswitch/cardswitch/authz"
+
+// Stored-credential agreements (card on file): a merchant keeps a card's (or a token's)
+// credential under an agreement reference (field 48 subelement 21) that the cardholder agreed
+// to in an initial operation. Merchant-initiated payments are let through only inside a live
+// agreement of the same card and merchant (authz.StoredCredential). Agreements are few per card
+// and read on the authorization path, so the State keeps them in memory (like cards) and the
+// journal persists them as rows of their own table.
+
+// TableAgreement is the journal table of agreements.
+const TableAgreement = "agreement"
+
+// AgreementState is an agreement's lifecycle state.
+type AgreementState string
+
+// Agreement states: an agreement is created ACTIVE and ends CANCELLED (by the cardholder, the
+// partner or an operator, or when its card or token is removed); nothing leaves CANCELLED.
+const (
+	AgreementActive    AgreementState = "ACTIVE"
+	AgreementCancelled AgreementState = "CANCELLED"
+)
+
+// agreementPaymentsMax bounds the recurring payments an agreement remembers: enough to restore
+// the interval when the latest ones are reversed.
+const agreementPaymentsMax = 4
+
+// AgreementPayment is an approved payment that counts for a recurring agreement's interval.
+type AgreementPayment struct {
+	AuthKey string // the payment's auth record (OriginalKey)
+	UnixDay int64  // the UTC day it was approved
+}
+
+// Agreement is one stored-credential agreement.
+type Agreement struct {
+	Key        string // AgreementKey(holder, reference)
+	Reference  string // field 48 subelement 21
+	CardID     string
+	TokenID    string // the token the credential is, "" for the card itself
+	CustomerID string
+	MerchantID string // field 42 of the initial operation
+	State      AgreementState
+	// HasTerms: recurring terms were given (field 48 subelement 22) on the initial operation.
+	HasTerms     bool
+	MinMinor     int64
+	MaxMinor     int64
+	IntervalDays int64
+	EndUnixDay   int64
+	// InitialVerified: the initial operation carried verified card data, so later
+	// cardholder-initiated payments need no CVC2.
+	InitialVerified bool
+	Registration    bool // created by a zero-amount registration (no payment)
+	// Payments are the latest approved payments that count for the interval (the paid initial
+	// and recurring ones), oldest first, at most agreementPaymentsMax.
+	Payments            []AgreementPayment
+	CreatedAtUnixNano   int64
+	LastUsedAtUnixNano  int64
+	CancelledAtUnixNano int64
+	CancelledBy         string // "cardholder", "partner", "operator", "card_removed", "token_deleted"
+}
+
+// AgreementKey is the key of the agreement named reference of a card or token (holder: the card
+// id, or the token id when the credential is a token).
+func AgreementKey(holder, reference string) string { return holder + "|" + reference }
+
+// Terms returns the agreement's recurring terms.
+func (a *Agreement) Terms() authz.Terms {
+	return authz.Terms{MinMinor: a.MinMinor, MaxMinor: a.MaxMinor, IntervalDays: a.IntervalDays, EndUnixDay: a.EndUnixDay}
+}
+
+// LastRecurringUnixDay is the day of its latest payment that counts for the interval (0: none).
+func (a *Agreement) LastRecurringUnixDay() int64 {
+	var last int64
+	for _, p := range a.Payments {
+		last = max(last, p.UnixDay)
+	}
+	return last
+}
+
+// view is what the rules read of the agreement.
+func (a *Agreement) view(found bool) authz.AgreementView {
+	if !found {
+		return authz.AgreementView{}
+	}
+	return authz.AgreementView{Found: true, MerchantID: a.MerchantID, Active: a.State == AgreementActive,
+		HasTerms: a.HasTerms, Terms: a.Terms(), LastRecurringUnixDay: a.LastRecurringUnixDay(),
+		NeedsCardData: !a.InitialVerified}
+}
+
+// paid records an approved payment that counts for the interval.
+func (a *Agreement) paid(authKey string, unixDay int64) {
+	ps := append([]AgreementPayment(nil), a.Payments...)
+	ps = append(ps, AgreementPayment{AuthKey: authKey, UnixDay: unixDay})
+	if len(ps) > agreementPaymentsMax {
+		ps = ps[len(ps)-agreementPaymentsMax:]
+	}
+	a.Payments = ps
+}
+
+// unpaid forgets a payment that was reversed; it reports whether the agreement had it.
+func (a *Agreement) unpaid(authKey string) bool {
+	for i, p := range a.Payments {
+		if p.AuthKey == authKey {
+			ps := append([]AgreementPayment(nil), a.Payments[:i]...)
+			a.Payments = append(ps, a.Payments[i+1:]...)
+			return true
+		}
+	}
+	return false
+}
+
+// agreementStore is the State's agreements: by key, and the keys of each card's agreements. The
+// engine goroutine reads it without the lock (it is the only writer, under State.mu in Commit);
+// queries from other goroutines take State.mu.
+type agreementStore struct {
+	byKey  map[string]Agreement
+	byCard map[string][]string
+}
+
+func newAgreementStore() *agreementStore {
+	return &agreementStore{byKey: map[string]Agreement{}, byCard: map[string][]string{}}
+}
+
+func (s *agreementStore) get(key string) (Agreement, bool) {
+	a, ok := s.byKey[key]
+	return a, ok
+}
+
+func (s *agreementStore) set(a *Agreement) {
+	if _, ok := s.byKey[a.Key]; !ok {
+		s.byCard[a.CardID] = append(s.byCard[a.CardID], a.Key)
+	}
+	s.byKey[a.Key] = *a
+}
+
+// Agreement returns an agreement as the batch sees it.
+func (tx *Tx) Agreement(key string) (Agreement, bool) { return tx.agreements.get(key) }
+
+// PutAgreement writes an agreement in the batch.
+func (tx *Tx) PutAgreement(a Agreement) {
+	if _, dirty := tx.agreements.dirty[a.Key]; !dirty {
+		if _, committed := tx.s.agreements.byKey[a.Key]; !committed {
+			tx.newAgreements = append(tx.newAgreements, a.Key)
+		}
+	}
+	tx.agreements.put(a.Key, a)
+}
+
+// AgreementKeysOfCard lists the keys of a card's agreements, committed and new in the batch.
+func (tx *Tx) AgreementKeysOfCard(cardID string) []string {
+	keys := append([]string(nil), tx.s.agreements.byCard[cardID]...)
+	for _, k := range tx.newAgreements {
+		if a := tx.agreements.dirty[k]; a != nil && a.CardID == cardID {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// Agreement returns a committed agreement (queries).
+func (s *State) Agreement(key string) (Agreement, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.agreements.get(key)
+}
+
+// AgreementsOfCard lists a card's committed agreements in creation order (queries).
+func (s *State) AgreementsOfCard(cardID string) []Agreement {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	keys := s.agreements.byCard[cardID]
+	out := make([]Agreement, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, s.agreements.byKey[k])
+	}
+	return out
+}
+
+// emitAgreement records agreement.created or agreement.cancelled for a.
+func (tx *Tx) emitAgreement(t EventType, a *Agreement, source string) {
+	tx.emit(Event{Type: t, CardID: a.CardID, CustomerID: a.CustomerID, AgreementRef: a.Reference,
+		MerchantID: a.MerchantID, TokenID: a.TokenID, Source: source})
+}
+
+// storedCredential is what the stored-credential rules made of a request (gather), for booking
+// it once approved.
+type storedCredential struct {
+	use         authz.StoredCredentialUse
+	key         string // the agreement's key ("" without a reference)
+	agreement   Agreement
+	found       bool
+	terms       authz.Terms
+	hasTerms    bool
+	verified    bool
+	formatError bool // subelement 22 does not make sense (30)
+}
+
+// gatherStoredCredential applies the stored-credential rules to a request on the resolved card
+// (after the security checks, which say whether the card data was verified) and sets
+// RecurringViolation in the decision's input.
+func (tx *Tx) gatherStoredCredential(req *authz.Request, env *Env, r *resolved, g *gathered) {
+	sc := &req.StoredCredential
+	if sc.Indicator == "" || (sc.Indicator == "1" && sc.Agreement == "") {
+		return // no stored credential, or a cardholder-initiated payment outside any agreement
+	}
+	out := &g.sc
+	holder := r.card.ID
+	if r.token != nil {
+		holder = r.token.ID
+	}
+	if sc.Agreement != "" {
+		out.key = AgreementKey(holder, sc.Agreement)
+		out.agreement, out.found = tx.Agreement(out.key)
+	}
+	// A wallet or Pay by Account token is verified card data: its cryptogram or the token
+	// service vouched for the cardholder.
+	out.verified = g.checks.CardData == authz.CheckPassed || g.checks.Cryptogram == authz.CheckPassed || r.token != nil
+	day := env.Now.Unix() / 86400
+	var violation bool
+	out.use, violation = authz.CheckStoredCredential(authz.StoredCredentialInput{Indicator: sc.Indicator,
+		Reference: sc.Agreement, MerchantID: req.MerchantID, AmountMinor: req.AmountMinor, NowUnixDay: day,
+		CardDataVerified: out.verified, Agreement: out.agreement.view(out.found)})
+	if out.use == authz.SCInitial && sc.Terms != "" {
+		exp := 2
+		if cur, ok := CurrencyByAlpha(g.bal.Currency); ok {
+			exp = cur.Exponent
+		}
+		t, err := authz.ParseTerms(sc.Terms, exp, day)
+		if err != nil {
+			out.formatError = true
+			return
+		}
+		out.terms, out.hasTerms = t, true
+	}
+	g.in.RecurringViolation = violation
+}
+
+// bookStoredCredential records what an approved request does to its agreement: an initial
+// operation creates it, a paid initial or recurring payment counts for the interval, every use
+// is remembered.
+func (tx *Tx) bookStoredCredential(req *authz.Request, env *Env, r *resolved, g *gathered, authKey string) {
+	sc := &g.sc
+	if sc.use == authz.SCNone || sc.key == "" {
+		return
+	}
+	now := env.Now.UnixNano()
+	day := env.Now.Unix() / 86400
+	paid := req.AmountMinor > 0
+	switch sc.use {
+	case authz.SCInitial:
+		a := Agreement{Key: sc.key, Reference: req.StoredCredential.Agreement, CardID: r.card.ID,
+			CustomerID: r.card.CustomerID, MerchantID: req.MerchantID, State: AgreementActive,
+			HasTerms: sc.hasTerms, MinMinor: sc.terms.MinMinor, MaxMinor: sc.terms.MaxMinor,
+			IntervalDays: sc.terms.IntervalDays, EndUnixDay: sc.terms.EndUnixDay,
+			InitialVerified: sc.verified, Registration: !paid,
+			CreatedAtUnixNano: now, LastUsedAtUnixNano: now}
+		if r.token != nil {
+			a.TokenID = r.token.ID
+		}
+		if paid {
+			a.paid(authKey, day)
+		}
+		tx.PutAgreement(a)
+		tx.emitAgreement(EventAgreementCreated, &a, "authorization")
+	case authz.SCRecurring:
+		a := sc.agreement
+		a.paid(authKey, day)
+		a.LastUsedAtUnixNano = now
+		tx.PutAgreement(a)
+	default: // a subsequent cardholder-initiated or an unscheduled payment
+		a := sc.agreement
+		a.LastUsedAtUnixNano = now
+		if sc.use == authz.SCSubsequentCIT && sc.verified {
+			a.InitialVerified = true // verified card data now: later ones need none
+		}
+		tx.PutAgreement(a)
+	}
+}
+
+// reversedPayment forgets a reversed payment in the agreement it counted for, so the interval
+// is measured from the payment before it again.
+func (tx *Tx) reversedPayment(cardID, authKey string) {
+	if cardID == "" {
+		return
+	}
+	for _, k := range tx.AgreementKeysOfCard(cardID) {
+		if a, ok := tx.Agreement(k); ok && a.unpaid(authKey) {
+			tx.PutAgreement(a)
+			return
+		}
+	}
+}
+
+// CancelAgreement ends an agreement: merchant-initiated payments under it are declined from the
+// batch that cancels it on. by says who ("cardholder", "partner", "operator"). Cancelling a
+// cancelled agreement changes nothing.
+type CancelAgreement struct{ Key, By string }
+
+func (CancelAgreement) Kind() OpKind { return OpCancelAgreement }
+func (CancelAgreement) Keys(*Keys)   {}
+
+func (c CancelAgreement) Apply(tx *Tx, env *Env) Result[Agreement] {
+	a, ok := tx.Agreement(c.Key)
+	if !ok {
+		return Result[Agreement]{Refusal: refuse(NotFound, "AGREEMENT_NOT_FOUND", "no such agreement")}
+	}
+	if a.State == AgreementCancelled {
+		return Result[Agreement]{Value: a}
+	}
+	a.State, a.CancelledAtUnixNano, a.CancelledBy = AgreementCancelled, env.Now.UnixNano(), c.By
+	tx.PutAgreement(a)
+	tx.emitAgreement(EventAgreementCancelled, &a, c.By)
+	return Result[Agreement]{Value: a}
+}
