@@ -341,7 +341,8 @@ func (tx *Tx) book(req *authz.Request, env *Env, r *resolved, g *gathered, d aut
 	case authz.KindRefund:
 		g.post(&auth, -req.AmountMinor)
 	case authz.KindBalanceInquiry:
-		return authz.Response{Action: authz.Approved, HasBalance: true,
+		// Approved like any 0110/0210: with an approval code (contract §2), but no record.
+		return authz.Response{Action: authz.Approved, AuthCode: authCode(auth.Key), HasBalance: true,
 			AvailableMinor: g.bal.AvailableMinor(), CurrencyNum: g.in.BalanceCurrencyNum,
 			ICCResponse: resp.ICCResponse}, false
 	}

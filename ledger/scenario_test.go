@@ -232,7 +232,7 @@ func TestRefund(t *testing.T) {
 }
 
 // Contract §2 0100 processing code 30xxxx/31xxxx: a balance inquiry places no hold and answers
-// field 54 with the available balance.
+// field 54 with the available balance, and field 38 as every approved 0110/0210.
 func TestBalanceInquiry(t *testing.T) {
 	f := lt.NewFixture(t, 10000)
 	f.Expect(lt.Auth(lt.PAN, 2500, "000001"), authz.Approved)
@@ -240,6 +240,9 @@ func TestBalanceInquiry(t *testing.T) {
 		resp := f.Expect(lt.Req("0100", proc, lt.PAN, 0, "00001"+string(rune('2'+i))), authz.Approved)
 		if !resp.HasBalance || resp.AvailableMinor != 7500 || resp.CurrencyNum != lt.EUR {
 			t.Fatalf("balance inquiry %s answered %+v, want field 54 with 7500 EUR", proc, resp)
+		}
+		if len(resp.AuthCode) != 6 {
+			t.Fatalf("balance inquiry %s answered without an approval code (field 38): %+v", proc, resp)
 		}
 	}
 	f.ExpectBalance(lt.BalanceID, 10000, 2500)
