@@ -1,6 +1,11 @@
 package ledger
 
-import "github.com/cardswitch/cardswitch/authz"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+
+	"github.com/cardswitch/cardswitch/authz"
+)
 
 // Stored-credential agreements (card on file): a merchant keeps a card's (or a token's)
 // credential under an agreement reference (field 48 subelement 21) that the cardholder agreed
@@ -35,6 +40,7 @@ type AgreementPayment struct {
 // Agreement is one stored-credential agreement.
 type Agreement struct {
 	Key        string // AgreementKey(holder, reference)
+	ID         string // AgreementID(Key): the agreement's opaque id in the API
 	Reference  string // field 48 subelement 21
 	CardID     string
 	TokenID    string // the token the credential is, "" for the card itself
@@ -63,6 +69,18 @@ type Agreement struct {
 // AgreementKey is the key of the agreement named reference of a card or token (holder: the card
 // id, or the token id when the credential is a token).
 func AgreementKey(holder, reference string) string { return holder + "|" + reference }
+
+// agreementIDHexLen is the length of the hash part of an agreement id: 80 bits, so ids of
+// different keys do not collide in practice, and the id needs no counter (a pure function of
+// the key, the same on every replay).
+const agreementIDHexLen = 20
+
+// AgreementID is the opaque id of the agreement with key: "agr_" and a hash of the key. The key
+// itself (card or token id and the merchant's reference) is not shown in URLs.
+func AgreementID(key string) string {
+	h := sha256.Sum256([]byte(key))
+	return "agr_" + hex.EncodeToString(h[:])[:agreementIDHexLen]
+}
 
 // Terms returns the agreement's recurring terms.
 func (a *Agreement) Terms() authz.Terms {
@@ -110,16 +128,19 @@ func (a *Agreement) unpaid(authKey string) bool {
 	return false
 }
 
-// agreementStore is the State's agreements: by key, and the keys of each card's agreements. The
-// engine goroutine reads it without the lock (it is the only writer, under State.mu in Commit);
-// queries from other goroutines take State.mu.
+// agreementStore is the State's agreements: by key, by id, and the keys of each card's and each
+// customer's agreements. The engine goroutine reads it without the lock (it is the only writer,
+// under State.mu in Commit); queries from other goroutines take State.mu.
 type agreementStore struct {
-	byKey  map[string]Agreement
-	byCard map[string][]string
+	byKey      map[string]Agreement
+	byID       map[string]string // AgreementID -> key
+	byCard     map[string][]string
+	byCustomer map[string][]string
 }
 
 func newAgreementStore() *agreementStore {
-	return &agreementStore{byKey: map[string]Agreement{}, byCard: map[string][]string{}}
+	return &agreementStore{byKey: map[string]Agreement{}, byID: map[string]string{},
+		byCard: map[string][]string{}, byCustomer: map[string][]string{}}
 }
 
 func (s *agreementStore) get(key string) (Agreement, bool) {
@@ -128,10 +149,16 @@ func (s *agreementStore) get(key string) (Agreement, bool) {
 }
 
 func (s *agreementStore) set(a *Agreement) {
-	if _, ok := s.byKey[a.Key]; !ok {
-		s.byCard[a.CardID] = append(s.byCard[a.CardID], a.Key)
+	v := *a
+	if v.ID == "" { // a row written before agreements had ids
+		v.ID = AgreementID(v.Key)
 	}
-	s.byKey[a.Key] = *a
+	if _, ok := s.byKey[v.Key]; !ok {
+		s.byCard[v.CardID] = append(s.byCard[v.CardID], v.Key)
+		s.byCustomer[v.CustomerID] = append(s.byCustomer[v.CustomerID], v.Key)
+		s.byID[v.ID] = v.Key
+	}
+	s.byKey[v.Key] = v
 }
 
 // Agreement returns an agreement as the batch sees it.
@@ -165,14 +192,37 @@ func (s *State) Agreement(key string) (Agreement, bool) {
 	return s.agreements.get(key)
 }
 
-// AgreementsOfCard lists a card's committed agreements in creation order (queries).
+// AgreementByID returns a committed agreement by its id (queries).
+func (s *State) AgreementByID(id string) (Agreement, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	key, ok := s.agreements.byID[id]
+	if !ok {
+		return Agreement{}, false
+	}
+	return s.agreements.get(key)
+}
+
+// AgreementsOfCard lists a card's committed agreements (its tokens' included) in creation order
+// (queries).
 func (s *State) AgreementsOfCard(cardID string) []Agreement {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	keys := s.agreements.byCard[cardID]
+	return s.agreements.list(s.agreements.byCard[cardID])
+}
+
+// AgreementsOfCustomer lists the committed agreements of all a customer's cards in creation
+// order (queries).
+func (s *State) AgreementsOfCustomer(customerID string) []Agreement {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.agreements.list(s.agreements.byCustomer[customerID])
+}
+
+func (s *agreementStore) list(keys []string) []Agreement {
 	out := make([]Agreement, 0, len(keys))
 	for _, k := range keys {
-		out = append(out, s.agreements.byKey[k])
+		out = append(out, s.byKey[k])
 	}
 	return out
 }
@@ -249,7 +299,7 @@ func (tx *Tx) bookStoredCredential(req *authz.Request, env *Env, r *resolved, g 
 	paid := req.AmountMinor > 0
 	switch sc.use {
 	case authz.SCInitial:
-		a := Agreement{Key: sc.key, Reference: req.StoredCredential.Agreement, CardID: r.card.ID,
+		a := Agreement{Key: sc.key, ID: AgreementID(sc.key), Reference: req.StoredCredential.Agreement, CardID: r.card.ID,
 			CustomerID: r.card.CustomerID, MerchantID: req.MerchantID, State: AgreementActive,
 			HasTerms: sc.hasTerms, MinMinor: sc.terms.MinMinor, MaxMinor: sc.terms.MaxMinor,
 			IntervalDays: sc.terms.IntervalDays, EndUnixDay: sc.terms.EndUnixDay,
@@ -293,8 +343,8 @@ func (tx *Tx) reversedPayment(cardID, authKey string) {
 }
 
 // CancelAgreement ends an agreement: merchant-initiated payments under it are declined from the
-// batch that cancels it on. by says who ("cardholder", "partner", "operator"). Cancelling a
-// cancelled agreement changes nothing.
+// batch that cancels it on. By says who ("cardholder", "partner", "operator"). Cancelling a
+// cancelled agreement changes nothing and answers it as it is.
 type CancelAgreement struct{ Key, By string }
 
 func (CancelAgreement) Kind() OpKind { return OpCancelAgreement }
@@ -308,8 +358,121 @@ func (c CancelAgreement) Apply(tx *Tx, env *Env) Result[Agreement] {
 	if a.State == AgreementCancelled {
 		return Result[Agreement]{Value: a}
 	}
-	a.State, a.CancelledAtUnixNano, a.CancelledBy = AgreementCancelled, env.Now.UnixNano(), c.By
-	tx.PutAgreement(a)
-	tx.emitAgreement(EventAgreementCancelled, &a, c.By)
+	tx.cancelAgreement(&a, env.Now.UnixNano(), c.By)
 	return Result[Agreement]{Value: a}
+}
+
+// cancelAgreement ends an active agreement in the batch, with its agreement.cancelled event.
+func (tx *Tx) cancelAgreement(a *Agreement, atUnixNano int64, by string) {
+	a.State, a.CancelledAtUnixNano, a.CancelledBy = AgreementCancelled, atUnixNano, by
+	tx.PutAgreement(*a)
+	tx.emitAgreement(EventAgreementCancelled, a, by)
+}
+
+// Why an agreement ended when its credential did (Agreement.CancelledBy and the event source).
+const (
+	CancelledByCardRemoved  = "card_removed"
+	CancelledByTokenDeleted = "token_deleted"
+)
+
+// endAgreements cancels the active agreements of a card that is removed (tokenID ""), or those
+// of one of its tokens that is deleted, in the batch that removes or deletes it. An issuer does
+// not let a merchant keep charging a credential that no longer exists: the agreements end with
+// it, each with its agreement.cancelled event, and a new card means new agreements (the
+// cardholder gives the merchant the new card; nothing is moved).
+func (tx *Tx) endAgreements(cardID, tokenID, by string) {
+	for _, k := range tx.AgreementKeysOfCard(cardID) {
+		a, ok := tx.Agreement(k)
+		if !ok || a.State != AgreementActive || (tokenID != "" && a.TokenID != tokenID) {
+			continue
+		}
+		tx.cancelAgreement(&a, tx.now, by)
+	}
+}
+
+// Bounds of an agreement created through the API, the same as the wire's: the reference is
+// subelement 21 (1 to 32 characters), the merchant id is field 42 (ans 15, fixed).
+const (
+	AgreementReferenceMax = 32
+	MerchantIDLen         = 15
+)
+
+// PadMerchantID writes a merchant id as field 42 carries it: left-justified, padded with spaces
+// to MerchantIDLen. Agreements compare field 42 byte for byte, so an id registered through the
+// API ("SHOP1") must be kept as the acquirer sends it ("SHOP1          ").
+func PadMerchantID(id string) string {
+	for len(id) < MerchantIDLen {
+		id += " "
+	}
+	return id
+}
+
+// CreateAgreement registers an agreement through the API, for a merchant that registered the
+// card outside the authorization flow: the card data was not verified by cardswitch, so the
+// agreement's first cardholder-initiated payment must carry verified card data
+// (InitialVerified false). It belongs to the card itself (not a token). A reference the card
+// already has, active or cancelled, is refused with AGREEMENT_EXISTS; terms are checked as those
+// of subelement 22 (MIN <= MAX, at least one day, end date not past).
+type CreateAgreement struct {
+	CardID     string
+	Reference  string
+	MerchantID string // 1 to 15 characters; kept padded as field 42 (PadMerchantID)
+	HasTerms   bool
+	Terms      authz.Terms
+}
+
+func (CreateAgreement) Kind() OpKind { return OpCreateAgreement }
+func (CreateAgreement) Keys(*Keys)   {}
+
+func (c CreateAgreement) Apply(tx *Tx, env *Env) Result[Agreement] {
+	card, ok := tx.Card(c.CardID)
+	if !ok {
+		return Result[Agreement]{Refusal: refuse(NotFound, "CARD_NOT_FOUND", "no such card")}
+	}
+	if card.State == CardRemoved {
+		return Result[Agreement]{Refusal: refuse(Conflict, "CARD_REMOVED", "the card was removed")}
+	}
+	if r := c.check(env.Now.Unix() / 86400); r != nil {
+		return Result[Agreement]{Refusal: r}
+	}
+	key := AgreementKey(card.ID, c.Reference)
+	if _, exists := tx.Agreement(key); exists {
+		return Result[Agreement]{Refusal: &Refusal{Kind: Conflict, Code: "AGREEMENT_EXISTS",
+			Message: "the card has an agreement with this reference", Field: "reference"}}
+	}
+	now := env.Now.UnixNano()
+	a := Agreement{Key: key, ID: AgreementID(key), Reference: c.Reference, CardID: card.ID,
+		CustomerID: card.CustomerID, MerchantID: PadMerchantID(c.MerchantID), State: AgreementActive,
+		HasTerms: c.HasTerms, CreatedAtUnixNano: now}
+	if c.HasTerms {
+		a.MinMinor, a.MaxMinor, a.IntervalDays, a.EndUnixDay = c.Terms.MinMinor, c.Terms.MaxMinor,
+			c.Terms.IntervalDays, c.Terms.EndUnixDay
+	}
+	tx.PutAgreement(a)
+	tx.emitAgreement(EventAgreementCreated, &a, "api")
+	return Result[Agreement]{Value: a}
+}
+
+// check refuses what the wire would refuse as a format error (30).
+func (c *CreateAgreement) check(todayUnixDay int64) *Refusal {
+	invalid := func(code, field, msg string) *Refusal {
+		return &Refusal{Kind: Invalid, Code: code, Message: msg, Field: field}
+	}
+	switch {
+	case len(c.Reference) == 0 || len(c.Reference) > AgreementReferenceMax:
+		return invalid("INVALID_FIELD", "reference", "reference: 1 to 32 characters")
+	case len(c.MerchantID) == 0 || len(c.MerchantID) > MerchantIDLen:
+		return invalid("INVALID_FIELD", "merchantId", "merchantId: 1 to 15 characters")
+	case !c.HasTerms:
+		return nil
+	case c.Terms.MinMinor < 0:
+		return invalid("INVALID_TERMS", "terms.minAmount", "minAmount must not be negative")
+	case c.Terms.MinMinor > c.Terms.MaxMinor:
+		return invalid("INVALID_TERMS", "terms.maxAmount", "maxAmount is below minAmount")
+	case c.Terms.IntervalDays < 1:
+		return invalid("INVALID_TERMS", "terms.frequencyDays", "frequencyDays must be at least 1")
+	case c.Terms.EndUnixDay < todayUnixDay:
+		return invalid("INVALID_TERMS", "terms.endDate", "endDate is past")
+	}
+	return nil
 }

@@ -51,6 +51,7 @@ const (
 	OpAudit        // an audit entry written in a batch of its own (management API)
 	OpImportEvents // events of an earlier version's webhook outbox (events.go)
 	OpCancelAgreement
+	OpCreateAgreement
 
 	// NumOpKinds is the number of kinds: OpKind values are below it.
 	NumOpKinds
@@ -66,6 +67,7 @@ var opKindNames = [NumOpKinds]string{
 	OpSetPVV: "set_pvv", OpSetCardLimits: "set_card_limits", OpAddToken: "add_token",
 	OpSetTokenState: "set_token_state", OpAudit: "audit",
 	OpImportEvents: "import_events", OpCancelAgreement: "cancel_agreement",
+	OpCreateAgreement: "create_agreement",
 }
 
 func (k OpKind) String() string {

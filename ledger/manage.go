@@ -176,6 +176,8 @@ const (
 
 // ChangeCard applies a lock, unlock, activation, removal or personalisation to a card. Every
 // change takes effect on the very next authorization, since both go through the same engine.
+// Removal ends the card's stored-credential agreements, its tokens' included, in the same batch
+// (endAgreements).
 func (tx *Tx) ChangeCard(cardID string, change CardChange, reason authz.LockReason) (Card, *Refusal) {
 	c, ok := tx.Card(cardID)
 	if !ok {
@@ -217,6 +219,7 @@ func (tx *Tx) ChangeCard(cardID string, change CardChange, reason authz.LockReas
 		c.State = CardActive
 	case ChangeRemove:
 		c.State = CardRemoved
+		tx.endAgreements(c.ID, "", CancelledByCardRemoved) // its tokens' agreements too
 	case ChangePersonalise:
 		c.Personalised = true
 	}
@@ -281,7 +284,8 @@ func (tx *Tx) AddToken(t Token, env *Env) (Token, *Refusal) {
 }
 
 // SetTokenState moves a token through its lifecycle (tokenvault.TokenTransition: DELETED is
-// final).
+// final). Deletion ends the token's stored-credential agreements in the same batch
+// (endAgreements); a suspension does not (the token's own state declines meanwhile).
 func (tx *Tx) SetTokenState(tokenID string, state authz.TokenState) (Token, *Refusal) {
 	t, ok := tx.Token(tokenID)
 	if !ok {
@@ -293,6 +297,9 @@ func (tx *Tx) SetTokenState(tokenID string, state authz.TokenState) (Token, *Ref
 		return Token{}, refuse(Conflict, "TOKEN_DELETED", "the token was deleted")
 	default:
 		return Token{}, &Refusal{Kind: Invalid, Code: "INVALID_STATE", Message: "unknown token state", Field: "state"}
+	}
+	if state == authz.TokenDeleted && t.State != authz.TokenDeleted {
+		tx.endAgreements(t.CardID, t.ID, CancelledByTokenDeleted)
 	}
 	t.State = state
 	tx.PutToken(t)

@@ -156,6 +156,7 @@ func encodeRow(dst []byte, row any) ([]byte, error) {
 		e.i64(r.LastUsedAtUnixNano)
 		e.i64(r.CancelledAtUnixNano)
 		e.str(r.CancelledBy)
+		e.str(r.ID) // added with agreement ids: decoded only when present
 	case *ledger.Reply:
 		e.str(r.Key)
 		e.u64(r.ContentHash)
@@ -498,6 +499,11 @@ func decodeRow(table string, b []byte, in *interner) (any, error) {
 		r.LastUsedAtUnixNano = d.i64()
 		r.CancelledAtUnixNano = d.i64()
 		r.CancelledBy = d.sym()
+		if d.pos < len(d.b) { // added with agreement ids
+			r.ID = d.str()
+		} else {
+			r.ID = ledger.AgreementID(r.Key)
+		}
 		row = r
 	case "reply":
 		r := &ledger.Reply{}

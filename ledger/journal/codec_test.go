@@ -26,7 +26,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		"token": {&ledger.Token{ID: "t1", CardID: "k1", PANHash: "h", PAN: "p", Last4: "l", ExpiryYYMM: "2812", PSN: "0",
 			State: authz.TokenActive, Type: ledger.TokenHCE, WalletProvider: "w", AssuranceLevel: 3, HighestATC: 9, CreatedAtUnixNano: 1},
 			&ledger.Token{}},
-		ledger.TableAgreement: {&ledger.Agreement{Key: "k1|SUB-1", Reference: "SUB-1", CardID: "k1", TokenID: "t1",
+		ledger.TableAgreement: {&ledger.Agreement{Key: "k1|SUB-1", ID: "agr_0123456789abcdef0123", Reference: "SUB-1", CardID: "k1", TokenID: "t1",
 			CustomerID: "c1", MerchantID: "MERCHANT0000001", State: ledger.AgreementCancelled, HasTerms: true,
 			MinMinor: 500, MaxMinor: 4999, IntervalDays: 30, EndUnixDay: 20999, InitialVerified: true, Registration: true,
 			Payments:          []ledger.AgreementPayment{{AuthKey: "0200|1|2|3", UnixDay: 20500}, {AuthKey: "0200|4|5|6", UnixDay: 20530}},
@@ -55,15 +55,27 @@ func TestCodecRoundTrip(t *testing.T) {
 			}
 			// Auth rows written before the merchant tail existed end right after CreatedAt, so that
 			// one cut decodes (as such an older row); the AES-GCM seal detects truncation at rest.
-			oldAuthEnd := -1
+			oldEnd := -1
 			if a, ok := r.(*ledger.Auth); ok {
 				short := *a
 				short.Merchant, short.MCC = "", ""
 				full, _ := encodeRow(nil, &short)
-				oldAuthEnd = len(full) - 2 // two empty strings: one length byte each
+				oldEnd = len(full) - 2 // two empty strings: one length byte each
+			}
+			// Agreement rows written before agreement ids end right before the id: such a row
+			// decodes, with the id derived from the key.
+			if a, ok := r.(*ledger.Agreement); ok {
+				short := *a
+				short.ID = ""
+				full, _ := encodeRow(nil, &short)
+				oldEnd = len(full) - 1 // one empty string: one length byte
+				got, err := decodeRow(table, full[:oldEnd], newInterner())
+				if err != nil || got.(*ledger.Agreement).ID != ledger.AgreementID(a.Key) {
+					t.Errorf("agreement row without an id: %v, %+v", err, got)
+				}
 			}
 			for cut := 0; cut < len(b); cut++ { // every other truncation is an error, never a panic
-				if cut == oldAuthEnd {
+				if cut == oldEnd {
 					continue
 				}
 				if _, err := decodeRow(table, b[:cut], nil); err == nil {
