@@ -3,6 +3,7 @@ package ledger
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 
 	"github.com/cardswitch/cardswitch/authz"
 )
@@ -45,7 +46,7 @@ type Agreement struct {
 	CardID     string
 	TokenID    string // the token the credential is, "" for the card itself
 	CustomerID string
-	MerchantID string // field 42 of the initial operation
+	MerchantID string // field 42 of the initial operation, without its trailing padding (MerchantID)
 	State      AgreementState
 	// HasTerms: recurring terms were given (field 48 subelement 22) on the initial operation.
 	HasTerms     bool
@@ -269,7 +270,7 @@ func (tx *Tx) gatherStoredCredential(req *authz.Request, env *Env, r *resolved, 
 	day := env.Now.Unix() / 86400
 	var violation bool
 	out.use, violation = authz.CheckStoredCredential(authz.StoredCredentialInput{Indicator: sc.Indicator,
-		Reference: sc.Agreement, MerchantID: req.MerchantID, AmountMinor: req.AmountMinor, NowUnixDay: day,
+		Reference: sc.Agreement, MerchantID: MerchantID(req.MerchantID), AmountMinor: req.AmountMinor, NowUnixDay: day,
 		CardDataVerified: out.verified, Agreement: out.agreement.view(out.found)})
 	if out.use == authz.SCInitial && sc.Terms != "" {
 		exp := 2
@@ -300,7 +301,7 @@ func (tx *Tx) bookStoredCredential(req *authz.Request, env *Env, r *resolved, g 
 	switch sc.use {
 	case authz.SCInitial:
 		a := Agreement{Key: sc.key, ID: AgreementID(sc.key), Reference: req.StoredCredential.Agreement, CardID: r.card.ID,
-			CustomerID: r.card.CustomerID, MerchantID: req.MerchantID, State: AgreementActive,
+			CustomerID: r.card.CustomerID, MerchantID: MerchantID(req.MerchantID), State: AgreementActive,
 			HasTerms: sc.hasTerms, MinMinor: sc.terms.MinMinor, MaxMinor: sc.terms.MaxMinor,
 			IntervalDays: sc.terms.IntervalDays, EndUnixDay: sc.terms.EndUnixDay,
 			InitialVerified: sc.verified, Registration: !paid,
@@ -391,21 +392,17 @@ func (tx *Tx) endAgreements(cardID, tokenID, by string) {
 }
 
 // Bounds of an agreement created through the API, the same as the wire's: the reference is
-// subelement 21 (1 to 32 characters), the merchant id is field 42 (ans 15, fixed).
+// subelement 21 (1 to 32 characters), the merchant id is field 42 (ans 15).
 const (
 	AgreementReferenceMax = 32
 	MerchantIDLen         = 15
 )
 
-// PadMerchantID writes a merchant id as field 42 carries it: left-justified, padded with spaces
-// to MerchantIDLen. Agreements compare field 42 byte for byte, so an id registered through the
-// API ("SHOP1") must be kept as the acquirer sends it ("SHOP1          ").
-func PadMerchantID(id string) string {
-	for len(id) < MerchantIDLen {
-		id += " "
-	}
-	return id
-}
+// MerchantID is the merchant id of field 42 (ans 15, fixed: left-justified and padded with
+// spaces) without its trailing spaces. Agreements keep and compare it in this form, so one
+// registered through the API as "SHOP1" matches the field 42 "SHOP1          " an acquirer sends,
+// and views and events show "SHOP1".
+func MerchantID(field42 string) string { return strings.TrimRight(field42, " ") }
 
 // CreateAgreement registers an agreement through the API, for a merchant that registered the
 // card outside the authorization flow: the card data was not verified by cardswitch, so the
@@ -416,7 +413,7 @@ func PadMerchantID(id string) string {
 type CreateAgreement struct {
 	CardID     string
 	Reference  string
-	MerchantID string // 1 to 15 characters; kept padded as field 42 (PadMerchantID)
+	MerchantID string // 1 to 15 characters, as MerchantID leaves field 42
 	HasTerms   bool
 	Terms      authz.Terms
 }
@@ -442,7 +439,7 @@ func (c CreateAgreement) Apply(tx *Tx, env *Env) Result[Agreement] {
 	}
 	now := env.Now.UnixNano()
 	a := Agreement{Key: key, ID: AgreementID(key), Reference: c.Reference, CardID: card.ID,
-		CustomerID: card.CustomerID, MerchantID: PadMerchantID(c.MerchantID), State: AgreementActive,
+		CustomerID: card.CustomerID, MerchantID: MerchantID(c.MerchantID), State: AgreementActive,
 		HasTerms: c.HasTerms, CreatedAtUnixNano: now}
 	if c.HasTerms {
 		a.MinMinor, a.MaxMinor, a.IntervalDays, a.EndUnixDay = c.Terms.MinMinor, c.Terms.MaxMinor,
@@ -461,7 +458,7 @@ func (c *CreateAgreement) check(todayUnixDay int64) *Refusal {
 	switch {
 	case len(c.Reference) == 0 || len(c.Reference) > AgreementReferenceMax:
 		return invalid("INVALID_FIELD", "reference", "reference: 1 to 32 characters")
-	case len(c.MerchantID) == 0 || len(c.MerchantID) > MerchantIDLen:
+	case MerchantID(c.MerchantID) == "" || len(c.MerchantID) > MerchantIDLen:
 		return invalid("INVALID_FIELD", "merchantId", "merchantId: 1 to 15 characters")
 	case !c.HasTerms:
 		return nil

@@ -124,8 +124,8 @@ func apply[R any](f *lt.Fixture, cmd ledger.Command[R]) (R, []ledger.Event) {
 	return out, events
 }
 
-// An agreement created through the API belongs to the card, keeps the merchant id as field 42
-// carries it, and needs verified card data on its first cardholder-initiated payment; references
+// An agreement created through the API belongs to the card, matches field 42 with its padding,
+// and needs verified card data on its first cardholder-initiated payment; references
 // are unique per card and terms are checked as subelement 22's.
 func TestCreateAgreement(t *testing.T) {
 	f := lt.NewFixture(t, 100_00)
@@ -135,7 +135,7 @@ func TestCreateAgreement(t *testing.T) {
 		HasTerms: true, Terms: terms})
 	a := r.Value
 	if r.Refusal != nil || a.ID != ledger.AgreementID(ledger.AgreementKey(lt.CardID, "API-1")) ||
-		a.MerchantID != "SHOP1          " || a.InitialVerified || a.CustomerID != lt.Customer ||
+		a.MerchantID != "SHOP1" || a.InitialVerified || a.CustomerID != lt.Customer ||
 		a.State != ledger.AgreementActive || a.Terms() != terms || a.CreatedAtUnixNano != f.Now.UnixNano() {
 		t.Fatalf("created %+v, %v", a, r.Refusal)
 	}
