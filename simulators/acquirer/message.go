@@ -32,10 +32,14 @@ const (
 	EntryChip        = "chip"        // 051: ARQC in field 55, track 2 equivalent with iCVV, field 23
 	EntryContactless = "contactless" // 071: as chip
 	EntryMagstripe   = "magstripe"   // 901: track 2 with CVV
+	// EntryCredentialOnFile is a stored credential used without the card (subsequent CIT, MIT):
+	// 102, expiry, no CVC2 unless the step gives one.
+	EntryCredentialOnFile = "cof"
 )
 
 var entryModes = map[string]string{
 	EntryECommerce: "812", EntryManual: "010", EntryChip: "051", EntryContactless: "071", EntryMagstripe: "901",
+	EntryCredentialOnFile: "102",
 }
 
 // Terminal is the acquirer and merchant data every request carries.
@@ -64,6 +68,8 @@ type Spec struct {
 	Expiry      string // "": the card's; "wrong"; "none"; or YYMM
 	BadARQC     bool
 	MCC         string
+	MerchantID  string                 // field 42; default the terminal's
+	Stored      authz.StoredCredential // field 48 subelements 20, 21, 22
 
 	Original         *authz.Request // completion and reversal: the request they name
 	ReplacementMinor int64          // partial reversal: field 95 (only with HasReplacement)
@@ -184,12 +190,21 @@ func (b *Builder) Build(s Spec) (*authz.Request, error) {
 		r.MCC = "6011"
 	}
 	r.TerminalID, r.MerchantID, r.MerchantName = b.Terminal.TerminalID, b.Terminal.MerchantID, fixed(b.Terminal.MerchantName, 40)
+	if s.MerchantID != "" {
+		r.MerchantID = fixed(s.MerchantID, 15)
+	}
+	r.StoredCredential = s.Stored
 
 	expiry := pick(s.Expiry, card.ExpiryYYMM)
 	switch entry {
 	case EntryECommerce, EntryManual:
 		r.ExpiryYYMM = expiry
 		if s.Kind != KindRefund && s.Kind != KindAdvice || s.CVC2 != "" {
+			r.CVC2 = pick(s.CVC2, card.CVC2)
+		}
+	case EntryCredentialOnFile:
+		r.ExpiryYYMM = expiry
+		if s.CVC2 != "" && s.CVC2 != "none" {
 			r.CVC2 = pick(s.CVC2, card.CVC2)
 		}
 	case EntryChip, EntryContactless, EntryMagstripe:

@@ -216,7 +216,15 @@ func (r *Runner) manage(st Step) error {
 // buildStep builds the request of message step i.
 func (r *Runner) buildStep(s *Scenario, i int, built map[int]*sentStep, index map[string]int) (*authz.Request, error) {
 	st := s.Steps[i]
-	spec := Spec{Kind: st.Kind, Entry: st.Entry, CVC2: st.CVC2, PIN: st.PIN, Expiry: st.Expiry, BadARQC: st.BadARQC, MCC: st.MCC}
+	spec := Spec{Kind: st.Kind, Entry: st.Entry, CVC2: st.CVC2, PIN: st.PIN, Expiry: st.Expiry, BadARQC: st.BadARQC, MCC: st.MCC,
+		MerchantID: st.MerchantID}
+	if st.StoredCredential != nil {
+		sc, err := st.StoredCredential.Resolve(r.Builder.Now())
+		if err != nil {
+			return nil, err
+		}
+		spec.Stored = sc
+	}
 	if st.Card != "" {
 		c, err := r.card(st.Card)
 		if err != nil {

@@ -11,7 +11,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/cardswitch/cardswitch/authz"
 	"github.com/cardswitch/cardswitch/ledger"
+	"github.com/cardswitch/cardswitch/switch/codec"
 )
 
 // Scenario is a scripted sequence of messages with the answers the switch must give.
@@ -73,6 +75,11 @@ type Step struct {
 	Expiry   string `yaml:"expiry"`   // "", wrong, none or YYMM
 	BadARQC  bool   `yaml:"badArqc"`
 	MCC      string `yaml:"mcc"`
+	// MerchantID is field 42 (up to 15 characters, padded with spaces); default the simulator's
+	// shop. A stored-credential agreement belongs to the merchant of its initial operation.
+	MerchantID string `yaml:"merchantId"`
+	// StoredCredential is field 48 subelements 20, 21 and 22 (contract §2).
+	StoredCredential *StoredCredentialSpec `yaml:"storedCredential"`
 
 	// Ref names an earlier step: the original of a completion or reversal, or the message a
 	// retransmit sends again. A reversal may name a later step: that step's message is built
@@ -84,6 +91,48 @@ type Step struct {
 	Delay  time.Duration `yaml:"delay"`  // wait before sending
 
 	Expect Expect `yaml:"expect"`
+}
+
+// StoredCredentialSpec is field 48 subelements 20 (indicator), 21 (agreement reference) and 22
+// (recurring terms) of a step.
+type StoredCredentialSpec struct {
+	Indicator string `yaml:"indicator"` // 1 cardholder-initiated, 2 merchant recurring, 3 merchant unscheduled
+	Agreement string `yaml:"agreement"` // up to 32 characters; may be left out (the switch then declines a MIT)
+	// Terms are MIN|MAX|DAYS|END as the wire carries them. END is a date DD.MM.YYYY, or a date
+	// relative to the simulator's clock (UTC): +Nd, +Nm, +Ny (or -N... for a date already past),
+	// so that a scenario file does not go stale.
+	Terms string `yaml:"terms"`
+}
+
+// Resolve returns the subelements to send, with a relative end date of the terms replaced by
+// the date it names from now.
+func (sc StoredCredentialSpec) Resolve(now time.Time) (authz.StoredCredential, error) {
+	out := authz.StoredCredential{Indicator: sc.Indicator, Agreement: sc.Agreement, Terms: sc.Terms}
+	i := strings.LastIndexByte(sc.Terms, '|')
+	if i < 0 {
+		return out, nil
+	}
+	end := sc.Terms[i+1:]
+	if !strings.HasPrefix(end, "+") && !strings.HasPrefix(end, "-") {
+		return out, nil
+	}
+	n, err := strconv.Atoi(end[:len(end)-1])
+	if len(end) < 3 || err != nil {
+		return out, fmt.Errorf("terms end %q: want DD.MM.YYYY or +N/-N followed by d, m or y", end)
+	}
+	t := now.UTC()
+	switch end[len(end)-1] {
+	case 'd':
+		t = t.AddDate(0, 0, n)
+	case 'm':
+		t = t.AddDate(0, n, 0)
+	case 'y':
+		t = t.AddDate(n, 0, 0)
+	default:
+		return out, fmt.Errorf("terms end %q: want DD.MM.YYYY or +N/-N followed by d, m or y", end)
+	}
+	out.Terms = sc.Terms[:i+1] + t.Format("02.01.2006")
+	return out, nil
 }
 
 // Expect is what the answer must be. An empty expectation of a message step means "00".
@@ -115,6 +164,14 @@ const (
 	StepUnlock     = "unlock"
 	StepPause      = "pause"
 )
+
+// storedCredentialKinds are the message kinds that may carry stored-credential data.
+var storedCredentialKinds = map[string]bool{
+	KindPurchase: true, KindSale: true, KindCash: true, KindRefund: true, KindBalance: true, KindAdvice: true,
+}
+
+// merchantIDMax is the length of field 42.
+const merchantIDMax = 15
 
 var messageKinds = map[string]bool{
 	KindEcho: true, KindSignOn: true, KindSignOff: true, KindPurchase: true, KindSale: true, KindCash: true,
@@ -284,6 +341,14 @@ func (s *Scenario) Validate() error {
 				bad("%s: unknown entry %q", at, st.Entry)
 			}
 		}
+		if len(st.MerchantID) > merchantIDMax {
+			bad("%s: merchantId longer than %d characters", at, merchantIDMax)
+		}
+		if sc := st.StoredCredential; sc != nil {
+			if err := validStoredCredential(st.Kind, *sc); err != nil {
+				bad("%s: storedCredential: %v", at, err)
+			}
+		}
 		if c := st.Expect.Code; c != "" && !validField39(c) {
 			bad("%s: expect code %q is not a field 39 value", at, c)
 		}
@@ -297,6 +362,29 @@ func (s *Scenario) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// validStoredCredential checks what the simulator can send: an indicator 1-3, a reference of 1
+// to 32 characters when given, and terms of the wire grammar (MIN > MAX, DAYS 0 or a past end
+// date are sendable: the switch answers them 30).
+func validStoredCredential(kind string, sc StoredCredentialSpec) error {
+	if !storedCredentialKinds[kind] {
+		return fmt.Errorf("not on a %s step", kind)
+	}
+	if sc.Indicator != authz.IndicatorCIT && sc.Indicator != authz.IndicatorMITRecurring && sc.Indicator != authz.IndicatorMITUnscheduled {
+		return fmt.Errorf("indicator %q: want 1, 2 or 3", sc.Indicator)
+	}
+	if len(sc.Agreement) > 32 {
+		return errors.New("agreement longer than 32 characters")
+	}
+	v, err := sc.Resolve(time.Now())
+	if err != nil {
+		return err
+	}
+	if _, err := codec.BuildRequest(&authz.Request{MTI: "0100", StoredCredential: v}); err != nil {
+		return fmt.Errorf("terms %q: want MIN|MAX|DAYS|DD.MM.YYYY with two decimals (%v)", sc.Terms, err)
+	}
+	return nil
 }
 
 func validField39(c string) bool {
