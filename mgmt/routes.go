@@ -60,6 +60,11 @@ func (s *Server) buildRoutes() []*route {
 		g("/secure/cards/{cardId}/limits", S, N, s.hGetLimits),
 		put("/secure/cards/{cardId}/limits", S, N, s.hSetLimits),
 		g("/secure/cards/{cardId}/transactions", S, N, s.hCardHistory),
+		g("/secure/cards/{cardId}/agreements", S, N, s.hListCardAgreements),
+		post("/secure/cards/{cardId}/agreements", S, N, s.hCreateAgreement),
+		g("/secure/cards/{cardId}/agreements/{agreementId}", S, N, s.hGetAgreement),
+		postOpt("/secure/cards/{cardId}/agreements/{agreementId}/cancel", S, N, s.hCancelAgreement),
+		g("/secure/customers/{customerId}/agreements", S, N, s.hListCustomerAgreements),
 		enc(post("/secure/external-locks", S, N, s.hExternalLock)),
 
 		// Customer channel.
@@ -75,6 +80,10 @@ func (s *Server) buildRoutes() []*route {
 		postOpt("/customers/me/cards/{cardId}/unlock", C, N, s.hUnlock),
 		enc(post("/customers/me/cards/{cardId}/pin", C, N, s.hSetPIN)),
 		g("/customers/me/cards/{cardId}/transactions", C, N, s.hCardHistory),
+		g("/customers/me/cards/{cardId}/agreements", C, N, s.hListCardAgreements),
+		g("/customers/me/cards/{cardId}/agreements/{agreementId}", C, N, s.hGetAgreement),
+		postOpt("/customers/me/cards/{cardId}/agreements/{agreementId}/cancel", C, N, s.hCancelAgreement),
+		g("/customers/me/agreements", C, N, s.hListCustomerAgreements),
 
 		// Operators.
 		g("/admin/customers/{customerId}", A, E, s.hGetCustomer),
@@ -90,6 +99,10 @@ func (s *Server) buildRoutes() []*route {
 		put("/admin/partner-balances/{balanceId}/low-balance-alert", A, D, s.hSetLowMark),
 		g("/admin/cards/{cardId}", A, E, s.hGetCard),
 		g("/admin/cards/{cardId}/transactions", A, E, s.hCardHistory),
+		g("/admin/cards/{cardId}/agreements", A, E, s.hListCardAgreements),
+		g("/admin/cards/{cardId}/agreements/{agreementId}", A, E, s.hGetAgreement),
+		postOpt("/admin/cards/{cardId}/agreements/{agreementId}/cancel", A, E, s.hCancelAgreement),
+		g("/admin/customers/{customerId}/agreements", A, E, s.hListCustomerAgreements),
 		post("/admin/cards/{cardId}/lock", A, E, s.hLock),
 		postOpt("/admin/cards/{cardId}/unlock", A, M, s.hUnlock),
 		postOpt("/admin/cards/{cardId}/remove", A, M, s.hRemove),
