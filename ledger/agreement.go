@@ -64,7 +64,10 @@ type Agreement struct {
 	CreatedAtUnixNano   int64
 	LastUsedAtUnixNano  int64
 	CancelledAtUnixNano int64
-	CancelledBy         string // "cardholder", "partner", "operator", "card_removed", "token_deleted"
+	CancelledBy         string
+	// InitialAuthKey is the auth record of the paid initial operation: its reversal ends the
+	// agreement ("" for a registration or an agreement made through the API).
+	InitialAuthKey string // "cardholder", "partner", "operator", "card_removed", "token_deleted"
 }
 
 // AgreementKey is the key of the agreement named reference of a card or token (holder: the card
@@ -252,27 +255,15 @@ type storedCredential struct {
 // RecurringViolation in the decision's input.
 func (tx *Tx) gatherStoredCredential(req *authz.Request, env *Env, r *resolved, g *gathered) {
 	sc := &req.StoredCredential
-	if sc.Indicator == "" || (sc.Indicator == "1" && sc.Agreement == "") {
-		return // no stored credential, or a cardholder-initiated payment outside any agreement
+	if req.Kind != authz.KindAuthorization && req.Kind != authz.KindFinancial {
+		// A refund gives money back (also under an agreement that has ended); an inquiry takes
+		// none: the agreement's rules are for payments.
+		return
 	}
 	out := &g.sc
-	holder := r.card.ID
-	if r.token != nil {
-		holder = r.token.ID
-	}
-	if sc.Agreement != "" {
-		out.key = AgreementKey(holder, sc.Agreement)
-		out.agreement, out.found = tx.Agreement(out.key)
-	}
-	// A wallet or Pay by Account token is verified card data: its cryptogram or the token
-	// service vouched for the cardholder.
-	out.verified = g.checks.CardData == authz.CheckPassed || g.checks.Cryptogram == authz.CheckPassed || r.token != nil
 	day := env.Now.Unix() / 86400
-	var violation bool
-	out.use, violation = authz.CheckStoredCredential(authz.StoredCredentialInput{Indicator: sc.Indicator,
-		Reference: sc.Agreement, MerchantID: MerchantID(req.MerchantID), AmountMinor: req.AmountMinor, NowUnixDay: day,
-		CardDataVerified: out.verified, Agreement: out.agreement.view(out.found)})
-	if out.use == authz.SCInitial && sc.Terms != "" {
+	if sc.Terms != "" {
+		// Terms that cannot hold are a format error wherever they come (contract §2).
 		exp := 2
 		if cur, ok := CurrencyByAlpha(g.bal.Currency); ok {
 			exp = cur.Exponent
@@ -284,6 +275,25 @@ func (tx *Tx) gatherStoredCredential(req *authz.Request, env *Env, r *resolved, 
 		}
 		out.terms, out.hasTerms = t, true
 	}
+	if sc.Indicator == "" || (sc.Indicator == "1" && sc.Agreement == "") {
+		return // no stored credential, or a cardholder-initiated payment outside any agreement
+	}
+	holder := r.card.ID
+	if r.token != nil {
+		holder = r.token.ID
+	}
+	if sc.Agreement != "" {
+		out.key = AgreementKey(holder, sc.Agreement)
+		out.agreement, out.found = tx.Agreement(out.key)
+	}
+	// A wallet token is verified card data: the token service vouched for the cardholder when
+	// it put the card in the wallet, and the device's cryptogram for this payment.
+	out.verified = g.checks.CardData == authz.CheckPassed || g.checks.Cryptogram == authz.CheckPassed ||
+		(r.token != nil && r.token.Wallet())
+	var violation bool
+	out.use, violation = authz.CheckStoredCredential(authz.StoredCredentialInput{Indicator: sc.Indicator,
+		Reference: sc.Agreement, MerchantID: MerchantID(req.MerchantID), AmountMinor: req.AmountMinor, NowUnixDay: day,
+		CardDataVerified: out.verified, Agreement: out.agreement.view(out.found)})
 	g.in.RecurringViolation = violation
 }
 
@@ -311,6 +321,7 @@ func (tx *Tx) bookStoredCredential(req *authz.Request, env *Env, r *resolved, g 
 		}
 		if paid {
 			a.paid(authKey, day)
+			a.InitialAuthKey = authKey
 		}
 		tx.PutAgreement(a)
 		tx.emitAgreement(EventAgreementCreated, &a, "authorization")
@@ -336,7 +347,20 @@ func (tx *Tx) reversedPayment(cardID, authKey string) {
 		return
 	}
 	for _, k := range tx.AgreementKeysOfCard(cardID) {
-		if a, ok := tx.Agreement(k); ok && a.unpaid(authKey) {
+		a, ok := tx.Agreement(k)
+		if !ok {
+			continue
+		}
+		if a.InitialAuthKey == authKey && a.State == AgreementActive {
+			// The payment the cardholder agreed with was reversed: there is no agreement
+			// without it (a merchant keeps a credential only after a successful payment).
+			a.unpaid(authKey)
+			a.State, a.CancelledAtUnixNano, a.CancelledBy = AgreementCancelled, tx.now, "initial_reversed"
+			tx.PutAgreement(a)
+			tx.emitAgreement(EventAgreementCancelled, &a, "initial_reversed")
+			return
+		}
+		if a.unpaid(authKey) {
 			tx.PutAgreement(a)
 			return
 		}

@@ -276,3 +276,28 @@ func TestAgreementsEndWithTheirCredential(t *testing.T) {
 		t.Fatalf("an agreement for a removed card: %+v", r.Refusal)
 	}
 }
+
+// Terms that cannot hold are a format error on any payment, not only an initial one; a refund
+// is not judged by the agreements (money goes back whatever they say); reversing the paid
+// initial operation ends the agreement it made.
+func TestAgreementEdges(t *testing.T) {
+	f := lt.NewFixture(t, 1000_00)
+	initial := storedCredential("000001", 9_99, "1", "SUB-1", "5.00|49.99|28|30.04.2027")
+	initial.CVC2 = lt.CVC2
+	f.Expect(initial, authz.Approved)
+	f.Now = f.Now.Add(30 * 24 * time.Hour)
+
+	mit := storedCredential("000002", 9_99, "2", "SUB-1", "50.00|49.99|28|30.04.2027")
+	f.Expect(mit, authz.FormatError)
+	refund := storedCredential("000003", 5_00, "2", "SUB-UNKNOWN", "")
+	refund.ProcessingCode, refund.Kind = "200000", authz.KindRefund
+	f.Expect(refund, authz.Approved)
+
+	f.Expect(lt.FollowUp("0400", initial, 9_99, "000004"), authz.Approved)
+	a, _ := f.State.Agreement(ledger.AgreementKey(lt.CardID, "SUB-1"))
+	if a.State != ledger.AgreementCancelled || a.CancelledBy != "initial_reversed" {
+		t.Fatalf("agreement after its initial payment was reversed: %+v", a)
+	}
+	f.Expect(storedCredential("000005", 9_99, "2", "SUB-1", ""), authz.NotPermitted)
+	f.ExpectBalance(lt.BalanceID, 1000_00+5_00, 0)
+}

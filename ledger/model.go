@@ -206,3 +206,7 @@ type Token struct {
 	HighestATC        int              `json:"highestAtc"`
 	CreatedAtUnixNano int64            `json:"createdAt"`
 }
+
+// Wallet reports whether the token is a device wallet's (secure element or host card
+// emulation): the token service verified the cardholder when it put the card in the wallet.
+func (t *Token) Wallet() bool { return t.Type == TokenSE || t.Type == TokenHCE }

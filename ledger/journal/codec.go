@@ -156,7 +156,8 @@ func encodeRow(dst []byte, row any) ([]byte, error) {
 		e.i64(r.LastUsedAtUnixNano)
 		e.i64(r.CancelledAtUnixNano)
 		e.str(r.CancelledBy)
-		e.str(r.ID) // added with agreement ids: decoded only when present
+		e.str(r.ID)
+		e.str(r.InitialAuthKey)
 	case *ledger.Reply:
 		e.str(r.Key)
 		e.u64(r.ContentHash)
@@ -499,11 +500,8 @@ func decodeRow(table string, b []byte, in *interner) (any, error) {
 		r.LastUsedAtUnixNano = d.i64()
 		r.CancelledAtUnixNano = d.i64()
 		r.CancelledBy = d.sym()
-		if d.pos < len(d.b) { // added with agreement ids
-			r.ID = d.str()
-		} else {
-			r.ID = ledger.AgreementID(r.Key)
-		}
+		r.ID = d.str()
+		r.InitialAuthKey = d.str()
 		row = r
 	case "reply":
 		r := &ledger.Reply{}
