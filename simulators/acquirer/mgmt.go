@@ -229,6 +229,26 @@ func (m *Mgmt) UnlockCard(cardID string) error {
 	return m.call(http.MethodPost, "/secure/cards/"+cardID+"/unlock", nil, struct{}{}, nil)
 }
 
+// CancelAgreement cancels the card's stored-credential agreement with this reference, as the
+// partner (POST /secure/cards/{id}/agreements/{agreementId}/cancel).
+func (m *Mgmt) CancelAgreement(cardID, reference string) error {
+	var list struct {
+		Agreements []struct {
+			AgreementID string `json:"agreementId"`
+			Reference   string `json:"reference"`
+		} `json:"agreements"`
+	}
+	if err := m.call(http.MethodGet, "/secure/cards/"+cardID+"/agreements", nil, nil, &list); err != nil {
+		return err
+	}
+	for _, a := range list.Agreements {
+		if a.Reference == reference {
+			return m.call(http.MethodPost, "/secure/cards/"+cardID+"/agreements/"+a.AgreementID+"/cancel", nil, struct{}{}, nil)
+		}
+	}
+	return fmt.Errorf("card %s has no agreement %q", cardID, reference)
+}
+
 // FullCard is the decrypted answer of GET /secure/cards/{id}/full.
 type FullCard struct {
 	PAN         string      `json:"pan"`

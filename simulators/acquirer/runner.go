@@ -25,10 +25,12 @@ type Runner struct {
 	lastSent atomic.Int64 // unix nanos of the last request written (idle echo)
 }
 
-// CardAdmin changes card states for lock and unlock steps; *Mgmt does it over the API.
+// CardAdmin carries out the management steps (lock, unlock, cancel-agreement); *Mgmt does it
+// over the API.
 type CardAdmin interface {
 	LockCard(cardID string, reason int) error
 	UnlockCard(cardID string) error
+	CancelAgreement(cardID, reference string) error
 }
 
 // StepResult is the outcome of one step.
@@ -92,7 +94,7 @@ func (r *Runner) RunScenario(s *Scenario) *Report {
 		switch st.Kind {
 		case StepPause:
 			res.Matched, res.Want, res.Got = true, "-", "-"
-		case StepLock, StepUnlock:
+		case StepLock, StepUnlock, StepCancelAgreement:
 			res.Want, res.MTI = "ok", "HTTP"
 			err := r.manage(st)
 			res.Sent, res.Answered = true, err == nil
@@ -207,8 +209,11 @@ func (r *Runner) manage(st Step) error {
 	if err != nil {
 		return err
 	}
-	if st.Kind == StepLock {
+	switch st.Kind {
+	case StepLock:
 		return r.Mgmt.LockCard(c.CardID, st.Reason)
+	case StepCancelAgreement:
+		return r.Mgmt.CancelAgreement(c.CardID, st.Agreement)
 	}
 	return r.Mgmt.UnlockCard(c.CardID)
 }

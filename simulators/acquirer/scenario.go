@@ -62,7 +62,7 @@ type CardSpec struct {
 type Step struct {
 	Name string `yaml:"name"`
 	// Kind: echo, signon, signoff, purchase, sale, cash, refund, balance, advice, completion,
-	// reversal, reversal-advice, retransmit, lock, unlock, pause.
+	// reversal, reversal-advice, retransmit, lock, unlock, cancel-agreement, pause.
 	Kind string `yaml:"kind"`
 	Card string `yaml:"card"` // card ref of the setup
 	PAN  string `yaml:"pan"`  // a PAN instead of a card ("unknown" draws one no card has)
@@ -87,8 +87,11 @@ type Step struct {
 	Ref    string `yaml:"ref"`
 	Repeat bool   `yaml:"repeat"` // retransmit with the repeat MTI (0101, 0401, ...)
 
-	Reason int           `yaml:"reason"` // lock: reason code 1..8
-	Delay  time.Duration `yaml:"delay"`  // wait before sending
+	Reason int `yaml:"reason"` // lock: reason code 1..8
+	// Agreement names the card's stored-credential agreement that cancel-agreement cancels
+	// (its reference, field 48 subelement 21).
+	Agreement string        `yaml:"agreement"`
+	Delay     time.Duration `yaml:"delay"` // wait before sending
 
 	Expect Expect `yaml:"expect"`
 }
@@ -159,10 +162,11 @@ func (e *Expect) UnmarshalYAML(n *yaml.Node) error {
 
 // Step kinds that are not messages.
 const (
-	StepRetransmit = "retransmit"
-	StepLock       = "lock"
-	StepUnlock     = "unlock"
-	StepPause      = "pause"
+	StepRetransmit      = "retransmit"
+	StepLock            = "lock"
+	StepUnlock          = "unlock"
+	StepCancelAgreement = "cancel-agreement"
+	StepPause           = "pause"
 )
 
 // storedCredentialKinds are the message kinds that may carry stored-credential data.
@@ -283,9 +287,12 @@ func (s *Scenario) Validate() error {
 		switch {
 		case st.Kind == StepPause:
 			continue
-		case st.Kind == StepLock || st.Kind == StepUnlock:
+		case st.Kind == StepLock || st.Kind == StepUnlock || st.Kind == StepCancelAgreement:
 			if _, ok := cards[st.Card]; !ok {
 				bad("%s: unknown card %q", at, st.Card)
+			}
+			if st.Kind == StepCancelAgreement && st.Agreement == "" {
+				bad("%s: agreement (the reference to cancel) is required", at)
 			}
 			if st.Kind == StepLock && (st.Reason < 1 || st.Reason > 8) {
 				bad("%s: reason must be 1..8", at)
@@ -309,7 +316,7 @@ func (s *Scenario) Validate() error {
 				break
 			}
 			o := s.Steps[ref].Kind
-			if o == StepRetransmit || o == StepLock || o == StepUnlock || o == StepPause || o == KindEcho ||
+			if o == StepRetransmit || o == StepLock || o == StepUnlock || o == StepCancelAgreement || o == StepPause || o == KindEcho ||
 				o == KindSignOn || o == KindSignOff {
 				bad("%s: ref %q is not a financial message", at, st.Ref)
 			}
