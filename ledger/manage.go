@@ -298,8 +298,11 @@ func (tx *Tx) SetTokenState(tokenID string, state authz.TokenState) (Token, *Ref
 	default:
 		return Token{}, &Refusal{Kind: Invalid, Code: "INVALID_STATE", Message: "unknown token state", Field: "state"}
 	}
-	if state == authz.TokenDeleted && t.State != authz.TokenDeleted {
-		tx.endAgreements(t.CardID, t.ID, CancelledByTokenDeleted)
+	if state != t.State {
+		switch state {
+		case authz.TokenDeleted: // a deleted token ends the agreements it was the credential of
+			tx.endAgreements(t.CardID, t.ID, CancelledByTokenDeleted)
+		}
 	}
 	t.State = state
 	tx.PutToken(t)
