@@ -194,7 +194,7 @@ func (tx *Tx) ChangeCard(cardID string, change CardChange, reason authz.LockReas
 		if c.State == CardLocked && c.LockReason.Irreversible() {
 			return Card{}, refuse(Conflict, "CARD_LOCK_IRREVERSIBLE", "the card carries an irreversible lock")
 		}
-		c.State, c.LockReason = CardLocked, reason
+		c.lock(reason)
 	case ChangeUnlock:
 		if c.State != CardLocked {
 			return Card{}, refuse(Conflict, "CARD_NOT_LOCKED", "the card is not locked")
@@ -202,7 +202,7 @@ func (tx *Tx) ChangeCard(cardID string, change CardChange, reason authz.LockReas
 		if c.LockReason.Irreversible() {
 			return Card{}, refuse(Conflict, "CARD_LOCK_IRREVERSIBLE", "the lock reason is irreversible")
 		}
-		c.State, c.LockReason = CardActive, authz.NotLocked
+		c.unlock()
 		if c.PINTries >= authz.PINTriesMax {
 			c.PINTries = 0
 		}
@@ -218,13 +218,37 @@ func (tx *Tx) ChangeCard(cardID string, change CardChange, reason authz.LockReas
 		}
 		c.State = CardActive
 	case ChangeRemove:
-		c.State = CardRemoved
+		// Removal is final: no unlock will need the state before a lock.
+		c.State, c.StateBeforeLock = CardRemoved, ""
 		tx.endAgreements(c.ID, "", CancelledByCardRemoved) // its tokens' agreements too
 	case ChangePersonalise:
 		c.Personalised = true
 	}
 	tx.PutCard(c)
 	return c, nil
+}
+
+// lock moves the card into LOCKED with reason and remembers the state the lock took it out of,
+// for the unlock. Every lock goes through here: management and external locks (ChangeCard) and
+// the automatic ones of an authorization (applyCardEffects: PIN tries, wrong CVC2 values).
+// Re-locking a locked card with another reason keeps the state it had before its first lock.
+func (c *Card) lock(reason authz.LockReason) {
+	if c.State == CardActive || c.State == CardInactive {
+		c.StateBeforeLock = c.State
+	}
+	c.State, c.LockReason = CardLocked, reason
+}
+
+// unlock lifts the card's lock: the card returns to the state it had before the lock, so a
+// physical card locked before its activation is INACTIVE again, not activated by an unlock.
+// A card locked before StateBeforeLock existed has none stored; it goes back to ACTIVE, as every
+// unlock did then, since such a card was most likely active (a lock of an INACTIVE card was rare).
+func (c *Card) unlock() {
+	c.State, c.LockReason = c.StateBeforeLock, authz.NotLocked
+	if c.State == "" {
+		c.State = CardActive
+	}
+	c.StateBeforeLock = ""
 }
 
 // SetCardSecret replaces the card's CVC2 (reset) or PVV (new PIN; resets the try counter).

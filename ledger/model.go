@@ -88,14 +88,18 @@ type Card struct {
 	Type       string           `json:"type"`
 	State      authz.CardState  `json:"state"`
 	LockReason authz.LockReason `json:"lockReason"`
-	PANHash    string           `json:"panHash"`
-	PAN        string           `json:"pan"`
-	Last4      string           `json:"last4"`
-	ExpiryYYMM string           `json:"expiry"`
-	PSN        string           `json:"psn"`
-	CVC2       string           `json:"cvc2"`
-	PVV        string           `json:"pvv,omitempty"`
-	PINTries   int              `json:"pinTries"`
+	// StateBeforeLock is the state a lock took the card out of (ACTIVE or INACTIVE), which an
+	// unlock returns it to; empty while the card is not locked, and on a card locked before the
+	// field existed (unlock then falls back to ACTIVE: see Tx.ChangeCard).
+	StateBeforeLock authz.CardState `json:"stateBeforeLock,omitempty"`
+	PANHash         string          `json:"panHash"`
+	PAN             string          `json:"pan"`
+	Last4           string          `json:"last4"`
+	ExpiryYYMM      string          `json:"expiry"`
+	PSN             string          `json:"psn"`
+	CVC2            string          `json:"cvc2"`
+	PVV             string          `json:"pvv,omitempty"`
+	PINTries        int             `json:"pinTries"`
 	// CardDataFails counts consecutive wrong CVC2/CVV/iCVV values (stored with PINTries).
 	CardDataFails     int               `json:"cardDataFails,omitempty"`
 	HighestATC        int               `json:"highestAtc"`

@@ -424,7 +424,8 @@ func (tx *Tx) applyCardEffects(r *resolved, d authz.Decision, checks Checks, req
 	}
 	if d.LockCard != authz.NotLocked {
 		tx.EmitCardState(c, Card{ID: c.ID, BalanceID: c.BalanceID, State: CardLocked, LockReason: d.LockCard}, "authorization", "switch")
-		c.State, c.LockReason, changed = CardLocked, d.LockCard, true
+		c.lock(d.LockCard) // remembers the state before the lock, for the unlock
+		changed = true
 	}
 	if checks.Cryptogram == authz.CheckPassed {
 		if r.token != nil {

@@ -189,7 +189,7 @@ const (
 	cardType          = 2  // u16 symbol
 	cardState         = 4  // u16 symbol
 	cardLock          = 6  // u8
-	cardFlags         = 7  // u8: cardPersonalised
+	cardFlags         = 7  // u8: cardPersonalised, cardBeforeLock*
 	cardDataFailCount = 8  // u8 (at most 255)
 	cardPINTries      = 9  // i32
 	cardHighestATC    = 13 // i32
@@ -197,6 +197,10 @@ const (
 	cardHeader        = 25
 
 	cardPersonalised = 1
+	// Card.StateBeforeLock, which is only ever empty, ACTIVE or INACTIVE (Card.lock), takes two
+	// flag bits rather than a symbol of its own: no byte more per card.
+	cardBeforeLockActive   = 2
+	cardBeforeLockInactive = 4
 )
 
 // cardExt is the part of a card only cards with limits have (no pointers: the map holding it
@@ -254,6 +258,15 @@ func (t *cardTable) headerOf(c *Card) *rowstore.Enc {
 	if c.Personalised {
 		flags |= cardPersonalised
 	}
+	switch c.StateBeforeLock {
+	case "":
+	case CardActive:
+		flags |= cardBeforeLockActive
+	case CardInactive:
+		flags |= cardBeforeLockInactive
+	default: // Card.lock sets only these; the journal refuses a row with another
+		panic("ledger: card " + c.ID + ": state before lock " + string(c.StateBeforeLock))
+	}
 	e.U16(rowstore.Sym(c.Program))
 	e.U16(rowstore.Sym(c.Type))
 	e.U16(rowstore.Sym(string(c.State)))
@@ -298,6 +311,12 @@ func (t *cardTable) decode(row uint32) Card {
 		LockReason: authz.LockReason(d.U8())}
 	flags := d.U8()
 	c.Personalised = flags&cardPersonalised != 0
+	switch {
+	case flags&cardBeforeLockActive != 0:
+		c.StateBeforeLock = CardActive
+	case flags&cardBeforeLockInactive != 0:
+		c.StateBeforeLock = CardInactive
+	}
 	c.CardDataFails = int(d.U8())
 	c.PINTries = int(int32(d.U32()))
 	c.HighestATC = int(int32(d.U32()))

@@ -118,6 +118,7 @@ func TestRowsRoundTrip(t *testing.T) {
 	c1.Usage = Usage{UnixDay: 4, Count: 5, AmountMinor: 6}
 	c1.State, c1.LockReason, c1.Personalised, c1.PINTries, c1.CardDataFails, c1.HighestATC =
 		CardLocked, authz.LockReason(6), true, 3, 2, 65535
+	c1.StateBeforeLock = CardInactive
 	c2 := testCard(2, "no-such-balance") // named as a string: its balance is not there
 	c2.Last4, c2.Labels, c2.CustomerID = "0000", map[string]string{}, ""
 	tok := Token{ID: "tok-1", CardID: c1.ID, PANHash: "th", PAN: "4000123412341234", Last4: "1234",

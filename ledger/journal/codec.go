@@ -97,6 +97,11 @@ func encodeRow(dst []byte, row any) ([]byte, error) {
 			e.str(k)
 			e.str(v)
 		}
+		// Added after the first binary rows, and written only while the card is locked: decoded
+		// only when present (a row without it is a card not locked, or locked before it existed).
+		if r.StateBeforeLock != "" {
+			e.str(string(r.StateBeforeLock))
+		}
 	case *ledger.Token:
 		e.str(r.ID)
 		e.str(r.CardID)
@@ -427,6 +432,16 @@ func decodeRow(table string, b []byte, in *interner) (any, error) {
 			for range n {
 				k := d.str()
 				r.Labels[k] = d.str()
+			}
+		}
+		if d.pos < len(d.b) && d.err == nil {
+			switch st := authz.CardState(d.sym()); st {
+			case ledger.CardActive, ledger.CardInactive: // the only states a lock remembers
+				r.StateBeforeLock = st
+			default:
+				if d.err == nil {
+					return nil, fmt.Errorf("journal: decode card: state before lock %q", st)
+				}
 			}
 		}
 		row = r
