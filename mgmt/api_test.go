@@ -432,8 +432,10 @@ func TestChannels(t *testing.T) {
 		t.Fatalf("admin customer %s", r.body)
 	}
 
-	// Self-registration on the customer channel.
-	r = h.do("POST", "/customers", `{"firstName":"Grace","lastName":"Hopper","email":"grace@example.com"}`)
+	// Registration from the app, vouched for by the partner's registration token.
+	expect(t, h.do("POST", "/customers", `{"firstName":"Grace","lastName":"Hopper","email":"grace@example.com"}`), 401, "REGISTRATION_TOKEN_REQUIRED")
+	reg := h.regToken("")["registrationToken"].(string)
+	r = h.do("POST", "/customers", `{"firstName":"Grace","lastName":"Hopper","email":"grace@example.com"}`, "Registration-Token", reg)
 	expect(t, r, 201)
 	self := r.json(t)
 	r = h.do("GET", "/customers/me", "", bearerH(self["sessionToken"].(string))...)

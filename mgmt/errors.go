@@ -47,6 +47,16 @@ var (
 	errRateLimited     = &apiError{Status: 429, Code: "RATE_LIMITED", Message: "too many requests; slow down"}
 	errInternal        = &apiError{Status: 500, Code: "INTERNAL", Message: "internal error"}
 
+	// Registration from the app (POST /customers) needs a registration token from the partner.
+	errRegistrationTokenRequired = &apiError{Status: 401, Code: "REGISTRATION_TOKEN_REQUIRED",
+		Message: "registration needs a registration token from the partner (POST /secure/registration-tokens): send it in the Registration-Token header or the registrationToken field"}
+	errRegistrationTokenInvalid = &apiError{Status: 401, Code: "REGISTRATION_TOKEN_INVALID",
+		Message: "the registration token is unknown, expired or already used"}
+	errRegistrationTokenMismatch = &apiError{Status: 403, Code: "REGISTRATION_TOKEN_MISMATCH",
+		Message: "the registration token was issued for another externalId", Field: "externalId"}
+	errRegistrationTokensFull = &apiError{Status: 429, Code: "TOO_MANY_REGISTRATION_TOKENS",
+		Message: "too many registration tokens outstanding; retry when some are used or expire"}
+
 	// The four encryption errors of contract §4 (all 400; never encrypted).
 	errEncryptionRequired = errBad("ENCRYPTION_REQUIRED", "this endpoint needs an encrypted request (Encrypted-Request: true and Public-Key)", "")
 	errInvalidPublicKey   = errBad("INVALID_PUBLIC_KEY", "the Public-Key header is missing or not an RSA public key (standard base64 of its PEM text)", "")

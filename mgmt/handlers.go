@@ -121,14 +121,8 @@ func (in *customerIn) validate() *apiError {
 	return nil
 }
 
-func (s *Server) createCustomer(c *call) (ledger.Customer, *apiError) {
-	var in customerIn
-	if err := c.decode(&in); err != nil {
-		return ledger.Customer{}, err
-	}
-	if err := in.validate(); err != nil {
-		return ledger.Customer{}, err
-	}
+// createCustomer records a customer from a validated input.
+func (s *Server) createCustomer(c *call, in *customerIn) (ledger.Customer, *apiError) {
 	cu := ledger.Customer{ID: "cus_" + randID(12), ExternalID: in.ExternalID, FirstName: in.FirstName,
 		LastName: in.LastName, Email: in.Email, Phone: in.Phone}
 	return execAudited(c, ledger.CreateCustomer{Customer: cu}, "customer.create", "customer",
@@ -136,25 +130,18 @@ func (s *Server) createCustomer(c *call) (ledger.Customer, *apiError) {
 }
 
 func (s *Server) hCreateCustomer(c *call) (int, any, *apiError) {
-	cu, err := s.createCustomer(c)
+	var in customerIn
+	if err := c.decode(&in); err != nil {
+		return 0, nil, err
+	}
+	if err := in.validate(); err != nil {
+		return 0, nil, err
+	}
+	cu, err := s.createCustomer(c, &in)
 	if err != nil {
 		return 0, nil, err
 	}
 	return 201, map[string]string{"customerId": cu.ID}, nil
-}
-
-// hRegisterSelf is registration through the customer channel: it creates the customer (KYC
-// PENDING) and opens a session for it.
-func (s *Server) hRegisterSelf(c *call) (int, any, *apiError) {
-	cu, err := s.createCustomer(c)
-	if err != nil {
-		return 0, nil, err
-	}
-	tok, ttl, ok := s.sessions.create(cu.ID, s.clock())
-	if !ok {
-		return 201, map[string]any{"customerId": cu.ID}, nil
-	}
-	return 201, map[string]any{"customerId": cu.ID, "sessionToken": tok, "expiresIn": int(ttl.Seconds())}, nil
 }
 
 func (s *Server) hGetCustomer(c *call) (int, any, *apiError) {

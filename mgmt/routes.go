@@ -35,6 +35,8 @@ func (s *Server) buildRoutes() []*route {
 		// Public.
 		g("/healthz", P, N, s.hHealth),
 		g("/public-key", P, N, s.hPublicKey),
+		// Registration from the app: its credential is a registration token from
+		// /secure/registration-tokens, which the handler reads from a header or the body.
 		post("/customers", P, N, s.hRegisterSelf),
 
 		// Server-to-server.
@@ -42,6 +44,7 @@ func (s *Server) buildRoutes() []*route {
 		g("/secure/customers/{customerId}", S, N, s.hGetCustomer),
 		post("/secure/customers/{customerId}/kyc", S, N, s.hSetKYC),
 		postOpt("/secure/customers/{customerId}/sessions", S, N, s.hCreateSession),
+		postOpt("/secure/registration-tokens", S, N, s.hCreateRegistrationToken),
 		post("/secure/customers/{customerId}/balances", S, N, s.hCreateBalance),
 		g("/secure/customers/{customerId}/balances", S, N, s.hListBalances),
 		g("/secure/customers/{customerId}/balances/{balanceId}", S, N, s.hGetBalance),

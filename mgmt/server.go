@@ -51,6 +51,14 @@ const (
 	// MaxSessions bounds the live customer sessions; when full (after dropping expired ones) a
 	// new session is refused with 503 UNAVAILABLE.
 	MaxSessions = 100_000
+	// RegistrationTokenTTL is the lifetime of a registration token (POST
+	// /secure/registration-tokens); past it the registration is refused with 401
+	// REGISTRATION_TOKEN_INVALID.
+	RegistrationTokenTTL = 10 * time.Minute
+	// MaxRegistrationTokens bounds the outstanding (issued, not used, not expired) registration
+	// tokens; when full, a new one is refused with 429 TOO_MANY_REGISTRATION_TOKENS (outstanding
+	// tokens are never evicted early).
+	MaxRegistrationTokens = 10_000
 )
 
 // Metrics receives one observation per request (optional).
@@ -117,6 +125,9 @@ type Server struct {
 	tlsConf  *tls.Config
 	maxBody  int
 	srv      *fasthttp.Server
+
+	// registrations are the outstanding registration tokens of POST /customers.
+	registrations *registrationTokens
 }
 
 // New builds the management API: it loads (or on first start generates) the JWE server key in
@@ -165,6 +176,7 @@ func New(d Deps) (*Server, error) {
 		ttl = 10 * time.Minute
 	}
 	s.sessions = newSessions(ttl, MaxSessions)
+	s.registrations = newRegistrationTokens(RegistrationTokenTTL, MaxRegistrationTokens)
 	for i, t := range h.AdminTokens {
 		r, ok := parseRole(t.Role)
 		if !ok || t.Token == "" || t.Name == "" {
