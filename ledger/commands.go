@@ -277,7 +277,8 @@ func (c IssueCard) Apply(tx *Tx, env *Env) Result[Card] {
 
 // IssueDigitalFirst issues the DIGITAL_FIRST physical copy of a virtual card of the balance: the
 // named one, or the latest (Tx.DigitalFirstSource). The copy keeps the virtual card's PAN,
-// secrets and program; a Program given that differs is refused.
+// secrets and program, and from then on shares its condition (twin.go): the counters, the highest
+// ATC and a lock in place are copied too. A Program given that differs is refused.
 type IssueDigitalFirst struct {
 	CardID, BalanceID, VirtualCardID string
 	Program                          string // "" or the program the caller expects
@@ -297,31 +298,48 @@ func (c IssueDigitalFirst) Apply(tx *Tx, env *Env) Result[Card] {
 	}
 	cp := Card{ID: c.CardID, BalanceID: c.BalanceID, Program: src.Program, Type: CardDigitalFirst,
 		PANHash: src.PANHash, PAN: src.PAN, Last4: src.Last4, ExpiryYYMM: src.ExpiryYYMM,
-		PSN: src.PSN, CVC2: src.CVC2, PVV: src.PVV}
-	return result(tx.IssueCard(cp, env))
+		PSN: src.PSN, CVC2: src.CVC2, PVV: src.PVV, PINTries: src.PINTries,
+		CardDataFails: src.CardDataFails, HighestATC: src.HighestATC}
+	out, r := tx.IssueCard(cp, env)
+	if r == nil && src.State == CardLocked {
+		// The copy reflects the card's condition from its first day: a lock of the virtual
+		// card is the copy's too, and an unlock returns the copy to its own state at issue.
+		out.lock(src.LockReason)
+		tx.PutCard(out)
+	}
+	return result(out, r)
 }
+
+// Origin names who made a card change: the Source and Actor of the card.state_changed event the
+// ledger records for the change's other form factor (a digital-first card's virtual card, and
+// back). The management API records the named card's own event. Zero: source "twin".
+type Origin struct{ Source, Actor string }
 
 // LockCard locks a card with a reason (Tx.ChangeCard, ChangeLock).
 type LockCard struct {
 	CardID string
 	Reason authz.LockReason
+	By     Origin // who locks: the source and actor of the twin's card.state_changed
 }
 
 func (LockCard) Kind() OpKind { return OpLockCard }
 func (LockCard) Keys(*Keys)   {}
 
 func (c LockCard) Apply(tx *Tx, _ *Env) Result[Card] {
-	return result(tx.ChangeCard(c.CardID, ChangeLock, c.Reason))
+	return result(tx.ChangeCardBy(c.CardID, ChangeLock, c.Reason, c.By))
 }
 
 // UnlockCard lifts a reversible lock (Tx.ChangeCard, ChangeUnlock).
-type UnlockCard struct{ CardID string }
+type UnlockCard struct {
+	CardID string
+	By     Origin
+}
 
 func (UnlockCard) Kind() OpKind { return OpUnlockCard }
 func (UnlockCard) Keys(*Keys)   {}
 
 func (c UnlockCard) Apply(tx *Tx, _ *Env) Result[Card] {
-	return result(tx.ChangeCard(c.CardID, ChangeUnlock, authz.NotLocked))
+	return result(tx.ChangeCardBy(c.CardID, ChangeUnlock, authz.NotLocked, c.By))
 }
 
 // ActivateCard activates a card; a physical one must be personalised (Tx.ActivateCard).
@@ -333,13 +351,16 @@ func (ActivateCard) Keys(*Keys)   {}
 func (c ActivateCard) Apply(tx *Tx, _ *Env) Result[Card] { return result(tx.ActivateCard(c.CardID)) }
 
 // RemoveCard removes a card for good (Tx.ChangeCard, ChangeRemove).
-type RemoveCard struct{ CardID string }
+type RemoveCard struct {
+	CardID string
+	By     Origin
+}
 
 func (RemoveCard) Kind() OpKind { return OpRemoveCard }
 func (RemoveCard) Keys(*Keys)   {}
 
 func (c RemoveCard) Apply(tx *Tx, _ *Env) Result[Card] {
-	return result(tx.ChangeCard(c.CardID, ChangeRemove, authz.NotLocked))
+	return result(tx.ChangeCardBy(c.CardID, ChangeRemove, authz.NotLocked, c.By))
 }
 
 // PersonaliseCard records a physical card's personalisation (Tx.PersonaliseCard).

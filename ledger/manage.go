@@ -177,8 +177,15 @@ const (
 // ChangeCard applies a lock, unlock, activation, removal or personalisation to a card. Every
 // change takes effect on the very next authorization, since both go through the same engine.
 // Removal ends the card's stored-credential agreements, its tokens' included, in the same batch
-// (endAgreements).
+// (endAgreements). A lock, an unlock and a removal apply to the card's other form factor too (a
+// digital-first card's virtual card, and back: twin.go), whose card.state_changed is recorded with
+// source "twin"; ChangeCardBy names who made the change instead.
 func (tx *Tx) ChangeCard(cardID string, change CardChange, reason authz.LockReason) (Card, *Refusal) {
+	return tx.ChangeCardBy(cardID, change, reason, Origin{})
+}
+
+// ChangeCardBy is ChangeCard with the origin of the change, for the events of the twin.
+func (tx *Tx) ChangeCardBy(cardID string, change CardChange, reason authz.LockReason, by Origin) (Card, *Refusal) {
 	c, ok := tx.Card(cardID)
 	if !ok {
 		return Card{}, refuse(NotFound, "CARD_NOT_FOUND", "no such card")
@@ -186,28 +193,40 @@ func (tx *Tx) ChangeCard(cardID string, change CardChange, reason authz.LockReas
 	if c.State == CardRemoved {
 		return Card{}, refuse(Conflict, "CARD_REMOVED", "the card was removed")
 	}
+	// The lock, unlock and removal are the one card's, whichever form factor is named.
+	var twins []Card
+	if change == ChangeLock || change == ChangeUnlock || change == ChangeRemove {
+		twins = tx.twinsOf(&c)
+	}
+	irreversible, locked := c.State == CardLocked && c.LockReason.Irreversible(), c.State == CardLocked
+	for i := range twins {
+		t := &twins[i]
+		irreversible = irreversible || t.State == CardLocked && t.LockReason.Irreversible()
+		locked = locked || t.State == CardLocked
+	}
+	prevTwins := append([]Card(nil), twins...)
 	switch change {
 	case ChangeLock:
 		if !reason.Valid() {
 			return Card{}, &Refusal{Kind: Invalid, Code: "INVALID_REASON_CODE", Message: "reasonCode must be 1..8", Field: "reasonCode"}
 		}
-		if c.State == CardLocked && c.LockReason.Irreversible() {
+		if irreversible {
 			return Card{}, refuse(Conflict, "CARD_LOCK_IRREVERSIBLE", "the card carries an irreversible lock")
 		}
 		c.lock(reason)
+		for i := range twins {
+			twins[i].lock(reason)
+		}
 	case ChangeUnlock:
-		if c.State != CardLocked {
+		if !locked {
 			return Card{}, refuse(Conflict, "CARD_NOT_LOCKED", "the card is not locked")
 		}
-		if c.LockReason.Irreversible() {
+		if irreversible {
 			return Card{}, refuse(Conflict, "CARD_LOCK_IRREVERSIBLE", "the lock reason is irreversible")
 		}
-		c.unlock()
-		if c.PINTries >= authz.PINTriesMax {
-			c.PINTries = 0
-		}
-		if c.CardDataFails >= authz.CardDataTriesMax {
-			c.CardDataFails = 0
+		c.unlockWithCounters()
+		for i := range twins {
+			twins[i].unlockWithCounters()
 		}
 	case ChangeActivate:
 		switch c.State {
@@ -221,11 +240,32 @@ func (tx *Tx) ChangeCard(cardID string, change CardChange, reason authz.LockReas
 		// Removal is final: no unlock will need the state before a lock.
 		c.State, c.StateBeforeLock = CardRemoved, ""
 		tx.endAgreements(c.ID, "", CancelledByCardRemoved) // its tokens' agreements too
+		for i := range twins {
+			twins[i].State, twins[i].StateBeforeLock = CardRemoved, ""
+			tx.endAgreements(twins[i].ID, "", CancelledByCardRemoved)
+		}
 	case ChangePersonalise:
 		c.Personalised = true
 	}
 	tx.PutCard(c)
+	for i := range twins {
+		tx.putTwin(prevTwins[i], twins[i], by)
+	}
 	return c, nil
+}
+
+// unlockWithCounters lifts a card's lock, if it has one, and resets a counter that reached its
+// maximum (the PIN tries or wrong card-data values the automatic lock was for).
+func (c *Card) unlockWithCounters() {
+	if c.State == CardLocked {
+		c.unlock()
+	}
+	if c.PINTries >= authz.PINTriesMax {
+		c.PINTries = 0
+	}
+	if c.CardDataFails >= authz.CardDataTriesMax {
+		c.CardDataFails = 0
+	}
 }
 
 // lock moves the card into LOCKED with reason and remembers the state the lock took it out of,
@@ -251,7 +291,8 @@ func (c *Card) unlock() {
 	c.StateBeforeLock = ""
 }
 
-// SetCardSecret replaces the card's CVC2 (reset) or PVV (new PIN; resets the try counter).
+// SetCardSecret replaces the card's CVC2 (reset) or PVV (new PIN; resets the try counter), on
+// its other form factor too (twin.go): one card, one CVC2, one PIN.
 func (tx *Tx) SetCardSecret(cardID string, cvc2, pvv string) (Card, *Refusal) {
 	c, ok := tx.Card(cardID)
 	if !ok {
@@ -260,14 +301,22 @@ func (tx *Tx) SetCardSecret(cardID string, cvc2, pvv string) (Card, *Refusal) {
 	if c.State == CardRemoved {
 		return Card{}, refuse(Conflict, "CARD_REMOVED", "the card was removed")
 	}
+	c.setSecret(cvc2, pvv)
+	tx.PutCard(c)
+	for _, t := range tx.twinsOf(&c) {
+		t.setSecret(cvc2, pvv)
+		tx.PutCard(t)
+	}
+	return c, nil
+}
+
+func (c *Card) setSecret(cvc2, pvv string) {
 	if cvc2 != "" {
 		c.CVC2 = cvc2
 	}
 	if pvv != "" {
 		c.PVV, c.PINTries = pvv, 0
 	}
-	tx.PutCard(c)
-	return c, nil
 }
 
 // SetCardLimits sets the optional per-card limits.

@@ -171,8 +171,10 @@ func cardPresent(req *authz.Request) bool {
 }
 
 // plasticOf returns the digital-first physical copy of a virtual card when there is one: it shares
-// the virtual card's PAN, and a card-present request is decided on its state (a lost plastic is
-// declined as lost while the virtual card keeps working online).
+// the virtual card's PAN, and a card-present request is decided on its record. The two records
+// share the card's condition (twin.go: one CVC2, one PIN, one lock, the counters), so what
+// differs is the plastic's own lifecycle: a plastic not yet activated is declined at the
+// terminal while the virtual card works online.
 func (tx *Tx) plasticOf(c Card) Card {
 	if c.Type != CardVirtual {
 		return c
@@ -412,7 +414,9 @@ func freshATC(atc int, c *Card, t *Token) bool {
 }
 
 // applyCardEffects books what a decision does to the card: the PIN try counter, a PIN lock and
-// the highest ATC. These happen whether or not the request is approved.
+// the highest ATC. These happen whether or not the request is approved. A virtual or
+// digital-first card shares them with its other form factor (twin.go); only such a card, and
+// only when something changed, looks for one.
 func (tx *Tx) applyCardEffects(r *resolved, d authz.Decision, checks Checks, req *authz.Request, now time.Time) {
 	c := r.card // read through the overlay for this message; nothing has changed it since
 	changed := false
@@ -440,6 +444,9 @@ func (tx *Tx) applyCardEffects(r *resolved, d authz.Decision, checks Checks, req
 	if changed {
 		tx.PutCard(c)
 		r.card = c
+		if hasTwins(&c) { // the counters, the lock and the ATC are the one card's (twin.go)
+			tx.shareCardEffects(&c, d.LockCard)
+		}
 	}
 }
 

@@ -149,6 +149,12 @@ func (r cardRead) Apply(tx *ledger.Tx, env *ledger.Env) ledger.Result[ledger.Car
 	return r.cmd.Apply(tx, env)
 }
 
+// origin names the caller as the source and actor of the card.state_changed events the ledger
+// records itself: those of a digital-first card's other form factor, changed with the card named.
+func (c *call) origin(source string) ledger.Origin {
+	return ledger.Origin{Source: source, Actor: c.who.Name}
+}
+
 // changeCard applies a state change; its audit entry and card.state_changed (with the card's
 // state as the batch held it before the change) are rows of the same batch.
 func (s *Server) changeCard(c *call, before ledger.Card, action, source string,
@@ -198,7 +204,7 @@ func (s *Server) hLock(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return s.changeCard(c, card, "card.lock", c.who.Channel, ledger.LockCard{CardID: card.ID, Reason: reason})
+	return s.changeCard(c, card, "card.lock", c.who.Channel, ledger.LockCard{CardID: card.ID, Reason: reason, By: c.origin(c.who.Channel)})
 }
 
 func (s *Server) hUnlock(c *call) (int, any, *apiError) {
@@ -213,7 +219,7 @@ func (s *Server) hUnlock(c *call) (int, any, *apiError) {
 		!card.LockReason.Irreversible() && card.LockReason != authz.LockPendingQuery {
 		return 0, nil, errConflict("UNLOCK_NOT_ALLOWED", "this lock can be lifted by the issuer only")
 	}
-	return s.changeCard(c, card, "card.unlock", c.who.Channel, ledger.UnlockCard{CardID: card.ID})
+	return s.changeCard(c, card, "card.unlock", c.who.Channel, ledger.UnlockCard{CardID: card.ID, By: c.origin(c.who.Channel)})
 }
 
 func (s *Server) hActivate(c *call) (int, any, *apiError) {
@@ -235,7 +241,7 @@ func (s *Server) hRemove(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return s.changeCard(c, card, "card.remove", c.who.Channel, ledger.RemoveCard{CardID: card.ID})
+	return s.changeCard(c, card, "card.remove", c.who.Channel, ledger.RemoveCard{CardID: card.ID, By: c.origin(c.who.Channel)})
 }
 
 func (s *Server) hPersonalise(c *call) (int, any, *apiError) {
@@ -346,7 +352,7 @@ func (s *Server) hExternalLock(c *call) (int, any, *apiError) {
 	}
 	reason := authz.LockReason(*in.ReasonCode)
 	return s.changeCard(c, card, "card.external_lock", "external:"+in.Source,
-		ledger.LockCard{CardID: card.ID, Reason: reason})
+		ledger.LockCard{CardID: card.ID, Reason: reason, By: c.origin("external:" + in.Source)})
 }
 
 func (s *Server) balanceCurrency(balanceID string) string {

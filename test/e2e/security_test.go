@@ -218,22 +218,22 @@ func wrongDigits(v string) string {
 	return string(b)
 }
 
-// A digital-first plastic shares its virtual card's PAN: card-present requests are decided on the
-// plastic, card-not-present ones on the virtual card.
-func TestDigitalFirstPlasticDecidesCardPresent(t *testing.T) {
+// A digital-first plastic shares its virtual card's PAN and reflects its condition (seed; issue 20,
+// defect 2): card-present requests are decided on the plastic's record, card-not-present ones on
+// the virtual card's, and a lock of either is the other's too. A lost plastic is declined as lost
+// at the terminal and online alike: the earlier rule, where the virtual card kept working online,
+// is gone.
+func TestDigitalFirstPlasticSharesTheLock(t *testing.T) {
 	s := startSwitch(t)
 	c, prog := s.secureCard(t)
-	virtual, _ := s.app.Engine().State().Card(c.id)
-	plastic := virtual
-	plastic.ID, plastic.Type = c.id+"-plastic", ledger.CardDigitalFirst
+	plastic := c.id + "-plastic"
 	s.do(func(tx *ledger.Tx, env *ledger.Env) *ledger.Refusal {
-		if _, r := tx.IssueCard(plastic, env); r != nil {
+		r := ledger.IssueDigitalFirst{CardID: plastic, BalanceID: c.balanceID, VirtualCardID: c.id}.Apply(tx, env).Refusal
+		if r != nil {
 			return r
 		}
-		if _, r := tx.ChangeCard(plastic.ID, ledger.ChangeLock, authz.LockLost); r != nil {
-			return r
-		}
-		return nil
+		_, r = tx.ChangeCard(plastic, ledger.ChangeLock, authz.LockLost)
+		return r
 	})
 	track, _ := security.BuildTrack2(config.Key(prog.Keys.CVK), c.pan, c.expiry, "101")
 	swipe := s.req("0200", "000000", c, 100)
@@ -242,8 +242,8 @@ func TestDigitalFirstPlasticDecidesCardPresent(t *testing.T) {
 		t.Fatalf("swipe of the lost plastic: 39=%s, want 41", got.ResponseCode)
 	}
 	online := s.req("0100", "000000", c, 100)
-	if got := s.send(online); got.ResponseCode != "00" {
-		t.Fatalf("online with the virtual card: 39=%s, want 00", got.ResponseCode)
+	if got := s.send(online); got.ResponseCode != "41" {
+		t.Fatalf("online with the virtual card of a lost plastic: 39=%s, want 41", got.ResponseCode)
 	}
 }
 
