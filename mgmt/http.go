@@ -180,6 +180,11 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 				s.metrics.Request(string(ctx.Method()), routeName, ctx.Response.StatusCode(), time.Since(start))
 			}
 		}()
+		if m, ok := s.mounted(string(ctx.Path())); ok {
+			routeName = m.prefix + "*"
+			m.handle(ctx)
+			return
+		}
 		r, aerr := s.match(string(ctx.Method()), string(ctx.Path()), c)
 		if aerr != nil {
 			writeError(ctx, aerr)

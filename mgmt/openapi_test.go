@@ -35,6 +35,9 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 	}
 	documented := map[string]map[string]any{}
 	for p, ops := range doc.Paths {
+		if servedByMount(p) {
+			continue // the mounting package checks its own paths against this file
+		}
 		for m, op := range ops {
 			if m == "parameters" {
 				continue
@@ -90,4 +93,17 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 			t.Errorf("unresolved $ref %s", m[1])
 		}
 	}
+}
+
+// mountedPrefixes are the partner channels other packages mount on the management listener
+// (mount.go); each of those packages checks its own paths against docs/openapi.yaml.
+var mountedPrefixes = []string{"/tsh/", "/pba/", "/company/", "/issuer/", "/loyalty/"}
+
+func servedByMount(path string) bool {
+	for _, p := range mountedPrefixes {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
 }

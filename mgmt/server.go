@@ -126,6 +126,9 @@ type Server struct {
 	maxBody  int
 	srv      *fasthttp.Server
 
+	// mounts are the partner channels other packages serve on this listener (mount.go).
+	mounts []mount
+
 	// registrations are the outstanding registration tokens of POST /customers.
 	registrations *registrationTokens
 }
