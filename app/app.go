@@ -393,7 +393,7 @@ func (a *App) stop(ctx context.Context) error {
 func programPolicy(cfg *config.Config) func(string) (ledger.ProgramPolicy, bool) {
 	m := map[string]ledger.ProgramPolicy{}
 	for _, p := range cfg.Programs {
-		m[p.Name] = ledger.ProgramPolicy{Name: p.Name, PartnerBalanceID: p.PartnerBalanceID}
+		m[p.Name] = ledger.ProgramPolicy{Name: p.Name, PartnerBalanceID: p.PartnerBalanceID, TokensOnly: p.TokensOnly}
 	}
 	return func(name string) (ledger.ProgramPolicy, bool) { p, ok := m[name]; return p, ok }
 }
