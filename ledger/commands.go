@@ -69,7 +69,7 @@ var opKindNames = [NumOpKinds]string{
 	OpSetTokenState: "set_token_state", OpAudit: "audit",
 	OpImportEvents: "import_events", OpCancelAgreement: "cancel_agreement",
 	OpCreateAgreement: "create_agreement",
-	OpPBA: "pba",
+	OpPBA:             "pba",
 }
 
 func (k OpKind) String() string {

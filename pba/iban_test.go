@@ -10,7 +10,7 @@ func TestValidIBAN(t *testing.T) {
 		{"DE89370400440532013000", true},
 		{"GB82WEST12345698765432", true},
 		{"NL91ABNA0417164300", true},
-		{"NO9386011117947", true},  // shortest in use
+		{"NO9386011117947", true}, // shortest in use
 		{"FR1420041010050500013M02606", true},
 		{"DE89370400440532013001", false}, // check digits do not match
 		{"DE8937040044053201300", false},  // one digit short: mod-97 fails
@@ -20,7 +20,7 @@ func TestValidIBAN(t *testing.T) {
 		{"DE89 3704 0044 0532 0130 00", false},
 		{"DE89370400440532013000-", false},
 		{"", false},
-		{"DE8937040044", false}, // too short
+		{"DE8937040044", false},                             // too short
 		{"DE89370400440532013000370400440532013000", false}, // too long
 	} {
 		if got := ValidIBAN(tc.in); got != tc.want {

@@ -52,7 +52,7 @@ var (
 // INVALID_TRUSTED_IDENTITY). It carries no claim values.
 type IdentityError struct{ Reason string }
 
-func (e *IdentityError) Error() string { return "pba: invalid trusted identity: " + e.Reason }
+func (e *IdentityError) Error() string        { return "pba: invalid trusted identity: " + e.Reason }
 func (e *IdentityError) Is(target error) bool { return target == ErrInvalidIdentity }
 
 func refused(reason string) error { return &IdentityError{Reason: reason} }
