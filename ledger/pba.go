@@ -166,18 +166,21 @@ func DecodePBAWindow(b []byte) (lowATC, highATC int, ok bool) {
 	return int(binary.BigEndian.Uint32(b[:4])), int(binary.BigEndian.Uint32(b[4:])), true
 }
 
+// PBAWalletPrefix starts the WalletProvider of every Pay by Account token.
+const PBAWalletPrefix = "PBA:"
+
 // pbaATCDelivered reports whether a checked ARQC's ATC may be accepted for the token: a Pay by
-// Account device token (one with a window record) only inside the window of session keys the
-// switch delivered to its device. A device holds no key for another ATC, so a cryptogram outside
-// it means keys that did not come from the switch (or a window withdrawn since, e.g. on a
-// suspend). Tokens of other services have no window and are not restricted here.
+// Account token only inside the window of session keys the switch delivered to its device (none
+// delivered: no ATC). A device holds no key for another ATC, so a cryptogram outside it means
+// keys that did not come from the switch, or a window withdrawn since (a suspension). Tokens of
+// other services are not restricted here.
 func (tx *Tx) pbaATCDelivered(t *Token, atc int) bool {
-	if t == nil {
+	if t == nil || !strings.HasPrefix(t.WalletProvider, PBAWalletPrefix) {
 		return true
 	}
 	r, ok := tx.PBA(PBAWindowKey(t.ID))
 	if !ok {
-		return true
+		return false
 	}
 	lo, hi, ok := DecodePBAWindow(r.Data)
 	return ok && atc >= lo && atc <= hi
