@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -81,6 +80,8 @@ type harness struct {
 	stan   atomic.Int64
 	mem    *journaltest.Memory
 	hasher func(string) string
+	cfg    config.PBA
+	pub    string
 }
 
 func newHarness(t *testing.T, mod ...func(*config.PBA)) *harness {
@@ -97,10 +98,25 @@ func newHarness(t *testing.T, mod ...func(*config.PBA)) *harness {
 	for _, m := range mod {
 		m(&cfg)
 	}
-	h := &harness{t: t, clock: &clock{now: time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)}, key: key, prog: prog}
+	h := &harness{t: t, clock: &clock{now: time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)}, key: key, prog: prog, cfg: cfg, pub: pub}
 	h.hasher = tokenvault.Hasher([]byte(strings.Repeat("k", 32)))
 	h.mem = journaltest.NewMemory()
+	h.tsp, h.acs = NewLocalTokenService(), NewLocalThreeDS()
+	h.boot(Adapters{TokenService: h.tsp, ThreeDS: h.acs})
+	t.Cleanup(func() {
+		h.svc.Close()
+		h.eng.Stop(context.Background())
+	})
+	return h
+}
+
+// boot starts the engine over the harness's journal (recovering what it holds) and the service.
+func (h *harness) boot(ad Adapters) {
+	t, prog, cfg, pub := h.t, h.prog, h.cfg, h.pub
 	st := ledger.NewState(h.mem)
+	if err := h.mem.Load(st); err != nil {
+		t.Fatal(err)
+	}
 	ver, err := security.New(security.Config{ZPK: testKey, Programs: []config.Program{prog}})
 	if err != nil {
 		t.Fatal(err)
@@ -110,21 +126,21 @@ func newHarness(t *testing.T, mod ...func(*config.PBA)) *harness {
 	}}
 	h.eng = engine.New(engine.Config{}, st, h.mem, env, h.clock.Now, nil, nil)
 	h.eng.Start()
-	h.tsp, h.acs = NewLocalTokenService(), NewLocalThreeDS()
 	h.svc, err = New(Deps{Config: cfg, Programs: []config.Program{prog},
 		KeySpecs: []KeySpec{{KID: "demo-bank-1", Institution: "demo-bank", Path: pub}}, Engine: h.eng,
-		PANHash: h.hasher, Gate: fakeGate{}, Clock: h.clock.Now,
-		Adapters: Adapters{TokenService: h.tsp, ThreeDS: h.acs}})
+		PANHash: h.hasher, Gate: fakeGate{}, Clock: h.clock.Now, Adapters: ad})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.h = h.svc.Handler()
-	t.Cleanup(func() {
-		h.svc.Close()
-		h.eng.Stop(context.Background())
-	})
-	_ = filepath.Join
-	return h
+}
+
+// restart stops the service and the engine as a crash would leave them (nothing flushed beyond
+// what the journal holds) and boots again with the adapters given.
+func (h *harness) restart(ad Adapters) {
+	h.svc.Close()
+	h.eng.Stop(context.Background())
+	h.boot(ad)
 }
 
 // sign makes signed data of the harness's bank for sub.

@@ -193,6 +193,7 @@ func (s *Service) RunJobs(ctx context.Context) {
 		s.checkCVC2(ctx, st, lastPart(rec.Key), now)
 	}
 	s.autoReplenish()
+	s.pushMessages(ctx)
 	for _, rec := range st.PBAList("pp/") {
 		id := lastPart(rec.Key)
 		pt, ok := get[PaymentToken](stateView{st}, tokenKey(id))

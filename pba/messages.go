@@ -1,6 +1,7 @@
 package pba
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -82,15 +83,25 @@ func enqueue(tx *ledger.Tx, installID, typ, tokenID string, data any, nowMilli i
 		m.Data, _ = json.Marshal(data)
 	}
 	put(tx, messageKey(installID, seq), m)
+	mark(tx, pushKey(installID, seq))
 	keys := tx.PBAKeys(messagePrefix(installID))
 	for i := 0; i < len(keys)-MaxPendingMessages; i++ {
 		tx.DeletePBA(keys[i])
 	}
 }
 
+// pushKey marks a message the push service has not been asked to announce yet (the job runner
+// pushes it: pushMessages).
+func pushKey(installID string, seq uint64) string {
+	return "mp/" + installID + "/" + fmt.Sprintf("%020d", seq)
+}
+
 // dropMessages deletes every message of an installation (it was deleted).
 func dropMessages(tx *ledger.Tx, installID string) {
 	for _, k := range tx.PBAKeys(messagePrefix(installID)) {
+		tx.DeletePBA(k)
+	}
+	for _, k := range tx.PBAKeys("mp/" + installID + "/") {
 		tx.DeletePBA(k)
 	}
 	tx.DeletePBA(messageCounterKey(installID))
@@ -106,4 +117,35 @@ func pendingMessages(st *ledger.State, installID string) []Message {
 		}
 	}
 	return out
+}
+
+// pushMessages asks the push service to wake the devices that have new messages (seed §1.7:
+// every message goes over SSE and the push service). A push that fails is tried again at the
+// next run; one made twice wakes the device twice, which fetches its pending messages anyway.
+func (s *Service) pushMessages(ctx context.Context) {
+	st := s.eng.State()
+	for i, rec := range st.PBAList("mp/") {
+		if i == jobsPerRun || ctx.Err() != nil {
+			return
+		}
+		rest := strings.TrimPrefix(rec.Key, "mp/")
+		installID, seqS, _ := strings.Cut(rest, "/")
+		seq, _ := strconv.ParseUint(seqS, 10, 64)
+		in, ok := get[Installation](stateView{st}, installKey(installID))
+		m, ok2 := get[Message](stateView{st}, messageKey(installID, seq))
+		if ok && ok2 && in.FCMToken != "" {
+			cctx, cancel := context.WithTimeout(ctx, callTimeout)
+			err := s.adapters.Push.Push(cctx, in.FCMToken, m)
+			cancel()
+			if err != nil {
+				s.log.Warn("pba push failed", "installation", installID, "err", err)
+				continue
+			}
+		}
+		key := rec.Key
+		s.execLogged(command[bool]{apply: func(tx *ledger.Tx, _ *ledger.Env) (bool, *ledger.Refusal) {
+			tx.DeletePBA(key)
+			return true, nil
+		}})
+	}
 }
