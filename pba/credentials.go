@@ -72,12 +72,31 @@ type TransactionCredentials struct {
 }
 
 // SealCredentials encrypts credentials under a data encryption key (hex).
-func SealCredentials(dekHex string, cs []Credential) (string, error) {
+func SealCredentials(dekHex string, cs []Credential) (string, error) { return sealJSON(dekHex, cs) }
+
+// TokenProfile is what a device needs of its device token to pay: sent encrypted under its
+// mobile key in the answer of digitizeIbanForDevice (encryptedTokenProfile).
+type TokenProfile struct {
+	TokenPAN          string `json:"tokenPAN"`
+	ExpDate           string `json:"expDate"` // MMYY
+	PANSequenceNumber string `json:"panSequenceNumber"`
+	CVN               int    `json:"cvn"`
+}
+
+// OpenTokenProfile decrypts an encryptedTokenProfile (the device's side).
+func OpenTokenProfile(dekHex, sealed string) (TokenProfile, error) {
+	var p TokenProfile
+	err := openJSON(dekHex, sealed, &p)
+	return p, err
+}
+
+// sealJSON encrypts v's JSON under a data encryption key (hex): nonce || AES-256-GCM, base64.
+func sealJSON(dekHex string, v any) (string, error) {
 	key, err := hex.DecodeString(dekHex)
 	if err != nil {
 		return "", err
 	}
-	b, _ := json.Marshal(cs)
+	b, _ := json.Marshal(v)
 	blk, err := aes.NewCipher(key)
 	if err != nil {
 		return "", err
@@ -93,31 +112,36 @@ func SealCredentials(dekHex string, cs []Credential) (string, error) {
 
 // OpenCredentials decrypts what SealCredentials made (the device's side).
 func OpenCredentials(dekHex, sealed string) ([]Credential, error) {
+	var cs []Credential
+	err := openJSON(dekHex, sealed, &cs)
+	return cs, err
+}
+
+func openJSON(dekHex, sealed string, dst any) error {
 	key, err := hex.DecodeString(dekHex)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	raw, err := base64.StdEncoding.DecodeString(sealed)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	blk, err := aes.NewCipher(key)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	gcm, err := cipher.NewGCM(blk)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if len(raw) < gcm.NonceSize() {
-		return nil, errShortCiphertext
+		return errShortCiphertext
 	}
 	plain, err := gcm.Open(nil, raw[:gcm.NonceSize()], raw[gcm.NonceSize():], nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var cs []Credential
-	return cs, json.Unmarshal(plain, &cs)
+	return json.Unmarshal(plain, dst)
 }
 
 var errShortCiphertext = &IdentityError{Reason: "credentials ciphertext too short"}

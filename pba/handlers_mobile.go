@@ -304,7 +304,18 @@ func (s *Service) hDigitizeForDevice(c *call) (any, *apiError) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	return map[string]any{"paymentTokenId": pt.ID, "devicePaymentTokenInfo": s.tokenView(s.eng.State(), pt)}, nil
+	// The token's profile goes to the device encrypted under its mobile key (the device needs
+	// the token PAN to pay; the API shows it to nobody else).
+	st := s.eng.State()
+	key, _ := get[mobileKey](stateView{st}, mobileKeyKey(inst.ID))
+	lt, _ := st.Token(pt.ID)
+	profile, err := sealJSON(key.DataEncryptionKey, TokenProfile{TokenPAN: lt.PAN, ExpDate: lt.ExpiryYYMM[2:] + lt.ExpiryYYMM[:2],
+		PANSequenceNumber: lt.PSN, CVN: int(DeviceCVN.Byte())})
+	if err != nil {
+		return nil, errUnavailable
+	}
+	return map[string]any{"paymentTokenId": pt.ID, "devicePaymentTokenInfo": s.tokenView(st, pt),
+		"encryptedTokenProfile": profile}, nil
 }
 
 // hDigitizeForStatic is M7: a static token, whose payment data becomes available once the
