@@ -59,6 +59,17 @@ var (
 	errNotActive     = conflict("PAYMENT_TOKEN_NOT_ACTIVE", "the payment token is not active")
 )
 
+// Limits per user (ARCHITECTURE rule 5): past them the change is refused with 409 and the code
+// named, and nothing is written.
+const (
+	// MaxIBANsPerUser bounds a user's IBANs (TOO_MANY_IBANS).
+	MaxIBANsPerUser = 50
+	// MaxLiveTokensPerUser bounds a user's tokens not deleted (TOO_MANY_PAYMENT_TOKENS).
+	MaxLiveTokensPerUser = 100
+	// MaxInstallationsPerUser bounds a user's paired devices (TOO_MANY_DEVICES).
+	MaxInstallationsPerUser = 20
+)
+
 // newUser is a user to create if absent, with the ids drawn for it.
 type newUser struct {
 	Institution, Sub   string
@@ -94,6 +105,9 @@ func ensureUser(tx *ledger.Tx, env *ledger.Env, u newUser) (Link, *ledger.Refusa
 		if !linkExists {
 			if _, ok := tx.Balance(u.BalanceID); ok {
 				return Link{}, conflict("ID_IN_USE", "balance id in use")
+			}
+			if len(v.keys(linkPrefix(u.Institution, u.Sub))) >= MaxIBANsPerUser {
+				return Link{}, conflict("TOO_MANY_IBANS", "the user has the most IBANs allowed")
 			}
 		}
 	}
@@ -183,6 +197,15 @@ func createToken(tx *ledger.Tx, env *ledger.Env, n newToken) (PaymentToken, *led
 	}
 	if _, ok := tx.Card(n.CardID); ok {
 		return PaymentToken{}, conflict("ID_IN_USE", "card id in use")
+	}
+	live := 0
+	for _, k := range v.keys(userTokensPrefix(n.Institution, n.Sub)) {
+		if tokenState(v, lastPart(k)) != authz.TokenDeleted {
+			live++
+		}
+	}
+	if live >= MaxLiveTokensPerUser {
+		return PaymentToken{}, conflict("TOO_MANY_PAYMENT_TOKENS", "the user has the most live payment tokens allowed")
 	}
 	now := env.Now.UnixNano()
 	card := ledger.Card{ID: n.CardID, BalanceID: link.BalanceID, Program: n.Program, Type: ledger.CardVirtual,

@@ -128,7 +128,13 @@ func (s *Service) hPair(c *call) (any, *apiError) {
 		if _, r := ensureUser(tx, env, nu); r != nil {
 			return false, r
 		}
-		if cur, ok := tx.PBA(deviceKey(di.DeviceID)); ok {
+		cur, occupied := tx.PBA(deviceKey(di.DeviceID))
+		if n := len(txView{tx}.keys(userInstallsPrefix(cl.Issuer, cl.Subject))); n >= MaxInstallationsPerUser {
+			if in, ok := get[Installation](txView{tx}, installKey(string(cur.Data))); !occupied || !ok || in.Sub != cl.Subject || in.Institution != cl.Issuer {
+				return false, conflict("TOO_MANY_DEVICES", "the user has the most paired devices allowed: unpair one")
+			}
+		}
+		if occupied {
 			replaced = string(cur.Data)
 			deleteInstallation(tx, env, replaced, "pairing_replaced")
 		}

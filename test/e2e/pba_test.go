@@ -164,7 +164,12 @@ func TestPBADeviceTokenEndToEnd(t *testing.T) {
 	keys := p.ok("/pba/registerDeviceForPayment", sess, map[string]any{"paymentDeviceInfo": map[string]string{"os": "android"}})
 	dek := keys["mobileKeys"].(map[string]any)["dataEncryptionKey"].(string)
 	ibanID := pba.IBANID("DE89370400440532013000")
-	tok := p.ok("/pba/digitizeIbanForDevice", sess, map[string]string{"ibanId": ibanID})["paymentTokenId"].(string)
+	dig := p.ok("/pba/digitizeIbanForDevice", sess, map[string]string{"ibanId": ibanID})
+	tok := dig["paymentTokenId"].(string)
+	profile, err := pba.OpenTokenProfile(dek, dig["encryptedTokenProfile"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
 	conf := p.ok("/pba/confirmProvisioningStatus", sess, map[string]string{"paymentTokenId": tok, "status": "SUCCESS"})
 	creds := func(v any) []pba.Credential {
 		b, _ := json.Marshal(v)
@@ -178,8 +183,7 @@ func TestPBADeviceTokenEndToEnd(t *testing.T) {
 	}
 	first := creds(conf["transactionCredentials"])
 	p.ok("/pba/server/creditIban", "", map[string]string{"userId": "ben", "ibanId": ibanID, "amount": "500.00"})
-	lt, _ := s.app.Engine().State().Token(tok)
-	tokenPAN := lt.PAN
+	tokenPAN := profile.TokenPAN
 	pay := func(c pba.Credential) string {
 		icc, err := pba.BuildDeviceField55(c.SessionKey, tokenPAN, c.ATC, 500, "978", [4]byte{9, 8, 7, 6})
 		if err != nil {
