@@ -196,3 +196,17 @@ func tokensOnlyCard(env *Env, c *Card) bool {
 	p, ok := env.Program(c.Program)
 	return ok && p.TokensOnly
 }
+
+// PBANewTransactionPrefix starts the keys of the marks of decided authorizations with Pay by
+// Account tokens: package pba turns each into a newTransaction message to the user's devices
+// (seed: pushTransactionDetails) and deletes it. The mark's value is the token id.
+const PBANewTransactionPrefix = "nt/"
+
+// pbaNoteAuthorization marks a decided authorization made with a Pay by Account token, in its
+// batch: the message to the device then cannot be lost, whatever happens after the answer.
+func (tx *Tx) pbaNoteAuthorization(t *Token, authKey string) {
+	if t == nil || !strings.HasPrefix(t.WalletProvider, PBAWalletPrefix) {
+		return
+	}
+	tx.PutPBA(PBARecord{Key: PBANewTransactionPrefix + authKey, Data: []byte(t.ID)})
+}

@@ -333,6 +333,9 @@ func (tx *Tx) book(req *authz.Request, env *Env, r *resolved, g *gathered, d aut
 		resp.ICCResponse = env.Verifier.ICCResponse(g.checks.ICC, d.Action)
 	}
 	auth.Action = d.Action
+	if req.Kind != authz.KindBalanceInquiry {
+		tx.pbaNoteAuthorization(r.token, auth.Key) // the device hears of it (pba.go)
+	}
 	if !d.Action.IsApproved() {
 		if req.Kind == authz.KindBalanceInquiry {
 			return resp, false // an inquiry leaves no record

@@ -193,6 +193,7 @@ func (s *Service) RunJobs(ctx context.Context) {
 		s.checkCVC2(ctx, st, lastPart(rec.Key), now)
 	}
 	s.autoReplenish()
+	s.newTransactions(ctx)
 	s.pushMessages(ctx)
 	for _, rec := range st.PBAList("pp/") {
 		id := lastPart(rec.Key)

@@ -149,3 +149,34 @@ func (s *Service) pushMessages(ctx context.Context) {
 		}})
 	}
 }
+
+// newTransactions turns the marks of decided authorizations with the users' tokens into
+// newTransaction messages to every device of the token's user (seed: pushTransactionDetails →
+// onNewTransaction), each mark in a batch of its own with its messages.
+func (s *Service) newTransactions(ctx context.Context) {
+	st := s.eng.State()
+	for i, rec := range st.PBAList(ledger.PBANewTransactionPrefix) {
+		if i == jobsPerRun || ctx.Err() != nil {
+			return
+		}
+		authKey := strings.TrimPrefix(rec.Key, ledger.PBANewTransactionPrefix)
+		a, found := st.Auth(authKey)
+		tokID := string(rec.Data)
+		key := rec.Key
+		s.execLogged(command[bool]{apply: func(tx *ledger.Tx, env *ledger.Env) (bool, *ledger.Refusal) {
+			tx.DeletePBA(key)
+			pt, ok := get[PaymentToken](txView{tx}, tokenKey(tokID))
+			if !ok || !found {
+				return false, nil
+			}
+			cur := s.insts[pt.Institution].currency
+			data := map[string]string{"transactionId": a.Key, "paymentTokenId": pt.ID, "ibanId": pt.IBANID,
+				"type": a.Kind.String(), "actionCode": a.Action.String(), "amount": formatAmount(a.AmountMinor, cur),
+				"currency": cur, "merchant": strings.TrimSpace(a.Merchant)}
+			for _, k := range (txView{tx}).keys(userInstallsPrefix(pt.Institution, pt.Sub)) {
+				enqueue(tx, lastPart(k), MsgNewTransaction, pt.ID, data, env.Now.UnixMilli())
+			}
+			return true, nil
+		}})
+	}
+}
