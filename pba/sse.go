@@ -109,7 +109,10 @@ func (s *Service) serveSSE(ctx *fasthttp.RequestCtx, sess session) {
 		var last uint64
 		hb := time.NewTicker(heartbeatEvery)
 		defer hb.Stop()
-		if _, err := w.WriteString(": connected\n\n"); err != nil || w.Flush() != nil {
+		// retry: the management listener's write timeout ends a stream after a while; the
+		// client's EventSource reconnects after this many milliseconds and gets again what it
+		// did not acknowledge.
+		if _, err := w.WriteString("retry: 1000\n: connected\n\n"); err != nil || w.Flush() != nil {
 			return
 		}
 		for {
