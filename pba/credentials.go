@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"sync"
 	"time"
@@ -144,7 +145,7 @@ func openJSON(dekHex, sealed string, dst any) error {
 	return json.Unmarshal(plain, dst)
 }
 
-var errShortCiphertext = &IdentityError{Reason: "credentials ciphertext too short"}
+var errShortCiphertext = errors.New("pba: ciphertext too short")
 
 // deriveCredentials computes the session keys of ATCs [from, from+n).
 func deriveCredentials(imkHex, tokenPAN string, from, n int) ([]Credential, error) {
@@ -325,24 +326,36 @@ func (s *Service) hReplenish(c *call) (any, *apiError) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	pt, aerr := s.ownToken(c, in.PaymentTokenID, KindDevice)
-	if aerr != nil {
-		return nil, aerr
+	// The switch may be replenishing the same token by itself at this moment: the delivery that
+	// lost the race is drawn again from the new window, a few times.
+	for attempt := 0; ; attempt++ {
+		pt, aerr := s.ownToken(c, in.PaymentTokenID, KindDevice)
+		if aerr != nil {
+			return nil, aerr
+		}
+		tc, aerr := s.prepareCredentials(pt)
+		if aerr != nil {
+			return nil, aerr
+		}
+		cmd := deliverCredentials(tc, false, false)
+		cmd.audit = func(tx *ledger.Tx, env *ledger.Env, pt PaymentToken) {
+			tx.Audit(auditRecord(c.who, env.Now, "pba.token.replenished", "paymentToken", pt.ID,
+				map[string]int{"fromAtc": tc.FromATC, "toAtc": tc.ToATC}))
+		}
+		_, aerr = execT(s, cmd)
+		if aerr != nil && aerr.Code == "CREDENTIALS_CHANGED" && attempt < replenishAttempts {
+			continue
+		}
+		if aerr != nil {
+			return nil, aerr
+		}
+		return map[string]any{"transactionCredentials": tc}, nil
 	}
-	tc, aerr := s.prepareCredentials(pt)
-	if aerr != nil {
-		return nil, aerr
-	}
-	cmd := deliverCredentials(tc, false, false)
-	cmd.audit = func(tx *ledger.Tx, env *ledger.Env, pt PaymentToken) {
-		tx.Audit(auditRecord(c.who, env.Now, "pba.token.replenished", "paymentToken", pt.ID,
-			map[string]int{"fromAtc": tc.FromATC, "toAtc": tc.ToATC}))
-	}
-	if _, aerr := execT(s, cmd); aerr != nil {
-		return nil, aerr
-	}
-	return map[string]any{"transactionCredentials": tc}, nil
 }
+
+// replenishAttempts bounds the redraws of a replenishment that raced another delivery; past it
+// the answer is 409 CREDENTIALS_CHANGED and the device asks again.
+const replenishAttempts = 3
 
 // autoReplenish delivers credentials to the active device tokens that have fewer than the
 // threshold left (job runner).
