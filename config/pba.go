@@ -138,6 +138,9 @@ func (c *Config) validatePBA() []error {
 			errs = append(errs, fmt.Errorf("%s.program: no such program", at))
 		case prog.Currency != in.Currency:
 			errs = append(errs, fmt.Errorf("%s.program: the program's currency differs from the institution's", at))
+		case prog.Scheme != "mastercard":
+			// Device tokens pay with Mastercard CVN 21 cryptograms (docs/pba.md).
+			errs = append(errs, fmt.Errorf("%s.program: want a mastercard program", at))
 		}
 		if len(in.Keys) == 0 {
 			errs = append(errs, fmt.Errorf("%s.keys: at least one key is needed", at))

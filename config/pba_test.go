@@ -80,6 +80,7 @@ func TestValidatePBA(t *testing.T) {
 			c.PBA.Institutions[0].Keys = append(c.PBA.Institutions[0].Keys, c.PBA.Institutions[0].Keys[0])
 		}, "kid: missing or repeated"},
 		"bad id":        {func(c *Config) { c.PBA.Institutions[0].ID = "a b" }, "pba.institutions[0].id"},
+		"visa program":  {func(c *Config) { c.PBA.Institutions[0].Program = "demo-visa" }, "want a mastercard program"},
 		"bad threshold": {func(c *Config) { c.PBA.CredentialsThreshold = 50 }, "credentialsThreshold"},
 	} {
 		t.Run(name, func(t *testing.T) {
