@@ -25,6 +25,7 @@ import (
 	"github.com/cardswitch/cardswitch/ledger/journal"
 	"github.com/cardswitch/cardswitch/mgmt"
 	"github.com/cardswitch/cardswitch/notify"
+	"github.com/cardswitch/cardswitch/pba"
 	"github.com/cardswitch/cardswitch/security"
 	"github.com/cardswitch/cardswitch/switch/dispatch"
 	"github.com/cardswitch/cardswitch/switch/server"
@@ -61,6 +62,7 @@ type App struct {
 	events   ledger.EventLog // the journal's event and audit rows
 	httpAddr string
 	metrics  *metrics.Metrics
+	pba      *pba.Service // Pay by Account (pba.go); nil without institutions
 	// rotation stops the background re-encryption under a new data key; rotationDone says it did.
 	rotation, rotationDone chan struct{}
 	serving                sync.WaitGroup // the ISO and HTTP Serve goroutines
@@ -82,6 +84,8 @@ type Options struct {
 	WrapISOListener func(net.Listener) net.Listener
 	// ShutdownTimeout bounds the shutdown Run performs; default DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
+	// PBAAdapters replaces Pay by Account's in-process outside parties (nil ones stay in-process).
+	PBAAdapters pba.Adapters
 }
 
 // New returns an App for cfg; nothing runs until Run.
@@ -260,6 +264,9 @@ func (a *App) start() error {
 		return err
 	}
 	a.http = h
+	if err := a.startPBA(h, env); err != nil {
+		return err
+	}
 	a.disp = dispatch.New(a.engine, log, a.metrics, dispatch.Config{})
 	a.iso = server.New(isoConfig(cfg), a.disp, log)
 
@@ -349,6 +356,9 @@ func (a *App) stop(ctx context.Context) error {
 	} else if a.isoLn != nil {
 		a.isoLn.Close()
 	}
+	if a.pba != nil {
+		a.pba.Close() // its event streams end before the listener drains
+	}
 	if a.http != nil {
 		if err := a.http.Stop(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("management API: %w", err))
@@ -393,7 +403,7 @@ func (a *App) stop(ctx context.Context) error {
 func programPolicy(cfg *config.Config) func(string) (ledger.ProgramPolicy, bool) {
 	m := map[string]ledger.ProgramPolicy{}
 	for _, p := range cfg.Programs {
-		m[p.Name] = ledger.ProgramPolicy{Name: p.Name, PartnerBalanceID: p.PartnerBalanceID}
+		m[p.Name] = ledger.ProgramPolicy{Name: p.Name, PartnerBalanceID: p.PartnerBalanceID, TokensOnly: p.TokensOnly}
 	}
 	return func(name string) (ledger.ProgramPolicy, bool) { p, ok := m[name]; return p, ok }
 }

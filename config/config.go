@@ -29,6 +29,7 @@ type Config struct {
 	Programs []Program `yaml:"programs"`
 	Engine   Engine    `yaml:"engine"`
 	Log      Log       `yaml:"log"`
+	PBA      PBA       `yaml:"pba"` // Pay by Account (pba.go)
 
 	// DevProfile is set when no config file was given and the development profile is in use.
 	DevProfile bool `yaml:"-"`
@@ -107,6 +108,9 @@ type Program struct {
 	AllowUncheckedARQC bool `yaml:"allowUncheckedArqc"`
 	// PartnerBalanceID names the partner balance that also bounds the program's spending.
 	PartnerBalanceID string `yaml:"partnerBalanceId"`
+	// TokensOnly is set for a program a Pay by Account institution names (pba.go): it issues
+	// token PANs only and is never a default program for cards.
+	TokensOnly bool `yaml:"-"`
 }
 
 // Keys are the program's card keys, 2-key 3DES in hex.
@@ -177,8 +181,13 @@ func Load(path string, o Overrides, warn func(msg string)) (*Config, error) {
 		c.HTTP.Addr = o.HTTPAddr
 	}
 	c.applyDefaults()
+	c.PBA.applyDefaults()
+	c.markTokensOnly()
 	if c.DevProfile {
 		if err := c.loadDevKeys(warn); err != nil {
+			return nil, err
+		}
+		if err := c.loadDevPBAKey(warn); err != nil {
 			return nil, err
 		}
 	}
@@ -278,6 +287,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s.keys.pvki: want 0..6", at))
 		}
 	}
+	errs = append(errs, c.validatePBA()...)
 	return errors.Join(errs...)
 }
 
@@ -306,7 +316,8 @@ func devProfile() Config {
 	return Config{DevProfile: true, Programs: []Program{
 		{Name: "demo-mc", BIN: "535110", Scheme: "mastercard", Currency: "EUR", PANLength: 16},
 		{Name: "demo-visa", BIN: "423456", Scheme: "visa", Currency: "EUR", PANLength: 16},
-	}}
+		devPBAProgram(), // Pay by Account token PANs only (pba.go)
+	}, PBA: devPBA()}
 }
 
 // devKeysFile holds the generated development keys in the data directory.
@@ -348,6 +359,14 @@ func (c *Config) loadDevKeys(warn func(string)) error {
 	if warn != nil && err == nil {
 		warn("development profile: using the development keys of " + path + "; do not use them in production")
 	}
+	if missing := k.addMissing(c.Programs); missing && err == nil {
+		// A program added to the development profile since the keys were made (the Pay by
+		// Account program) gets keys of its own; the others keep theirs.
+		out, _ := json.MarshalIndent(k, "", "  ")
+		if err := writeFile0600(path, out); err != nil {
+			return err
+		}
+	}
 	c.Security.ZPK, c.Security.DataKey = k.ZPK, k.DataKey
 	for i := range c.Programs {
 		if pk, ok := k.Programs[c.Programs[i].Name]; ok {
@@ -355,6 +374,21 @@ func (c *Config) loadDevKeys(warn func(string)) error {
 		}
 	}
 	return nil
+}
+
+// addMissing generates keys for the programs that have none; it reports whether it did.
+func (k *devKeys) addMissing(programs []Program) bool {
+	added := false
+	for _, p := range programs {
+		if _, ok := k.Programs[p.Name]; !ok {
+			if k.Programs == nil {
+				k.Programs = map[string]Keys{}
+			}
+			k.Programs[p.Name] = Keys{IMKAC: randHex(16), CVK: randHex(16), PVK: randHex(16), PVKI: 1}
+			added = true
+		}
+	}
+	return added
 }
 
 func writeFile0600(path string, data []byte) error {

@@ -16,7 +16,8 @@ func TestDevProfileGeneratesKeysOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c1.DevProfile || len(c1.Programs) != 2 || c1.Programs[0].BIN != "535110" || c1.Programs[1].BIN != "423456" {
+	if !c1.DevProfile || len(c1.Programs) != 3 || c1.Programs[0].BIN != "535110" || c1.Programs[1].BIN != "423456" ||
+		c1.Programs[2].BIN != "522223" || !c1.Programs[2].TokensOnly { // contract §6: the Pay by Account program
 		t.Fatalf("dev profile: %+v", c1.Programs)
 	}
 	if len(warnings) == 0 || !strings.Contains(warnings[0], "generated random development keys") {

@@ -52,6 +52,7 @@ const (
 	OpImportEvents // events of an earlier version's webhook outbox (events.go)
 	OpCancelAgreement
 	OpCreateAgreement
+	OpPBA // a Pay by Account command (package pba)
 
 	// NumOpKinds is the number of kinds: OpKind values are below it.
 	NumOpKinds
@@ -68,6 +69,7 @@ var opKindNames = [NumOpKinds]string{
 	OpSetTokenState: "set_token_state", OpAudit: "audit",
 	OpImportEvents: "import_events", OpCancelAgreement: "cancel_agreement",
 	OpCreateAgreement: "create_agreement",
+	OpPBA:             "pba",
 }
 
 func (k OpKind) String() string {

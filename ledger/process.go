@@ -17,6 +17,9 @@ const DefaultHoldTTL = 7 * 24 * time.Hour
 type ProgramPolicy struct {
 	Name             string
 	PartnerBalanceID string // "" when the program has no partner balance
+	// TokensOnly: the program's cards are internal account records that authorize only through
+	// their tokens (Pay by Account, ledger/pba.go).
+	TokensOnly bool
 }
 
 // Verifier runs the card-security checks (CVC2/CVV/iCVV, PIN, ARQC) for a request on a card.
@@ -205,6 +208,9 @@ func (tx *Tx) original(req *authz.Request, env *Env, okey string) (resp authz.Re
 	// uses a Tx, and a message is processed entirely before the next).
 	r := &tx.scratch
 	*r = tx.resolve(req.PAN, env)
+	if r.ok && r.token == nil && tokensOnlyCard(env, &r.card) {
+		*r = resolved{} // an internal account record of a tokens-only program (pba.go)
+	}
 	if r.ok && r.token == nil && cardPresent(req) {
 		r.card = tx.plasticOf(r.card)
 	}
@@ -308,7 +314,7 @@ func (tx *Tx) gather(req *authz.Request, env *Env, r *resolved, g *gathered) {
 	in.MaxAmountMinor, in.MaxCountPerDay, in.MaxAmountPerDay = c.Limits.MaxAmountMinor, c.Limits.MaxCountPerDay, c.Limits.MaxAmountPerDay
 	if env.Verifier != nil && usable(*in) {
 		g.checks = env.Verifier.Verify(req, c, r.token)
-		if g.checks.Cryptogram == authz.CheckPassed && !freshATC(g.checks.ATC, c, r.token) {
+		if g.checks.Cryptogram == authz.CheckPassed && (!freshATC(g.checks.ATC, c, r.token) || !tx.pbaATCDelivered(r.token, g.checks.ATC)) {
 			g.checks.Cryptogram = authz.CheckFailed
 		}
 	}
@@ -327,6 +333,9 @@ func (tx *Tx) book(req *authz.Request, env *Env, r *resolved, g *gathered, d aut
 		resp.ICCResponse = env.Verifier.ICCResponse(g.checks.ICC, d.Action)
 	}
 	auth.Action = d.Action
+	if req.Kind != authz.KindBalanceInquiry {
+		tx.pbaNoteAuthorization(r.token, auth.Key) // the device hears of it (pba.go)
+	}
 	if !d.Action.IsApproved() {
 		if req.Kind == authz.KindBalanceInquiry {
 			return resp, false // an inquiry leaves no record

@@ -21,6 +21,7 @@ type State struct {
 	tokens    *tokenTable
 	// agreements are the stored-credential agreements (agreement.go).
 	agreements *agreementStore
+	pba        *pbaStore // Pay by Account records (pba.go)
 
 	loading bool // between the first Load and FinishLoad
 
@@ -39,7 +40,7 @@ func NewState(h History) *State {
 	}
 	r := &refs{}
 	s := &State{customers: newCustomerTable(), balances: newBalanceTable(r), cards: newCardTable(r),
-		tokens: newTokenTable(r), agreements: newAgreementStore(), cold: newCold(h)}
+		tokens: newTokenTable(r), agreements: newAgreementStore(), cold: newCold(h), pba: newPBAStore()}
 	r.cards, r.balances, r.customers = &s.cards.Table, &s.balances.Table, &s.customers.Table
 	return s
 }
@@ -158,6 +159,8 @@ func (s *State) Load(row any) {
 		s.tokens.set(r)
 	case *Agreement:
 		s.agreements.set(r)
+	case *PBARecord:
+		s.pba.set(r)
 	case *Auth, *Reply:
 		s.loadCold(r)
 	default:

@@ -14,7 +14,7 @@ import (
 func (s *Server) programFor(name, currency string) (*config.Program, *apiError) {
 	if name != "" {
 		p, ok := s.cfg.Program(name)
-		if !ok {
+		if !ok || p.TokensOnly { // a Pay by Account program issues token PANs only
 			return nil, errBad("UNKNOWN_PROGRAM", "no such program", "program")
 		}
 		if p.Currency != currency {
@@ -23,7 +23,7 @@ func (s *Server) programFor(name, currency string) (*config.Program, *apiError) 
 		return p, nil
 	}
 	for i := range s.cfg.Programs {
-		if s.cfg.Programs[i].Currency == currency {
+		if s.cfg.Programs[i].Currency == currency && !s.cfg.Programs[i].TokensOnly {
 			return &s.cfg.Programs[i], nil
 		}
 	}

@@ -69,6 +69,11 @@ set +e
 "$BIN" sim --addr "127.0.0.1:$ISO_PORT" --http-addr "127.0.0.1:$HTTP_PORT" --data-dir "$DATA" \
   --wait 30s --scenario "$SCENARIO"
 rc=$?
+if [ $rc -eq 0 ]; then
+  # Pay by Account: the bank server and a phone (signing with the development key in $DATA).
+  "$BIN" pba-sim --addr "127.0.0.1:$ISO_PORT" --http-addr "127.0.0.1:$HTTP_PORT" --data-dir "$DATA" --wait 30s
+  rc=$?
+fi
 set -e
 
 if [ $rc -ne 0 ]; then

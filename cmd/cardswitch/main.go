@@ -10,6 +10,7 @@ import (
 	"github.com/cardswitch/cardswitch/bench"
 	"github.com/cardswitch/cardswitch/provision"
 	"github.com/cardswitch/cardswitch/simulators/acquirer"
+	pbasim "github.com/cardswitch/cardswitch/simulators/pba"
 )
 
 func main() {
@@ -29,6 +30,8 @@ func main() {
 		err = provision.Main(os.Args[2:])
 	case "sim":
 		err = acquirer.Main(os.Args[2:])
+	case "pba-sim":
+		err = pbasim.Main(os.Args[2:])
 	case "bench":
 		err = bench.Main(os.Args[2:])
 	case "help", "-h", "--help":
@@ -55,5 +58,6 @@ commands:
   provision  create N customers, balances and cards in a stopped switch's data directory
   sim     acquirer/network simulator against a running switch
   bench   load benchmark against a running switch
+  pba-sim Pay by Account bank server and phone against a running switch [--data-dir DIR] [--wait 30s]
 `)
 }

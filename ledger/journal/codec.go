@@ -163,6 +163,9 @@ func encodeRow(dst []byte, row any) ([]byte, error) {
 		e.str(r.CancelledBy)
 		e.str(r.ID)
 		e.str(r.InitialAuthKey)
+	case *ledger.PBARecord:
+		e.str(r.Key)
+		e.bytes(r.Data)
 	case *ledger.Reply:
 		e.str(r.Key)
 		e.u64(r.ContentHash)
@@ -485,6 +488,10 @@ func decodeRow(table string, b []byte, in *interner) (any, error) {
 			r.ReplyHash = d.uvarint()
 			d.response(&r.Response)
 		}
+		row = r
+	case ledger.TablePBA:
+		r := &ledger.PBARecord{Key: d.str()}
+		r.Data = append([]byte(nil), d.raw()...)
 		row = r
 	case ledger.TableAgreement:
 		r := &ledger.Agreement{}

@@ -33,6 +33,7 @@ var tables = []struct {
 	{"card", "c/", func() any { return new(ledger.Card) }},
 	{"token", "t/", func() any { return new(ledger.Token) }},
 	{ledger.TableAgreement, "s/", func() any { return new(ledger.Agreement) }},
+	{ledger.TablePBA, "p/", func() any { return new(ledger.PBARecord) }},
 	{"auth", "a/", func() any { return new(ledger.Auth) }},
 	{"reply", "r/", func() any { return new(ledger.Reply) }},
 	// The time indexes of History mode (ledger/history.go).

@@ -97,6 +97,10 @@ func copyRow(r any) any {
 	case *ledger.Auth:
 		c := *v
 		return &c
+	case *ledger.PBARecord:
+		c := *v
+		c.Data = append([]byte(nil), v.Data...)
+		return &c
 	case *ledger.Reply:
 		c := *v
 		return &c
