@@ -29,6 +29,7 @@ type Config struct {
 	Programs []Program `yaml:"programs"`
 	Engine   Engine    `yaml:"engine"`
 	Log      Log       `yaml:"log"`
+	TSH      TSH       `yaml:"tsh"` // the token service hub's calls (/tsh, config/tsh.go)
 
 	// DevProfile is set when no config file was given and the development profile is in use.
 	DevProfile bool `yaml:"-"`
@@ -181,6 +182,9 @@ func Load(path string, o Overrides, warn func(msg string)) (*Config, error) {
 		if err := c.loadDevKeys(warn); err != nil {
 			return nil, err
 		}
+		if err := c.ensureDevTSHKey(warn); err != nil {
+			return nil, err
+		}
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -278,6 +282,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s.keys.pvki: want 0..6", at))
 		}
 	}
+	errs = append(errs, c.TSH.validate()...)
 	return errors.Join(errs...)
 }
 
@@ -303,7 +308,7 @@ func Key(h string) []byte {
 // devProfile is the embedded development profile of contract §1: one Mastercard program and one
 // Visa program in EUR. Its keys are left empty and generated on first start.
 func devProfile() Config {
-	return Config{DevProfile: true, Programs: []Program{
+	return Config{DevProfile: true, TSH: devTSH(), Programs: []Program{
 		{Name: "demo-mc", BIN: "535110", Scheme: "mastercard", Currency: "EUR", PANLength: 16},
 		{Name: "demo-visa", BIN: "423456", Scheme: "visa", Currency: "EUR", PANLength: 16},
 	}}

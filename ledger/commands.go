@@ -52,6 +52,9 @@ const (
 	OpImportEvents // events of an earlier version's webhook outbox (events.go)
 	OpCancelAgreement
 	OpCreateAgreement
+	OpRegisterWalletToken // the token service hub's token registration (tsh.go)
+	OpChangeWalletToken   // a change the token service hub notified (tsh.go)
+	OpSendOTP             // a one-time password to deliver (tsh.go)
 
 	// NumOpKinds is the number of kinds: OpKind values are below it.
 	NumOpKinds
@@ -68,6 +71,9 @@ var opKindNames = [NumOpKinds]string{
 	OpSetTokenState: "set_token_state", OpAudit: "audit",
 	OpImportEvents: "import_events", OpCancelAgreement: "cancel_agreement",
 	OpCreateAgreement: "create_agreement",
+	// The token service hub (tsh.go).
+	OpRegisterWalletToken: "register_wallet_token", OpChangeWalletToken: "change_wallet_token",
+	OpSendOTP: "send_otp",
 }
 
 func (k OpKind) String() string {

@@ -21,6 +21,8 @@ type State struct {
 	tokens    *tokenTable
 	// agreements are the stored-credential agreements (agreement.go).
 	agreements *agreementStore
+	// wallets are the token service hub's wallet tokens (tsh.go).
+	wallets *walletStore
 
 	loading bool // between the first Load and FinishLoad
 
@@ -39,7 +41,8 @@ func NewState(h History) *State {
 	}
 	r := &refs{}
 	s := &State{customers: newCustomerTable(), balances: newBalanceTable(r), cards: newCardTable(r),
-		tokens: newTokenTable(r), agreements: newAgreementStore(), cold: newCold(h)}
+		tokens: newTokenTable(r), agreements: newAgreementStore(), cold: newCold(h),
+		wallets: newWalletStore()}
 	r.cards, r.balances, r.customers = &s.cards.Table, &s.balances.Table, &s.customers.Table
 	return s
 }
@@ -158,6 +161,8 @@ func (s *State) Load(row any) {
 		s.tokens.set(r)
 	case *Agreement:
 		s.agreements.set(r)
+	case *WalletToken:
+		s.wallets.set(r)
 	case *Auth, *Reply:
 		s.loadCold(r)
 	default:

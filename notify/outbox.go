@@ -418,6 +418,7 @@ func (o *Outbox) attempt(d *Delivery) {
 	cur.UpdatedAt = now
 	if err == nil {
 		cur.Status, cur.LastError = StatusDelivered, ""
+		cur.Event = Redacted(cur.Event) // a delivered OTP is not kept
 		o.pending--
 	} else {
 		cur.LastError = err.Error()
@@ -524,7 +525,9 @@ func (o *Outbox) List(before uint64, limit int, status string) []Delivery {
 		if status != "" && d.Status != status {
 			continue
 		}
-		out = append(out, *d)
+		cp := *d
+		cp.Event = Redacted(cp.Event)
+		out = append(out, cp)
 	}
 	return out
 }

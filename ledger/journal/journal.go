@@ -33,6 +33,8 @@ var tables = []struct {
 	{"card", "c/", func() any { return new(ledger.Card) }},
 	{"token", "t/", func() any { return new(ledger.Token) }},
 	{ledger.TableAgreement, "s/", func() any { return new(ledger.Agreement) }},
+	// One key byte per table: re-encryption tells tables apart by it.
+	{ledger.TableWalletToken, "w/", func() any { return new(ledger.WalletToken) }},
 	{"auth", "a/", func() any { return new(ledger.Auth) }},
 	{"reply", "r/", func() any { return new(ledger.Reply) }},
 	// The time indexes of History mode (ledger/history.go).
