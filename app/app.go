@@ -259,6 +259,9 @@ func (a *App) start() error {
 	if err != nil {
 		return err
 	}
+	if err := a.mountTSH(h, env.PANHasher); err != nil { // /tsh (app/tsh.go)
+		return err
+	}
 	a.http = h
 	a.disp = dispatch.New(a.engine, log, a.metrics, dispatch.Config{})
 	a.iso = server.New(isoConfig(cfg), a.disp, log)

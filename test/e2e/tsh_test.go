@@ -1,0 +1,449 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cardswitch/cardswitch/app"
+	"github.com/cardswitch/cardswitch/cardcrypto"
+	"github.com/cardswitch/cardswitch/config"
+	"github.com/cardswitch/cardswitch/ledger"
+	"github.com/cardswitch/cardswitch/notify"
+	"github.com/cardswitch/cardswitch/tokenvault"
+	"github.com/cardswitch/cardswitch/tsh/cms"
+)
+
+// hub plays the token service hub against a running switch: it encrypts to the issuer's
+// development certificate and calls /tsh over HTTP.
+type hub struct {
+	t      *testing.T
+	s      *sw
+	base   string
+	cert   *x509.Certificate
+	events chan map[string]any // tsh.otp events the webhook received
+}
+
+func startWithHub(t *testing.T) *hub {
+	t.Helper()
+	dir := t.TempDir()
+	events := make(chan map[string]any, 16)
+	secret := "whsec-test"
+	var mu sync.Mutex
+	wh := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var ev struct {
+			Type string         `json:"type"`
+			Data map[string]any `json:"data"`
+		}
+		json.Unmarshal(body, &ev)
+		sig := r.Header.Get("Cardswitch-Signature")
+		var ts int64
+		fmt.Sscanf(sig, "t=%d,", &ts)
+		if sig != notify.Signature([]byte(secret), ts, body) {
+			w.WriteHeader(400)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if ev.Type == "tsh.otp" {
+			events <- ev.Data
+		}
+	}))
+	t.Cleanup(wh.Close)
+	cfg, err := config.Load("", config.Overrides{DataDir: dir, ISOAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.HTTP.WebhookURL, cfg.HTTP.WebhookSecret = wh.URL, secret
+	a, err := app.Start(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &sw{t: t, app: a, dir: dir, hash: tokenvault.Hasher(config.Key(cfg.Security.DataKey))}
+	s.stan.Store(time.Now().UnixNano() % 500000)
+	s.connect()
+	t.Cleanup(s.stop)
+	certPEM, err := os.ReadFile(filepath.Join(dir, "tsh-dev-1.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "tsh-dev-1.key")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("development tsh key: %v %v", fi, err)
+	}
+	b, _ := pem.Decode(certPEM)
+	cert, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &hub{t: t, s: s, base: "http://" + a.HTTPAddr() + "/tsh/", cert: cert, events: events}
+}
+
+// seal encrypts v (JSON) to the issuer certificate.
+func (h *hub) seal(v any, p cms.Padding) string {
+	h.t.Helper()
+	plain, _ := json.Marshal(v)
+	text, err := cms.Seal(plain, h.cert, p)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return text
+}
+
+// call POSTs (or GETs, body nil) an operation; it returns the status and the decoded body.
+func (h *hub) call(op, corr string, body map[string]any) (int, map[string]any) {
+	h.t.Helper()
+	method, rd := "GET", io.Reader(nil)
+	if body != nil {
+		method = "POST"
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, h.base+op, rd)
+	req.Header.Set("x-correlation-id", corr)
+	req.Header.Set("x-issuer-id", config.DevTSHIssuerID)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			h.t.Fatalf("%s: body %q", op, raw)
+		}
+	}
+	return resp.StatusCode, out
+}
+
+func (h *hub) expect(op, corr string, body map[string]any, status int, code string) map[string]any {
+	h.t.Helper()
+	got, out := h.call(op, corr, body)
+	if got != status || (code != "" && out["code"] != code) {
+		h.t.Fatalf("%s: %d %v, want %d %s", op, got, out, status, code)
+	}
+	return out
+}
+
+// provisionWithContacts issues a card whose customer has a phone and an email.
+func (h *hub) provisionWithContacts(loadMinor int64) card {
+	s := h.s
+	n := panSeq.Add(1)
+	body := fmt.Sprintf("535110%09d", n+500000)
+	d, _ := cardcrypto.LuhnCheckDigit(body)
+	p := body + string(d)
+	exp := time.Now().UTC().AddDate(3, 0, 0).Format("0601")
+	c := card{id: fmt.Sprintf("card-tsh-%d", n), balanceID: fmt.Sprintf("bal-tsh-%d", n), pan: p, expiry: exp}
+	cust := fmt.Sprintf("cust-tsh-%d", n)
+	s.do(func(tx *ledger.Tx, env *ledger.Env) *ledger.Refusal {
+		if _, r := tx.CreateCustomer(ledger.Customer{ID: cust, FirstName: "Ada", LastName: "Tester",
+			Email: "ada@example.com", Phone: "+33612345678"}, env); r != nil {
+			return r
+		}
+		if _, r := tx.SetKYC(cust, ledger.KYCVerified); r != nil {
+			return r
+		}
+		if _, r := tx.CreateBalance(ledger.Balance{ID: c.balanceID, CustomerID: cust, Currency: "EUR"}, env); r != nil {
+			return r
+		}
+		if _, r := tx.Reload(c.balanceID, loadMinor, "", env); r != nil {
+			return r
+		}
+		cvc2, _ := cardcrypto.CVV(config.Key(s.app.Config().Programs[0].Keys.CVK), p, exp, "000")
+		_, r := tx.IssueCard(ledger.Card{ID: c.id, BalanceID: c.balanceID, Program: "demo-mc", Type: ledger.CardVirtual,
+			PANHash: s.hash(p), PAN: p, Last4: p[len(p)-4:], ExpiryYYMM: exp, PSN: "00", CVC2: cvc2}, env)
+		return r
+	})
+	return c
+}
+
+func (h *hub) cvc2(c card) string {
+	got, _ := h.s.app.Engine().State().Card(c.id)
+	return got.CVC2
+}
+
+func mmyy(yymm string) string { return yymm[2:] + yymm[:2] }
+
+// tokenPAN is a Luhn-valid token PAN of the Mastercard range, distinct per test.
+func tokenPAN(n int64) string {
+	body := fmt.Sprintf("535110%09d", 900000000+n)
+	d, _ := cardcrypto.LuhnCheckDigit(body)
+	return body + string(d)
+}
+
+// A token provisioned through /tsh is approved over ISO 8583 with its token PAN (echoed in
+// field 2) and declined as its state says: 62 after SUSPEND, approved after RESUME, 14 after
+// DELETE; RENEW moves it to a new PAN and the old one stops working. The enrolment goes
+// through eligibility, a yellow digitization with an OTP delivered by webhook, and a green one.
+func TestTSHTokenLifecycleOverISO(t *testing.T) {
+	h := startWithHub(t)
+	c := h.provisionWithContacts(100_00)
+	const corr = "enrol-0001"
+
+	// Eligibility from the encrypted card data (PKCS#1 v1.5) and by reference.
+	ci := map[string]any{"fpan": c.pan, "exp": mmyy(c.expiry)}
+	out := h.expect("checkCardEligibility", corr, map[string]any{"cipheredCardInfo": h.seal(ci, cms.PKCS1v15),
+		"publicKeyIdentifier": config.DevTSHKeyID, "walletProviderId": "APPLE_PAY", "captureMethod": "CAMERA"}, 200, "")
+	ref, _ := out["issuerCardRefId"].(string)
+	if ref != c.id || out["productId"] != "demo-mc" || strings.Contains(ref, c.pan) {
+		t.Fatalf("eligibility: %v", out)
+	}
+
+	// Yellow: no CVV; the method list masks the contacts.
+	out = h.expect("requestCardDigitization", corr, map[string]any{"cipheredCardInfo": h.seal(ci, cms.OAEPSHA256),
+		"publicKeyIdentifier": config.DevTSHKeyID, "walletProviderId": "APPLE_PAY", "tncStatus": true}, 200, "")
+	methods, _ := out["idvMethodList"].([]any)
+	if out["levelOfTrust"] != "yellow" || len(methods) != 2 {
+		t.Fatalf("yellow: %v", out)
+	}
+	sms := methods[0].(map[string]any)
+	if sms["type"] != "SMS" || sms["value"] != "*********678" || methods[1].(map[string]any)["value"] != "a***@example.com" {
+		t.Fatalf("methods: %v", methods)
+	}
+	// The OTP goes to the webhook, never back to the hub.
+	h.expect("sendOTP", corr, map[string]any{"walletProviderId": "APPLE_PAY", "issuerCardRefId": ref,
+		"otpMethodId": sms["id"]}, 200, "")
+	select {
+	case ev := <-h.events:
+		otp, _ := ev["otpValue"].(string)
+		if ev["cardId"] != c.id || ev["otpMethodId"] != sms["id"] || ev["type"] != "SMS" || len(otp) != 6 ||
+			ev["correlationId"] != corr || ev["expirationDate"] == "" {
+			t.Fatalf("otp event: %v", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no tsh.otp event delivered")
+	}
+	h.expect("sendOTP", corr, map[string]any{"walletProviderId": "APPLE_PAY", "issuerCardRefId": ref,
+		"otpMethodId": "sms-0000"}, 400, "UNKNOWN_IDV_METHOD")
+
+	// Green: the CVV checked right by cardswitch, terms accepted. Red: a wrong CVV.
+	out = h.expect("requestCardDigitization", corr, map[string]any{"issuerCardRefId": ref, "walletProviderId": "APPLE_PAY",
+		"authenticationValue": h.seal(map[string]string{"cvv": h.cvc2(c)}, cms.OAEPSHA256),
+		"publicKeyIdentifier": config.DevTSHKeyID, "tncStatus": true}, 200, "")
+	if out["levelOfTrust"] != "green" || out["idvMethodList"] != nil {
+		t.Fatalf("green: %v", out)
+	}
+	wrong := "000"
+	if h.cvc2(c) == wrong {
+		wrong = "001"
+	}
+	out = h.expect("requestCardDigitization", corr, map[string]any{"issuerCardRefId": ref, "walletProviderId": "APPLE_PAY",
+		"authenticationValue": h.seal(map[string]string{"cvv": wrong}, cms.PKCS1v15),
+		"publicKeyIdentifier": config.DevTSHKeyID, "tncStatus": true}, 200, "")
+	if out["levelOfTrust"] != "red" {
+		t.Fatalf("red: %v", out)
+	}
+
+	// Registration: INACTIVE until ACTIVATE; an INACTIVE token declines 62.
+	tpan := tokenPAN(panSeq.Add(1))
+	texp := mmyy(c.expiry)
+	vcid := "vc-" + tpan[len(tpan)-6:]
+	notify := func(corr, action string, extra map[string]any, status int, code string) {
+		t.Helper()
+		b := map[string]any{"issuerCardRefId": ref, "virtualCardId": vcid, "walletProviderId": "APPLE_PAY", "isPrimary": true}
+		if action != "" {
+			b["action"] = action
+		}
+		for k, v := range extra {
+			b[k] = v
+		}
+		h.expect("notifyVirtualCardChange", corr, b, status, code)
+	}
+	tokenInfo := func(pan, exp string) map[string]any {
+		return map[string]any{"tokenInfo": h.seal(map[string]string{"pan": pan, "exp": exp}, cms.OAEPSHA256),
+			"publicKeyIdentifier": config.DevTSHKeyID, "tokenType": "SE"}
+	}
+	authorize := func(pan, want string) {
+		t.Helper()
+		r := h.s.send(h.s.req("0100", "000000", card{pan: pan, expiry: c.expiry}, 10_00))
+		if r.ResponseCode != want || r.PAN != pan {
+			t.Fatalf("authorization with %s: %s (field 2 %s), want %s", tokenvault.Mask(pan), r.ResponseCode, tokenvault.Mask(r.PAN), want)
+		}
+	}
+	notify(corr, "", tokenInfo(tpan, texp), 200, "")
+	authorize(tpan, "62")
+	notify(corr, "ACTIVATE", nil, 200, "")
+	authorize(tpan, "00")
+	notify("lcm-0002", "SUSPEND", nil, 200, "")
+	authorize(tpan, "62")
+	notify("lcm-0003", "RESUME", nil, 200, "")
+	authorize(tpan, "00")
+	notify("lcm-0004", "RESUME", nil, 409, "INVALID_TOKEN_TRANSITION")
+
+	// RENEW: the new PAN authorizes, the old one no longer does.
+	renewed := tokenPAN(panSeq.Add(1))
+	notify("lcm-0005", "RENEW", tokenInfo(renewed, texp), 200, "")
+	authorize(renewed, "00")
+	authorize(tpan, "14")
+
+	// Device binding: yellow with methods, recorded on DEVICE_BOUND with the binding's id.
+	out = h.expect("requestDeviceBinding", "bind-0006", map[string]any{"deviceBindingReference": "dev-idx-1",
+		"virtualCardId": vcid, "walletProviderId": "APPLE_PAY", "issuerCardRefId": ref}, 200, "")
+	if out["levelOfTrust"] != "yellow" || out["idvMethodList"] == nil {
+		t.Fatalf("binding: %v", out)
+	}
+	notify("bind-0006", "DEVICE_BOUND", nil, 400, "INVALID_FIELD")
+	notify("bind-0006", "DEVICE_BOUND", map[string]any{"deviceBindingReference": "dev-idx-1"}, 200, "")
+
+	// DELETE: 14, final.
+	notify("lcm-0007", "DELETE", nil, 200, "")
+	authorize(renewed, "14")
+	notify("lcm-0008", "ACTIVATE", nil, 409, "INVALID_TOKEN_TRANSITION")
+	out = h.expect("requestDeviceBinding", "bind-0009", map[string]any{"deviceBindingReference": "dev-idx-2",
+		"virtualCardId": vcid, "walletProviderId": "APPLE_PAY", "issuerCardRefId": ref}, 200, "")
+	if out["levelOfTrust"] != "red" {
+		t.Fatalf("binding of a deleted token: %v", out)
+	}
+
+	// The wallet token remembers who created and changed it.
+	w, ok := h.s.app.Engine().State().WalletToken(ledger.WalletTokenID(vcid))
+	if !ok || len(w.History) != 7 || w.History[0].CorrelationID != corr || w.History[6].CorrelationID != "lcm-0007" ||
+		len(w.Bindings) != 1 || w.Bindings[0].CorrelationID != "bind-0006" {
+		t.Fatalf("wallet token: %+v", w)
+	}
+
+	// Stand-in: the scheme made a token while the issuer was away; it is registered ACTIVE
+	// (status RESUMED) and authorizes.
+	stip := tokenPAN(panSeq.Add(1))
+	out = h.expect("notifyStandInProcess", "stip-0010", map[string]any{
+		"cipheredCardInfo": h.seal(ci, cms.PKCS1v15), "publicKeyIdentifier": config.DevTSHKeyID,
+		"virtualCardId": "vc-stip-" + stip[len(stip)-6:], "isPrimary": false, "enrollmentStep": "CARD_DIGITIZATION_DONE",
+		"status": "RESUMED", "tokenInfo": h.seal(map[string]string{"pan": stip, "exp": texp}, cms.PKCS1v15),
+		"walletProviderId": "WALLET", "source": "TSP"}, 200, "")
+	if out["issuerCardRefId"] != ref {
+		t.Fatalf("stand-in: %v", out)
+	}
+	authorize(stip, "00")
+
+	h.expect("healthCheck", "hc-1", nil, 200, "")
+}
+
+// Refusals of the transport rules and the envelope (contract §5): headers, issuer, key, envelope,
+// plaintext; each gets its code and changes nothing.
+func TestTSHRefusals(t *testing.T) {
+	h := startWithHub(t)
+	c := h.provisionWithContacts(10_00)
+	ci := map[string]any{"fpan": c.pan, "exp": mmyy(c.expiry)}
+	base := func() map[string]any {
+		return map[string]any{"cipheredCardInfo": h.seal(ci, cms.OAEPSHA256), "publicKeyIdentifier": config.DevTSHKeyID,
+			"walletProviderId": "ANDROID_PAY"}
+	}
+	send := func(corr, issuer string, body map[string]any) (int, map[string]any) {
+		b, _ := json.Marshal(body)
+		req, _ := http.NewRequest("POST", h.base+"checkCardEligibility", bytes.NewReader(b))
+		if corr != "-" {
+			req.Header.Set("x-correlation-id", corr)
+		}
+		if issuer != "-" {
+			req.Header.Set("x-issuer-id", issuer)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	for _, cse := range []struct {
+		name, corr, issuer string
+		status             int
+		code               string
+	}{
+		{"no correlation id", "-", config.DevTSHIssuerID, 400, "INVALID_HEADER"},
+		{"long correlation id", strings.Repeat("c", 65), config.DevTSHIssuerID, 400, "INVALID_HEADER"},
+		{"no issuer id", "c1", "-", 400, "INVALID_HEADER"},
+		{"short issuer id", "c1", "CARDSWITC", 400, "INVALID_HEADER"},
+		{"long issuer id", "c1", "CARDSWITCHX", 400, "INVALID_HEADER"},
+		{"another issuer", "c1", "OTHERBANK1", 403, "UNKNOWN_ISSUER"},
+		{"ok", strings.Repeat("c", 64), config.DevTSHIssuerID, 200, ""},
+	} {
+		st, out := send(cse.corr, cse.issuer, base())
+		if st != cse.status || (cse.code != "" && out["code"] != cse.code) {
+			t.Errorf("%s: %d %v", cse.name, st, out)
+		}
+	}
+
+	der, _ := base64Decode(h.seal(ci, cms.PKCS1v15))
+	mod := func(f func(m map[string]any)) map[string]any { m := base(); f(m); return m }
+	for _, cse := range []struct {
+		name   string
+		body   map[string]any
+		status int
+		code   string
+	}{
+		{"unknown key", mod(func(m map[string]any) { m["publicKeyIdentifier"] = "dev-9" }), 400, "UNKNOWN_PUBLIC_KEY_IDENTIFIER"},
+		{"truncated envelope", mod(func(m map[string]any) { m["cipheredCardInfo"] = base64Encode(der[:len(der)-7]) }), 400, "CANT_DECRYPT"},
+		{"not base64", mod(func(m map[string]any) { m["cipheredCardInfo"] = "@@@@" }), 400, "CANT_DECRYPT"},
+		{"non-JSON plaintext", mod(func(m map[string]any) { m["cipheredCardInfo"] = h.sealRaw("fpan=123", cms.OAEPSHA256) }), 400, "INVALID_CARD_INFO"},
+		{"no fpan", mod(func(m map[string]any) {
+			m["cipheredCardInfo"] = h.seal(map[string]string{"exp": "1230"}, cms.OAEPSHA256)
+		}), 400, "INVALID_CARD_INFO"},
+		{"no key id", mod(func(m map[string]any) { delete(m, "publicKeyIdentifier") }), 400, "INVALID_FIELD"},
+		{"exclusive fields", mod(func(m map[string]any) { m["issuerCardRefId"] = c.id }), 400, "INVALID_FIELD"},
+		{"neither card field", map[string]any{"walletProviderId": "ECOM"}, 400, "INVALID_FIELD"},
+		{"unknown wallet", mod(func(m map[string]any) { m["walletProviderId"] = "BOGUS_PAY" }), 400, "INVALID_FIELD"},
+		{"bad capture method", mod(func(m map[string]any) { m["captureMethod"] = "ON_FILE" }), 400, "INVALID_FIELD"},
+		{"unknown card", mod(func(m map[string]any) {
+			m["cipheredCardInfo"] = h.seal(map[string]string{"fpan": "5351109999999990"}, cms.PKCS1v15)
+		}), 404, "CARD_NOT_FOUND"},
+		{"unknown ref", map[string]any{"issuerCardRefId": "card-none", "walletProviderId": "ECOM"}, 404, "CARD_NOT_FOUND"},
+		{"expiry mismatch", mod(func(m map[string]any) {
+			m["cipheredCardInfo"] = h.seal(map[string]string{"fpan": c.pan, "exp": "0130"}, cms.PKCS1v15)
+		}), 409, "CARD_NOT_ELIGIBLE"},
+	} {
+		st, out := send("ref-1", config.DevTSHIssuerID, cse.body)
+		if st != cse.status || out["code"] != cse.code {
+			t.Errorf("%s: %d %v, want %d %s", cse.name, st, out, cse.status, cse.code)
+		}
+		if cse.code == "CARD_NOT_ELIGIBLE" && out["reason"] != "EXPIRY_MISMATCH" {
+			t.Errorf("%s: reason %v", cse.name, out["reason"])
+		}
+	}
+	// A locked card is not eligible, with its reason.
+	h.s.do(func(tx *ledger.Tx, env *ledger.Env) *ledger.Refusal {
+		return ledger.LockCard{CardID: c.id, Reason: 7}.Apply(tx, env).Refusal
+	})
+	out := h.expect("checkCardEligibility", "ref-2", map[string]any{"issuerCardRefId": c.id, "walletProviderId": "ECOM"}, 409, "CARD_NOT_ELIGIBLE")
+	if out["reason"] != "CARD_LOCKED" {
+		t.Fatalf("locked: %v", out)
+	}
+	// A wrong method and path.
+	if st, _ := h.call("healthCheck", "x", map[string]any{}); st != 405 {
+		t.Fatalf("POST healthCheck: %d", st)
+	}
+	if st, _ := h.call("nope", "x", map[string]any{}); st != 404 {
+		t.Fatalf("unknown operation: %d", st)
+	}
+	// Nothing was registered by the refusals; every call is in the audit trail with its id.
+	if n := len(h.s.app.Engine().State().TokenIDsOfCard(c.id)); n != 0 {
+		t.Fatalf("%d tokens registered", n)
+	}
+}
+
+func (h *hub) sealRaw(plain string, p cms.Padding) string {
+	text, err := cms.Seal([]byte(plain), h.cert, p)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return text
+}
+
+func base64Decode(s string) ([]byte, error) { return base64.StdEncoding.DecodeString(s) }
+func base64Encode(b []byte) string          { return base64.StdEncoding.EncodeToString(b) }
