@@ -111,7 +111,13 @@ func New(d Deps) (*Service, error) {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	s.ops = map[string]operation{
+	s.ops = operations()
+	return s, nil
+}
+
+// operations is the operation table: the seed's paths (under Prefix), methods and fields.
+func operations() map[string]operation {
+	return map[string]operation{
 		"checkCardEligibility":    {"POST", checkCardEligibilityFields, (*Service).checkCardEligibility},
 		"requestCardDigitization": {"POST", requestCardDigitizationFields, (*Service).requestCardDigitization},
 		"getIDnVMethodList":       {"POST", getIDnVMethodListFields, (*Service).getIDnVMethodList},
@@ -121,7 +127,6 @@ func New(d Deps) (*Service, error) {
 		"notifyStandInProcess":    {"POST", notifyStandInProcessFields, (*Service).notifyStandInProcess},
 		"healthCheck":             {"GET", nil, (*Service).healthCheck},
 	}
-	return s, nil
 }
 
 // call is one request being served.

@@ -30,11 +30,12 @@ import (
 // hub plays the token service hub against a running switch: it encrypts to the issuer's
 // development certificate and calls /tsh over HTTP.
 type hub struct {
-	t      *testing.T
-	s      *sw
-	base   string
-	cert   *x509.Certificate
-	events chan map[string]any // tsh.otp events the webhook received
+	t       *testing.T
+	s       *sw
+	base    string
+	cert    *x509.Certificate
+	events  chan map[string]any // tsh.otp events the webhook received
+	lastOTP string
 }
 
 func startWithHub(t *testing.T) *hub {
@@ -69,6 +70,7 @@ func startWithHub(t *testing.T) *hub {
 		t.Fatal(err)
 	}
 	cfg.HTTP.WebhookURL, cfg.HTTP.WebhookSecret = wh.URL, secret
+	cfg.HTTP.AdminTokens = []config.AdminToken{{Name: "ops", Token: adminToken, Role: "Employee"}, {Name: "root", Token: rootToken, Role: "Admin"}}
 	a, err := app.Start(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -221,6 +223,7 @@ func TestTSHTokenLifecycleOverISO(t *testing.T) {
 	select {
 	case ev := <-h.events:
 		otp, _ := ev["otpValue"].(string)
+		h.lastOTP = otp
 		if ev["cardId"] != c.id || ev["otpMethodId"] != sms["id"] || ev["type"] != "SMS" || len(otp) != 6 ||
 			ev["correlationId"] != corr || ev["expirationDate"] == "" {
 			t.Fatalf("otp event: %v", ev)
@@ -331,6 +334,67 @@ func TestTSHTokenLifecycleOverISO(t *testing.T) {
 	authorize(stip, "00")
 
 	h.expect("healthCheck", "hc-1", nil, 200, "")
+
+	// Operators list the card's tokens with their hub history, and find the enrolment's calls
+	// in the audit trail by its correlation id; no OTP anywhere.
+	var list struct {
+		Tokens []struct {
+			TokenID, State, Type, Last4, WalletProvider, VirtualCardID, CreatedByCorrelationID string
+			History                                                                            []struct{ CorrelationID, Action, State string }
+		}
+	}
+	h.admin(adminToken, "/admin/tokens?cardId="+c.id, &list)
+	if len(list.Tokens) != 2 || list.Tokens[0].State != "DELETED" || list.Tokens[0].Last4 != renewed[len(renewed)-4:] ||
+		list.Tokens[0].WalletProvider != "APPLE_PAY" || list.Tokens[0].Type != "SE" || list.Tokens[0].CreatedByCorrelationID != corr ||
+		len(list.Tokens[0].History) != 7 || list.Tokens[1].State != "ACTIVE" || list.Tokens[1].CreatedByCorrelationID != "stip-0010" {
+		t.Fatalf("admin tokens: %+v", list)
+	}
+	var audit struct {
+		Items []struct{ Action, CorrelationID, ResourceID string }
+	}
+	raw := h.admin(rootToken, "/admin/audit?correlationId="+corr, &audit)
+	actions := map[string]int{}
+	for _, e := range audit.Items {
+		if e.CorrelationID != corr {
+			t.Fatalf("audit filter: %+v", e)
+		}
+		actions[e.Action]++
+	}
+	if actions["tsh.checkCardEligibility"] != 1 || actions["tsh.requestCardDigitization"] != 3 || actions["tsh.sendOTP"] != 2 ||
+		actions["tsh.notifyVirtualCardChange"] != 2 {
+		t.Fatalf("audit of %s: %v", corr, actions)
+	}
+	var hooks json.RawMessage
+	raw += h.admin(rootToken, "/admin/webhooks/events", &hooks)
+	if strings.Contains(raw, c.pan) || strings.Contains(raw, tpan) || strings.Contains(raw, h.lastOTP) ||
+		!strings.Contains(raw, "[redacted]") {
+		t.Fatalf("card data, token PAN or OTP in the admin views: %s", raw)
+	}
+}
+
+const (
+	adminToken = "tsh-test-employee-token"
+	rootToken  = "tsh-test-admin-token"
+)
+
+// admin GETs an admin path and decodes the answer into v; it returns the raw body.
+func (h *hub) admin(token, path string, v any) string {
+	h.t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+h.s.app.HTTPAddr()+path, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		h.t.Fatalf("GET %s: %d %s", path, resp.StatusCode, raw)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		h.t.Fatal(err)
+	}
+	return string(raw)
 }
 
 // Refusals of the transport rules and the envelope (contract §5): headers, issuer, key, envelope,
