@@ -511,3 +511,141 @@ func (h *hub) sealRaw(plain string, p cms.Padding) string {
 
 func base64Decode(s string) ([]byte, error) { return base64.StdEncoding.DecodeString(s) }
 func base64Encode(b []byte) string          { return base64.StdEncoding.EncodeToString(b) }
+
+// Each operation's refusals beyond the envelope (contract §5), and the cases the lifecycle test
+// does not walk: UPDATE to another card, ERASE after DELETE, an errorCode, a token PAN that is a
+// card PAN, a hub OTP delivered as given, stand-in without a token.
+func TestTSHOperationCases(t *testing.T) {
+	h := startWithHub(t)
+	c := h.provisionWithContacts(50_00)
+	other := h.provisionWithContacts(50_00)
+	key := config.DevTSHKeyID
+	tpan := tokenPAN(panSeq.Add(1))
+	vcid := "vc-cases-" + tpan[len(tpan)-6:]
+	ti := func(pan string) string {
+		return h.seal(map[string]string{"pan": pan, "exp": mmyy(c.expiry)}, cms.OAEPSHA256)
+	}
+	vcc := func(ref string, extra map[string]any) map[string]any {
+		b := map[string]any{"issuerCardRefId": ref, "virtualCardId": vcid, "walletProviderId": "ANDROID_PAY", "isPrimary": true}
+		for k, v := range extra {
+			b[k] = v
+		}
+		return b
+	}
+	type step struct {
+		name   string
+		op     string
+		body   map[string]any
+		status int
+		code   string
+	}
+	steps := []step{
+		// getIDnVMethodList
+		{"methods by ref", "getIDnVMethodList", map[string]any{"walletProviderId": "WALLET", "issuerCardRefId": c.id, "purpose": "ENROLMENT"}, 200, ""},
+		{"methods of an unknown token", "getIDnVMethodList", map[string]any{"walletProviderId": "WALLET", "virtualCardId": "nope"}, 404, "TOKEN_NOT_FOUND"},
+		{"methods without card or token", "getIDnVMethodList", map[string]any{"walletProviderId": "WALLET"}, 400, "INVALID_FIELD"},
+		{"methods with a bad purpose", "getIDnVMethodList", map[string]any{"walletProviderId": "WALLET", "issuerCardRefId": c.id, "purpose": "ENROLLMENT"}, 400, "INVALID_FIELD"},
+		// requestDeviceBinding
+		{"binding of an unknown card", "requestDeviceBinding", map[string]any{"deviceBindingReference": "d1", "virtualCardId": vcid,
+			"walletProviderId": "WALLET", "issuerCardRefId": "card-none"}, 404, "CARD_NOT_FOUND"},
+		{"binding without its reference", "requestDeviceBinding", map[string]any{"virtualCardId": vcid,
+			"walletProviderId": "WALLET", "issuerCardRefId": c.id}, 400, "INVALID_FIELD"},
+		// notifyVirtualCardChange
+		{"change of an unknown token", "notifyVirtualCardChange", vcc(c.id, map[string]any{"action": "ACTIVATE"}), 404, "TOKEN_NOT_FOUND"},
+		{"tokenInfo without key id", "notifyVirtualCardChange", vcc(c.id, map[string]any{"tokenInfo": ti(tpan)}), 400, "INVALID_FIELD"},
+		{"tokenInfo under an unknown key", "notifyVirtualCardChange", vcc(c.id, map[string]any{"tokenInfo": ti(tpan), "publicKeyIdentifier": "old"}), 400, "UNKNOWN_PUBLIC_KEY_IDENTIFIER"},
+		{"tokenInfo not an envelope", "notifyVirtualCardChange", vcc(c.id, map[string]any{"tokenInfo": "AAAA", "publicKeyIdentifier": key}), 400, "CANT_DECRYPT"},
+		{"token PAN failing Luhn", "notifyVirtualCardChange", vcc(c.id, map[string]any{"tokenInfo": ti(tpan[:15] + string('0'+(tpan[15]-'0'+1)%10)), "publicKeyIdentifier": key}), 400, "INVALID_CARD_INFO"},
+		{"token PAN that is a card PAN", "notifyVirtualCardChange", vcc(c.id, map[string]any{"tokenInfo": ti(other.pan), "publicKeyIdentifier": key}), 409, "TOKEN_EXISTS"},
+		{"RESUME of a new token", "notifyVirtualCardChange", vcc(c.id, map[string]any{"tokenInfo": ti(tpan), "publicKeyIdentifier": key, "action": "RESUME"}), 409, "INVALID_TOKEN_TRANSITION"},
+		{"isPrimary a string", "notifyVirtualCardChange", vcc(c.id, map[string]any{"isPrimary": "true"}), 400, "INVALID_FIELD"},
+		{"errorCode a string", "notifyVirtualCardChange", vcc(c.id, map[string]any{"errorCode": "911"}), 400, "INVALID_FIELD"},
+		{"register and activate", "notifyVirtualCardChange", vcc(c.id, map[string]any{"tokenInfo": ti(tpan), "publicKeyIdentifier": key,
+			"action": "ACTIVATE", "tokenType": "HCE", "walletCardRefId": "wcr-1", "tokenAssuranceLevel": "12"}), 200, ""},
+		{"register twice: same PAN is a repeat", "notifyVirtualCardChange", vcc(c.id, map[string]any{"tokenInfo": ti(tpan), "publicKeyIdentifier": key, "action": "ACTIVATE"}), 200, ""},
+		{"another PAN without RENEW", "notifyVirtualCardChange", vcc(c.id, map[string]any{"tokenInfo": ti(tokenPAN(panSeq.Add(1))), "publicKeyIdentifier": key}), 409, "INVALID_TOKEN_TRANSITION"},
+		{"RENEW without tokenInfo", "notifyVirtualCardChange", vcc(c.id, map[string]any{"action": "RENEW"}), 400, "INVALID_FIELD"},
+		{"another card without UPDATE", "notifyVirtualCardChange", vcc(other.id, map[string]any{"action": "SUSPEND"}), 400, "INVALID_FIELD"},
+		{"an error code is recorded", "notifyVirtualCardChange", vcc(c.id, map[string]any{"action": "CARDHOLDER_STEPUP_OTP", "errorCode": 999, "source": "TSP"}), 200, ""},
+		{"UPDATE to another card", "notifyVirtualCardChange", vcc(other.id, map[string]any{"action": "UPDATE"}), 200, ""},
+		// sendOTP
+		{"OTP of an unknown card", "sendOTP", map[string]any{"walletProviderId": "WALLET", "issuerCardRefId": "card-none"}, 404, "CARD_NOT_FOUND"},
+		{"OTP too short", "sendOTP", map[string]any{"walletProviderId": "WALLET", "issuerCardRefId": c.id, "otpValue": "123"}, 400, "INVALID_FIELD"},
+		{"hub's OTP, first method", "sendOTP", map[string]any{"walletProviderId": "WALLET", "issuerCardRefId": c.id, "otpValue": "4711",
+			"expirationDate": "2030-05-18T14:40:32.000Z"}, 200, ""},
+		// notifyStandInProcess
+		{"stand-in without card info", "notifyStandInProcess", map[string]any{"virtualCardId": "v", "isPrimary": true,
+			"enrollmentStep": "NEW_SESSION", "walletProviderId": "WALLET", "source": "TSP"}, 400, "INVALID_FIELD"},
+		{"stand-in misspelled step", "notifyStandInProcess", map[string]any{"cipheredCardInfo": h.seal(map[string]string{"fpan": c.pan}, cms.PKCS1v15),
+			"publicKeyIdentifier": key, "virtualCardId": "v", "isPrimary": true, "enrollmentStep": "CARD_ELIGIBILITY_DONE",
+			"walletProviderId": "WALLET", "source": "TSP"}, 400, "INVALID_FIELD"},
+		{"stand-in without token", "notifyStandInProcess", map[string]any{"cipheredCardInfo": h.seal(map[string]string{"fpan": c.pan}, cms.PKCS1v15),
+			"publicKeyIdentifier": key, "virtualCardId": "v-none", "isPrimary": true, "enrollmentStep": "CARD_ELEGIBILITY_DONE",
+			"walletProviderId": "WALLET", "source": "ISSUER"}, 200, ""},
+	}
+	for i, st := range steps {
+		got, out := h.call(st.op, fmt.Sprintf("case-%02d", i), st.body)
+		if got != st.status || (st.code != "" && out["code"] != st.code) {
+			t.Errorf("%s: %d %v, want %d %s", st.name, got, out, st.status, st.code)
+		}
+	}
+	select {
+	case ev := <-h.events:
+		if ev["otpValue"] != "4711" || ev["type"] != "SMS" || ev["expirationDate"] != "2030-05-18T14:40:32.000Z" {
+			t.Fatalf("hub OTP: %v", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no OTP event")
+	}
+	// The token now funds from the other card: its authorization takes that card's money.
+	before := h.s.balance(other.balanceID).CurrentMinor
+	r := h.s.send(h.s.req("0200", "000000", card{pan: tpan, expiry: c.expiry}, 7_00))
+	if r.ResponseCode != "00" || h.s.balance(other.balanceID).CurrentMinor != before-7_00 {
+		t.Fatalf("after UPDATE: %s, balance %d -> %d", r.ResponseCode, before, h.s.balance(other.balanceID).CurrentMinor)
+	}
+	w, _ := h.s.app.Engine().State().WalletToken(ledger.WalletTokenID(vcid))
+	last := w.History[len(w.History)-2]
+	if last.ErrorCode != 999 || last.Action != "CARDHOLDER_STEPUP_OTP" || len(w.StepUps) != 1 || w.WalletCardRefID != "wcr-1" ||
+		w.TokenAssuranceLevel != "12" {
+		t.Fatalf("wallet token: %+v", w)
+	}
+	// DELETE then ERASE: the personal data goes, the PAN still declines 14.
+	for _, a := range []string{"DELETE", "ERASE", "ERASE"} {
+		if got, out := h.call("notifyVirtualCardChange", "gdpr-1", vcc(other.id, map[string]any{"action": a})); got != 200 {
+			t.Fatalf("%s: %d %v", a, got, out)
+		}
+	}
+	w, _ = h.s.app.Engine().State().WalletToken(ledger.WalletTokenID(vcid))
+	tok, _ := h.s.app.Engine().State().Token(ledger.WalletTokenID(vcid))
+	if !w.Erased || w.WalletCardRefID != "" || tok.PAN != "" || tok.State != "DELETED" {
+		t.Fatalf("erased: %+v %+v", w, tok.State)
+	}
+	if r := h.s.send(h.s.req("0100", "000000", card{pan: tpan, expiry: c.expiry}, 1_00)); r.ResponseCode != "14" {
+		t.Fatalf("erased token: %s", r.ResponseCode)
+	}
+}
+
+// Without a webhook an OTP cannot reach the cardholder: sendOTP says so (503) and records nothing.
+func TestTSHSendOTPWithoutWebhook(t *testing.T) {
+	s := startSwitch(t)
+	c := s.provision(10_00)
+	cert, err := os.ReadFile(filepath.Join(s.dir, "tsh-dev-1.crt"))
+	if err != nil || len(cert) == 0 {
+		t.Fatal(err)
+	}
+	h := &hub{t: t, s: s, base: "http://" + s.app.HTTPAddr() + "/tsh/"}
+	// provision gives the customer no contact: no method to send to.
+	h.expect("sendOTP", "otp-1", map[string]any{"walletProviderId": "ECOM", "issuerCardRefId": c.id}, 400, "UNKNOWN_IDV_METHOD")
+	s.do(func(tx *ledger.Tx, env *ledger.Env) *ledger.Refusal {
+		card, _ := tx.Card(c.id)
+		cust, _ := tx.Customer(card.CustomerID)
+		cust.Phone = "+4915112345678"
+		tx.PutCustomer(cust)
+		return nil
+	})
+	h.expect("sendOTP", "otp-2", map[string]any{"walletProviderId": "ECOM", "issuerCardRefId": c.id}, 503, "OTP_DELIVERY_UNAVAILABLE")
+	// Nothing was recorded: the refused calls wrote no event (card issue in provision emits none).
+	if seq := s.app.Engine().State().LastEventSeq(); seq != 0 {
+		t.Fatalf("%d events recorded", seq)
+	}
+}
