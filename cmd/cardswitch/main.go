@@ -10,6 +10,7 @@ import (
 	"github.com/cardswitch/cardswitch/bench"
 	"github.com/cardswitch/cardswitch/provision"
 	"github.com/cardswitch/cardswitch/simulators/acquirer"
+	tshsim "github.com/cardswitch/cardswitch/simulators/tsh"
 )
 
 func main() {
@@ -28,6 +29,10 @@ func main() {
 	case "provision":
 		err = provision.Main(os.Args[2:])
 	case "sim":
+		if tshsim.Wanted(os.Args[2:]) { // `sim --tsh`: the token service hub (simulators/tsh)
+			err = tshsim.Main(tshsim.Without(os.Args[2:]))
+			break
+		}
 		err = acquirer.Main(os.Args[2:])
 	case "bench":
 		err = bench.Main(os.Args[2:])
@@ -54,6 +59,7 @@ commands:
   pki     pki init [--dir DIR]: development CA, server and partner client certificates
   provision  create N customers, balances and cards in a stopped switch's data directory
   sim     acquirer/network simulator against a running switch
+          sim --tsh: the token service hub's flow (/tsh, tokens over ISO 8583)
   bench   load benchmark against a running switch
 `)
 }
