@@ -649,3 +649,31 @@ func TestTSHSendOTPWithoutWebhook(t *testing.T) {
 		t.Fatalf("%d events recorded", seq)
 	}
 }
+
+// A hub token, its wallet record and the calls' correlation ids survive a restart: they are rows
+// of the journal, not memory.
+func TestTSHTokenSurvivesRestart(t *testing.T) {
+	h := startWithHub(t)
+	c := h.provisionWithContacts(20_00)
+	tpan := tokenPAN(panSeq.Add(1))
+	vcid := "vc-restart-" + tpan[len(tpan)-6:]
+	h.expect("notifyVirtualCardChange", "restart-1", map[string]any{"issuerCardRefId": c.id, "virtualCardId": vcid,
+		"walletProviderId": "SPAYHCE", "isPrimary": true, "action": "ACTIVATE", "publicKeyIdentifier": config.DevTSHKeyID,
+		"tokenInfo": h.seal(map[string]string{"pan": tpan, "exp": mmyy(c.expiry)}, cms.PKCS1v15)}, 200, "")
+	h.expect("notifyVirtualCardChange", "restart-2", map[string]any{"issuerCardRefId": c.id, "virtualCardId": vcid,
+		"walletProviderId": "SPAYHCE", "isPrimary": true, "action": "SUSPEND"}, 200, "")
+	dir := h.s.dir
+	h.s.stop()
+
+	s := startSwitchIn(t, dir)
+	id := ledger.WalletTokenID(vcid)
+	w, ok := s.app.Engine().State().WalletToken(id)
+	tok, _ := s.app.Engine().State().Token(id)
+	if !ok || len(w.History) != 2 || w.History[0].CorrelationID != "restart-1" || w.History[1].CorrelationID != "restart-2" ||
+		tok.State != "SUSPENDED" || w.WalletProviderID != "SPAYHCE" {
+		t.Fatalf("after restart: %+v %s", w, tok.State)
+	}
+	if r := s.send(s.req("0100", "000000", card{pan: tpan, expiry: c.expiry}, 1_00)); r.ResponseCode != "62" {
+		t.Fatalf("suspended token after restart: %s", r.ResponseCode)
+	}
+}
