@@ -244,7 +244,9 @@ func (s *Service) answer(ctx *fasthttp.RequestCtx, c *call, r reply) {
 			ctx.SetBody(out)
 		}
 	}
-	if c.corr != "" && !c.audited && c.op != "healthCheck" {
+	// Every call with a correlation id is audited; a healthCheck answered 503 is not: the engine
+	// that would write the entry is what is not ready.
+	if c.corr != "" && !c.audited && !(c.op == "healthCheck" && status != 200) {
 		s.auditOnly(c, outcome{Status: status, Code: code})
 	}
 	s.log.Info("tsh call", "operation", c.op, "correlationId", c.corr, "status", status, "code", code,

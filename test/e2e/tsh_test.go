@@ -364,6 +364,11 @@ func TestTSHTokenLifecycleOverISO(t *testing.T) {
 		actions["tsh.notifyVirtualCardChange"] != 2 {
 		t.Fatalf("audit of %s: %v", corr, actions)
 	}
+	var hc struct{ Items []struct{ Action string } }
+	h.admin(rootToken, "/admin/audit?correlationId=hc-1", &hc)
+	if len(hc.Items) != 1 || hc.Items[0].Action != "tsh.healthCheck" {
+		t.Fatalf("healthCheck audit: %+v", hc)
+	}
 	var hooks json.RawMessage
 	raw += h.admin(rootToken, "/admin/webhooks/events", &hooks)
 	if strings.Contains(raw, c.pan) || strings.Contains(raw, tpan) || strings.Contains(raw, h.lastOTP) ||
