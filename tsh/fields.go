@@ -116,16 +116,20 @@ type FieldError struct {
 func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
 
 // validate checks body (a JSON object) against an operation's fields. Fields the seed does not
-// list are ignored: the hub may send fields of a newer version of its API. A JSON null counts as
-// absent.
+// list for the operation are dropped: the hub may send fields of a newer version of its API, and
+// nothing unchecked reaches the handler. A JSON null counts as absent.
 func validate(body []byte, fields []use) (map[string]json.RawMessage, error) {
 	var m map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&m); err != nil || m == nil || dec.More() {
 		return nil, &FieldError{Field: "body", Reason: "not a JSON object"}
 	}
+	listed := make(map[string]bool, len(fields))
+	for _, u := range fields {
+		listed[u.f.name] = true
+	}
 	for k, v := range m {
-		if string(v) == "null" {
+		if string(v) == "null" || !listed[k] {
 			delete(m, k)
 		}
 	}

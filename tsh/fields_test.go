@@ -109,8 +109,8 @@ func TestValidateBody(t *testing.T) {
 		}
 	}
 	// null is absent; unknown fields are ignored.
-	m, err := validate([]byte(`{"walletProviderId":"ECOM","captureMethod":null,"newField":1}`), checkCardEligibilityFields)
-	if err != nil || str(m, fCaptureMethod) != "" {
+	m, err := validate([]byte(`{"walletProviderId":"ECOM","captureMethod":null,"newField":1,"tokenType":7}`), checkCardEligibilityFields)
+	if _, kept := m["tokenType"]; err != nil || str(m, fCaptureMethod) != "" || kept {
 		t.Fatalf("%v %v", m, err)
 	}
 }

@@ -529,6 +529,9 @@ func (s *Service) notifyStandInProcess(c *call, m map[string]json.RawMessage) re
 		if t.CardID != card.ID {
 			return invalidField(fCipheredCardInfo.name, "the virtual card funds from another card")
 		}
+		if str(m, fStatus) == "" {
+			state = t.State // a known token without a status: recorded, its state kept
+		}
 		if t.State == authz.TokenDeleted && state != authz.TokenDeleted {
 			return fail(409, "INVALID_TOKEN_TRANSITION", "the token was deleted")
 		}
