@@ -332,6 +332,17 @@ func TestTSHTokenLifecycleOverISO(t *testing.T) {
 		t.Fatalf("stand-in: %v", out)
 	}
 	authorize(stip, "00")
+	// A later stand-in report on the same token moves it to the state it gives.
+	h.expect("notifyStandInProcess", "stip-0011", map[string]any{
+		"cipheredCardInfo": h.seal(ci, cms.OAEPSHA256), "publicKeyIdentifier": config.DevTSHKeyID,
+		"virtualCardId": "vc-stip-" + stip[len(stip)-6:], "isPrimary": false, "enrollmentStep": "NOTIFY_CARD_STATUS_DONE",
+		"status": "SUSPENDED", "walletProviderId": "WALLET", "source": "TSP"}, 200, "")
+	authorize(stip, "62")
+	h.expect("notifyStandInProcess", "stip-0012", map[string]any{
+		"cipheredCardInfo": h.seal(ci, cms.OAEPSHA256), "publicKeyIdentifier": config.DevTSHKeyID,
+		"virtualCardId": "vc-stip-" + stip[len(stip)-6:], "isPrimary": false, "enrollmentStep": "NOTIFY_CARD_STATUS_DONE",
+		"status": "RESUMED", "walletProviderId": "WALLET", "source": "TSP"}, 200, "")
+	authorize(stip, "00")
 
 	h.expect("healthCheck", "hc-1", nil, 200, "")
 
@@ -346,7 +357,7 @@ func TestTSHTokenLifecycleOverISO(t *testing.T) {
 	h.admin(adminToken, "/admin/tokens?cardId="+c.id, &list)
 	if len(list.Tokens) != 2 || list.Tokens[0].State != "DELETED" || list.Tokens[0].Last4 != renewed[len(renewed)-4:] ||
 		list.Tokens[0].WalletProvider != "APPLE_PAY" || list.Tokens[0].Type != "SE" || list.Tokens[0].CreatedByCorrelationID != corr ||
-		len(list.Tokens[0].History) != 7 || list.Tokens[1].State != "ACTIVE" || list.Tokens[1].CreatedByCorrelationID != "stip-0010" {
+		len(list.Tokens[0].History) != 7 || list.Tokens[1].State != "ACTIVE" || list.Tokens[1].CreatedByCorrelationID != "stip-0010" || len(list.Tokens[1].History) != 3 {
 		t.Fatalf("admin tokens: %+v", list)
 	}
 	var audit struct {
