@@ -223,6 +223,9 @@ func (o *Outbox) fill(recs map[uint64]record) error {
 			d.NextAt, d.UpdatedAt = d.Event.CreatedAt, d.Event.CreatedAt
 			if r, ok := recs[e.Seq]; ok {
 				d.Status, d.Attempts, d.NextAt, d.LastError, d.UpdatedAt = r.Status, r.Attempts, r.NextAt, r.LastError, r.UpdatedAt
+				if d.Status == StatusDelivered {
+					d.Event = Redacted(d.Event) // as before the restart: a delivered OTP is not kept
+				}
 			} else if e.Seq <= o.recorded {
 				continue // delivered or failed, and trimmed from the state before the restart
 			}
