@@ -55,6 +55,7 @@ const (
 	OpRegisterWalletToken // the token service hub's token registration (tsh.go)
 	OpChangeWalletToken   // a change the token service hub notified (tsh.go)
 	OpSendOTP             // a one-time password to deliver (tsh.go)
+	OpWalletCVVChecked    // a CVV the token service hub sent, checked (tsh.go)
 
 	// NumOpKinds is the number of kinds: OpKind values are below it.
 	NumOpKinds
@@ -73,7 +74,7 @@ var opKindNames = [NumOpKinds]string{
 	OpCreateAgreement: "create_agreement",
 	// The token service hub (tsh.go).
 	OpRegisterWalletToken: "register_wallet_token", OpChangeWalletToken: "change_wallet_token",
-	OpSendOTP: "send_otp",
+	OpSendOTP: "send_otp", OpWalletCVVChecked: "wallet_cvv_checked",
 }
 
 func (k OpKind) String() string {

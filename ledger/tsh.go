@@ -252,3 +252,44 @@ func (c SendOTP) Apply(tx *Tx, _ *Env) Result[struct{}] {
 	tx.emit(Event{Type: EventTSHOTP, CardID: c.CardID, Payload: c.Data})
 	return Result[struct{}]{}
 }
+
+// WalletCVVChecked books a CVV the hub sent (requestCardDigitization) and cardswitch checked
+// against the card: as on the ISO path (authz.Decide, applyCardEffects), a wrong value counts
+// towards the card's consecutive wrong-card-data values and the authz.CardDataTriesMax-th locks
+// the card (suspected fraud, 7), a right value resets the count; twins share both. So a
+// 3-digit CVV cannot be found by asking the hub's way a thousand times.
+type WalletCVVChecked struct {
+	CardID string
+	Right  bool
+}
+
+func (WalletCVVChecked) Kind() OpKind { return OpWalletCVVChecked }
+func (WalletCVVChecked) Keys(*Keys)   {}
+
+func (c WalletCVVChecked) Apply(tx *Tx, _ *Env) Result[Card] {
+	card, ok := tx.Card(c.CardID)
+	if !ok {
+		return result(Card{}, refuse(NotFound, "CARD_NOT_FOUND", "no such card"))
+	}
+	lock := authz.NotLocked
+	switch {
+	case c.Right && card.CardDataFails == 0:
+		return result(card, nil)
+	case c.Right:
+		card.CardDataFails = 0
+	default:
+		card.CardDataFails++
+		if card.CardDataFails >= authz.CardDataTriesMax {
+			lock = authz.LockSuspectedFraud
+		}
+	}
+	if lock != authz.NotLocked {
+		tx.EmitCardState(card, Card{ID: card.ID, BalanceID: card.BalanceID, State: CardLocked, LockReason: lock}, "tsh", "token service hub")
+		card.lock(lock)
+	}
+	tx.PutCard(card)
+	if hasTwins(&card) {
+		tx.shareCardEffects(&card, lock)
+	}
+	return result(card, nil)
+}

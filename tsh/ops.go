@@ -177,6 +177,15 @@ func (s *Service) requestCardDigitization(c *call, m map[string]json.RawMessage)
 		exp = ci.Exp
 	}
 	in.NotEligible = Eligibility(view(card), exp, s.nowYYMM())
+	if in.CVV != CVVNotChecked && in.NotEligible == "" {
+		// Counted like a CVC2 on the ISO path, where the card's state and expiry are checked
+		// first (a wrong one towards the card's lock); the call's audit entry goes in the same
+		// batch.
+		if _, err := exec(s, c, ledger.WalletCVVChecked{CardID: card.ID, Right: in.CVV == CVVRight},
+			func(ledger.Card) any { return cvvAudit{CVVChecked: true, Right: in.CVV == CVVRight} }); err != nil {
+			return reply{err: err}
+		}
+	}
 	methods := s.methods(card)
 	in.Contacts = len(methods)
 	level := LevelOfTrust(in, RuleFor(s.d.Rules, card.Program, str(m, fWalletProviderID)))
@@ -185,6 +194,12 @@ func (s *Service) requestCardDigitization(c *call, m map[string]json.RawMessage)
 		out.IDVMethodList = methods
 	}
 	return ok(out)
+}
+
+// cvvAudit is the audit view of a digitization whose CVV was checked: the outcome, never the CVV.
+type cvvAudit struct {
+	CVVChecked bool `json:"cvvChecked"`
+	Right      bool `json:"right"`
 }
 
 type methodList struct {

@@ -693,3 +693,49 @@ func TestTSHTokenSurvivesRestart(t *testing.T) {
 		t.Fatalf("suspended token after restart: %s", r.ResponseCode)
 	}
 }
+
+// Wrong CVVs sent through requestCardDigitization count like wrong CVC2s on the ISO path: a
+// right one resets the count, and the fifth wrong one in a row locks the card (7), after which
+// the card is not eligible.
+func TestTSHWrongCVVsLockTheCard(t *testing.T) {
+	h := startWithHub(t)
+	c := h.provisionWithContacts(10_00)
+	wrong := "000"
+	if h.cvc2(c) == wrong {
+		wrong = "001"
+	}
+	digitize := func(cvv, want string) {
+		t.Helper()
+		out := h.expect("requestCardDigitization", "cvv-1", map[string]any{"issuerCardRefId": c.id, "walletProviderId": "ECOM",
+			"tncStatus": true, "publicKeyIdentifier": config.DevTSHKeyID,
+			"authenticationValue": h.seal(map[string]string{"cvv": cvv}, cms.PKCS1v15)}, 200, "")
+		if out["levelOfTrust"] != want {
+			t.Fatalf("cvv: %v, want %s", out, want)
+		}
+	}
+	for i := 0; i < 4; i++ {
+		digitize(wrong, "red")
+	}
+	digitize(h.cvc2(c), "green") // resets the count
+	for i := 0; i < 4; i++ {
+		digitize(wrong, "red")
+	}
+	if card, _ := h.s.app.Engine().State().Card(c.id); card.State != ledger.CardActive || card.CardDataFails != 4 {
+		t.Fatalf("after 4 wrong: %s %d", card.State, card.CardDataFails)
+	}
+	digitize(wrong, "red")
+	card, _ := h.s.app.Engine().State().Card(c.id)
+	if card.State != ledger.CardLocked || card.LockReason != 7 {
+		t.Fatalf("after 5 wrong: %s %d", card.State, card.LockReason)
+	}
+	out := h.expect("checkCardEligibility", "cvv-2", map[string]any{"issuerCardRefId": c.id, "walletProviderId": "ECOM"}, 409, "CARD_NOT_ELIGIBLE")
+	if out["reason"] != "CARD_LOCKED" {
+		t.Fatalf("%v", out)
+	}
+	// The right CVV of a locked card is still red (the card is not eligible) and, as on the ISO
+	// path where the card's state is checked first, does not reset the count.
+	digitize(h.cvc2(c), "red")
+	if card, _ := h.s.app.Engine().State().Card(c.id); card.CardDataFails != 5 {
+		t.Fatalf("count after a CVV on a locked card: %d", card.CardDataFails)
+	}
+}
