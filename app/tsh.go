@@ -30,7 +30,7 @@ func (a *App) mountTSH(h *mgmt.Server, panHash func(string) string) error {
 		return fmt.Errorf("tsh: %w", err)
 	}
 	svc, err := tsh.New(tsh.Deps{IssuerID: cfg.TSH.IssuerID, Keys: ring, Engine: a.engine, PANHash: panHash,
-		Transport: h, Rules: trustRules(cfg.TSH.TrustRules), Webhook: cfg.HTTP.WebhookURL != "",
+		Transport: h, Rules: trustRules(cfg.TSH.TrustRules), WalletProviderIDs: cfg.TSH.WalletProviderIDs, Webhook: cfg.HTTP.WebhookURL != "",
 		OTPTTL: cfg.TSH.OTPTTL, Ready: a.ready.Load, Logger: a.log})
 	if err != nil {
 		return err

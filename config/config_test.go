@@ -160,6 +160,7 @@ func TestTSHValidation(t *testing.T) {
 		"long key id":  {IssuerID: "CARDSWITCH", Keys: []TSHKey{{PublicKeyIdentifier: strings.Repeat("k", 33), PrivateKeyFile: "a", CertificateFile: "b"}}},
 		"no files":     {IssuerID: "CARDSWITCH", Keys: []TSHKey{{PublicKeyIdentifier: "k"}}},
 		"negative ttl": {IssuerID: "CARDSWITCH", Keys: []TSHKey{key}, OTPTTL: -1},
+		"empty wallet": {IssuerID: "CARDSWITCH", Keys: []TSHKey{key}, WalletProviderIDs: []string{""}},
 	} {
 		if errs := c.validate(); len(errs) == 0 {
 			t.Errorf("%s: accepted", name)

@@ -23,6 +23,10 @@ type TSH struct {
 	// TrustRules change the default levelOfTrust rules of requestCardDigitization for a program,
 	// a walletProviderId, or both (docs/tsh.md); the most specific matching rule applies.
 	TrustRules []TSHTrustRule `yaml:"trustRules"`
+	// WalletProviderIDs are walletProviderId values agreed with the hub at onboarding (the seed
+	// allows one per TRID), accepted besides APPLE_PAY, SPAYHCE, ANDROID_PAY, WALLET and ECOM;
+	// 1–128 characters each.
+	WalletProviderIDs []string `yaml:"walletProviderIds"`
 	// OTPTTL is how long a generated OTP is valid when sendOTP gives no expirationDate
 	// (default 10m).
 	OTPTTL time.Duration `yaml:"otpTTL"`
@@ -85,6 +89,11 @@ func (t *TSH) validate() []error {
 		seen[k.PublicKeyIdentifier] = true
 		if k.PrivateKeyFile == "" || k.CertificateFile == "" {
 			errs = append(errs, fmt.Errorf("tsh.keys[%d]: privateKeyFile and certificateFile are required", i))
+		}
+	}
+	for i, w := range t.WalletProviderIDs {
+		if n := utf8.RuneCountInString(w); n < 1 || n > 128 {
+			errs = append(errs, fmt.Errorf("tsh.walletProviderIds[%d]: want 1 to 128 characters", i))
 		}
 	}
 	if t.OTPTTL < 0 {

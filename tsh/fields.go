@@ -118,7 +118,10 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
 // validate checks body (a JSON object) against an operation's fields. Fields the seed does not
 // list for the operation are dropped: the hub may send fields of a newer version of its API, and
 // nothing unchecked reaches the handler. A JSON null counts as absent.
-func validate(body []byte, fields []use) (map[string]json.RawMessage, error) {
+//
+// also adds values to a field's enumeration (walletProviderId: the ids agreed with the hub at
+// onboarding, tsh.walletProviderIds); nil adds none.
+func validate(body []byte, fields []use, also map[string][]string) (map[string]json.RawMessage, error) {
 	var m map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&m); err != nil || m == nil || dec.More() {
@@ -141,7 +144,11 @@ func validate(body []byte, fields []use) (map[string]json.RawMessage, error) {
 			}
 			continue
 		}
-		if err := u.f.check(raw); err != nil {
+		f := u.f
+		if extra := also[f.name]; len(extra) > 0 && f.enum != nil {
+			f.enum = append(append([]string(nil), f.enum...), extra...)
+		}
+		if err := f.check(raw); err != nil {
 			return nil, err
 		}
 	}

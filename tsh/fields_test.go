@@ -45,7 +45,7 @@ func TestValidateEveryField(t *testing.T) {
 		for _, u := range fields {
 			full[u.f.name] = validValue(u.f)
 		}
-		if _, err := validate(body(t, full), fields); err != nil {
+		if _, err := validate(body(t, full), fields, nil); err != nil {
 			t.Fatalf("%s: valid body refused: %v", op, err)
 		}
 		for _, u := range fields {
@@ -61,7 +61,7 @@ func TestValidateEveryField(t *testing.T) {
 				} else {
 					m[f.name] = v
 				}
-				_, err := validate(body(t, m), fields)
+				_, err := validate(body(t, m), fields, nil)
 				var fe *FieldError
 				switch {
 				case wantErr && (!errors.As(err, &fe) || fe.Field != f.name):
@@ -104,12 +104,12 @@ func TestValidateEveryField(t *testing.T) {
 
 func TestValidateBody(t *testing.T) {
 	for _, b := range []string{``, `[]`, `"x"`, `{"walletProviderId":"ECOM"} {}`, `{`, `null`} {
-		if _, err := validate([]byte(b), checkCardEligibilityFields); err == nil {
+		if _, err := validate([]byte(b), checkCardEligibilityFields, nil); err == nil {
 			t.Errorf("%q accepted", b)
 		}
 	}
 	// null is absent; unknown fields are ignored.
-	m, err := validate([]byte(`{"walletProviderId":"ECOM","captureMethod":null,"newField":1,"tokenType":7}`), checkCardEligibilityFields)
+	m, err := validate([]byte(`{"walletProviderId":"ECOM","captureMethod":null,"newField":1,"tokenType":7}`), checkCardEligibilityFields, nil)
 	if _, kept := m["tokenType"]; err != nil || str(m, fCaptureMethod) != "" || kept {
 		t.Fatalf("%v %v", m, err)
 	}
@@ -194,4 +194,22 @@ func FuzzParseCardInfo(f *testing.F) {
 		ParseTokenInfo(b)
 		ParseAuthenticationValue(b)
 	})
+}
+
+// Wallet provider ids agreed at onboarding extend the seed's five.
+func TestValidateExtraWalletProviderIDs(t *testing.T) {
+	b := []byte(`{"walletProviderId":"TRID_40010030273"}`)
+	if _, err := validate(b, checkCardEligibilityFields, nil); err == nil {
+		t.Fatal("an unknown wallet accepted")
+	}
+	also := map[string][]string{"walletProviderId": {"TRID_40010030273"}}
+	if _, err := validate(b, checkCardEligibilityFields, also); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := validate([]byte(`{"walletProviderId":"ECOM"}`), checkCardEligibilityFields, also); err != nil {
+		t.Fatal(err)
+	}
+	if len(walletProviderIDs) != 5 {
+		t.Fatal("the seed's list was changed")
+	}
 }

@@ -60,6 +60,9 @@ type Deps struct {
 	PANHash   func(pan string) string
 	Transport Transport
 	Rules     []TrustRule
+	// WalletProviderIDs are walletProviderId values agreed with the hub at onboarding (per
+	// TRID), accepted besides the seed's five.
+	WalletProviderIDs []string
 	// Webhook reports whether events are delivered (a webhook is configured): without one an
 	// OTP could not reach the cardholder, and sendOTP answers 503.
 	Webhook bool
@@ -75,6 +78,7 @@ type Service struct {
 	log  *slog.Logger
 	ops  map[string]operation
 	otps *otpHashes
+	also map[string][]string // extra enumeration values (validate)
 }
 
 // operation is one of the seed's operations.
@@ -112,6 +116,9 @@ func New(d Deps) (*Service, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.ops = operations()
+	if len(d.WalletProviderIDs) > 0 {
+		s.also = map[string][]string{fWalletProviderID.name: append([]string(nil), d.WalletProviderIDs...)}
+	}
 	return s, nil
 }
 
@@ -210,7 +217,7 @@ func (s *Service) serve(ctx *fasthttp.RequestCtx, c *call, op operation) reply {
 	if len(body) > MaxBodyBytes {
 		return fail(413, "BODY_TOO_LARGE", "the request body is too large")
 	}
-	m, err := validate(body, op.fields)
+	m, err := validate(body, op.fields, s.also)
 	if err != nil {
 		var fe *FieldError
 		errors.As(err, &fe)
