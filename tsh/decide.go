@@ -218,13 +218,12 @@ const (
 	EffectActivate        // ACTIVATE
 )
 
-// Transition decides an action on a token in state from: the state after it and its effect.
-// ACTIVATE activates an inactive token (again: no change); SUSPEND suspends an active or
-// inactive one; RESUME resumes only a suspended one; DELETE and DELETE_FROM_APP delete; ERASE
-// deletes and erases, also a deleted token; UPDATE, RENEW, the device and step-up actions keep
-// the state. DELETED is final: anything but ERASE after it is refused, as is ACTIVATE of a
-// suspended token (only RESUME lifts a suspension) and RESUME of a token that is not suspended.
-// No action ("") keeps the state.
+// Transition decides an action on a token in state from: the state after it and its effect,
+// exactly as contract §5 lists them. ACTIVATE and RESUME make the token ACTIVE; SUSPEND makes it
+// SUSPENDED; DELETE and DELETE_FROM_APP delete; ERASE deletes and erases, also a deleted token;
+// UPDATE, RENEW, the device and step-up actions keep the state. Refused (the contract's two
+// rules): anything but ERASE after DELETED, which is final, and RESUME of an active token. No
+// action ("") keeps the state.
 func Transition(from authz.TokenState, action string) (authz.TokenState, Effect, error) {
 	if from == authz.TokenDeleted && action != "ERASE" {
 		return "", 0, ErrTransition
@@ -233,14 +232,11 @@ func Transition(from authz.TokenState, action string) (authz.TokenState, Effect,
 	case "":
 		return from, EffectNone, nil
 	case "ACTIVATE":
-		if from == authz.TokenSuspended {
-			return "", 0, ErrTransition
-		}
 		return authz.TokenActive, EffectActivate, nil
 	case "SUSPEND":
 		return authz.TokenSuspended, EffectNone, nil
 	case "RESUME":
-		if from != authz.TokenSuspended {
+		if from == authz.TokenActive {
 			return "", 0, ErrTransition
 		}
 		return authz.TokenActive, EffectNone, nil

@@ -348,7 +348,7 @@ func (s *Service) notifyVirtualCardChange(c *call, m map[string]json.RawMessage)
 		}
 		// A new token: registered INACTIVE, then the action applies (ACTIVATE → ACTIVE).
 		to, effect, err := Transition(authz.TokenInactive, action)
-		if err != nil || effect == EffectErase {
+		if err != nil {
 			return fail(409, "INVALID_TOKEN_TRANSITION", "a new token cannot be "+action)
 		}
 		return s.register(c, card, vcid, ti, panHash, to, effect, m, change, *isPrimary, false)
@@ -418,6 +418,9 @@ func (s *Service) register(c *call, card ledger.Card, vcid string, ti *TokenInfo
 			AtUnixNano: s.d.Clock().UnixNano(), CorrelationID: c.corr}}
 	case EffectStepUp:
 		w.StepUps = []string{change.Action}
+	case EffectErase: // registered erased: nothing personal is kept, the PAN's hash answers 14
+		tok.PAN = ""
+		w.WalletCardRefID, w.WalletVirtualCardID, w.TokenStorageID, w.Erased = "", "", "", true
 	}
 	if _, err := exec(s, c, ledger.RegisterWalletToken{Token: tok, Wallet: w, Change: change},
 		s.walletView(card.ID, change.Action)); err != nil {

@@ -573,7 +573,6 @@ func TestTSHOperationCases(t *testing.T) {
 		{"tokenInfo not an envelope", "notifyVirtualCardChange", vcc(c.id, map[string]any{"tokenInfo": "AAAA", "publicKeyIdentifier": key}), 400, "CANT_DECRYPT"},
 		{"token PAN failing Luhn", "notifyVirtualCardChange", vcc(c.id, map[string]any{"tokenInfo": ti(tpan[:15] + string('0'+(tpan[15]-'0'+1)%10)), "publicKeyIdentifier": key}), 400, "INVALID_CARD_INFO"},
 		{"token PAN that is a card PAN", "notifyVirtualCardChange", vcc(c.id, map[string]any{"tokenInfo": ti(other.pan), "publicKeyIdentifier": key}), 409, "TOKEN_EXISTS"},
-		{"RESUME of a new token", "notifyVirtualCardChange", vcc(c.id, map[string]any{"tokenInfo": ti(tpan), "publicKeyIdentifier": key, "action": "RESUME"}), 409, "INVALID_TOKEN_TRANSITION"},
 		{"isPrimary a string", "notifyVirtualCardChange", vcc(c.id, map[string]any{"isPrimary": "true"}), 400, "INVALID_FIELD"},
 		{"errorCode a string", "notifyVirtualCardChange", vcc(c.id, map[string]any{"errorCode": "911"}), 400, "INVALID_FIELD"},
 		{"register and activate", "notifyVirtualCardChange", vcc(c.id, map[string]any{"tokenInfo": ti(tpan), "publicKeyIdentifier": key,
