@@ -72,7 +72,6 @@ type TrustInput struct {
 	// CVVValidated is the hub's cvvValidated: nil absent (the TSP did not check).
 	CVVValidated *bool
 	TnCAccepted  bool // tncStatus true
-	Contacts     int  // ID&V methods the customer has (contacts)
 }
 
 // TrustRule is a configured change of the default rules (config tsh.trustRules).
@@ -107,10 +106,10 @@ func RuleFor(rules []TrustRule, program, walletProviderID string) TrustRule {
 }
 
 // LevelOfTrust decides requestCardDigitization (contract §5): red when the card is not eligible,
-// a CVV was checked wrong (by cardswitch, or cvvValidated false), or there is no way to step the
-// cardholder up (no contact) when one is needed; green when a CVV was checked right and the terms
-// were accepted; yellow (ID&V) otherwise. A rule can forbid green (AlwaysStepUp) or allow it on
-// accepted terms without a CVV check (GreenWithoutCVV).
+// a CVV was checked wrong (by cardswitch, or cvvValidated false); green when a CVV was checked
+// right and the terms were accepted; yellow (ID&V) otherwise, also for a customer without any
+// contact (the hub then gets an empty method list and decides). A rule can forbid green
+// (AlwaysStepUp) or allow it on accepted terms without a CVV check (GreenWithoutCVV).
 func LevelOfTrust(in TrustInput, rule TrustRule) string {
 	if in.NotEligible != "" || in.CVV == CVVWrong || (in.CVVValidated != nil && !*in.CVVValidated) {
 		return Red
@@ -119,17 +118,14 @@ func LevelOfTrust(in TrustInput, rule TrustRule) string {
 	if !rule.AlwaysStepUp && in.TnCAccepted && (cvvRight || rule.GreenWithoutCVV) {
 		return Green
 	}
-	if in.Contacts == 0 {
-		return Red // a step-up nobody can receive is no step-up
-	}
 	return Yellow
 }
 
 // DeviceBindingTrust decides requestDeviceBinding: red for an unknown, deleted or suspended
-// token, an ineligible card, or a customer with no contact to step up through; otherwise yellow
-// (binding a new device always steps the cardholder up).
-func DeviceBindingTrust(tokenFound bool, token authz.TokenState, notEligible string, contacts int) string {
-	if !tokenFound || token == authz.TokenDeleted || token == authz.TokenSuspended || notEligible != "" || contacts == 0 {
+// token or an ineligible card; otherwise yellow (binding a new device always steps the
+// cardholder up).
+func DeviceBindingTrust(tokenFound bool, token authz.TokenState, notEligible string) string {
+	if !tokenFound || token == authz.TokenDeleted || token == authz.TokenSuspended || notEligible != "" {
 		return Red
 	}
 	return Yellow

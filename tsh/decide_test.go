@@ -39,18 +39,18 @@ func TestLevelOfTrust(t *testing.T) {
 		rule TrustRule
 		want string
 	}{
-		{"not eligible", TrustInput{NotEligible: ReasonCardLocked, CVV: CVVRight, TnCAccepted: true, Contacts: 1}, TrustRule{}, Red},
-		{"cvv wrong", TrustInput{CVV: CVVWrong, TnCAccepted: true, Contacts: 1}, TrustRule{}, Red},
-		{"cvvValidated false", TrustInput{CVVValidated: &no, TnCAccepted: true, Contacts: 1}, TrustRule{}, Red},
-		{"cvv wrong beats cvvValidated true", TrustInput{CVV: CVVWrong, CVVValidated: &yes, TnCAccepted: true, Contacts: 1}, TrustRule{}, Red},
-		{"cvv right + tnc", TrustInput{CVV: CVVRight, TnCAccepted: true, Contacts: 1}, TrustRule{}, Green},
+		{"not eligible", TrustInput{NotEligible: ReasonCardLocked, CVV: CVVRight, TnCAccepted: true}, TrustRule{}, Red},
+		{"cvv wrong", TrustInput{CVV: CVVWrong, TnCAccepted: true}, TrustRule{}, Red},
+		{"cvvValidated false", TrustInput{CVVValidated: &no, TnCAccepted: true}, TrustRule{}, Red},
+		{"cvv wrong beats cvvValidated true", TrustInput{CVV: CVVWrong, CVVValidated: &yes, TnCAccepted: true}, TrustRule{}, Red},
+		{"cvv right + tnc", TrustInput{CVV: CVVRight, TnCAccepted: true}, TrustRule{}, Green},
 		{"cvvValidated true + tnc", TrustInput{CVVValidated: &yes, TnCAccepted: true}, TrustRule{}, Green},
-		{"cvv right, tnc not accepted", TrustInput{CVV: CVVRight, Contacts: 2}, TrustRule{}, Yellow},
-		{"no cvv, tnc", TrustInput{TnCAccepted: true, Contacts: 1}, TrustRule{}, Yellow},
-		{"yellow without contacts is red", TrustInput{TnCAccepted: true}, TrustRule{}, Red},
-		{"rule: always step up", TrustInput{CVV: CVVRight, TnCAccepted: true, Contacts: 1}, TrustRule{AlwaysStepUp: true}, Yellow},
+		{"cvv right, tnc not accepted", TrustInput{CVV: CVVRight}, TrustRule{}, Yellow},
+		{"no cvv, tnc", TrustInput{TnCAccepted: true}, TrustRule{}, Yellow},
+		{"no contact: still yellow (an empty list)", TrustInput{TnCAccepted: true}, TrustRule{}, Yellow},
+		{"rule: always step up", TrustInput{CVV: CVVRight, TnCAccepted: true}, TrustRule{AlwaysStepUp: true}, Yellow},
 		{"rule: green without cvv", TrustInput{TnCAccepted: true}, TrustRule{GreenWithoutCVV: true}, Green},
-		{"rule: green without cvv needs tnc", TrustInput{Contacts: 1}, TrustRule{GreenWithoutCVV: true}, Yellow},
+		{"rule: green without cvv needs tnc", TrustInput{}, TrustRule{GreenWithoutCVV: true}, Yellow},
 		{"rule: green without cvv, wrong cvv still red", TrustInput{CVV: CVVWrong, TnCAccepted: true}, TrustRule{GreenWithoutCVV: true}, Red},
 	} {
 		if got := LevelOfTrust(c.in, c.rule); got != c.want {
@@ -88,21 +88,19 @@ func TestRuleFor(t *testing.T) {
 
 func TestDeviceBindingTrust(t *testing.T) {
 	for _, c := range []struct {
-		found    bool
-		state    authz.TokenState
-		reason   string
-		contacts int
-		want     string
+		found  bool
+		state  authz.TokenState
+		reason string
+		want   string
 	}{
-		{false, "", "", 1, Red},
-		{true, authz.TokenDeleted, "", 1, Red},
-		{true, authz.TokenSuspended, "", 1, Red},
-		{true, authz.TokenActive, ReasonCardLocked, 1, Red},
-		{true, authz.TokenActive, "", 0, Red},
-		{true, authz.TokenActive, "", 1, Yellow},
-		{true, authz.TokenInactive, "", 2, Yellow},
+		{false, "", "", Red},
+		{true, authz.TokenDeleted, "", Red},
+		{true, authz.TokenSuspended, "", Red},
+		{true, authz.TokenActive, ReasonCardLocked, Red},
+		{true, authz.TokenActive, "", Yellow},
+		{true, authz.TokenInactive, "", Yellow},
 	} {
-		if got := DeviceBindingTrust(c.found, c.state, c.reason, c.contacts); got != c.want {
+		if got := DeviceBindingTrust(c.found, c.state, c.reason); got != c.want {
 			t.Errorf("%+v: %s", c, got)
 		}
 	}

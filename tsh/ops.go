@@ -132,10 +132,10 @@ func (s *Service) checkCardEligibility(c *call, m map[string]json.RawMessage) re
 }
 
 type digitization struct {
-	IssuerCardRefID string      `json:"issuerCardRefId"`
-	ProductID       string      `json:"productId,omitempty"`
-	LevelOfTrust    string      `json:"levelOfTrust"`
-	IDVMethodList   []IDVMethod `json:"idvMethodList,omitempty"`
+	IssuerCardRefID string       `json:"issuerCardRefId"`
+	ProductID       string       `json:"productId,omitempty"`
+	LevelOfTrust    string       `json:"levelOfTrust"`
+	IDVMethodList   *[]IDVMethod `json:"idvMethodList,omitempty"` // with yellow, also when empty
 }
 
 func (s *Service) requestCardDigitization(c *call, m map[string]json.RawMessage) reply {
@@ -186,12 +186,11 @@ func (s *Service) requestCardDigitization(c *call, m map[string]json.RawMessage)
 			return reply{err: err}
 		}
 	}
-	methods := s.methods(card)
-	in.Contacts = len(methods)
 	level := LevelOfTrust(in, RuleFor(s.d.Rules, card.Program, str(m, fWalletProviderID)))
 	out := digitization{IssuerCardRefID: card.ID, ProductID: productID(card), LevelOfTrust: level}
 	if level == Yellow {
-		out.IDVMethodList = methods
+		methods := s.methods(card)
+		out.IDVMethodList = &methods
 	}
 	return ok(out)
 }
@@ -228,8 +227,8 @@ func (s *Service) getIDnVMethodList(c *call, m map[string]json.RawMessage) reply
 }
 
 type bindingTrust struct {
-	LevelOfTrust  string      `json:"levelOfTrust"`
-	IDVMethodList []IDVMethod `json:"idvMethodList,omitempty"`
+	LevelOfTrust  string       `json:"levelOfTrust"`
+	IDVMethodList *[]IDVMethod `json:"idvMethodList,omitempty"` // with yellow, also when empty
 }
 
 func (s *Service) requestDeviceBinding(c *call, m map[string]json.RawMessage) reply {
@@ -244,11 +243,11 @@ func (s *Service) requestDeviceBinding(c *call, m map[string]json.RawMessage) re
 	if found {
 		c.resType, c.resID = "token", t.ID
 	}
-	methods := s.methods(card)
-	level := DeviceBindingTrust(found, t.State, Eligibility(view(card), "", s.nowYYMM()), len(methods))
+	level := DeviceBindingTrust(found, t.State, Eligibility(view(card), "", s.nowYYMM()))
 	out := bindingTrust{LevelOfTrust: level}
 	if level == Yellow {
-		out.IDVMethodList = methods
+		methods := s.methods(card)
+		out.IDVMethodList = &methods
 	}
 	return ok(out)
 }
@@ -330,10 +329,7 @@ func (s *Service) notifyVirtualCardChange(c *call, m map[string]json.RawMessage)
 	if r != nil {
 		return *r
 	}
-	ref := str(m, fDeviceBindingReference)
-	if (action == "DEVICE_BOUND" || action == "DEVICE_UNBOUND") && ref == "" {
-		return invalidField(fDeviceBindingReference.name, "deviceBindingReference is required with "+action)
-	}
+	ref := str(m, fDeviceBindingReference) // the seed sends it with DEVICE_BOUND / DEVICE_UNBOUND
 	change := ledger.WalletTokenChange{CorrelationID: c.corr, Operation: c.op, Action: action}
 	if code, has := num(m, fErrorCode); has {
 		change.ErrorCode = int(code) // recorded, not acted on (unlisted codes are generic errors)
@@ -469,7 +465,9 @@ func (s *Service) sendOTP(c *call, m map[string]json.RawMessage) reply {
 		return reply{err: &apiError{Status: 400, Code: "UNKNOWN_IDV_METHOD", Message: "the cardholder has no contact to send an OTP to", Field: fOtpMethodID.name}}
 	}
 	if !s.d.Webhook {
-		return fail(503, "OTP_DELIVERY_UNAVAILABLE", "no webhook is configured to deliver the OTP")
+		// Recorded like every event (and pruned unread): without a webhook nothing delivers it.
+		s.log.Warn("tsh: an OTP was asked for but no webhook is configured to deliver it",
+			"correlationId", c.corr, "cardId", card.ID, "otpMethodId", method.ID)
 	}
 	now := s.d.Clock().UTC()
 	expires := now.Add(s.d.OTPTTL)

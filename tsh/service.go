@@ -64,7 +64,7 @@ type Deps struct {
 	// TRID), accepted besides the seed's five.
 	WalletProviderIDs []string
 	// Webhook reports whether events are delivered (a webhook is configured): without one an
-	// OTP could not reach the cardholder, and sendOTP answers 503.
+	// OTP cannot reach the cardholder, and sendOTP says so in the log.
 	Webhook bool
 	OTPTTL  time.Duration // default DefaultOTPTTL
 	Ready   func() bool   // healthCheck; default always ready

@@ -27,7 +27,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	certFile := fs.String("cert", "", "the issuer certificate to encrypt to (PEM); default <data-dir>/tsh-dev-1.crt")
 	issuerID := fs.String("issuer-id", config.DevTSHIssuerID, "x-issuer-id")
 	keyID := fs.String("key-id", config.DevTSHKeyID, "publicKeyIdentifier")
-	webhook := fs.String("webhook-listen", "", "receive the switch's webhook here (HOST:PORT; the switch's http.webhookUrl must point at it) and expect the OTP there")
+	webhook := fs.String("webhook-listen", "", "receive the switch's webhook here (HOST:PORT; the switch's http.webhookUrl must point at it) and check the OTP's delivery")
 	secret := fs.String("webhook-secret", "", "the switch's http.webhookSecret (with --webhook-listen)")
 	wait := fs.Duration("wait", 0, "wait up to this long for GET /healthz to answer 200 first")
 	timeout := fs.Duration("timeout", 5*time.Second, "answer timeout per call")
