@@ -222,7 +222,7 @@ func (s *Service) serve(ctx *fasthttp.RequestCtx, c *call, op operation) reply {
 		var fe *FieldError
 		errors.As(err, &fe)
 		if fe.Field == "body" {
-			return fail(400, "MALFORMED_JSON", "the body must be a JSON object")
+			return fail(400, "INVALID_JSON", "the body must be a JSON object")
 		}
 		return invalidField(fe.Field, fe.Field+": "+fe.Reason)
 	}
