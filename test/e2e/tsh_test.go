@@ -38,7 +38,7 @@ type hub struct {
 	lastOTP string
 }
 
-func startWithHub(t *testing.T) *hub {
+func startWithHub(t *testing.T, configure ...func(*config.Config)) *hub {
 	t.Helper()
 	dir := t.TempDir()
 	events := make(chan map[string]any, 16)
@@ -70,6 +70,9 @@ func startWithHub(t *testing.T) *hub {
 		t.Fatal(err)
 	}
 	cfg.HTTP.WebhookURL, cfg.HTTP.WebhookSecret = wh.URL, secret
+	for _, f := range configure {
+		f(cfg)
+	}
 	cfg.HTTP.AdminTokens = []config.AdminToken{{Name: "ops", Token: adminToken, Role: "Employee"}, {Name: "root", Token: rootToken, Role: "Admin"}}
 	a, err := app.Start(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -744,5 +747,48 @@ func TestTSHWrongCVVsLockTheCard(t *testing.T) {
 	digitize(h.cvc2(c), "red")
 	if card, _ := h.s.app.Engine().State().Card(c.id); card.CardDataFails != 5 {
 		t.Fatalf("count after a CVV on a locked card: %d", card.CardDataFails)
+	}
+}
+
+// Key rotation: with two keys configured, envelopes to either open, each under its own
+// publicKeyIdentifier (RSA 2048 and 4096, both paddings); one under the other's id does not.
+func TestTSHKeyRotation(t *testing.T) {
+	td, err := filepath.Abs("../../tsh/cms/testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := startWithHub(t, func(c *config.Config) {
+		c.TSH.Keys = append(c.TSH.Keys, config.TSHKey{PublicKeyIdentifier: "next-4096",
+			PrivateKeyFile: filepath.Join(td, "rsa4096.key"), CertificateFile: filepath.Join(td, "rsa4096.crt")})
+	})
+	pemBytes, err := os.ReadFile(filepath.Join(td, "rsa4096.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := pem.Decode(pemBytes)
+	next, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := h.provisionWithContacts(1_00)
+	ci, _ := json.Marshal(map[string]string{"fpan": c.pan})
+	for _, k := range []struct {
+		id   string
+		cert *x509.Certificate
+	}{{config.DevTSHKeyID, h.cert}, {"next-4096", next}} {
+		for _, p := range []cms.Padding{cms.PKCS1v15, cms.OAEPSHA256} {
+			env, err := cms.Seal(ci, k.cert, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.expect("checkCardEligibility", "rot-1", map[string]any{"cipheredCardInfo": env, "publicKeyIdentifier": k.id,
+				"walletProviderId": "ECOM"}, 200, "")
+			other := "next-4096"
+			if k.id == other {
+				other = config.DevTSHKeyID
+			}
+			h.expect("checkCardEligibility", "rot-2", map[string]any{"cipheredCardInfo": env, "publicKeyIdentifier": other,
+				"walletProviderId": "ECOM"}, 400, "CANT_DECRYPT")
+		}
 	}
 }
