@@ -255,3 +255,23 @@ func TestUnpad(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkOpen: one envelope opened per operation, by key size and padding (the cost of a /tsh
+// call's decryption).
+func BenchmarkOpen(b *testing.B) {
+	ring := testRing(b)
+	for _, c := range []struct{ file, key string }{
+		{"pkcs1-rsa2048.der", "k2048"}, {"oaep-rsa2048.der", "k2048"},
+		{"pkcs1-rsa4096.der", "k4096"}, {"oaep-rsa4096.der", "k4096"},
+	} {
+		text := fixture(b, c.file)
+		b.Run(c.file, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ring.Open(c.key, text); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
