@@ -10,6 +10,7 @@ require (
 	github.com/moov-io/iso8583-connection v0.9.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/shopspring/decimal v1.6.0
+	github.com/smallstep/pkcs7 v0.2.3
 	github.com/valyala/fasthttp v1.74.0
 	golang.org/x/sys v0.48.0
 	gopkg.in/yaml.v3 v3.0.1

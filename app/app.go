@@ -263,6 +263,9 @@ func (a *App) start() error {
 	if err != nil {
 		return err
 	}
+	if err := a.mountTSH(h, env.PANHasher); err != nil { // /tsh (app/tsh.go)
+		return err
+	}
 	a.http = h
 	if err := a.startPBA(h, env); err != nil {
 		return err

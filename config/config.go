@@ -30,6 +30,7 @@ type Config struct {
 	Engine   Engine    `yaml:"engine"`
 	Log      Log       `yaml:"log"`
 	PBA      PBA       `yaml:"pba"` // Pay by Account (pba.go)
+	TSH      TSH       `yaml:"tsh"` // the token service hub's calls (/tsh, config/tsh.go)
 
 	// DevProfile is set when no config file was given and the development profile is in use.
 	DevProfile bool `yaml:"-"`
@@ -190,6 +191,9 @@ func Load(path string, o Overrides, warn func(msg string)) (*Config, error) {
 		if err := c.loadDevPBAKey(warn); err != nil {
 			return nil, err
 		}
+		if err := c.ensureDevTSHKey(warn); err != nil {
+			return nil, err
+		}
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -288,6 +292,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.validatePBA()...)
+	errs = append(errs, c.TSH.validate()...)
 	return errors.Join(errs...)
 }
 
@@ -313,7 +318,7 @@ func Key(h string) []byte {
 // devProfile is the embedded development profile of contract §1: one Mastercard program and one
 // Visa program in EUR. Its keys are left empty and generated on first start.
 func devProfile() Config {
-	return Config{DevProfile: true, Programs: []Program{
+	return Config{DevProfile: true, TSH: devTSH(), Programs: []Program{
 		{Name: "demo-mc", BIN: "535110", Scheme: "mastercard", Currency: "EUR", PANLength: 16},
 		{Name: "demo-visa", BIN: "423456", Scheme: "visa", Currency: "EUR", PANLength: 16},
 		devPBAProgram(), // Pay by Account token PANs only (pba.go)

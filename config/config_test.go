@@ -113,3 +113,70 @@ func TestInvalidConfigurationNamesTheKey(t *testing.T) {
 		}
 	}
 }
+
+// The development profile's hub section: issuer CARDSWITCH, key dev-1 generated once into the
+// data directory (key 0600), reused on the next start.
+func TestDevProfileTSHKey(t *testing.T) {
+	dir := t.TempDir()
+	var warned []string
+	c, err := Load("", Overrides{DataDir: dir}, func(m string) { warned = append(warned, m) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.TSH.IssuerID != "CARDSWITCH" || len(c.TSH.Keys) != 1 || c.TSH.Keys[0].PublicKeyIdentifier != "dev-1" {
+		t.Fatalf("%+v", c.TSH)
+	}
+	keyPath := filepath.Join(dir, "tsh-dev-1.key")
+	fi, err := os.Stat(keyPath)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v %v", fi, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "tsh-dev-1.crt")); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := os.ReadFile(keyPath)
+	if _, err := Load("", Overrides{DataDir: dir}, nil); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := os.ReadFile(keyPath)
+	if string(first) != string(again) {
+		t.Fatal("the development key was made anew")
+	}
+	found := false
+	for _, w := range warned {
+		found = found || strings.Contains(w, "tsh-dev-1.key")
+	}
+	if !found {
+		t.Fatalf("no warning: %v", warned)
+	}
+}
+
+func TestTSHValidation(t *testing.T) {
+	key := TSHKey{PublicKeyIdentifier: "k1", PrivateKeyFile: "a.key", CertificateFile: "a.crt"}
+	for name, c := range map[string]TSH{
+		"short issuer": {IssuerID: "SHORT", Keys: []TSHKey{key}},
+		"no keys":      {IssuerID: "CARDSWITCH"},
+		"keys, no id":  {Keys: []TSHKey{key}},
+		"repeated key": {IssuerID: "CARDSWITCH", Keys: []TSHKey{key, key}},
+		"long key id":  {IssuerID: "CARDSWITCH", Keys: []TSHKey{{PublicKeyIdentifier: strings.Repeat("k", 33), PrivateKeyFile: "a", CertificateFile: "b"}}},
+		"no files":     {IssuerID: "CARDSWITCH", Keys: []TSHKey{{PublicKeyIdentifier: "k"}}},
+		"negative ttl": {IssuerID: "CARDSWITCH", Keys: []TSHKey{key}, OTPTTL: -1},
+		"empty wallet": {IssuerID: "CARDSWITCH", Keys: []TSHKey{key}, WalletProviderIDs: []string{""}},
+	} {
+		if errs := c.validate(); len(errs) == 0 {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if errs := (&TSH{}).validate(); len(errs) != 0 {
+		t.Errorf("no tsh section: %v", errs)
+	}
+	if errs := (&TSH{IssuerID: "CARDSWITCH", Keys: []TSHKey{key}}).validate(); len(errs) != 0 {
+		t.Errorf("valid: %v", errs)
+	}
+	if p := key.Path("/data", "a.key"); p != "/data/a.key" {
+		t.Errorf("relative path: %s", p)
+	}
+	if p := key.Path("/data", "/etc/a.key"); p != "/etc/a.key" {
+		t.Errorf("absolute path: %s", p)
+	}
+}

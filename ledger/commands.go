@@ -52,7 +52,11 @@ const (
 	OpImportEvents // events of an earlier version's webhook outbox (events.go)
 	OpCancelAgreement
 	OpCreateAgreement
-	OpPBA // a Pay by Account command (package pba)
+	OpPBA                 // a Pay by Account command (package pba)
+	OpRegisterWalletToken // the token service hub's token registration (tsh.go)
+	OpChangeWalletToken   // a change the token service hub notified (tsh.go)
+	OpSendOTP             // a one-time password to deliver (tsh.go)
+	OpWalletCVVChecked    // a CVV the token service hub sent, checked (tsh.go)
 
 	// NumOpKinds is the number of kinds: OpKind values are below it.
 	NumOpKinds
@@ -70,6 +74,9 @@ var opKindNames = [NumOpKinds]string{
 	OpImportEvents: "import_events", OpCancelAgreement: "cancel_agreement",
 	OpCreateAgreement: "create_agreement",
 	OpPBA:             "pba",
+	// The token service hub (tsh.go).
+	OpRegisterWalletToken: "register_wallet_token", OpChangeWalletToken: "change_wallet_token",
+	OpSendOTP: "send_otp", OpWalletCVVChecked: "wallet_cvv_checked",
 }
 
 func (k OpKind) String() string {

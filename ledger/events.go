@@ -35,6 +35,10 @@ const (
 	// creation (an approved initial operation, or the API) and its end (agreement.go).
 	EventAgreementCreated   EventType = 5
 	EventAgreementCancelled EventType = 6
+	// EventTSHOTP carries a one-time password to the cardholder's contact for the token service
+	// hub's step-up (tsh.go): Payload is its data as delivered. The journal seals it at rest
+	// like every row; the outbox hides the OTP from listings and forgets it once delivered.
+	EventTSHOTP EventType = 7
 )
 
 // String is the event type's name on the wire.
@@ -52,6 +56,8 @@ func (t EventType) String() string {
 		return "agreement.created"
 	case EventAgreementCancelled:
 		return "agreement.cancelled"
+	case EventTSHOTP:
+		return "tsh.otp"
 	}
 	return "unknown"
 }
@@ -111,6 +117,9 @@ type AuditRecord struct {
 	ResourceID   string
 	Before       []byte // JSON, or nil
 	After        []byte // JSON, or nil
+	// CorrelationID is the caller's id of the session the change belongs to (the token
+	// service hub's x-correlation-id), or "".
+	CorrelationID string
 }
 
 // EventLog reads back the event and audit rows the batches wrote (the journal implements it).

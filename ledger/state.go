@@ -22,6 +22,8 @@ type State struct {
 	// agreements are the stored-credential agreements (agreement.go).
 	agreements *agreementStore
 	pba        *pbaStore // Pay by Account records (pba.go)
+	// wallets are the token service hub's wallet tokens (tsh.go).
+	wallets *walletStore
 
 	loading bool // between the first Load and FinishLoad
 
@@ -40,7 +42,8 @@ func NewState(h History) *State {
 	}
 	r := &refs{}
 	s := &State{customers: newCustomerTable(), balances: newBalanceTable(r), cards: newCardTable(r),
-		tokens: newTokenTable(r), agreements: newAgreementStore(), cold: newCold(h), pba: newPBAStore()}
+		tokens: newTokenTable(r), agreements: newAgreementStore(), cold: newCold(h), pba: newPBAStore(),
+		wallets: newWalletStore()}
 	r.cards, r.balances, r.customers = &s.cards.Table, &s.balances.Table, &s.customers.Table
 	return s
 }
@@ -161,6 +164,8 @@ func (s *State) Load(row any) {
 		s.agreements.set(r)
 	case *PBARecord:
 		s.pba.set(r)
+	case *WalletToken:
+		s.wallets.set(r)
 	case *Auth, *Reply:
 		s.loadCold(r)
 	default:

@@ -17,6 +17,7 @@ type Tx struct {
 	auths         overlay[Auth]
 	pba           overlay[PBARecord] // Pay by Account records (pba.go)
 	replies       overlay[Reply]
+	wallets       overlay[WalletToken] // the token service hub's wallet tokens (tsh.go)
 
 	cardByPAN     map[string]string
 	newCards      []string // cards this batch put that the State does not hold (CardIDsOfBalance)
@@ -88,6 +89,7 @@ func (s *State) Begin() *Tx {
 	tx.tokens = overlay[Token]{base: s.tokens, dirty: map[string]*Token{}}
 	tx.agreements = overlay[Agreement]{base: s.agreements, dirty: map[string]*Agreement{}}
 	tx.pba = overlay[PBARecord]{base: pbaOverlayBase{s.pba}, dirty: map[string]*PBARecord{}}
+	tx.wallets = overlay[WalletToken]{base: s.wallets, dirty: map[string]*WalletToken{}}
 	c := s.cold
 	tx.authBase = &coldBase[Auth]{tx: tx, keys: &c.auths, readFn: c.h.ReadAuth,
 		known: map[string]bool{}, loaded: map[string]Auth{}, heldAt: map[string]int64{}}
@@ -121,6 +123,7 @@ func (tx *Tx) Reset() {
 	tx.agreements.reset()
 	tx.newAgreements = tx.newAgreements[:0]
 	tx.pba.reset()
+	tx.wallets.reset()
 	tx.auths.reset()
 	tx.replies.reset()
 	clear(tx.cardByPAN)
@@ -148,7 +151,7 @@ func (tx *Tx) Rollback() { tx.Reset() }
 func (tx *Tx) Empty() bool {
 	return len(tx.customers.order)+len(tx.balances.order)+len(tx.cards.order)+
 		len(tx.tokens.order)+len(tx.agreements.order)+len(tx.pba.order)+len(tx.auths.order)+len(tx.replies.order)+len(tx.index)+
-		len(tx.events)+len(tx.audits) == 0
+		len(tx.events)+len(tx.audits)+len(tx.wallets.order) == 0
 }
 
 // Reads and writes of the overlay.
@@ -267,6 +270,7 @@ func (tx *Tx) Changes(dst []Change) []Change {
 	dst = appendChanges(dst, "token", &tx.tokens)
 	dst = appendChanges(dst, TableAgreement, &tx.agreements)
 	dst = appendChanges(dst, TablePBA, &tx.pba)
+	dst = appendChanges(dst, TableWalletToken, &tx.wallets)
 	dst = appendChanges(dst, "auth", &tx.auths)
 	dst = appendChanges(dst, "reply", &tx.replies)
 	tx.prepareCold()
@@ -298,6 +302,7 @@ func (tx *Tx) Commit() {
 	merge(&tx.tokens, s.tokens.set)
 	merge(&tx.agreements, s.agreements.set)
 	mergePBA(&tx.pba, s.pba)
+	merge(&tx.wallets, s.wallets.set)
 	tx.commitEvents()
 	tx.commitCold()
 	s.mu.Unlock()

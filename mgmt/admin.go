@@ -347,9 +347,10 @@ func (s *Server) hAudit(c *call) (int, any, *apiError) {
 		return 0, nil, err
 	}
 	resID, actorQ, action := c.query("resourceId"), c.query("actor"), c.query("action")
+	corr := c.query("correlationId") // a /tsh session's calls (tokens_tsh.go)
 	items := s.audit.list(before, limit, func(e *AuditEntry) bool {
 		return (resID == "" || e.ResourceID == resID) && (actorQ == "" || e.Actor == actorQ) &&
-			(action == "" || e.Action == action)
+			(action == "" || e.Action == action) && (corr == "" || e.CorrelationID == corr)
 	})
 	resp := map[string]any{"items": items}
 	if items == nil {

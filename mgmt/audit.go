@@ -27,6 +27,8 @@ type AuditEntry struct {
 	ResourceID   string          `json:"resourceId"`
 	Before       json.RawMessage `json:"before,omitempty"`
 	After        json.RawMessage `json:"after,omitempty"`
+	// CorrelationID is the token service hub's x-correlation-id of a /tsh call.
+	CorrelationID string `json:"correlationId,omitempty"`
 }
 
 // auditLog is the audit trail: audit rows of the ledger's journal (ledger/events.go), written in
@@ -39,7 +41,7 @@ type auditLog struct {
 
 func entryOf(r *ledger.AuditRecord) AuditEntry {
 	return AuditEntry{Seq: r.Seq, At: time.Unix(0, r.AtUnixNano).UTC(), Actor: r.Actor, Channel: r.Channel, Role: r.Role,
-		Action: r.Action, ResourceType: r.ResourceType, ResourceID: r.ResourceID, Before: r.Before, After: r.After}
+		Action: r.Action, ResourceType: r.ResourceType, ResourceID: r.ResourceID, Before: r.Before, After: r.After, CorrelationID: r.CorrelationID}
 }
 
 // list returns entries newest first with seq below before (0: from the newest), at most limit,

@@ -111,6 +111,7 @@ func (s *Server) buildRoutes() []*route {
 		postOpt("/admin/cards/{cardId}/remove", A, M, s.hRemove),
 		g("/admin/cards/{cardId}/tokens", A, E, s.hListTokens),
 		post("/admin/cards/{cardId}/tokens", A, D, s.hAddToken),
+		g("/admin/tokens", A, E, s.hTokensOfCard), // ?cardId= (tokens_tsh.go)
 		g("/admin/tokens/{tokenId}", A, E, s.hGetToken),
 		postOpt("/admin/tokens/{tokenId}/suspend", A, M, s.hSuspendToken),
 		postOpt("/admin/tokens/{tokenId}/resume", A, M, s.hResumeToken),

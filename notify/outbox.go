@@ -223,6 +223,9 @@ func (o *Outbox) fill(recs map[uint64]record) error {
 			d.NextAt, d.UpdatedAt = d.Event.CreatedAt, d.Event.CreatedAt
 			if r, ok := recs[e.Seq]; ok {
 				d.Status, d.Attempts, d.NextAt, d.LastError, d.UpdatedAt = r.Status, r.Attempts, r.NextAt, r.LastError, r.UpdatedAt
+				if d.Status == StatusDelivered {
+					d.Event = Redacted(d.Event) // as before the restart: a delivered OTP is not kept
+				}
 			} else if e.Seq <= o.recorded {
 				continue // delivered or failed, and trimmed from the state before the restart
 			}
@@ -418,6 +421,7 @@ func (o *Outbox) attempt(d *Delivery) {
 	cur.UpdatedAt = now
 	if err == nil {
 		cur.Status, cur.LastError = StatusDelivered, ""
+		cur.Event = Redacted(cur.Event) // a delivered OTP is not kept
 		o.pending--
 	} else {
 		cur.LastError = err.Error()
@@ -524,7 +528,9 @@ func (o *Outbox) List(before uint64, limit int, status string) []Delivery {
 		if status != "" && d.Status != status {
 			continue
 		}
-		out = append(out, *d)
+		cp := *d
+		cp.Event = Redacted(cp.Event)
+		out = append(out, cp)
 	}
 	return out
 }

@@ -134,3 +134,23 @@ func TestOutboxDeliversJournalEvents(t *testing.T) {
 	}
 	waitFor(t, func() bool { return rcv.count() == 5 })
 }
+
+// A tsh.otp event's OTP is hidden from listings and forgotten once delivered.
+func TestRedactedOTP(t *testing.T) {
+	ev := notify.Event{Type: "tsh.otp", Data: json.RawMessage(`{"cardId":"c","otpValue":"123456","type":"SMS"}`)}
+	got := notify.Redacted(ev)
+	if strings.Contains(string(got.Data), "123456") || !strings.Contains(string(got.Data), `"otpValue":"[redacted]"`) ||
+		!strings.Contains(string(got.Data), `"cardId":"c"`) {
+		t.Fatalf("%s", got.Data)
+	}
+	if string(ev.Data) != `{"cardId":"c","otpValue":"123456","type":"SMS"}` {
+		t.Fatal("the original was changed")
+	}
+	other := notify.Event{Type: "card.state_changed", Data: json.RawMessage(`{"otpValue":"x"}`)}
+	if string(notify.Redacted(other).Data) != `{"otpValue":"x"}` {
+		t.Fatal("another type redacted")
+	}
+	if bad := notify.Redacted(notify.Event{Type: "tsh.otp", Data: json.RawMessage(`not json`)}); string(bad.Data) != `{}` {
+		t.Fatalf("unreadable data kept: %s", bad.Data)
+	}
+}

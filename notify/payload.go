@@ -38,6 +38,10 @@ func envelope(e *ledger.Event) Event {
 		if e.TokenID != "" {
 			data["tokenId"] = e.TokenID
 		}
+	case ledger.EventTSHOTP:
+		// The data was built by package tsh as delivered (it holds the OTP: see Redacted).
+		return Event{ID: eventID(e), Seq: e.Seq, Type: e.Type.String(), CreatedAt: time.Unix(0, e.AtUnixNano).UTC(),
+			Data: append(json.RawMessage(nil), e.Payload...)}
 	case ledger.EventBalanceLow:
 		data = map[string]any{"balanceId": e.BalanceID, "kind": e.BalanceKind, "customerId": e.CustomerID,
 			"program": e.Program, "currency": e.Currency, "available": formatAmount(e.AvailableMinor, e.Currency),
@@ -59,4 +63,27 @@ func formatAmount(minor int64, currency string) string {
 		exp = cur.Exponent
 	}
 	return decimal.New(minor, int32(-exp)).StringFixed(int32(exp))
+}
+
+// redactedOTP replaces the one-time password of a tsh.otp event in what is listed and kept after
+// delivery.
+const redactedOTP = "[redacted]"
+
+// Redacted is ev without its secrets: the otpValue of a tsh.otp event is replaced. Listings
+// show only this form, and a delivered event keeps only this form (a replay of a delivered
+// tsh.otp sends no OTP: a one-time password is not sent twice).
+func Redacted(ev Event) Event {
+	if ev.Type != ledger.EventTSHOTP.String() {
+		return ev
+	}
+	var data map[string]any
+	if json.Unmarshal(ev.Data, &data) != nil {
+		ev.Data = json.RawMessage(`{}`)
+		return ev
+	}
+	if _, ok := data["otpValue"]; ok {
+		data["otpValue"] = redactedOTP
+	}
+	ev.Data, _ = json.Marshal(data)
+	return ev
 }

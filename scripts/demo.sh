@@ -74,6 +74,12 @@ if [ $rc -eq 0 ]; then
   "$BIN" pba-sim --addr "127.0.0.1:$ISO_PORT" --http-addr "127.0.0.1:$HTTP_PORT" --data-dir "$DATA" --wait 30s
   rc=$?
 fi
+# The token service hub (simulators/tsh): enrolment, token lifecycle over ISO 8583, stand-in,
+# encrypting to the development certificate the switch made in the data directory.
+if [ $rc -eq 0 ]; then
+  "$BIN" sim --tsh --addr "127.0.0.1:$ISO_PORT" --http-addr "127.0.0.1:$HTTP_PORT" --data-dir "$DATA"
+  rc=$?
+fi
 set -e
 
 if [ $rc -ne 0 ]; then

@@ -11,6 +11,7 @@ import (
 	"github.com/cardswitch/cardswitch/provision"
 	"github.com/cardswitch/cardswitch/simulators/acquirer"
 	pbasim "github.com/cardswitch/cardswitch/simulators/pba"
+	tshsim "github.com/cardswitch/cardswitch/simulators/tsh"
 )
 
 func main() {
@@ -29,6 +30,10 @@ func main() {
 	case "provision":
 		err = provision.Main(os.Args[2:])
 	case "sim":
+		if tshsim.Wanted(os.Args[2:]) { // `sim --tsh`: the token service hub (simulators/tsh)
+			err = tshsim.Main(tshsim.Without(os.Args[2:]))
+			break
+		}
 		err = acquirer.Main(os.Args[2:])
 	case "pba-sim":
 		err = pbasim.Main(os.Args[2:])
@@ -57,6 +62,7 @@ commands:
   pki     pki init [--dir DIR]: development CA, server and partner client certificates
   provision  create N customers, balances and cards in a stopped switch's data directory
   sim     acquirer/network simulator against a running switch
+          sim --tsh: the token service hub's flow (/tsh, tokens over ISO 8583)
   bench   load benchmark against a running switch
   pba-sim Pay by Account bank server and phone against a running switch [--data-dir DIR] [--wait 30s]
 `)

@@ -2,6 +2,7 @@ package journal
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -166,6 +167,14 @@ func encodeRow(dst []byte, row any) ([]byte, error) {
 	case *ledger.PBARecord:
 		e.str(r.Key)
 		e.bytes(r.Data)
+	case *ledger.WalletToken:
+		// JSON: a few rows per token, read only by /tsh and /admin; the wallet fields change
+		// with the hub's API more often than the binary layout of a hot table should.
+		b, err := json.Marshal(r)
+		if err != nil {
+			return dst, fmt.Errorf("journal: encode wallet token: %w", err)
+		}
+		e.bytes(b)
 	case *ledger.Reply:
 		e.str(r.Key)
 		e.u64(r.ContentHash)
@@ -219,6 +228,9 @@ func encodeRow(dst []byte, row any) ([]byte, error) {
 		e.str(r.ResourceID)
 		e.bytes(r.Before)
 		e.bytes(r.After)
+		if r.CorrelationID != "" { // added with the token service hub: decoded only when present
+			e.str(r.CorrelationID)
+		}
 	default:
 		return dst, fmt.Errorf("journal: encode: unknown row type %T", row)
 	}
@@ -547,6 +559,14 @@ func decodeRow(table string, b []byte, in *interner) (any, error) {
 			}
 		}
 		row = r
+	case ledger.TableWalletToken:
+		r := &ledger.WalletToken{}
+		if b := d.raw(); d.err == nil {
+			if err := json.Unmarshal(b, r); err != nil {
+				return nil, fmt.Errorf("journal: decode %s: %w", table, err)
+			}
+		}
+		row = r
 	case ledger.TableEvent:
 		r := &ledger.Event{}
 		r.Seq = d.uvarint()
@@ -597,6 +617,9 @@ func decodeRow(table string, b []byte, in *interner) (any, error) {
 		}
 		if b := d.raw(); len(b) > 0 {
 			r.After = append([]byte(nil), b...)
+		}
+		if d.pos < len(d.b) { // added with the token service hub
+			r.CorrelationID = d.str()
 		}
 		row = r
 	default:

@@ -33,6 +33,15 @@ func TestCodecRoundTrip(t *testing.T) {
 			Payments:          []ledger.AgreementPayment{{AuthKey: "0200|1|2|3", UnixDay: 20500}, {AuthKey: "0200|4|5|6", UnixDay: 20530}},
 			CreatedAtUnixNano: 1, LastUsedAtUnixNano: 2, CancelledAtUnixNano: 3, CancelledBy: "partner", InitialAuthKey: "0200|1|2|3"},
 			&ledger.Agreement{}},
+		ledger.TableWalletToken: {&ledger.WalletToken{TokenID: "tok_1", VirtualCardID: "vc", WalletProviderID: "APPLE_PAY",
+			WalletCardRefID: "w", IsPrimary: true, TokenAssuranceLevel: "12", StandIn: true, Erased: true,
+			Bindings: []ledger.DeviceBinding{{Reference: "d", Bound: true, AtUnixNano: 5, CorrelationID: "c"}},
+			StepUps:  []string{"CARDHOLDER_STEPUP_OTP"},
+			History:  []ledger.WalletTokenChange{{AtUnixNano: 1, CorrelationID: "c", Operation: "o", Action: "ACTIVATE", State: authz.TokenActive, ErrorCode: 911}}},
+			&ledger.WalletToken{}},
+		ledger.TableAudit: {&ledger.AuditRecord{Seq: 3, AtUnixNano: 4, Actor: "a", Channel: "tsh", Action: "tsh.sendOTP",
+			ResourceType: "card", ResourceID: "k1", After: []byte(`{"x":1}`), CorrelationID: "enrol-1"},
+			&ledger.AuditRecord{Seq: 1, Actor: "a"}},
 		"auth": {&ledger.Auth{Key: "0100|1|2|00000000003", CardID: "k1", BalanceID: "b1", PartnerID: "p1",
 			Kind: authz.KindRefund, State: ledger.AuthPosted, Action: authz.InsufficientFunds, AmountMinor: 1,
 			HeldMinor: -2, PostedMinor: -3, ExpiresAtUnixNano: 4, CreatedAtUnixNano: 5, Merchant: "ACME  BERLIN DE", MCC: "5411"}, &ledger.Auth{}},
@@ -72,6 +81,16 @@ func TestCodecRoundTrip(t *testing.T) {
 				oldEnd = len(full)
 				if got, err := decodeRow(table, b[:oldEnd], nil); err != nil || !reflect.DeepEqual(got, &short) {
 					t.Errorf("card: the row without its state before lock decodes as %+v, %v; want %+v", got, err, &short)
+				}
+			}
+			// Audit rows written before correlation ids end right after After.
+			if a, ok := r.(*ledger.AuditRecord); ok && a.CorrelationID != "" {
+				short := *a
+				short.CorrelationID = ""
+				full, _ := encodeRow(nil, &short)
+				oldEnd = len(full)
+				if got, err := decodeRow(table, b[:oldEnd], nil); err != nil || !reflect.DeepEqual(got, &short) {
+					t.Errorf("audit: the row without its correlation id decodes as %+v, %v; want %+v", got, err, &short)
 				}
 			}
 			for cut := 0; cut < len(b); cut++ { // every other truncation is an error, never a panic

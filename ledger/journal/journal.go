@@ -34,6 +34,8 @@ var tables = []struct {
 	{"token", "t/", func() any { return new(ledger.Token) }},
 	{ledger.TableAgreement, "s/", func() any { return new(ledger.Agreement) }},
 	{ledger.TablePBA, "p/", func() any { return new(ledger.PBARecord) }},
+	// One key byte per table: re-encryption tells tables apart by it.
+	{ledger.TableWalletToken, "w/", func() any { return new(ledger.WalletToken) }},
 	{"auth", "a/", func() any { return new(ledger.Auth) }},
 	{"reply", "r/", func() any { return new(ledger.Reply) }},
 	// The time indexes of History mode (ledger/history.go).

@@ -94,6 +94,9 @@ func copyRow(r any) any {
 		c := *v
 		c.Payments = append([]ledger.AgreementPayment(nil), v.Payments...)
 		return &c
+	case *ledger.WalletToken: // slices are replaced, never changed in place (ledger/tsh.go)
+		c := *v
+		return &c
 	case *ledger.Auth:
 		c := *v
 		return &c
