@@ -183,7 +183,17 @@ func checkCard(t *testing.T, c map[string]any, typ, state string, reason int) {
 			t.Fatalf("card without %s: %v", k, c)
 		}
 	}
-	if len(c) != 10 {
+	// The contract's ten fields, and only the optional ones of a plastic (docs/cards-channels.md).
+	extra := 0
+	for _, k := range []string{"linked", "bureauReference", "delivery"} {
+		if _, ok := c[k]; ok {
+			extra++
+		}
+	}
+	if _, ok := c["linked"]; ok != (typ == "PHYSICAL") {
+		t.Fatalf("card %v: linked is for PHYSICAL cards only", c)
+	}
+	if len(c) != 10+extra {
 		t.Fatalf("card has extra fields: %v", keys(c))
 	}
 	if c["type"] != typ || c["state"] != state || c["lockReason"] != float64(reason) || c["panSequenceNumber"] != "00" {
@@ -400,8 +410,8 @@ func TestChannels(t *testing.T) {
 	expect(t, h.do("GET", "/customers/me/balances/"+bid, "", bearerH(tok)...), 200)
 	expect(t, h.do("GET", "/customers/me/cards/"+ocid, "", bearerH(tok)...), 404, "CARD_NOT_FOUND")
 	expect(t, h.do("GET", "/customers/me/balances/"+obid, "", bearerH(tok)...), 404, "BALANCE_NOT_FOUND")
-	// A cardholder locks (lost, stolen, query) and lifts only a query lock.
-	expect(t, h.do("POST", "/customers/me/cards/"+cid+"/lock", `{"reasonCode":7}`, bearerH(tok)...), 400, "INVALID_REASON_CODE")
+	// A cardholder locks with any reason of the seed and lifts a reversible lock other than 7.
+	expect(t, h.do("POST", "/customers/me/cards/"+cid+"/lock", `{"reasonCode":9}`, bearerH(tok)...), 400, "INVALID_REASON_CODE")
 	expect(t, h.do("POST", "/customers/me/cards/"+cid+"/lock", `{"reasonCode":3}`, bearerH(tok)...), 200)
 	expect(t, h.do("POST", "/customers/me/cards/"+cid+"/unlock", ``, bearerH(tok)...), 200)
 	expect(t, h.do("POST", "/secure/cards/"+cid+"/lock", `{"reasonCode":7}`), 200)

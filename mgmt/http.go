@@ -79,7 +79,9 @@ type route struct {
 	enc     encMode
 	bodyOpt bool // an empty body is an empty object
 	noBody  bool // GET/DELETE: no body expected
-	handle  func(c *call) (int, any, *apiError)
+	// issue is a card-issuing route's policy per card type (parity.go); nil: every type.
+	issue  *issuePolicy
+	handle func(c *call) (int, any, *apiError)
 }
 
 // actor is who makes a request, for the audit trail.
@@ -118,6 +120,15 @@ func (c *call) param(name string) string {
 func (c *call) query(name string) string { return string(c.ctx.QueryArgs().Peek(name)) }
 
 func (c *call) decode(dst any) *apiError { return decodeStrict(c.body, dst, c.route.bodyOpt) }
+
+// decodeNone checks that a handler that takes no input got none: an empty object (or, on a
+// route with an optional body, nothing); a GET or DELETE has no body to check.
+func (c *call) decodeNone() *apiError {
+	if c.route.noBody {
+		return nil
+	}
+	return c.decode(&struct{}{})
+}
 
 func compileRoute(r *route) *route {
 	r.segs = strings.Split(strings.Trim(r.pattern, "/"), "/")
@@ -317,7 +328,9 @@ func (s *Server) openBody(c *call) *apiError {
 	if c.route.noBody {
 		return nil
 	}
-	if len(body) == 0 && c.route.bodyOpt && c.route.enc != encRequired {
+	// An empty POST is encrypted by its headers alone, as a GET is (seed, JWE "Request": "for
+	// empty POST methods (without body) use same rules as for GET message").
+	if len(body) == 0 && c.route.bodyOpt {
 		return nil
 	}
 	plain, err := s.key.OpenRequest(body)

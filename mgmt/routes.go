@@ -20,6 +20,8 @@ func (s *Server) buildRoutes() []*route {
 		return &R{method: "DELETE", pattern: p, channel: ch, minRole: r, handle: h, noBody: true}
 	}
 	enc := func(r *R) *R { r.enc = encRequired; return r }
+	// issuing attaches a card-issuing route's per-type policy (parity.go).
+	issuing := func(p *issuePolicy, r *R) *R { r.issue = p; return r }
 
 	const (
 		P = chanPublic
@@ -118,6 +120,20 @@ func (s *Server) buildRoutes() []*route {
 		g("/admin/audit", A, D, s.hAudit),
 		g("/admin/webhooks/events", A, D, s.hWebhookEvents),
 		post("/admin/webhooks/replay", A, D, s.hWebhookReplay),
+
+		// Channel parity with the seed's Actions tables (parity.go, docs/cards-channels.md).
+		post("/customers/me/balances", C, N, s.hCreateBalance),
+		issuing(customerIssue, enc(post("/customers/me/balances/{balanceId}/cards", C, N, s.hIssueCard))),
+		postOpt("/customers/me/cards/{cardId}/activate", C, N, s.hActivate),
+		enc(postOpt("/customers/me/cards/{cardId}/reset-cvc2", C, N, s.hResetCVC2)),
+		del("/customers/me/cards/{cardId}", C, N, s.hRemove),
+		issuing(adminIssue, enc(post("/admin/balances/{balanceId}/cards", A, E, s.hIssueCard))),
+		postOpt("/admin/cards/{cardId}/activate", A, E, s.hActivate),
+		enc(postOpt("/admin/cards/{cardId}/reset-cvc2", A, E, s.hResetCVC2)),
+		post("/admin/balances/{balanceId}/reload", A, M, s.hAdminReload),
+		g("/admin/customers", A, E, s.hFindCustomers),
+		g("/admin/cards", A, E, s.hFindCards),
+		g("/admin/balances", A, E, s.hFindBalances),
 	}
 	for _, r := range rs {
 		compileRoute(r)
