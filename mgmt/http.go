@@ -103,7 +103,7 @@ type call struct {
 	who       actor
 	body      []byte         // the plaintext body (decrypted when encrypted)
 	clientKey *rsa.PublicKey // set for an encrypted request: the response is encrypted to it
-	session   string         // customer channel: the session token hash
+	session   string         // customer channel, and operator sessions on the admin channel: the session token hash
 }
 
 type param struct{ name, value string }
@@ -254,10 +254,10 @@ func (s *Server) authenticate(c *call) *apiError {
 	if !ok {
 		return errUnauthenticated
 	}
-	adm, isAdmin := s.adminByToken(tok)
+	adm, opSession, isAdmin, admErr := s.adminFor(tok)
 	switch c.route.channel {
 	case chanCustomer:
-		if isAdmin {
+		if isAdmin || admErr != nil { // an admin token, or an operator session's even expired
 			return errWrongChannel
 		}
 		cust, hash, err := s.sessions.lookup(tok, s.clock())
@@ -268,6 +268,9 @@ func (s *Server) authenticate(c *call) *apiError {
 		c.session = hash
 		return nil
 	case chanAdmin:
+		if admErr != nil {
+			return admErr
+		}
 		if !isAdmin {
 			if _, _, err := s.sessions.lookup(tok, s.clock()); err == nil {
 				return errWrongChannel
@@ -275,6 +278,7 @@ func (s *Server) authenticate(c *call) *apiError {
 			return errInvalidToken
 		}
 		c.who = actor{Name: adm.name, Channel: "admin", Role: adm.role.String()}
+		c.session = opSession
 		if adm.role < c.route.minRole {
 			return errRole
 		}

@@ -134,6 +134,10 @@ func (s *Server) buildRoutes() []*route {
 		g("/admin/customers", A, E, s.hFindCustomers),
 		g("/admin/cards", A, E, s.hFindCards),
 		g("/admin/balances", A, E, s.hFindBalances),
+
+		// Operator sessions (admin_sessions.go): the login's credential is in its body.
+		post("/admin/sessions", P, N, s.hOperatorLogin),
+		del("/admin/session", A, E, s.hOperatorLogout),
 	}
 	for _, r := range rs {
 		compileRoute(r)

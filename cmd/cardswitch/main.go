@@ -31,6 +31,10 @@ func main() {
 		err = acquirer.Main(os.Args[2:])
 	case "bench":
 		err = bench.Main(os.Args[2:])
+	case "hash-password":
+		err = hashPasswordCmd(os.Args[2:], os.Stdin, os.Stdout, os.Stderr)
+	case "totp-secret":
+		err = totpSecretCmd(os.Args[2:], os.Stdout)
 	case "help", "-h", "--help":
 		usage()
 		return
@@ -55,5 +59,7 @@ commands:
   provision  create N customers, balances and cards in a stopped switch's data directory
   sim     acquirer/network simulator against a running switch
   bench   load benchmark against a running switch
+  hash-password  read an operator's password, print its bcrypt hash for http.operators [--cost N]
+  totp-secret    print a new TOTP secret for http.operators --name NAME [--issuer ISSUER]
 `)
 }
