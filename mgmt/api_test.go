@@ -138,7 +138,7 @@ func TestContractFlow(t *testing.T) {
 	}
 
 	// Physical: INACTIVE, personalise, activate.
-	r = h.do("POST", base+"/cards", `{"type":"PHYSICAL","program":"demo-visa"}`)
+	r = h.doEnc("POST", base+"/cards", `{"type":"PHYSICAL","program":"demo-visa"}`)
 	expect(t, r, 201)
 	phys := r.json(t)
 	checkCard(t, phys, "PHYSICAL", "INACTIVE", 0)
@@ -461,10 +461,10 @@ func TestCardVariants(t *testing.T) {
 	bid := h.balance(cust, "EUR")
 	base := "/secure/customers/" + cust + "/balances/" + bid
 	// DIGITAL_FIRST needs a virtual card.
-	expect(t, h.do("POST", base+"/cards", `{"type":"DIGITAL_FIRST"}`), 409, "VIRTUAL_CARD_REQUIRED")
+	expect(t, h.doEnc("POST", base+"/cards", `{"type":"DIGITAL_FIRST"}`), 409, "VIRTUAL_CARD_REQUIRED")
 	v1 := h.card(cust, bid, "VIRTUAL")
 	v2 := h.card(cust, bid, "VIRTUAL")
-	r := h.do("POST", base+"/cards", `{"type":"DIGITAL_FIRST"}`)
+	r := h.doEnc("POST", base+"/cards", `{"type":"DIGITAL_FIRST"}`)
 	expect(t, r, 201)
 	df := r.json(t)
 	checkCard(t, df, "DIGITAL_FIRST", "ACTIVE", 0)
@@ -477,12 +477,12 @@ func TestCardVariants(t *testing.T) {
 	if dfc.PAN != c2.PAN || dfc.PAN == c1.PAN {
 		t.Fatal("digital-first PAN")
 	}
-	r = h.do("POST", base+"/cards", `{"type":"DIGITAL_FIRST","virtualCardId":"`+v1["cardId"].(string)+`"}`)
+	r = h.doEnc("POST", base+"/cards", `{"type":"DIGITAL_FIRST","virtualCardId":"`+v1["cardId"].(string)+`"}`)
 	expect(t, r, 201)
 	if r.json(t)["last4"] != v1["last4"] {
 		t.Fatal("digital-first with virtualCardId")
 	}
-	expect(t, h.do("POST", base+"/cards", `{"type":"DIGITAL_FIRST","virtualCardId":"`+df["cardId"].(string)+`"}`), 400, "NOT_A_VIRTUAL_CARD", "virtualCardId")
+	expect(t, h.doEnc("POST", base+"/cards", `{"type":"DIGITAL_FIRST","virtualCardId":"`+df["cardId"].(string)+`"}`), 400, "NOT_A_VIRTUAL_CARD", "virtualCardId")
 	expect(t, h.do("POST", base+"/cards", `{"type":"VIRTUAL","virtualCardId":"x"}`), 400, "INVALID_FIELD", "virtualCardId")
 	// A balance in a currency no program issues in.
 	ub := h.balance(cust, "USD")

@@ -340,3 +340,40 @@ func TestOperatorsFindAndList(t *testing.T) {
 		t.Fatalf("balances in USD %v", got)
 	}
 }
+
+// doEnc sends an encrypted request (plain is the body's plaintext) and answers with a 2xx body
+// decrypted, so a test reads it as a plain answer.
+func (h *harness) doEnc(method, path, plain string, hdr ...string) resp {
+	h.t.Helper()
+	m, body := h.encrypted(plain)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		m[hdr[i]] = hdr[i+1]
+	}
+	r := h.send(req{method: method, path: path, body: body, headers: m})
+	if r.status/100 == 2 && len(r.body) > 0 {
+		out, _ := json.Marshal(h.open(r))
+		r.body = out
+	}
+	return r
+}
+
+// On /secure (API row), ordering a plastic needs an encrypted request; a virtual card is issued
+// plain or encrypted (contract §4), and the delivery is optional.
+func TestSecureIssuanceEncryption(t *testing.T) {
+	h := newHarness(t)
+	cust := h.customer(true)
+	bal := h.balance(cust, "EUR")
+	cards := "/secure/customers/" + cust + "/balances/" + bal + "/cards"
+	expect(t, h.do("POST", cards, `{"type":"VIRTUAL"}`), 201)
+	expect(t, h.doEnc("POST", cards, `{"type":"VIRTUAL"}`), 201)
+	for _, typ := range []string{"PHYSICAL", "DIGITAL_FIRST"} {
+		expect(t, h.do("POST", cards, `{"type":"`+typ+`"}`), 400, "ENCRYPTION_REQUIRED")
+		expect(t, h.doEnc("POST", cards, `{"type":"`+typ+`"}`), 201)
+		r := h.doEnc("POST", cards, `{"type":"`+typ+`",`+testDelivery+`}`)
+		expect(t, r, 201)
+		if d, _ := r.json(t)["delivery"].(map[string]any); d["method"] != "COURIER" {
+			t.Fatalf("%s delivery %s", typ, r.body)
+		}
+	}
+	expect(t, h.send(req{method: "POST", path: cards, body: `{"type":"VIRTUAL"}`, client: h.remote}), 403, "CHANNEL_NOT_ALLOWED")
+}

@@ -53,7 +53,7 @@ func (s *Server) buildRoutes() []*route {
 		post("/secure/customers/{customerId}/balances/{balanceId}/reload", S, N, s.hReload),
 		put("/secure/customers/{customerId}/balances/{balanceId}/low-balance-alert", S, N, s.hSetLowMark),
 		g("/secure/customers/{customerId}/balances/{balanceId}/transactions", S, N, s.hBalanceHistory),
-		post("/secure/customers/{customerId}/balances/{balanceId}/cards", S, N, s.hIssueCard),
+		issuing(secureIssue, post("/secure/customers/{customerId}/balances/{balanceId}/cards", S, N, s.hIssueCard)),
 		g("/secure/cards/{cardId}", S, N, s.hGetCard),
 		enc(g("/secure/cards/{cardId}/full", S, N, s.hCardFull)),
 		post("/secure/cards/{cardId}/lock", S, N, s.hLock),
