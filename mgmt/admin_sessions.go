@@ -102,7 +102,7 @@ type loginFailures struct {
 
 type operators struct {
 	byName map[string]*operator
-	dummy  []byte // a hash to compare against for unknown names (same cost: same time)
+	dummy  []byte // a hash to compare against for unknown names (the highest cost configured)
 	ttl    time.Duration
 	slots  chan struct{} // LoginsInFlightMax
 
@@ -124,7 +124,7 @@ func newOperators(cfg []config.Operator, admins []adminToken, ttl time.Duration)
 	for _, a := range admins {
 		taken[a.name] = true
 	}
-	cost := BcryptCostDefault
+	cost := 0 // the highest cost configured: the dummy hash's
 	for i, c := range cfg {
 		where := fmt.Sprintf("mgmt: http.operators[%d]", i)
 		r, ok := parseRole(c.Role)
@@ -143,7 +143,7 @@ func newOperators(cfg []config.Operator, admins []adminToken, ttl time.Duration)
 		if hc < operatorCostMin {
 			return nil, fmt.Errorf("%s: passwordHash has bcrypt cost %d, below %d", where, hc, operatorCostMin)
 		}
-		cost = hc
+		cost = max(cost, hc)
 		if c.TOTPSecret != "" {
 			key, err := decodeTOTPSecret(c.TOTPSecret)
 			if err != nil || len(key) < totpSecretMin {
@@ -152,6 +152,9 @@ func newOperators(cfg []config.Operator, admins []adminToken, ttl time.Duration)
 		}
 		taken[c.Name] = true
 		o.byName[c.Name] = &operator{name: c.Name, role: r, hash: []byte(c.PasswordHash), totp: c.TOTPSecret}
+	}
+	if len(o.byName) == 0 {
+		return o, nil // no names to tell apart: every login fails at once
 	}
 	dummy, err := bcrypt.GenerateFromPassword([]byte("no operator has this password"), cost)
 	if err != nil {
