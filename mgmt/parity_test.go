@@ -2,8 +2,13 @@ package mgmt
 
 import (
 	"encoding/json"
+	"maps"
+	"os"
+	"slices"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Tests of channel parity with the seed's Actions tables (parity.go): each route's success, its
@@ -376,4 +381,58 @@ func TestSecureIssuanceEncryption(t *testing.T) {
 		}
 	}
 	expect(t, h.send(req{method: "POST", path: cards, body: `{"type":"VIRTUAL"}`, client: h.remote}), 403, "CHANNEL_NOT_ALLOWED")
+}
+
+// The per-type issuance rules are documented in docs/openapi.yaml as the route table has them:
+// x-type-roles (admin) and x-encryption-required-for-types (/secure).
+func TestOpenAPIIssuePolicies(t *testing.T) {
+	raw, err := os.ReadFile("../docs/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]yaml.Node `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t)
+	checked := 0
+	for _, r := range h.srv.routes {
+		if r.issue == nil {
+			continue
+		}
+		checked++
+		var op struct {
+			TypeRoles map[string]string `yaml:"x-type-roles"`
+			EncTypes  []string          `yaml:"x-encryption-required-for-types"`
+		}
+		node := doc.Paths[r.pattern][strings.ToLower(r.method)]
+		if err := node.Decode(&op); err != nil {
+			t.Fatalf("%s %s: %v", r.method, r.pattern, err)
+		}
+		if r.channel == chanAdmin {
+			want := map[string]string{}
+			for typ, least := range r.issue.roles {
+				want[typ] = least.String()
+			}
+			if !maps.Equal(op.TypeRoles, want) {
+				t.Errorf("%s %s: documented x-type-roles %v, routed %v", r.method, r.pattern, op.TypeRoles, want)
+			}
+		}
+		var enc []string
+		for typ, on := range r.issue.encrypted {
+			if on {
+				enc = append(enc, typ)
+			}
+		}
+		slices.Sort(enc)
+		documented := slices.Sorted(slices.Values(op.EncTypes))
+		if !slices.Equal(enc, documented) {
+			t.Errorf("%s %s: documented x-encryption-required-for-types %v, routed %v", r.method, r.pattern, documented, enc)
+		}
+	}
+	if checked != 3 {
+		t.Fatalf("%d issuing routes", checked)
+	}
 }
