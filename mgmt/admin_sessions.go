@@ -151,7 +151,9 @@ func newOperators(cfg []config.Operator, admins []adminToken, ttl time.Duration)
 			}
 		}
 		taken[c.Name] = true
-		o.byName[c.Name] = &operator{name: c.Name, role: r, hash: []byte(c.PasswordHash), totp: c.TOTPSecret}
+		// The secret as the TOTP library reads it: upper case, no padding or spaces.
+		secret := strings.ToUpper(strings.TrimRight(strings.TrimSpace(c.TOTPSecret), "="))
+		o.byName[c.Name] = &operator{name: c.Name, role: r, hash: []byte(c.PasswordHash), totp: secret}
 	}
 	if len(o.byName) == 0 {
 		return o, nil // no names to tell apart: every login fails at once

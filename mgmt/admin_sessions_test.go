@@ -206,3 +206,15 @@ func TestHashOperatorPassword(t *testing.T) {
 		t.Fatalf("secret %q uri %q", secret, uri)
 	}
 }
+
+// A TOTP secret written in lower case or with padding works as the authenticator app has it.
+func TestOperatorTOTPSecretSpelling(t *testing.T) {
+	cheapOperatorHashes(t)
+	h := newHarness(t, withOperators(config.Operator{Name: "tina", Role: "Employee",
+		PasswordHash: fastHash(t, tinaPassword), TOTPSecret: strings.ToLower(tinaTOTP) + "===="}))
+	c, err := totp.GenerateCodeCustom(tinaTOTP, h.clock.Now(), totpOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(t, h.login("tina", tinaPassword, c), 201)
+}
