@@ -44,9 +44,12 @@ const (
 	// refuse further logins from it with 429 LOGIN_LOCKED until the window passes (one
 	// address trying many names).
 	LoginFailuresPerAddressMax = 20
-	// LoginsInFlightMax bounds the password checks running at once (bcrypt is slow on purpose);
-	// a login past it is answered 429 LOGIN_BUSY at once.
-	LoginsInFlightMax = 4
+	// LoginsInFlightMax bounds the password checks running at once: bcrypt is slow on purpose
+	// (a check at the default cost takes a good part of a second of one core), and a flood of
+	// logins must not take the cores the authorizations run on. A login waits up to
+	// LoginSlotWait for its turn, then is answered 429 LOGIN_BUSY.
+	LoginsInFlightMax = 1
+	LoginSlotWait     = 2 * time.Second
 	// loginTrackedMax bounds the failure counters kept (names and addresses); when full, those
 	// whose window has passed are dropped, and if none has, the oldest is.
 	loginTrackedMax = 10_000
@@ -105,6 +108,7 @@ type operators struct {
 	dummy  []byte // a hash to compare against for unknown names (the highest cost configured)
 	ttl    time.Duration
 	slots  chan struct{} // LoginsInFlightMax
+	wait   time.Duration // LoginSlotWait (tests shorten it)
 
 	mu         sync.Mutex
 	sessions   map[string]operatorSession // sha256(token) hex -> session
@@ -117,7 +121,7 @@ func newOperators(cfg []config.Operator, admins []adminToken, ttl time.Duration)
 	if ttl <= 0 {
 		ttl = OperatorSessionTTLDefault
 	}
-	o := &operators{byName: map[string]*operator{}, ttl: ttl, slots: make(chan struct{}, LoginsInFlightMax),
+	o := &operators{byName: map[string]*operator{}, ttl: ttl, slots: make(chan struct{}, LoginsInFlightMax), wait: LoginSlotWait,
 		sessions: map[string]operatorSession{}, failByName: map[string]*loginFailures{},
 		failByAddr: map[string]*loginFailures{}, lastStep: map[string]int64{}}
 	taken := map[string]bool{}
@@ -175,7 +179,7 @@ func decodeTOTPSecret(s string) ([]byte, error) {
 var (
 	errLoginFailed = &apiError{Status: 401, Code: "INVALID_CREDENTIALS", Message: "unknown operator, wrong password or wrong one-time code"}
 	errOTPRequired = &apiError{Status: 401, Code: "OTP_REQUIRED", Message: "this operator logs in with a one-time code too: send otp", Field: "otp"}
-	errLoginBusy   = &apiError{Status: 429, Code: "LOGIN_BUSY", Message: "too many logins at once; retry"}
+	errLoginBusy   = &apiError{Status: 429, Code: "LOGIN_BUSY", Message: "other logins are being checked; retry"}
 )
 
 func errLoginLocked(retry time.Duration) *apiError {
@@ -222,6 +226,23 @@ func dropStale(m map[string]*loginFailures, now time.Time) {
 	}
 	if len(m) >= loginTrackedMax && oldest != "" {
 		delete(m, oldest)
+	}
+}
+
+// acquire takes a password-check slot, waiting at most o.wait.
+func (o *operators) acquire() bool {
+	select {
+	case o.slots <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(o.wait)
+	defer t.Stop()
+	select {
+	case o.slots <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
 	}
 }
 
@@ -329,9 +350,7 @@ func (s *Server) hOperatorLogin(c *call) (int, any, *apiError) {
 		c.ctx.Response.Header.Set("Retry-After", strconv.Itoa(int(wait.Seconds()+0.999)))
 		return 0, nil, errLoginLocked(wait)
 	}
-	select {
-	case o.slots <- struct{}{}:
-	default:
+	if !o.acquire() {
 		return 0, nil, errLoginBusy
 	}
 	op, known := o.byName[in.Name]

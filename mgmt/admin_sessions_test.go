@@ -218,3 +218,20 @@ func TestOperatorTOTPSecretSpelling(t *testing.T) {
 	}
 	expect(t, h.login("tina", tinaPassword, c), 201)
 }
+
+// Password checks run one at a time; a login that cannot get its turn in time is LOGIN_BUSY and
+// counts as no failure.
+func TestOperatorLoginBusy(t *testing.T) {
+	h := operatorHarness(t)
+	o := h.srv.operators
+	o.wait = 10 * time.Millisecond
+	o.slots <- struct{}{} // a check in progress
+	expect(t, h.login("olga", olgaPassword, ""), 429, "LOGIN_BUSY")
+	<-o.slots
+	expect(t, h.login("olga", olgaPassword, ""), 201)
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.failByName) != 0 || len(o.failByAddr) != 0 {
+		t.Fatal("a busy login was counted as a failure")
+	}
+}
