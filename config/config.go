@@ -58,6 +58,22 @@ type HTTP struct {
 	RateLimitPerSec int           `yaml:"rateLimitPerSec"` // API calls per client per second, default 200
 	WebhookURL      string        `yaml:"webhookUrl"`
 	WebhookSecret   string        `yaml:"webhookSecret"`
+	// Operators log in on POST /admin/sessions with a password and, when they have a TOTP
+	// secret, a one-time code, for an expiring session token (docs/operators.md); adminTokens
+	// stay for automation.
+	Operators []Operator `yaml:"operators"`
+	// OperatorSessionTTL is the lifetime of an operator session, default 10m.
+	OperatorSessionTTL time.Duration `yaml:"operatorSessionTTL"`
+}
+
+// Operator is a person who logs in to /admin: a bcrypt hash of the password (made with
+// `cardswitch hash-password`), the role, and an optional TOTP secret (base32, RFC 6238, made
+// with `cardswitch totp-secret`).
+type Operator struct {
+	Name         string `yaml:"name"`
+	Role         string `yaml:"role"` // Admin | Manager | Employee
+	PasswordHash string `yaml:"passwordHash"`
+	TOTPSecret   string `yaml:"totpSecret"`
 }
 
 // AdminToken is an operator's bearer token and role (Admin, Manager, Employee).

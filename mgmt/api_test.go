@@ -138,7 +138,7 @@ func TestContractFlow(t *testing.T) {
 	}
 
 	// Physical: INACTIVE, personalise, activate.
-	r = h.do("POST", base+"/cards", `{"type":"PHYSICAL","program":"demo-visa"}`)
+	r = h.doEnc("POST", base+"/cards", `{"type":"PHYSICAL","program":"demo-visa"}`)
 	expect(t, r, 201)
 	phys := r.json(t)
 	checkCard(t, phys, "PHYSICAL", "INACTIVE", 0)
@@ -183,7 +183,17 @@ func checkCard(t *testing.T, c map[string]any, typ, state string, reason int) {
 			t.Fatalf("card without %s: %v", k, c)
 		}
 	}
-	if len(c) != 10 {
+	// The contract's ten fields, and only the optional ones of a plastic (docs/cards-channels.md).
+	extra := 0
+	for _, k := range []string{"linked", "bureauReference", "delivery"} {
+		if _, ok := c[k]; ok {
+			extra++
+		}
+	}
+	if _, ok := c["linked"]; ok != (typ == "PHYSICAL") {
+		t.Fatalf("card %v: linked is for PHYSICAL cards only", c)
+	}
+	if len(c) != 10+extra {
 		t.Fatalf("card has extra fields: %v", keys(c))
 	}
 	if c["type"] != typ || c["state"] != state || c["lockReason"] != float64(reason) || c["panSequenceNumber"] != "00" {
@@ -400,8 +410,8 @@ func TestChannels(t *testing.T) {
 	expect(t, h.do("GET", "/customers/me/balances/"+bid, "", bearerH(tok)...), 200)
 	expect(t, h.do("GET", "/customers/me/cards/"+ocid, "", bearerH(tok)...), 404, "CARD_NOT_FOUND")
 	expect(t, h.do("GET", "/customers/me/balances/"+obid, "", bearerH(tok)...), 404, "BALANCE_NOT_FOUND")
-	// A cardholder locks (lost, stolen, query) and lifts only a query lock.
-	expect(t, h.do("POST", "/customers/me/cards/"+cid+"/lock", `{"reasonCode":7}`, bearerH(tok)...), 400, "INVALID_REASON_CODE")
+	// A cardholder locks with any reason of the seed and lifts a reversible lock other than 7.
+	expect(t, h.do("POST", "/customers/me/cards/"+cid+"/lock", `{"reasonCode":9}`, bearerH(tok)...), 400, "INVALID_REASON_CODE")
 	expect(t, h.do("POST", "/customers/me/cards/"+cid+"/lock", `{"reasonCode":3}`, bearerH(tok)...), 200)
 	expect(t, h.do("POST", "/customers/me/cards/"+cid+"/unlock", ``, bearerH(tok)...), 200)
 	expect(t, h.do("POST", "/secure/cards/"+cid+"/lock", `{"reasonCode":7}`), 200)
@@ -451,10 +461,10 @@ func TestCardVariants(t *testing.T) {
 	bid := h.balance(cust, "EUR")
 	base := "/secure/customers/" + cust + "/balances/" + bid
 	// DIGITAL_FIRST needs a virtual card.
-	expect(t, h.do("POST", base+"/cards", `{"type":"DIGITAL_FIRST"}`), 409, "VIRTUAL_CARD_REQUIRED")
+	expect(t, h.doEnc("POST", base+"/cards", `{"type":"DIGITAL_FIRST"}`), 409, "VIRTUAL_CARD_REQUIRED")
 	v1 := h.card(cust, bid, "VIRTUAL")
 	v2 := h.card(cust, bid, "VIRTUAL")
-	r := h.do("POST", base+"/cards", `{"type":"DIGITAL_FIRST"}`)
+	r := h.doEnc("POST", base+"/cards", `{"type":"DIGITAL_FIRST"}`)
 	expect(t, r, 201)
 	df := r.json(t)
 	checkCard(t, df, "DIGITAL_FIRST", "ACTIVE", 0)
@@ -467,12 +477,12 @@ func TestCardVariants(t *testing.T) {
 	if dfc.PAN != c2.PAN || dfc.PAN == c1.PAN {
 		t.Fatal("digital-first PAN")
 	}
-	r = h.do("POST", base+"/cards", `{"type":"DIGITAL_FIRST","virtualCardId":"`+v1["cardId"].(string)+`"}`)
+	r = h.doEnc("POST", base+"/cards", `{"type":"DIGITAL_FIRST","virtualCardId":"`+v1["cardId"].(string)+`"}`)
 	expect(t, r, 201)
 	if r.json(t)["last4"] != v1["last4"] {
 		t.Fatal("digital-first with virtualCardId")
 	}
-	expect(t, h.do("POST", base+"/cards", `{"type":"DIGITAL_FIRST","virtualCardId":"`+df["cardId"].(string)+`"}`), 400, "NOT_A_VIRTUAL_CARD", "virtualCardId")
+	expect(t, h.doEnc("POST", base+"/cards", `{"type":"DIGITAL_FIRST","virtualCardId":"`+df["cardId"].(string)+`"}`), 400, "NOT_A_VIRTUAL_CARD", "virtualCardId")
 	expect(t, h.do("POST", base+"/cards", `{"type":"VIRTUAL","virtualCardId":"x"}`), 400, "INVALID_FIELD", "virtualCardId")
 	// A balance in a currency no program issues in.
 	ub := h.balance(cust, "USD")

@@ -32,9 +32,10 @@ func (s *Server) programFor(name, currency string) (*config.Program, *apiError) 
 
 func (s *Server) hIssueCard(c *call) (int, any, *apiError) {
 	var in struct {
-		Type          string `json:"type"`
-		Program       string `json:"program"`
-		VirtualCardID string `json:"virtualCardId"`
+		Type          string      `json:"type"`
+		Program       string      `json:"program"`
+		VirtualCardID string      `json:"virtualCardId"`
+		Delivery      *deliveryIn `json:"delivery"`
 	}
 	if err := c.decode(&in); err != nil {
 		return 0, nil, err
@@ -46,12 +47,39 @@ func (s *Server) hIssueCard(c *call) (int, any, *apiError) {
 	default:
 		return 0, nil, errBad("INVALID_CARD_TYPE", "type must be VIRTUAL, PHYSICAL or DIGITAL_FIRST", "type")
 	}
+	if err := c.mayIssue(in.Type); err != nil {
+		return 0, nil, err
+	}
 	if in.VirtualCardID != "" && in.Type != ledger.CardDigitalFirst {
 		return 0, nil, errInvalid("virtualCardId", "virtualCardId is only for a DIGITAL_FIRST card")
+	}
+	// A plastic's delivery: required where the route's policy says so (customer and admin
+	// channels), optional on /secure, where contract §4 fixes the body.
+	var delivery *ledger.Delivery
+	switch {
+	case in.Delivery != nil && in.Type == ledger.CardVirtual:
+		return 0, nil, errInvalid("delivery", "a VIRTUAL card has no delivery")
+	case in.Delivery != nil:
+		d, err := in.Delivery.delivery()
+		if err != nil {
+			return 0, nil, err
+		}
+		delivery = &d
+	case in.Type != ledger.CardVirtual && c.route.issue != nil && c.route.issue.requireDelivery:
+		return 0, nil, errMissing("delivery")
 	}
 	b, aerr := c.loadBalance(false)
 	if aerr != nil {
 		return 0, nil, aerr
+	}
+	if b.Kind != ledger.BalanceUser { // the admin channel sees partner balances too
+		return 0, nil, errNotFound("BALANCE_NOT_FOUND", "no such user balance")
+	}
+	withDelivery := func(cmd ledger.Command[ledger.Result[ledger.Card]]) ledger.Command[ledger.Result[ledger.Card]] {
+		if delivery == nil {
+			return cmd
+		}
+		return ledger.IssueWithDelivery{Issue: cmd, Delivery: *delivery}
 	}
 	id := "crd_" + randID(12)
 	var v ledger.Card
@@ -61,7 +89,7 @@ func (s *Server) hIssueCard(c *call) (int, any, *apiError) {
 				return 0, nil, aerr
 			}
 		}
-		v, aerr = execAudited(c, ledger.IssueDigitalFirst{CardID: id, BalanceID: b.ID, VirtualCardID: in.VirtualCardID, Program: in.Program},
+		v, aerr = execAudited(c, withDelivery(ledger.IssueDigitalFirst{CardID: id, BalanceID: b.ID, VirtualCardID: in.VirtualCardID, Program: in.Program}),
 			"card.issue", "card", issued)
 	} else {
 		p, aerr := s.programFor(in.Program, b.Currency)
@@ -81,7 +109,7 @@ func (s *Server) hIssueCard(c *call) (int, any, *apiError) {
 				PANHash: iss.PANHash, PAN: iss.PAN.Reveal(), Last4: iss.PAN.Last4(), ExpiryYYMM: iss.ExpiryYYMM,
 				PSN: iss.PSN, CVC2: iss.CVC2.Reveal()}
 		}
-		v, aerr = execAudited(c, ledger.IssueCard{Candidates: cands[:]}, "card.issue", "card", issued)
+		v, aerr = execAudited(c, withDelivery(ledger.IssueCard{Candidates: cands[:]}), "card.issue", "card", issued)
 	}
 	if aerr != nil {
 		return 0, nil, aerr
@@ -101,7 +129,7 @@ func (s *Server) hListMyCards(c *call) (int, any, *apiError) {
 	cust := c.who.CustomerID
 	out := []cardView{}
 	for _, b := range s.balancesOfCustomer(cust) {
-		for _, id := range s.cardIDsOf(b.ID) {
+		for _, id := range c.visibleCardIDs(b.ID) {
 			if card, ok := s.eng.State().Card(id); ok {
 				out = append(out, viewCard(card))
 			}
@@ -187,18 +215,10 @@ func lockReasonIn(c *call) (authz.LockReason, *apiError) {
 	return authz.LockReason(*in.ReasonCode), nil
 }
 
-// customerLockReasons are the reasons a cardholder may lock with: lost, stolen, pending query.
-func customerLockReason(r authz.LockReason) bool {
-	return r == authz.LockLost || r == authz.LockStolen || r == authz.LockPendingQuery
-}
-
 func (s *Server) hLock(c *call) (int, any, *apiError) {
 	reason, err := lockReasonIn(c)
 	if err != nil {
 		return 0, nil, err
-	}
-	if c.route.channel == chanCustomer && !customerLockReason(reason) {
-		return 0, nil, errBad("INVALID_REASON_CODE", "a cardholder locks with reasonCode 1 (lost), 2 (stolen) or 3 (pending query)", "reasonCode")
 	}
 	card, err := c.loadCard()
 	if err != nil {
@@ -215,8 +235,9 @@ func (s *Server) hUnlock(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
+	// Irreversible locks are the ledger's to refuse (CARD_LOCK_IRREVERSIBLE, on every channel).
 	if c.route.channel == chanCustomer && card.State == ledger.CardLocked &&
-		!card.LockReason.Irreversible() && card.LockReason != authz.LockPendingQuery {
+		!card.LockReason.Irreversible() && !cardholderMayUnlock(card.LockReason) {
 		return 0, nil, errConflict("UNLOCK_NOT_ALLOWED", "this lock can be lifted by the issuer only")
 	}
 	return s.changeCard(c, card, "card.unlock", c.who.Channel, ledger.UnlockCard{CardID: card.ID, By: c.origin(c.who.Channel)})
@@ -234,7 +255,7 @@ func (s *Server) hActivate(c *call) (int, any, *apiError) {
 }
 
 func (s *Server) hRemove(c *call) (int, any, *apiError) {
-	if err := c.decode(&struct{}{}); err != nil {
+	if err := c.decodeNone(); err != nil {
 		return 0, nil, err
 	}
 	card, err := c.loadCard()
@@ -258,7 +279,8 @@ func (s *Server) hPersonalise(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return s.changeCard(c, card, "card.personalise", c.who.Channel, ledger.PersonaliseCard{CardID: card.ID})
+	// The card view in the audit entry's after carries the bureau reference.
+	return s.changeCard(c, card, "card.personalise", c.who.Channel, ledger.LinkPhysicalCard{CardID: card.ID, Reference: in.Reference})
 }
 
 // hResetCVC2 replaces the CVC2 with a random three-digit value different from the old one (not
@@ -272,6 +294,9 @@ func (s *Server) hResetCVC2(c *call) (int, any, *apiError) {
 	card, err := c.loadCard()
 	if err != nil {
 		return 0, nil, err
+	}
+	if !cvc2Resettable(&card) {
+		return 0, nil, errConflict("CVC2_RESET_NOT_ALLOWED", "the CVC2 of a PHYSICAL card is printed on it: only VIRTUAL and DIGITAL_FIRST cards get a new one")
 	}
 	r := tokenvault.ReplacementCVC2s()
 	cands := []string{r[0].Reveal(), r[1].Reveal()}

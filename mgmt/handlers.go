@@ -57,6 +57,9 @@ func (c *call) loadCard() (ledger.Card, *apiError) {
 	if cust, scoped := c.customerScope(); scoped && card.CustomerID != cust {
 		return ledger.Card{}, errNotFound("CARD_NOT_FOUND", "no such card")
 	}
+	if c.route.channel == chanCustomer && !cardholderSees(&card) {
+		return ledger.Card{}, errNotFound("CARD_NOT_FOUND", "no such card")
+	}
 	return card, nil
 }
 
@@ -229,7 +232,7 @@ func (s *Server) hListBalances(c *call) (int, any, *apiError) {
 	cust, _ := c.customerScope()
 	out := []balanceView{}
 	for _, b := range s.balancesOfCustomer(cust) {
-		out = append(out, viewBalance(b, s.cardIDsOf(b.ID)))
+		out = append(out, viewBalance(b, c.visibleCardIDs(b.ID)))
 	}
 	return 200, map[string]any{"balances": out}, nil
 }
@@ -239,7 +242,7 @@ func (s *Server) hGetBalance(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return 200, viewBalance(b, s.cardIDsOf(b.ID)), nil
+	return 200, viewBalance(b, c.visibleCardIDs(b.ID)), nil
 }
 
 func (s *Server) hAdminGetBalance(c *call) (int, any, *apiError) {

@@ -304,7 +304,14 @@ func (h *harness) balance(cust, currency string) string {
 
 func (h *harness) card(cust, bal, typ string) map[string]any {
 	h.t.Helper()
-	r := h.do("POST", "/secure/customers/"+cust+"/balances/"+bal+"/cards", `{"type":"`+typ+`"}`)
+	path := "/secure/customers/" + cust + "/balances/" + bal + "/cards"
+	if typ != "VIRTUAL" { // a plastic's order needs an encrypted request (parity.go)
+		hdr, body := h.encrypted(`{"type":"` + typ + `"}`)
+		r := h.send(req{method: "POST", path: path, body: body, headers: hdr})
+		expect(h.t, r, 201)
+		return h.open(r)
+	}
+	r := h.do("POST", path, `{"type":"`+typ+`"}`)
 	expect(h.t, r, 201)
 	return r.json(h.t)
 }

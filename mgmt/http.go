@@ -79,7 +79,9 @@ type route struct {
 	enc     encMode
 	bodyOpt bool // an empty body is an empty object
 	noBody  bool // GET/DELETE: no body expected
-	handle  func(c *call) (int, any, *apiError)
+	// issue is a card-issuing route's policy per card type (parity.go); nil: every type.
+	issue  *issuePolicy
+	handle func(c *call) (int, any, *apiError)
 }
 
 // actor is who makes a request, for the audit trail.
@@ -101,7 +103,7 @@ type call struct {
 	who       actor
 	body      []byte         // the plaintext body (decrypted when encrypted)
 	clientKey *rsa.PublicKey // set for an encrypted request: the response is encrypted to it
-	session   string         // customer channel: the session token hash
+	session   string         // customer channel, and operator sessions on the admin channel: the session token hash
 }
 
 type param struct{ name, value string }
@@ -118,6 +120,15 @@ func (c *call) param(name string) string {
 func (c *call) query(name string) string { return string(c.ctx.QueryArgs().Peek(name)) }
 
 func (c *call) decode(dst any) *apiError { return decodeStrict(c.body, dst, c.route.bodyOpt) }
+
+// decodeNone checks that a handler that takes no input got none: an empty object (or, on a
+// route with an optional body, nothing); a GET or DELETE has no body to check.
+func (c *call) decodeNone() *apiError {
+	if c.route.noBody {
+		return nil
+	}
+	return c.decode(&struct{}{})
+}
 
 func compileRoute(r *route) *route {
 	r.segs = strings.Split(strings.Trim(r.pattern, "/"), "/")
@@ -243,10 +254,10 @@ func (s *Server) authenticate(c *call) *apiError {
 	if !ok {
 		return errUnauthenticated
 	}
-	adm, isAdmin := s.adminByToken(tok)
+	adm, opSession, isAdmin, admErr := s.adminFor(tok)
 	switch c.route.channel {
 	case chanCustomer:
-		if isAdmin {
+		if isAdmin || admErr != nil { // an admin token, or an operator session's even expired
 			return errWrongChannel
 		}
 		cust, hash, err := s.sessions.lookup(tok, s.clock())
@@ -257,6 +268,9 @@ func (s *Server) authenticate(c *call) *apiError {
 		c.session = hash
 		return nil
 	case chanAdmin:
+		if admErr != nil {
+			return admErr
+		}
 		if !isAdmin {
 			if _, _, err := s.sessions.lookup(tok, s.clock()); err == nil {
 				return errWrongChannel
@@ -264,6 +278,7 @@ func (s *Server) authenticate(c *call) *apiError {
 			return errInvalidToken
 		}
 		c.who = actor{Name: adm.name, Channel: "admin", Role: adm.role.String()}
+		c.session = opSession
 		if adm.role < c.route.minRole {
 			return errRole
 		}
@@ -317,7 +332,9 @@ func (s *Server) openBody(c *call) *apiError {
 	if c.route.noBody {
 		return nil
 	}
-	if len(body) == 0 && c.route.bodyOpt && c.route.enc != encRequired {
+	// An empty POST is encrypted by its headers alone, as a GET is (seed, JWE "Request": "for
+	// empty POST methods (without body) use same rules as for GET message").
+	if len(body) == 0 && c.route.bodyOpt {
 		return nil
 	}
 	plain, err := s.key.OpenRequest(body)

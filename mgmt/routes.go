@@ -20,6 +20,8 @@ func (s *Server) buildRoutes() []*route {
 		return &R{method: "DELETE", pattern: p, channel: ch, minRole: r, handle: h, noBody: true}
 	}
 	enc := func(r *R) *R { r.enc = encRequired; return r }
+	// issuing attaches a card-issuing route's per-type policy (parity.go).
+	issuing := func(p *issuePolicy, r *R) *R { r.issue = p; return r }
 
 	const (
 		P = chanPublic
@@ -51,7 +53,7 @@ func (s *Server) buildRoutes() []*route {
 		post("/secure/customers/{customerId}/balances/{balanceId}/reload", S, N, s.hReload),
 		put("/secure/customers/{customerId}/balances/{balanceId}/low-balance-alert", S, N, s.hSetLowMark),
 		g("/secure/customers/{customerId}/balances/{balanceId}/transactions", S, N, s.hBalanceHistory),
-		post("/secure/customers/{customerId}/balances/{balanceId}/cards", S, N, s.hIssueCard),
+		issuing(secureIssue, post("/secure/customers/{customerId}/balances/{balanceId}/cards", S, N, s.hIssueCard)),
 		g("/secure/cards/{cardId}", S, N, s.hGetCard),
 		enc(g("/secure/cards/{cardId}/full", S, N, s.hCardFull)),
 		post("/secure/cards/{cardId}/lock", S, N, s.hLock),
@@ -119,6 +121,24 @@ func (s *Server) buildRoutes() []*route {
 		g("/admin/audit", A, D, s.hAudit),
 		g("/admin/webhooks/events", A, D, s.hWebhookEvents),
 		post("/admin/webhooks/replay", A, D, s.hWebhookReplay),
+
+		// Channel parity with the seed's Actions tables (parity.go, docs/cards-channels.md).
+		post("/customers/me/balances", C, N, s.hCreateBalance),
+		issuing(customerIssue, enc(post("/customers/me/balances/{balanceId}/cards", C, N, s.hIssueCard))),
+		postOpt("/customers/me/cards/{cardId}/activate", C, N, s.hActivate),
+		enc(postOpt("/customers/me/cards/{cardId}/reset-cvc2", C, N, s.hResetCVC2)),
+		del("/customers/me/cards/{cardId}", C, N, s.hRemove),
+		issuing(adminIssue, enc(post("/admin/balances/{balanceId}/cards", A, E, s.hIssueCard))),
+		postOpt("/admin/cards/{cardId}/activate", A, E, s.hActivate),
+		enc(postOpt("/admin/cards/{cardId}/reset-cvc2", A, E, s.hResetCVC2)),
+		post("/admin/balances/{balanceId}/reload", A, M, s.hAdminReload),
+		g("/admin/customers", A, E, s.hFindCustomers),
+		g("/admin/cards", A, E, s.hFindCards),
+		g("/admin/balances", A, E, s.hFindBalances),
+
+		// Operator sessions (admin_sessions.go): the login's credential is in its body.
+		post("/admin/sessions", P, N, s.hOperatorLogin),
+		del("/admin/session", A, E, s.hOperatorLogout),
 	}
 	for _, r := range rs {
 		compileRoute(r)

@@ -131,6 +131,10 @@ type Server struct {
 
 	// registrations are the outstanding registration tokens of POST /customers.
 	registrations *registrationTokens
+
+	// operators are the operators who log in (http.operators) and their sessions
+	// (admin_sessions.go).
+	operators *operators
 }
 
 // New builds the management API: it loads (or on first start generates) the JWE server key in
@@ -186,6 +190,9 @@ func New(d Deps) (*Server, error) {
 			return nil, fmt.Errorf("mgmt: http.adminTokens[%d]: want name, token and role Admin, Manager or Employee", i)
 		}
 		s.admins = append(s.admins, adminToken{name: t.Name, token: []byte(t.Token), role: r})
+	}
+	if s.operators, err = newOperators(h.Operators, s.admins, h.OperatorSessionTTL); err != nil {
+		return nil, err
 	}
 	if h.WebhookURL != "" && h.WebhookSecret == "" {
 		return nil, errors.New("mgmt: http.webhookSecret is required with http.webhookUrl")

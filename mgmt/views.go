@@ -91,12 +91,40 @@ type cardView struct {
 	ExpiryMonth       int    `json:"expiryMonth"`
 	ExpiryYear        int    `json:"expiryYear"`
 	PANSequenceNumber string `json:"panSequenceNumber"`
+	// Linked (PHYSICAL cards only): the personalisation bureau confirmed the plastic, and the
+	// cardholder sees the card (seed "Link card").
+	Linked          *bool         `json:"linked,omitempty"`
+	BureauReference string        `json:"bureauReference,omitempty"`
+	Delivery        *deliveryView `json:"delivery,omitempty"`
+}
+
+type deliveryView struct {
+	Method  string      `json:"method"`
+	Address addressView `json:"address"`
+}
+
+type addressView struct {
+	Name       string `json:"name"`
+	Line1      string `json:"line1"`
+	Line2      string `json:"line2,omitempty"`
+	PostalCode string `json:"postalCode"`
+	City       string `json:"city"`
+	Country    string `json:"country"`
 }
 
 func viewCard(c ledger.Card) cardView {
 	m, y := splitExpiry(c.ExpiryYYMM)
-	return cardView{CardID: c.ID, BalanceID: c.BalanceID, Program: c.Program, Type: c.Type, State: string(c.State),
+	v := cardView{CardID: c.ID, BalanceID: c.BalanceID, Program: c.Program, Type: c.Type, State: string(c.State),
 		LockReason: int(c.LockReason), Last4: c.Last4, ExpiryMonth: m, ExpiryYear: y, PANSequenceNumber: c.PSN}
+	if c.Type == ledger.CardPhysical {
+		linked := c.Personalised
+		v.Linked, v.BureauReference = &linked, c.BureauReference()
+	}
+	if d, ok := c.Delivery(); ok {
+		v.Delivery = &deliveryView{Method: string(d.Method), Address: addressView{Name: d.Name, Line1: d.Line1,
+			Line2: d.Line2, PostalCode: d.PostalCode, City: d.City, Country: d.Country}}
+	}
+	return v
 }
 
 // splitExpiry turns YYMM into month 1-12 and a four-digit year (20YY).

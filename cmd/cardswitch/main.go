@@ -39,6 +39,10 @@ func main() {
 		err = pbasim.Main(os.Args[2:])
 	case "bench":
 		err = bench.Main(os.Args[2:])
+	case "hash-password":
+		err = hashPasswordCmd(os.Args[2:], os.Stdin, os.Stdout, os.Stderr)
+	case "totp-secret":
+		err = totpSecretCmd(os.Args[2:], os.Stdout)
 	case "help", "-h", "--help":
 		usage()
 		return
@@ -65,5 +69,7 @@ commands:
           sim --tsh: the token service hub's flow (/tsh, tokens over ISO 8583)
   bench   load benchmark against a running switch
   pba-sim Pay by Account bank server and phone against a running switch [--data-dir DIR] [--wait 30s]
+  hash-password  read an operator's password, print its bcrypt hash for http.operators [--cost N]
+  totp-secret    print a new TOTP secret for http.operators --name NAME [--issuer ISSUER]
 `)
 }

@@ -208,7 +208,13 @@ func (m *Mgmt) IssueCard(customerID, balanceID, typ, program string) (*CardResou
 		in["program"] = program
 	}
 	var c CardResource
-	err := m.call(http.MethodPost, "/secure/customers/"+customerID+"/balances/"+balanceID+"/cards", nil, in, &c)
+	path := "/secure/customers/" + customerID + "/balances/" + balanceID + "/cards"
+	if typ != "" && typ != "VIRTUAL" {
+		// Ordering a plastic needs an encrypted request.
+		err := m.callEncrypted(http.MethodPost, path, in, &c)
+		return &c, err
+	}
+	err := m.call(http.MethodPost, path, nil, in, &c)
 	return &c, err
 }
 
