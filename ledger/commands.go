@@ -52,6 +52,9 @@ const (
 	OpImportEvents // events of an earlier version's webhook outbox (events.go)
 	OpCancelAgreement
 	OpCreateAgreement
+	OpSetBalanceState   // balance_state.go
+	OpCustomerLifecycle // customer_lifecycle.go
+	OpKYCResult         // customer_lifecycle.go: an eKYC provider's outcome
 
 	// NumOpKinds is the number of kinds: OpKind values are below it.
 	NumOpKinds
@@ -68,6 +71,8 @@ var opKindNames = [NumOpKinds]string{
 	OpSetTokenState: "set_token_state", OpAudit: "audit",
 	OpImportEvents: "import_events", OpCancelAgreement: "cancel_agreement",
 	OpCreateAgreement: "create_agreement",
+	OpSetBalanceState: "set_balance_state", OpCustomerLifecycle: "customer_lifecycle",
+	OpKYCResult: "kyc_result",
 }
 
 func (k OpKind) String() string {

@@ -35,6 +35,15 @@ const (
 	// creation (an approved initial operation, or the API) and its end (agreement.go).
 	EventAgreementCreated   EventType = 5
 	EventAgreementCancelled EventType = 6
+	// EventBalanceStateChanged reports a balance moving between ACTIVE, BLOCKED and CLOSED
+	// (balance_state.go); the customer.* events a customer's lifecycle and KYC
+	// (customer_lifecycle.go). Their states are in PreviousStatus and Status.
+	EventBalanceStateChanged EventType = 7
+	EventCustomerUpdated     EventType = 8
+	EventCustomerDeactivated EventType = 9
+	EventCustomerReactivated EventType = 10
+	EventCustomerDeleted     EventType = 11
+	EventCustomerKYCChanged  EventType = 12
 )
 
 // String is the event type's name on the wire.
@@ -52,6 +61,18 @@ func (t EventType) String() string {
 		return "agreement.created"
 	case EventAgreementCancelled:
 		return "agreement.cancelled"
+	case EventBalanceStateChanged:
+		return "balance.state_changed"
+	case EventCustomerUpdated:
+		return "customer.updated"
+	case EventCustomerDeactivated:
+		return "customer.deactivated"
+	case EventCustomerReactivated:
+		return "customer.reactivated"
+	case EventCustomerDeleted:
+		return "customer.deleted"
+	case EventCustomerKYCChanged:
+		return "customer.kyc_changed"
 	}
 	return "unknown"
 }
@@ -95,6 +116,11 @@ type Event struct {
 	AgreementRef string // field 48 subelement 21
 	MerchantID   string
 	TokenID      string
+
+	// balance.state_changed (balance states) and customer.* (customer states, or KYC states
+	// for customer.kyc_changed); BalanceID or CustomerID, Source and Actor are set too.
+	PreviousStatus string
+	Status         string
 }
 
 // AuditRecord is one management change: who, through which channel, what, and the resource before

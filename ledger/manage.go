@@ -115,7 +115,7 @@ func (tx *Tx) Reload(balanceID string, amountMinor int64, idempotencyKey string,
 			return b, nil
 		}
 	}
-	if b.State != BalanceActive {
+	if b.State == BalanceClosed { // a BLOCKED balance takes reloads (balance_state.go)
 		return Balance{}, refuse(Conflict, "BALANCE_CLOSED", "the balance is closed")
 	}
 	b.CurrentMinor += amountMinor
@@ -135,6 +135,9 @@ func (tx *Tx) IssueCard(c Card, env *Env) (Card, *Refusal) {
 	b, ok := tx.Balance(c.BalanceID)
 	if !ok || b.Kind != BalanceUser {
 		return Card{}, refuse(NotFound, "BALANCE_NOT_FOUND", "no such balance")
+	}
+	if b.State == BalanceBlocked {
+		return Card{}, refuse(Conflict, "BALANCE_BLOCKED", "the balance is blocked")
 	}
 	if b.State != BalanceActive {
 		return Card{}, refuse(Conflict, "BALANCE_CLOSED", "the balance is closed")

@@ -40,6 +40,9 @@ type BalanceState string
 const (
 	BalanceActive BalanceState = "ACTIVE"
 	BalanceClosed BalanceState = "CLOSED"
+	// BalanceBlocked is open but frozen by the issuer: authorizations are declined 1019,
+	// reloads and refunds still land (balance_state.go).
+	BalanceBlocked BalanceState = "BLOCKED"
 )
 
 // Balance holds money in one currency. Invariant: AvailableMinor = CurrentMinor - HeldMinor

@@ -290,7 +290,8 @@ func (tx *Tx) gather(req *authz.Request, env *Env, r *resolved, g *gathered) {
 		in.ViaToken, in.TokenState, in.TokenExpiryYYMM = true, r.token.State, r.token.ExpiryYYMM
 	}
 	g.bal, g.balanceFound = tx.Balance(c.BalanceID)
-	in.BalanceActive = g.bal.State == BalanceActive
+	in.BalanceActive = g.bal.State == BalanceActive || g.bal.State == BalanceBlocked
+	in.BalanceBlocked = g.bal.State == BalanceBlocked
 	if cur, ok := CurrencyByAlpha(g.bal.Currency); ok {
 		in.BalanceCurrencyNum = cur.Numeric
 	}

@@ -119,6 +119,15 @@ func (s *Server) buildRoutes() []*route {
 		g("/admin/webhooks/events", A, D, s.hWebhookEvents),
 		post("/admin/webhooks/replay", A, D, s.hWebhookReplay),
 	}
+	// Users, KYC and balance states (h/cms-ledger: mgmt/balance_state.go, lifecycle.go, kyc.go).
+	rs = append(rs,
+		postOpt("/secure/customers/{customerId}/balances/{balanceId}/block", S, N, s.hBlockBalance),
+		postOpt("/secure/customers/{customerId}/balances/{balanceId}/unblock", S, N, s.hUnblockBalance),
+		postOpt("/secure/customers/{customerId}/balances/{balanceId}/close", S, N, s.hCloseBalance),
+		postOpt("/admin/balances/{balanceId}/block", A, M, s.hBlockBalance),
+		postOpt("/admin/balances/{balanceId}/unblock", A, M, s.hUnblockBalance),
+		postOpt("/admin/balances/{balanceId}/close", A, M, s.hCloseBalance),
+	)
 	for _, r := range rs {
 		compileRoute(r)
 	}

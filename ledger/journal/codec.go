@@ -205,6 +205,8 @@ func encodeRow(dst []byte, row any) ([]byte, error) {
 		e.str(r.AgreementRef)
 		e.str(r.MerchantID)
 		e.str(r.TokenID)
+		e.str(r.PreviousStatus) // added with balance and customer states
+		e.str(r.Status)
 	case *ledger.AuditRecord:
 		e.u64(r.Seq)
 		e.i64(r.AtUnixNano)
@@ -573,6 +575,10 @@ func decodeRow(table string, b []byte, in *interner) (any, error) {
 			r.AgreementRef = d.str()
 			r.MerchantID = d.str()
 			r.TokenID = d.str()
+		}
+		if d.pos < len(d.b) { // added with balance and customer states
+			r.PreviousStatus = d.sym()
+			r.Status = d.sym()
 		}
 		row = r
 	case ledger.TableAudit:
