@@ -23,6 +23,27 @@ type Customer struct {
 	Phone             string `json:"phone"`
 	KYC               string `json:"kyc"`
 	CreatedAtUnixNano int64  `json:"createdAt"`
+	// State is the customer's lifecycle state (customer_lifecycle.go); "" on rows written
+	// before it existed reads as ACTIVE (Customer.Lifecycle).
+	State CustomerState `json:"state,omitempty"`
+}
+
+// CustomerState is a customer's lifecycle state, stored and shown as this string.
+type CustomerState string
+
+// Customer states (customer_lifecycle.go).
+const (
+	CustomerActive      CustomerState = "ACTIVE"
+	CustomerDeactivated CustomerState = "DEACTIVATED" // cards declined 1004 until reactivated
+	CustomerDeleted     CustomerState = "DELETED"     // final: cards removed, personal data erased
+)
+
+// Lifecycle is the customer's state, ACTIVE for a row written before states existed.
+func (c *Customer) Lifecycle() CustomerState {
+	if c.State == "" {
+		return CustomerActive
+	}
+	return c.State
 }
 
 // Balance kinds: a customer's own balance, or a partner balance that also bounds what the users

@@ -290,6 +290,8 @@ func (tx *Tx) gather(req *authz.Request, env *Env, r *resolved, g *gathered) {
 		in.ViaToken, in.TokenState, in.TokenExpiryYYMM = true, r.token.State, r.token.ExpiryYYMM
 	}
 	g.bal, g.balanceFound = tx.Balance(c.BalanceID)
+	holder, holderFound := tx.Customer(c.CustomerID) // strings alias the row: no allocation
+	in.HolderInactive = holderInactive(&holder, holderFound)
 	in.BalanceActive = g.bal.State == BalanceActive || g.bal.State == BalanceBlocked
 	in.BalanceBlocked = g.bal.State == BalanceBlocked
 	if cur, ok := CurrencyByAlpha(g.bal.Currency); ok {

@@ -184,6 +184,9 @@ func (s *Server) hCreateSession(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
+	if st := cu.Lifecycle(); st != ledger.CustomerActive { // mgmt/lifecycle.go
+		return 0, nil, errConflict("CUSTOMER_"+string(st), "the customer is "+strings.ToLower(string(st)))
+	}
 	tok, ttl, ok := s.sessions.create(cu.ID, s.clock())
 	if !ok {
 		return 0, nil, errUnavailable

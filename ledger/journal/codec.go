@@ -52,6 +52,9 @@ func encodeRow(dst []byte, row any) ([]byte, error) {
 		e.str(r.Phone)
 		e.str(r.KYC)
 		e.i64(r.CreatedAtUnixNano)
+		if r.State != "" { // added with customer states: decoded only when present
+			e.str(string(r.State))
+		}
 	case *ledger.Balance:
 		e.str(r.ID)
 		e.str(r.Kind)
@@ -383,6 +386,9 @@ func decodeRow(table string, b []byte, in *interner) (any, error) {
 		r.Phone = d.str()
 		r.KYC = d.sym()
 		r.CreatedAtUnixNano = d.i64()
+		if d.pos < len(d.b) { // added with customer states
+			r.State = ledger.CustomerState(d.sym())
+		}
 		row = r
 	case "balance":
 		r := &ledger.Balance{}
