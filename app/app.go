@@ -255,7 +255,8 @@ func (a *App) start() error {
 
 	h, err := mgmt.New(mgmt.Deps{Config: mgmtConfig(cfg), Engine: a.engine, PANHash: env.PANHasher,
 		Logger: log, Ready: a.ready.Load, Clock: time.Now, Events: a.events, Webhooks: a.hooks,
-		Metrics: a.metrics, MetricsHandler: a.metrics.Handler()})
+		Metrics: a.metrics, MetricsHandler: a.metrics.Handler(),
+		KYC: kycProvider(cfg), KYCCallbackSecret: []byte(cfg.KYC.CallbackSecret)})
 	if err != nil {
 		return err
 	}

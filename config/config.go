@@ -29,6 +29,9 @@ type Config struct {
 	Programs []Program `yaml:"programs"`
 	Engine   Engine    `yaml:"engine"`
 	Log      Log       `yaml:"log"`
+	// KYC and FX: the eKYC provider and the cross-currency rate table (kyc_fx.go).
+	KYC KYC `yaml:"kyc"`
+	FX  FX  `yaml:"fx"`
 
 	// DevProfile is set when no config file was given and the development profile is in use.
 	DevProfile bool `yaml:"-"`
@@ -278,6 +281,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s.keys.pvki: want 0..6", at))
 		}
 	}
+	errs = append(errs, c.validateKYCFX()...)
 	return errors.Join(errs...)
 }
 

@@ -54,7 +54,7 @@ const (
 	OpCreateAgreement
 	OpSetBalanceState   // balance_state.go
 	OpCustomerLifecycle // customer_lifecycle.go
-	OpKYCResult         // customer_lifecycle.go: an eKYC provider's outcome
+	OpKYCResult         // kyc_transition.go: an eKYC verification started or decided
 
 	// NumOpKinds is the number of kinds: OpKind values are below it.
 	NumOpKinds

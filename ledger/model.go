@@ -26,6 +26,9 @@ type Customer struct {
 	// State is the customer's lifecycle state (customer_lifecycle.go); "" on rows written
 	// before it existed reads as ACTIVE (Customer.Lifecycle).
 	State CustomerState `json:"state,omitempty"`
+	// KYCReference is the id of the customer's latest eKYC verification (kyc_transition.go):
+	// a provider's result is applied only when it names it.
+	KYCReference string `json:"kycReference,omitempty"`
 }
 
 // CustomerState is a customer's lifecycle state, stored and shown as this string.

@@ -60,6 +60,7 @@ func (t *customerTable) encode(c *Customer) []byte {
 	e.Str(c.LastName)
 	e.Str(c.Email)
 	e.Str(c.Phone)
+	e.Str(c.KYCReference)
 	return e.B
 }
 
@@ -70,6 +71,7 @@ func (t *customerTable) decode(row uint32) Customer {
 	c.ID = d.Str()
 	c.ExternalID = rowstore.SuffixField(&d, c.ID)
 	c.FirstName, c.LastName, c.Email, c.Phone = d.Str(), d.Str(), d.Str(), d.Str()
+	c.KYCReference = d.Str()
 	return c
 }
 

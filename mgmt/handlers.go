@@ -166,7 +166,7 @@ func (s *Server) hSetKYC(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	cu, aerr := execAudited(c, ledger.SetKYC{CustomerID: before.ID, Status: in.Status}, "customer.kyc", "customer",
+	cu, aerr := execAudited(c, partnerKYC{ledger.SetKYC{CustomerID: before.ID, Status: in.Status}, c.origin(c.who.Channel)}, "customer.kyc", "customer",
 		func(after ledger.Customer) (string, any, any) {
 			return before.ID, viewCustomer(before), viewCustomer(after)
 		})

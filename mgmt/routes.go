@@ -140,6 +140,9 @@ func (s *Server) buildRoutes() []*route {
 		postOpt("/admin/customers/{customerId}/deactivate", A, M, s.hDeactivateCustomer),
 		postOpt("/admin/customers/{customerId}/reactivate", A, M, s.hReactivateCustomer),
 		del("/admin/customers/{customerId}", A, D, s.hDeleteCustomer),
+		postOpt("/secure/customers/{customerId}/register", S, N, s.hRegisterKYC),
+		postOpt("/customers/me/register", C, N, s.hRegisterKYC),
+		post("/kyc/callback", P, N, s.hKYCCallback),
 	)
 	for _, r := range rs {
 		compileRoute(r)

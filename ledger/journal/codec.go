@@ -52,8 +52,9 @@ func encodeRow(dst []byte, row any) ([]byte, error) {
 		e.str(r.Phone)
 		e.str(r.KYC)
 		e.i64(r.CreatedAtUnixNano)
-		if r.State != "" { // added with customer states: decoded only when present
+		if r.State != "" || r.KYCReference != "" { // added with customer states: decoded only when present
 			e.str(string(r.State))
+			e.str(r.KYCReference)
 		}
 	case *ledger.Balance:
 		e.str(r.ID)
@@ -388,6 +389,7 @@ func decodeRow(table string, b []byte, in *interner) (any, error) {
 		r.CreatedAtUnixNano = d.i64()
 		if d.pos < len(d.b) { // added with customer states
 			r.State = ledger.CustomerState(d.sym())
+			r.KYCReference = d.str()
 		}
 		row = r
 	case "balance":

@@ -16,6 +16,7 @@ func TestCodecLifecycleFields(t *testing.T) {
 	}{
 		{"customer", &ledger.Customer{ID: "c1", ExternalID: "e1", KYC: ledger.KYCVerified, State: ledger.CustomerDeleted}},
 		{"customer", &ledger.Customer{ID: "c2", State: ledger.CustomerDeactivated}},
+		{"customer", &ledger.Customer{ID: "c4", KYC: ledger.KYCPending, KYCReference: "kyc_0123"}},
 		{ledger.TableEvent, &ledger.Event{Seq: 3, Type: ledger.EventBalanceStateChanged, BalanceID: "b1", CustomerID: "c1",
 			Currency: "EUR", PreviousStatus: "ACTIVE", Status: "BLOCKED", Source: "admin", Actor: "mona"}},
 	}
