@@ -221,6 +221,7 @@ func (a *App) start() error {
 		Verifier:  verifier,
 		// Events only when a webhook receives them: an authorization event costs a row per message.
 		AuthorizationEvents: cfg.HTTP.WebhookURL != "",
+		FX:                  fxTable(cfg), // kyc_fx.go
 	}
 	a.events = bj
 	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "mgmt"), 0o700); err != nil {
@@ -250,6 +251,9 @@ func (a *App) start() error {
 	a.engine.Start()
 	a.hooks.Start()
 	if err := importLegacyOutbox(a.engine, filepath.Join(cfg.DataDir, "mgmt"), log); err != nil {
+		return err
+	}
+	if err := openCompanyBalances(a.engine, cfg, log); err != nil {
 		return err
 	}
 

@@ -52,9 +52,10 @@ const (
 	OpImportEvents // events of an earlier version's webhook outbox (events.go)
 	OpCancelAgreement
 	OpCreateAgreement
-	OpSetBalanceState   // balance_state.go
-	OpCustomerLifecycle // customer_lifecycle.go
-	OpKYCResult         // kyc_transition.go: an eKYC verification started or decided
+	OpSetBalanceState     // balance_state.go
+	OpCustomerLifecycle   // customer_lifecycle.go
+	OpKYCResult           // kyc_transition.go: an eKYC verification started or decided
+	OpOpenCompanyBalances // fx.go
 
 	// NumOpKinds is the number of kinds: OpKind values are below it.
 	NumOpKinds
@@ -72,7 +73,7 @@ var opKindNames = [NumOpKinds]string{
 	OpImportEvents: "import_events", OpCancelAgreement: "cancel_agreement",
 	OpCreateAgreement: "create_agreement",
 	OpSetBalanceState: "set_balance_state", OpCustomerLifecycle: "customer_lifecycle",
-	OpKYCResult: "kyc_result",
+	OpKYCResult: "kyc_result", OpOpenCompanyBalances: "open_company_balances",
 }
 
 func (k OpKind) String() string {

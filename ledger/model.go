@@ -198,7 +198,18 @@ type Auth struct {
 	RRN       string         `json:"rrn,omitempty"`
 	ReplyHash uint64         `json:"replyHash,omitempty"`
 	Response  authz.Response `json:"response,omitempty"`
+	// A cross-currency authorization (fx.go): its own currency (field 49) and amount (field 4)
+	// as approved; AmountMinor, HeldMinor and PostedMinor are in the balance's currency.
+	TxnCurrencyNum string `json:"txnCurrency,omitempty"`
+	TxnAmountMinor int64  `json:"txnAmount,omitempty"`
+	// CompanyID is the company balance that booked the difference between the captured amount
+	// and what the cardholder was debited; CompanyPostedMinor what it booked (debit > 0).
+	CompanyID          string `json:"companyId,omitempty"`
+	CompanyPostedMinor int64  `json:"companyPosted,omitempty"`
 }
+
+// FX reports whether the auth record is a cross-currency authorization's.
+func (a *Auth) FX() bool { return a.TxnCurrencyNum != "" }
 
 // Reply is the remembered answer to a request key, for retransmissions.
 type Reply struct {

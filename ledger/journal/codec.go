@@ -136,10 +136,22 @@ func encodeRow(dst []byte, row any) ([]byte, error) {
 		// Added after the first binary rows: decoded only when present.
 		e.str(r.Merchant)
 		e.str(r.MCC)
-		if r.HasReply { // added with the answer kept in the record
+		fx := r.TxnCurrencyNum != "" || r.CompanyID != ""
+		if r.HasReply || fx { // added with the answer kept in the record
 			e.str(r.RRN)
 			e.u64(r.ReplyHash)
 			encodeResponse(&e, &r.Response)
+		}
+		if fx { // added with cross-currency authorizations: flags (bit 0: HasReply), then FX
+			var flags uint64
+			if r.HasReply {
+				flags = 1
+			}
+			e.u64(flags)
+			e.str(r.TxnCurrencyNum)
+			e.i64(r.TxnAmountMinor)
+			e.str(r.CompanyID)
+			e.i64(r.CompanyPostedMinor)
 		}
 	case *ledger.Agreement:
 		e.str(r.Key)
@@ -494,6 +506,13 @@ func decodeRow(table string, b []byte, in *interner) (any, error) {
 			r.RRN = d.str()
 			r.ReplyHash = d.uvarint()
 			d.response(&r.Response)
+		}
+		if d.pos < len(d.b) { // a cross-currency authorization's record
+			r.HasReply = d.uvarint()&1 != 0
+			r.TxnCurrencyNum = d.sym()
+			r.TxnAmountMinor = d.i64()
+			r.CompanyID = d.sym()
+			r.CompanyPostedMinor = d.i64()
 		}
 		row = r
 	case ledger.TableAgreement:

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/cardswitch/cardswitch/authz"
 	"github.com/cardswitch/cardswitch/ledger"
 )
 
@@ -17,6 +18,10 @@ func TestCodecLifecycleFields(t *testing.T) {
 		{"customer", &ledger.Customer{ID: "c1", ExternalID: "e1", KYC: ledger.KYCVerified, State: ledger.CustomerDeleted}},
 		{"customer", &ledger.Customer{ID: "c2", State: ledger.CustomerDeactivated}},
 		{"customer", &ledger.Customer{ID: "c4", KYC: ledger.KYCPending, KYCReference: "kyc_0123"}},
+		{"auth", &ledger.Auth{Key: "0100|1|2|3", BalanceID: "b1", State: ledger.AuthCaptured, AmountMinor: 920,
+			PostedMinor: 920, TxnCurrencyNum: "840", TxnAmountMinor: 1000, CompanyID: "company-eur", CompanyPostedMinor: -4}},
+		{"auth", &ledger.Auth{Key: "0100|1|2|4", State: ledger.AuthOpen, TxnCurrencyNum: "840", TxnAmountMinor: 1,
+			HasReply: true, RRN: "r", ReplyHash: 7, Response: authz.Response{Action: authz.Approved, AuthCode: "ABC123"}}},
 		{ledger.TableEvent, &ledger.Event{Seq: 3, Type: ledger.EventBalanceStateChanged, BalanceID: "b1", CustomerID: "c1",
 			Currency: "EUR", PreviousStatus: "ACTIVE", Status: "BLOCKED", Source: "admin", Actor: "mona"}},
 	}
