@@ -71,7 +71,7 @@ func (tx *Tx) completion(req *authz.Request, env *Env) authz.Response {
 	}
 	if found && a.State == AuthOpen && a.Kind != authz.KindFinancial {
 		debit, companyID, companyMinor := req.AmountMinor, "", int64(0)
-		if a.FX() && req.CurrencyNum == a.TxnCurrencyNum { // fx.go: the cardholder pays at the approved rate
+		if a.FX != nil && req.CurrencyNum == a.FX.TxnCurrencyNum { // fx.go: the cardholder pays at the approved rate
 			debit, companyID, companyMinor = tx.fxSettle(&a, req.AmountMinor, env)
 		}
 		if tx.moveMoney(&a, debit, a.HeldMinor) != nil {
@@ -137,9 +137,9 @@ func (tx *Tx) reversal(req *authz.Request, env *Env) authz.Response {
 	newAmount := req.ReplacementAmountMinor
 	// fx.go: a replacement amount in the authorization's own currency is converted at the rate
 	// it was approved at; newTxn keeps it for the record.
-	fxReplace := a.FX() && partial && newAmount > 0 && req.CurrencyNum == a.TxnCurrencyNum
+	fxReplace := a.FX != nil && partial && newAmount > 0 && req.CurrencyNum == a.FX.TxnCurrencyNum
 	newTxn := newAmount
-	if fxReplace && newAmount >= a.TxnAmountMinor {
+	if fxReplace && newAmount >= a.FX.TxnAmountMinor {
 		newAmount = a.AmountMinor + 1 // at or above the original: nothing to undo (below)
 		if a.State == AuthPosted || a.State == AuthCaptured {
 			newAmount = abs(a.PostedMinor) + 1
@@ -158,7 +158,7 @@ func (tx *Tx) reversal(req *authz.Request, env *Env) authz.Response {
 					return authz.Response{Action: authz.SystemError}
 				}
 				if fxReplace {
-					a.TxnAmountMinor = newTxn
+					a.setTxnAmount(newTxn)
 				}
 				a.AmountMinor = newAmount
 				tx.PutAuth(a)
@@ -185,17 +185,17 @@ func (tx *Tx) reversal(req *authz.Request, env *Env) authz.Response {
 		if tx.moveMoney(&a, target-a.PostedMinor, 0) != nil {
 			return authz.Response{Action: authz.SystemError}
 		}
-		if a.CompanyID != "" { // fx.go: the company's share follows the amount left
+		if a.FX != nil && a.FX.CompanyID != "" { // fx.go: the company's share follows the amount left
 			companyTarget := int64(0)
 			if target != 0 && fxReplace {
 				_, _, companyTarget = tx.fxSettle(&a, newTxn, env)
 			} else if target != 0 {
-				companyTarget = a.CompanyPostedMinor
+				companyTarget = a.FX.CompanyPostedMinor
 			}
-			tx.moveCompany(&a, a.CompanyID, companyTarget-a.CompanyPostedMinor)
+			tx.moveCompany(&a, a.FX.CompanyID, companyTarget-a.FX.CompanyPostedMinor)
 		}
 		if fxReplace && target != 0 {
-			a.TxnAmountMinor = newTxn
+			a.setTxnAmount(newTxn)
 		}
 		if target == 0 {
 			a.State = AuthReversed

@@ -158,17 +158,18 @@ func (env *Env) fxAmount(req *authz.Request, balanceNum string) (int64, bool) {
 // markFX records on an auth record that it was converted: its own currency and amount, and
 // the converted amount as the approved one.
 func markFX(a *Auth, req *authz.Request, convertedMinor int64) {
-	a.TxnCurrencyNum, a.TxnAmountMinor, a.AmountMinor = req.CurrencyNum, req.AmountMinor, convertedMinor
+	a.FX = &AuthFX{TxnCurrencyNum: req.CurrencyNum, TxnAmountMinor: req.AmountMinor}
+	a.AmountMinor = convertedMinor
 }
 
 // atAuthRate converts txnMinor (in the auth's own currency) at the rate the authorization was
 // approved at: approved × txn / authorized, rounded half away from zero. A capture of what was
 // authorized is therefore exactly what was approved.
 func atAuthRate(a *Auth, txnMinor int64) int64 {
-	if a.TxnAmountMinor <= 0 || a.AmountMinor < 0 {
+	if a.FX == nil || a.FX.TxnAmountMinor <= 0 || a.AmountMinor < 0 {
 		return 0
 	}
-	v, ok := FXRate{Num: uint64(a.AmountMinor), Den: uint64(a.TxnAmountMinor)}.Convert(txnMinor)
+	v, ok := FXRate{Num: uint64(a.AmountMinor), Den: uint64(a.FX.TxnAmountMinor)}.Convert(txnMinor)
 	if !ok {
 		return 0
 	}
@@ -182,13 +183,13 @@ func atAuthRate(a *Auth, txnMinor int64) int64 {
 // debited the amount at the rate in force (company ""), so nothing is left unbooked.
 func (tx *Tx) fxSettle(a *Auth, txnMinor int64, env *Env) (cardholderMinor int64, companyID string, companyMinor int64) {
 	b, ok := tx.Balance(a.BalanceID)
-	if !ok {
+	if !ok || a.FX == nil {
 		return atAuthRate(a, txnMinor), "", 0
 	}
 	cur, _ := CurrencyByAlpha(b.Currency)
 	cardholderMinor = atAuthRate(a, txnMinor)
 	nowMinor := cardholderMinor
-	if r, ok := env.FX.Rate(a.TxnCurrencyNum, cur.Numeric); ok {
+	if r, ok := env.FX.Rate(a.FX.TxnCurrencyNum, cur.Numeric); ok {
 		if v, ok := r.Convert(txnMinor); ok {
 			nowMinor = v
 		}
@@ -203,9 +204,10 @@ func (tx *Tx) fxSettle(a *Auth, txnMinor int64, env *Env) (cardholderMinor int64
 	return cardholderMinor, id, nowMinor - cardholderMinor
 }
 
-// moveCompany books deltaMinor (debit > 0) of an auth's FX difference on the company balance.
+// moveCompany books deltaMinor (debit > 0) of a cross-currency auth's difference on the company
+// balance.
 func (tx *Tx) moveCompany(a *Auth, companyID string, deltaMinor int64) {
-	if deltaMinor == 0 && a.CompanyID == companyID {
+	if a.FX == nil || deltaMinor == 0 && a.FX.CompanyID == companyID {
 		return
 	}
 	c, ok := tx.Balance(companyID)
@@ -214,6 +216,15 @@ func (tx *Tx) moveCompany(a *Auth, companyID string, deltaMinor int64) {
 	}
 	c.CurrentMinor -= deltaMinor
 	tx.PutBalance(c)
-	a.CompanyID = companyID
-	a.CompanyPostedMinor += deltaMinor
+	f := *a.FX // a new value: the committed record's must not change
+	f.CompanyID, f.CompanyPostedMinor = companyID, f.CompanyPostedMinor+deltaMinor
+	a.FX = &f
+}
+
+// setTxnAmount records the amount left of a cross-currency auth in its own currency (a new
+// value: the committed record's must not change).
+func (a *Auth) setTxnAmount(txnMinor int64) {
+	f := *a.FX
+	f.TxnAmountMinor = txnMinor
+	a.FX = &f
 }

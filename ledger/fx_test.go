@@ -152,7 +152,7 @@ func TestFXPartialReversalAndSameCurrency(t *testing.T) {
 	f.ExpectBalance(companyID, 0, 0)
 	books(t, f)
 	a, ok := f.State.Auth(ledger.OriginalKey("0100", "000005", lt.F7, lt.Acquirer))
-	if !ok || a.FX() || a.CompanyID != "" {
+	if !ok || a.FX != nil {
 		t.Fatalf("a same-currency auth record carries FX: %+v", a)
 	}
 }

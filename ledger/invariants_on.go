@@ -13,7 +13,7 @@ const Invariants = true
 //
 //	held    = Σ held of the open auth records naming the balance (own or partner)
 //	current = loaded − Σ posted of the auth records naming it (a company balance: Σ
-//	          CompanyPostedMinor of those naming it as CompanyID)
+//	          FX.CompanyPostedMinor of those naming it as FX.CompanyID)
 //	held ≥ 0, and an auth record that is not open holds nothing
 //
 // It checks them by difference: what the batch changed on each balance must equal what it changed
@@ -47,13 +47,13 @@ func AssertBatch(tx *Tx, changes []Change) {
 			}
 			m.posted += sign * a.PostedMinor
 		}
-		if a.CompanyID != "" { // fx.go: the company balance's share of a cross-currency capture
-			m := moved[a.CompanyID]
+		if a.FX != nil && a.FX.CompanyID != "" { // fx.go: the company balance's share of a capture
+			m := moved[a.FX.CompanyID]
 			if m == nil {
 				m = &sums{}
-				moved[a.CompanyID] = m
+				moved[a.FX.CompanyID] = m
 			}
-			m.posted += sign * a.CompanyPostedMinor
+			m.posted += sign * a.FX.CompanyPostedMinor
 		}
 	}
 	after := map[string]*Balance{}

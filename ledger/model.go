@@ -198,18 +198,23 @@ type Auth struct {
 	RRN       string         `json:"rrn,omitempty"`
 	ReplyHash uint64         `json:"replyHash,omitempty"`
 	Response  authz.Response `json:"response,omitempty"`
-	// A cross-currency authorization (fx.go): its own currency (field 49) and amount (field 4)
-	// as approved; AmountMinor, HeldMinor and PostedMinor are in the balance's currency.
-	TxnCurrencyNum string `json:"txnCurrency,omitempty"`
-	TxnAmountMinor int64  `json:"txnAmount,omitempty"`
+	// FX is set on a cross-currency authorization's record (fx.go); AmountMinor, HeldMinor and
+	// PostedMinor are then in the balance's currency. A pointer, so that a same-currency record
+	// is no larger than before (the hot path copies records); it is replaced, never changed in
+	// place, since records are values the batch copies from the committed state.
+	FX *AuthFX `json:"fx,omitempty"`
+}
+
+// AuthFX is what a cross-currency authorization's record adds (fx.go).
+type AuthFX struct {
+	// The authorization's own currency (field 49) and amount (field 4) as approved.
+	TxnCurrencyNum string `json:"txnCurrency"`
+	TxnAmountMinor int64  `json:"txnAmount"`
 	// CompanyID is the company balance that booked the difference between the captured amount
 	// and what the cardholder was debited; CompanyPostedMinor what it booked (debit > 0).
 	CompanyID          string `json:"companyId,omitempty"`
 	CompanyPostedMinor int64  `json:"companyPosted,omitempty"`
 }
-
-// FX reports whether the auth record is a cross-currency authorization's.
-func (a *Auth) FX() bool { return a.TxnCurrencyNum != "" }
 
 // Reply is the remembered answer to a request key, for retransmissions.
 type Reply struct {

@@ -61,7 +61,7 @@ type mAuth struct {
 	txn        int64
 	amount     int64
 	company    int64
-	hasCompany bool // a capture named the company balance (Auth.CompanyID)
+	hasCompany bool // a capture named the company balance (Auth.FX.CompanyID)
 }
 
 // The simulation's FX: USD -> EUR at 0.92 (simRate), differences on simCompany.

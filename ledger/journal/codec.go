@@ -136,7 +136,7 @@ func encodeRow(dst []byte, row any) ([]byte, error) {
 		// Added after the first binary rows: decoded only when present.
 		e.str(r.Merchant)
 		e.str(r.MCC)
-		fx := r.TxnCurrencyNum != "" || r.CompanyID != ""
+		fx := r.FX != nil
 		if r.HasReply || fx { // added with the answer kept in the record
 			e.str(r.RRN)
 			e.u64(r.ReplyHash)
@@ -148,10 +148,10 @@ func encodeRow(dst []byte, row any) ([]byte, error) {
 				flags = 1
 			}
 			e.u64(flags)
-			e.str(r.TxnCurrencyNum)
-			e.i64(r.TxnAmountMinor)
-			e.str(r.CompanyID)
-			e.i64(r.CompanyPostedMinor)
+			e.str(r.FX.TxnCurrencyNum)
+			e.i64(r.FX.TxnAmountMinor)
+			e.str(r.FX.CompanyID)
+			e.i64(r.FX.CompanyPostedMinor)
 		}
 	case *ledger.Agreement:
 		e.str(r.Key)
@@ -509,10 +509,7 @@ func decodeRow(table string, b []byte, in *interner) (any, error) {
 		}
 		if d.pos < len(d.b) { // a cross-currency authorization's record
 			r.HasReply = d.uvarint()&1 != 0
-			r.TxnCurrencyNum = d.sym()
-			r.TxnAmountMinor = d.i64()
-			r.CompanyID = d.sym()
-			r.CompanyPostedMinor = d.i64()
+			r.FX = &ledger.AuthFX{TxnCurrencyNum: d.sym(), TxnAmountMinor: d.i64(), CompanyID: d.sym(), CompanyPostedMinor: d.i64()}
 		}
 		row = r
 	case ledger.TableAgreement:

@@ -388,8 +388,8 @@ func CheckBooks(st *ledger.State) error {
 			}
 			posted[id] += a.PostedMinor
 		}
-		if a.CompanyID != "" { // the company balance's share of a cross-currency capture
-			posted[a.CompanyID] += a.CompanyPostedMinor
+		if a.FX != nil && a.FX.CompanyID != "" { // the company balance's share of a cross-currency capture
+			posted[a.FX.CompanyID] += a.FX.CompanyPostedMinor
 		}
 	}
 	for _, b := range st.Balances() {
