@@ -225,6 +225,7 @@ func (a *App) start() error {
 		Verifier:  verifier,
 		// Events only when a webhook receives them: an authorization event costs a row per message.
 		AuthorizationEvents: cfg.HTTP.WebhookURL != "",
+		FX:                  fxTable(cfg), // kyc_fx.go
 	}
 	a.events = bj
 	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "mgmt"), 0o700); err != nil {
@@ -256,10 +257,14 @@ func (a *App) start() error {
 	if err := importLegacyOutbox(a.engine, filepath.Join(cfg.DataDir, "mgmt"), log); err != nil {
 		return err
 	}
+	if err := openCompanyBalances(a.engine, cfg, log); err != nil {
+		return err
+	}
 
 	h, err := mgmt.New(mgmt.Deps{Config: mgmtConfig(cfg), Engine: a.engine, PANHash: env.PANHasher,
 		Logger: log, Ready: a.ready.Load, Clock: time.Now, Events: a.events, Webhooks: a.hooks,
-		Metrics: a.metrics, MetricsHandler: a.metrics.Handler()})
+		Metrics: a.metrics, MetricsHandler: a.metrics.Handler(),
+		KYC: kycProvider(cfg), KYCCallbackSecret: []byte(cfg.KYC.CallbackSecret)})
 	if err != nil {
 		return err
 	}

@@ -61,6 +61,12 @@ type Input struct {
 	RequestCurrencyNum string
 	BalanceCurrencyNum string
 	BalanceActive      bool
+	// BalanceBlocked: the balance is BLOCKED (open but frozen by the issuer): what would take
+	// money or show it is declined 1019, a credit (refund) still lands, as a reload does.
+	BalanceBlocked bool
+	// HolderInactive: the card's customer may not use cards now (deactivated, or KYC no
+	// longer VERIFIED after it was): every kind is declined 1004.
+	HolderInactive bool
 
 	AmountMinor           int64
 	AvailableMinor        int64
@@ -94,7 +100,8 @@ type Decision struct {
 }
 
 // Decide applies the authorization policy. Precedence, first match wins: the card and token
-// exist and may be used; the card is not expired; the card data, cryptogram and PIN are right;
+// exist and may be used; the balance is open and its holder active (1004); the balance is not
+// blocked (1019, refunds excepted); the card is not expired; the card data, cryptogram and PIN are right;
 // the currency fits the balance; limits; funds. Money checks are skipped for kinds that do not
 // take money from the cardholder (refunds, balance inquiries).
 func Decide(in Input) Decision {
@@ -133,8 +140,12 @@ func Decide(in Input) Decision {
 		d.Action = RestrictedCard
 		return d
 	}
-	if !in.BalanceActive {
+	if !in.BalanceActive || in.HolderInactive {
 		d.Action = RestrictedCard
+		return d
+	}
+	if in.BalanceBlocked && in.Kind != KindRefund {
+		d.Action = NotPermitted
 		return d
 	}
 	if expired(in.CardExpiryYYMM, in.NowYYMM) || (in.ViaToken && expired(in.TokenExpiryYYMM, in.NowYYMM)) {

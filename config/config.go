@@ -31,6 +31,9 @@ type Config struct {
 	Log      Log       `yaml:"log"`
 	PBA      PBA       `yaml:"pba"` // Pay by Account (pba.go)
 	TSH      TSH       `yaml:"tsh"` // the token service hub's calls (/tsh, config/tsh.go)
+	// KYC and FX: the eKYC provider and the cross-currency rate table (kyc_fx.go).
+	KYC KYC `yaml:"kyc"`
+	FX  FX  `yaml:"fx"`
 
 	// DevProfile is set when no config file was given and the development profile is in use.
 	DevProfile bool `yaml:"-"`
@@ -309,6 +312,7 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.validatePBA()...)
 	errs = append(errs, c.TSH.validate()...)
+	errs = append(errs, c.validateKYCFX()...)
 	return errors.Join(errs...)
 }
 

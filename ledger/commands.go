@@ -57,6 +57,10 @@ const (
 	OpChangeWalletToken   // a change the token service hub notified (tsh.go)
 	OpSendOTP             // a one-time password to deliver (tsh.go)
 	OpWalletCVVChecked    // a CVV the token service hub sent, checked (tsh.go)
+	OpSetBalanceState     // balance_state.go
+	OpCustomerLifecycle   // customer_lifecycle.go
+	OpKYCResult           // kyc_transition.go: an eKYC verification started or decided
+	OpOpenCompanyBalances // fx.go
 
 	// NumOpKinds is the number of kinds: OpKind values are below it.
 	NumOpKinds
@@ -77,6 +81,8 @@ var opKindNames = [NumOpKinds]string{
 	// The token service hub (tsh.go).
 	OpRegisterWalletToken: "register_wallet_token", OpChangeWalletToken: "change_wallet_token",
 	OpSendOTP: "send_otp", OpWalletCVVChecked: "wallet_cvv_checked",
+	OpSetBalanceState: "set_balance_state", OpCustomerLifecycle: "customer_lifecycle",
+	OpKYCResult: "kyc_result", OpOpenCompanyBalances: "open_company_balances",
 }
 
 func (k OpKind) String() string {

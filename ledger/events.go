@@ -39,6 +39,15 @@ const (
 	// hub's step-up (tsh.go): Payload is its data as delivered. The journal seals it at rest
 	// like every row; the outbox hides the OTP from listings and forgets it once delivered.
 	EventTSHOTP EventType = 7
+	// EventBalanceStateChanged reports a balance moving between ACTIVE, BLOCKED and CLOSED
+	// (balance_state.go); the customer.* events a customer's lifecycle and KYC
+	// (customer_lifecycle.go). Their states are in PreviousStatus and Status.
+	EventBalanceStateChanged EventType = 8
+	EventCustomerUpdated     EventType = 9
+	EventCustomerDeactivated EventType = 10
+	EventCustomerReactivated EventType = 11
+	EventCustomerDeleted     EventType = 12
+	EventCustomerKYCChanged  EventType = 13
 )
 
 // String is the event type's name on the wire.
@@ -58,6 +67,18 @@ func (t EventType) String() string {
 		return "agreement.cancelled"
 	case EventTSHOTP:
 		return "tsh.otp"
+	case EventBalanceStateChanged:
+		return "balance.state_changed"
+	case EventCustomerUpdated:
+		return "customer.updated"
+	case EventCustomerDeactivated:
+		return "customer.deactivated"
+	case EventCustomerReactivated:
+		return "customer.reactivated"
+	case EventCustomerDeleted:
+		return "customer.deleted"
+	case EventCustomerKYCChanged:
+		return "customer.kyc_changed"
 	}
 	return "unknown"
 }
@@ -101,6 +122,11 @@ type Event struct {
 	AgreementRef string // field 48 subelement 21
 	MerchantID   string
 	TokenID      string
+
+	// balance.state_changed (balance states) and customer.* (customer states, or KYC states
+	// for customer.kyc_changed); BalanceID or CustomerID, Source and Actor are set too.
+	PreviousStatus string
+	Status         string
 }
 
 // AuditRecord is one management change: who, through which channel, what, and the resource before

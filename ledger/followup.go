@@ -70,8 +70,15 @@ func (tx *Tx) completion(req *authz.Request, env *Env) authz.Response {
 		return authz.Response{Action: authz.Approved} // a second completion changes nothing
 	}
 	if found && a.State == AuthOpen && a.Kind != authz.KindFinancial {
-		if tx.moveMoney(&a, req.AmountMinor, a.HeldMinor) != nil {
+		debit, companyID, companyMinor := req.AmountMinor, "", int64(0)
+		if a.FX != nil && req.CurrencyNum == a.FX.TxnCurrencyNum { // fx.go: the cardholder pays at the approved rate
+			debit, companyID, companyMinor = tx.fxSettle(&a, req.AmountMinor, env)
+		}
+		if tx.moveMoney(&a, debit, a.HeldMinor) != nil {
 			return authz.Response{Action: authz.SystemError}
+		}
+		if companyID != "" {
+			tx.moveCompany(&a, companyID, companyMinor)
 		}
 		a.State = AuthCaptured
 		tx.PutAuth(a)
@@ -93,8 +100,15 @@ func (tx *Tx) completion(req *authz.Request, env *Env) authz.Response {
 	if a.State == AuthPosted {
 		return authz.Response{Action: authz.Approved} // a financial message needs no completion
 	}
-	// Unknown, declined, expired or reversed original: the settled amount is booked as is.
-	if tx.moveMoney(&a, req.AmountMinor, 0) != nil {
+	// Unknown, declined, expired or reversed original: the settled amount is booked as is
+	// (converted into the balance's currency at the rate in force when it is in another one).
+	debit := req.AmountMinor
+	if b, ok := tx.Balance(a.BalanceID); ok {
+		if cur, ok := CurrencyByAlpha(b.Currency); ok {
+			debit, _ = env.fxAmount(req, cur.Numeric)
+		}
+	}
+	if tx.moveMoney(&a, debit, 0) != nil {
 		return authz.Response{Action: authz.SystemError}
 	}
 	a.State = AuthCaptured
@@ -121,12 +135,30 @@ func (tx *Tx) reversal(req *authz.Request, env *Env) authz.Response {
 	}
 	partial := req.HasReplacement
 	newAmount := req.ReplacementAmountMinor
+	// fx.go: a replacement amount in the authorization's own currency is converted at the rate
+	// it was approved at; newTxn keeps it for the record.
+	fxReplace := a.FX != nil && partial && newAmount > 0 && req.CurrencyNum == a.FX.TxnCurrencyNum
+	newTxn := newAmount
+	if fxReplace && newAmount >= a.FX.TxnAmountMinor {
+		newAmount = a.AmountMinor + 1 // at or above the original: nothing to undo (below)
+		if a.State == AuthPosted || a.State == AuthCaptured {
+			newAmount = abs(a.PostedMinor) + 1
+		}
+	} else if fxReplace {
+		newAmount = atAuthRate(&a, newAmount)
+		if newAmount == 0 {
+			newAmount = 1 // a replacement above zero keeps at least a minor unit
+		}
+	}
 	switch a.State {
 	case AuthOpen:
 		if partial && newAmount > 0 {
 			if newAmount < a.HeldMinor {
 				if tx.moveMoney(&a, 0, a.HeldMinor-newAmount) != nil {
 					return authz.Response{Action: authz.SystemError}
+				}
+				if fxReplace {
+					a.setTxnAmount(newTxn)
 				}
 				a.AmountMinor = newAmount
 				tx.PutAuth(a)
@@ -152,6 +184,18 @@ func (tx *Tx) reversal(req *authz.Request, env *Env) authz.Response {
 		}
 		if tx.moveMoney(&a, target-a.PostedMinor, 0) != nil {
 			return authz.Response{Action: authz.SystemError}
+		}
+		if a.FX != nil && a.FX.CompanyID != "" { // fx.go: the company's share follows the amount left
+			companyTarget := int64(0)
+			if target != 0 && fxReplace {
+				_, _, companyTarget = tx.fxSettle(&a, newTxn, env)
+			} else if target != 0 {
+				companyTarget = a.FX.CompanyPostedMinor
+			}
+			tx.moveCompany(&a, a.FX.CompanyID, companyTarget-a.FX.CompanyPostedMinor)
+		}
+		if fxReplace && target != 0 {
+			a.setTxnAmount(newTxn)
 		}
 		if target == 0 {
 			a.State = AuthReversed

@@ -12,7 +12,8 @@ const Invariants = true
 // given the State as committed before it:
 //
 //	held    = Σ held of the open auth records naming the balance (own or partner)
-//	current = loaded − Σ posted of the auth records naming it
+//	current = loaded − Σ posted of the auth records naming it (a company balance: Σ
+//	          FX.CompanyPostedMinor of those naming it as FX.CompanyID)
 //	held ≥ 0, and an auth record that is not open holds nothing
 //
 // It checks them by difference: what the batch changed on each balance must equal what it changed
@@ -45,6 +46,14 @@ func AssertBatch(tx *Tx, changes []Change) {
 				m.held += sign * a.HeldMinor
 			}
 			m.posted += sign * a.PostedMinor
+		}
+		if a.FX != nil && a.FX.CompanyID != "" { // fx.go: the company balance's share of a capture
+			m := moved[a.FX.CompanyID]
+			if m == nil {
+				m = &sums{}
+				moved[a.FX.CompanyID] = m
+			}
+			m.posted += sign * a.FX.CompanyPostedMinor
 		}
 	}
 	after := map[string]*Balance{}

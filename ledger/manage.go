@@ -39,7 +39,7 @@ func (tx *Tx) CreateCustomer(c Customer, env *Env) (Customer, *Refusal) {
 	if _, ok := tx.Customer(c.ID); ok {
 		return Customer{}, refuse(Conflict, "CUSTOMER_EXISTS", "customer id in use")
 	}
-	c.KYC = KYCPending
+	c.KYC, c.State = KYCPending, CustomerActive
 	c.CreatedAtUnixNano = env.Now.UnixNano()
 	tx.PutCustomer(c)
 	return c, nil
@@ -50,6 +50,9 @@ func (tx *Tx) SetKYC(customerID, status string) (Customer, *Refusal) {
 	c, ok := tx.Customer(customerID)
 	if !ok {
 		return Customer{}, refuse(NotFound, "CUSTOMER_NOT_FOUND", "no such customer")
+	}
+	if c.State == CustomerDeleted {
+		return Customer{}, refuse(Conflict, "CUSTOMER_DELETED", "the customer was deleted")
 	}
 	if status != KYCVerified && status != KYCRejected {
 		return Customer{}, &Refusal{Kind: Invalid, Code: "INVALID_STATUS", Message: "status must be VERIFIED or REJECTED", Field: "status"}
@@ -64,6 +67,9 @@ func (tx *Tx) CreateBalance(b Balance, env *Env) (Balance, *Refusal) {
 	c, ok := tx.Customer(b.CustomerID)
 	if !ok {
 		return Balance{}, refuse(NotFound, "CUSTOMER_NOT_FOUND", "no such customer")
+	}
+	if r := customerUsable(&c); r != nil {
+		return Balance{}, r
 	}
 	if c.KYC != KYCVerified {
 		return Balance{}, refuse(Conflict, "KYC_REQUIRED", "the customer has not passed KYC")
@@ -115,7 +121,7 @@ func (tx *Tx) Reload(balanceID string, amountMinor int64, idempotencyKey string,
 			return b, nil
 		}
 	}
-	if b.State != BalanceActive {
+	if b.State == BalanceClosed { // a BLOCKED balance takes reloads (balance_state.go)
 		return Balance{}, refuse(Conflict, "BALANCE_CLOSED", "the balance is closed")
 	}
 	b.CurrentMinor += amountMinor
@@ -136,6 +142,9 @@ func (tx *Tx) IssueCard(c Card, env *Env) (Card, *Refusal) {
 	if !ok || b.Kind != BalanceUser {
 		return Card{}, refuse(NotFound, "BALANCE_NOT_FOUND", "no such balance")
 	}
+	if b.State == BalanceBlocked {
+		return Card{}, refuse(Conflict, "BALANCE_BLOCKED", "the balance is blocked")
+	}
 	if b.State != BalanceActive {
 		return Card{}, refuse(Conflict, "BALANCE_CLOSED", "the balance is closed")
 	}
@@ -147,6 +156,11 @@ func (tx *Tx) IssueCard(c Card, env *Env) (Card, *Refusal) {
 	}
 	if _, used := tx.TokenIDByPANHash(c.PANHash); used {
 		return Card{}, refuse(Conflict, "PAN_IN_USE", "the PAN is in use")
+	}
+	if cu, ok := tx.Customer(b.CustomerID); ok {
+		if r := customerUsable(&cu); r != nil {
+			return Card{}, r
+		}
 	}
 	c.CustomerID = b.CustomerID
 	c.CreatedAtUnixNano = env.Now.UnixNano()

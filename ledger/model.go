@@ -23,6 +23,30 @@ type Customer struct {
 	Phone             string `json:"phone"`
 	KYC               string `json:"kyc"`
 	CreatedAtUnixNano int64  `json:"createdAt"`
+	// State is the customer's lifecycle state (customer_lifecycle.go); "" on rows written
+	// before it existed reads as ACTIVE (Customer.Lifecycle).
+	State CustomerState `json:"state,omitempty"`
+	// KYCReference is the id of the customer's latest eKYC verification (kyc_transition.go):
+	// a provider's result is applied only when it names it.
+	KYCReference string `json:"kycReference,omitempty"`
+}
+
+// CustomerState is a customer's lifecycle state, stored and shown as this string.
+type CustomerState string
+
+// Customer states (customer_lifecycle.go).
+const (
+	CustomerActive      CustomerState = "ACTIVE"
+	CustomerDeactivated CustomerState = "DEACTIVATED" // cards declined 1004 until reactivated
+	CustomerDeleted     CustomerState = "DELETED"     // final: cards removed, personal data erased
+)
+
+// Lifecycle is the customer's state, ACTIVE for a row written before states existed.
+func (c *Customer) Lifecycle() CustomerState {
+	if c.State == "" {
+		return CustomerActive
+	}
+	return c.State
 }
 
 // Balance kinds: a customer's own balance, or a partner balance that also bounds what the users
@@ -40,6 +64,9 @@ type BalanceState string
 const (
 	BalanceActive BalanceState = "ACTIVE"
 	BalanceClosed BalanceState = "CLOSED"
+	// BalanceBlocked is open but frozen by the issuer: authorizations are declined 1019,
+	// reloads and refunds still land (balance_state.go).
+	BalanceBlocked BalanceState = "BLOCKED"
 )
 
 // Balance holds money in one currency. Invariant: AvailableMinor = CurrentMinor - HeldMinor
@@ -171,6 +198,22 @@ type Auth struct {
 	RRN       string         `json:"rrn,omitempty"`
 	ReplyHash uint64         `json:"replyHash,omitempty"`
 	Response  authz.Response `json:"response,omitempty"`
+	// FX is set on a cross-currency authorization's record (fx.go); AmountMinor, HeldMinor and
+	// PostedMinor are then in the balance's currency. A pointer, so that a same-currency record
+	// is no larger than before (the hot path copies records); it is replaced, never changed in
+	// place, since records are values the batch copies from the committed state.
+	FX *AuthFX `json:"fx,omitempty"`
+}
+
+// AuthFX is what a cross-currency authorization's record adds (fx.go).
+type AuthFX struct {
+	// The authorization's own currency (field 49) and amount (field 4) as approved.
+	TxnCurrencyNum string `json:"txnCurrency"`
+	TxnAmountMinor int64  `json:"txnAmount"`
+	// CompanyID is the company balance that booked the difference between the captured amount
+	// and what the cardholder was debited; CompanyPostedMinor what it booked (debit > 0).
+	CompanyID          string `json:"companyId,omitempty"`
+	CompanyPostedMinor int64  `json:"companyPosted,omitempty"`
 }
 
 // Reply is the remembered answer to a request key, for retransmissions.

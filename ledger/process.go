@@ -55,6 +55,9 @@ type Env struct {
 	// its batch (a row per message: only when something delivers them, i.e. a webhook is
 	// configured). State changes and balance.low are always recorded.
 	AuthorizationEvents bool
+	// FX converts cross-currency authorizations and names the company balances (fx.go); nil:
+	// an authorization in another currency than its balance's is declined 1030.
+	FX *FXTable
 }
 
 // MessageKey is the idempotency key of contract §2: MTI (repeats folded), field 11, field 7,
@@ -276,6 +279,9 @@ type gathered struct {
 	// balanceFound: the card's balance exists (a card without one is a damaged ledger).
 	balanceFound bool
 	sc           storedCredential // field 48 subelements 20-22 (agreement.go)
+	// fx: the request's amount was converted into the balance's currency (fx.go); in.AmountMinor
+	// is the converted amount.
+	fx bool
 }
 
 // gather builds the decision's input for a request on the resolved card r and runs the
@@ -296,11 +302,19 @@ func (tx *Tx) gather(req *authz.Request, env *Env, r *resolved, g *gathered) {
 		in.ViaToken, in.TokenState, in.TokenExpiryYYMM = true, r.token.State, r.token.ExpiryYYMM
 	}
 	g.bal, g.balanceFound = tx.Balance(c.BalanceID)
-	in.BalanceActive = g.bal.State == BalanceActive
+	holder, holderFound := tx.Customer(c.CustomerID) // strings alias the row: no allocation
+	in.HolderInactive = holderInactive(&holder, holderFound)
+	in.BalanceActive = g.bal.State == BalanceActive || g.bal.State == BalanceBlocked
+	in.BalanceBlocked = g.bal.State == BalanceBlocked
 	if cur, ok := CurrencyByAlpha(g.bal.Currency); ok {
 		in.BalanceCurrencyNum = cur.Numeric
 	}
 	in.AvailableMinor = g.bal.AvailableMinor()
+	if req.CurrencyNum != in.BalanceCurrencyNum { // fx.go: decided in the balance's currency
+		if amt, ok := env.fxAmount(req, in.BalanceCurrencyNum); ok {
+			in.AmountMinor, in.RequestCurrencyNum, g.fx = amt, in.BalanceCurrencyNum, true
+		}
+	}
 	if env.Program != nil {
 		if p, ok := env.Program(c.Program); ok && p.PartnerBalanceID != "" {
 			g.partner, g.hasPartner = tx.Balance(p.PartnerBalanceID)
@@ -336,6 +350,9 @@ func (tx *Tx) book(req *authz.Request, env *Env, r *resolved, g *gathered, d aut
 	if req.Kind != authz.KindBalanceInquiry {
 		tx.pbaNoteAuthorization(r.token, auth.Key) // the device hears of it (pba.go)
 	}
+	if g.fx {
+		markFX(&auth, req, g.in.AmountMinor)
+	}
 	if !d.Action.IsApproved() {
 		if req.Kind == authz.KindBalanceInquiry {
 			return resp, false // an inquiry leaves no record
@@ -344,13 +361,14 @@ func (tx *Tx) book(req *authz.Request, env *Env, r *resolved, g *gathered, d aut
 		tx.PutAuth(auth)
 		return resp, true
 	}
+	amountMinor := g.in.AmountMinor // in the balance's currency (converted when g.fx)
 	switch req.Kind {
 	case authz.KindAuthorization:
-		g.hold(&auth, req.AmountMinor, env)
+		g.hold(&auth, amountMinor, env)
 	case authz.KindFinancial:
-		g.post(&auth, req.AmountMinor)
+		g.post(&auth, amountMinor)
 	case authz.KindRefund:
-		g.post(&auth, -req.AmountMinor)
+		g.post(&auth, -amountMinor)
 	case authz.KindBalanceInquiry:
 		// Approved like any 0110/0210: with an approval code (contract §2), but no record.
 		return authz.Response{Action: authz.Approved, AuthCode: authCode(auth.Key), HasBalance: true,
@@ -358,7 +376,7 @@ func (tx *Tx) book(req *authz.Request, env *Env, r *resolved, g *gathered, d aut
 			ICCResponse: resp.ICCResponse}, false
 	}
 	if req.Kind == authz.KindAuthorization || req.Kind == authz.KindFinancial {
-		tx.countUsage(r.card, req.AmountMinor, env.Now)
+		tx.countUsage(r.card, amountMinor, env.Now)
 		tx.bookStoredCredential(req, env, r, g, auth.Key)
 	}
 	tx.PutBalance(g.bal)
@@ -473,14 +491,21 @@ func (tx *Tx) advice(req *authz.Request, env *Env, r resolved, auth Auth) authz.
 		// A damaged ledger: not acknowledged, so the network repeats the advice (96).
 		return authz.Response{Action: authz.SystemError}
 	}
-	bal.HeldMinor += req.AmountMinor
+	amountMinor := req.AmountMinor
+	if cur, ok := CurrencyByAlpha(bal.Currency); ok {
+		if amt, fx := env.fxAmount(req, cur.Numeric); fx { // fx.go: held in the balance's currency
+			amountMinor = amt
+			markFX(&auth, req, amt)
+		}
+	}
+	bal.HeldMinor += amountMinor
 	tx.PutBalance(bal)
 	if p, ok := tx.partnerOf(r.card.Program, env); ok {
-		p.HeldMinor += req.AmountMinor
+		p.HeldMinor += amountMinor
 		tx.PutBalance(p)
 		auth.PartnerID = p.ID
 	}
-	auth.State, auth.HeldMinor = AuthOpen, req.AmountMinor
+	auth.State, auth.HeldMinor = AuthOpen, amountMinor
 	auth.ExpiresAtUnixNano = env.Now.Add(env.holdTTL()).UnixNano()
 	tx.PutAuth(auth)
 	return authz.Response{Action: authz.Approved}

@@ -34,9 +34,10 @@ func (r *refs) customerField(d *rowstore.Dec) string { return rowstore.RefField(
 // Customer layout: the header, then ID, ExternalID (as a suffix of ID when it is one:
 // provisioned customers use their id), FirstName, LastName, Email, Phone.
 const (
-	customerKYC       = 0 // u16 symbol
-	customerCreatedAt = 2 // i64
-	customerHeader    = 10
+	customerKYC       = 0  // u16 symbol
+	customerCreatedAt = 2  // i64
+	customerState     = 10 // u16 symbol (customer_lifecycle.go)
+	customerHeader    = 12
 )
 
 type customerTable struct {
@@ -52,21 +53,25 @@ func (t *customerTable) encode(c *Customer) []byte {
 	e := t.Scratch()
 	e.U16(rowstore.Sym(c.KYC))
 	e.I64(c.CreatedAtUnixNano)
+	e.U16(rowstore.Sym(string(c.State)))
 	e.Str(c.ID)
 	rowstore.Suffix(e, c.ExternalID, c.ID) // provisioned customers use their id as external id
 	e.Str(c.FirstName)
 	e.Str(c.LastName)
 	e.Str(c.Email)
 	e.Str(c.Phone)
+	e.Str(c.KYCReference)
 	return e.B
 }
 
 func (t *customerTable) decode(row uint32) Customer {
 	d := rowstore.NewDec(t.Rec(row), 0)
 	c := Customer{KYC: rowstore.SymName(d.U16()), CreatedAtUnixNano: d.I64()}
+	c.State = CustomerState(rowstore.SymName(d.U16()))
 	c.ID = d.Str()
 	c.ExternalID = rowstore.SuffixField(&d, c.ID)
 	c.FirstName, c.LastName, c.Email, c.Phone = d.Str(), d.Str(), d.Str(), d.Str()
+	c.KYCReference = d.Str()
 	return c
 }
 

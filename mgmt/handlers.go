@@ -169,7 +169,7 @@ func (s *Server) hSetKYC(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	cu, aerr := execAudited(c, ledger.SetKYC{CustomerID: before.ID, Status: in.Status}, "customer.kyc", "customer",
+	cu, aerr := execAudited(c, partnerKYC{ledger.SetKYC{CustomerID: before.ID, Status: in.Status}, c.origin(c.who.Channel)}, "customer.kyc", "customer",
 		func(after ledger.Customer) (string, any, any) {
 			return before.ID, viewCustomer(before), viewCustomer(after)
 		})
@@ -186,6 +186,9 @@ func (s *Server) hCreateSession(c *call) (int, any, *apiError) {
 	cu, err := c.loadCustomer()
 	if err != nil {
 		return 0, nil, err
+	}
+	if st := cu.Lifecycle(); st != ledger.CustomerActive { // mgmt/lifecycle.go
+		return 0, nil, errConflict("CUSTOMER_"+string(st), "the customer is "+strings.ToLower(string(st)))
 	}
 	tok, ttl, ok := s.sessions.create(cu.ID, s.clock())
 	if !ok {

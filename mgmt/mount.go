@@ -24,7 +24,7 @@ func (s *Server) Mount(prefix string, h fasthttp.RequestHandler) {
 	if !strings.HasPrefix(prefix, "/") || !strings.HasSuffix(prefix, "/") || len(prefix) < 3 {
 		panic("mgmt: mount prefix must look like /name/: " + prefix)
 	}
-	for _, own := range []string{"/secure/", "/customers/", "/admin/", "/healthz/", "/public-key/", "/metrics/"} {
+	for _, own := range []string{"/secure/", "/customers/", "/admin/", "/healthz/", "/public-key/", "/metrics/", "/kyc/"} {
 		if strings.HasPrefix(prefix, own) || strings.HasPrefix(own, prefix) {
 			panic("mgmt: mount prefix overlaps the management API: " + prefix)
 		}

@@ -140,6 +140,31 @@ func (s *Server) buildRoutes() []*route {
 		post("/admin/sessions", P, N, s.hOperatorLogin),
 		del("/admin/session", A, E, s.hOperatorLogout),
 	}
+	// Users, KYC and balance states (h/cms-ledger: mgmt/balance_state.go, lifecycle.go, kyc.go).
+	patch := func(p string, ch channel, r role, h func(*call) (int, any, *apiError)) *R {
+		return &R{method: "PATCH", pattern: p, channel: ch, minRole: r, handle: h}
+	}
+	rs = append(rs,
+		postOpt("/secure/customers/{customerId}/balances/{balanceId}/block", S, N, s.hBlockBalance),
+		postOpt("/secure/customers/{customerId}/balances/{balanceId}/unblock", S, N, s.hUnblockBalance),
+		postOpt("/secure/customers/{customerId}/balances/{balanceId}/close", S, N, s.hCloseBalance),
+		postOpt("/admin/balances/{balanceId}/block", A, M, s.hBlockBalance),
+		postOpt("/admin/balances/{balanceId}/unblock", A, M, s.hUnblockBalance),
+		postOpt("/admin/balances/{balanceId}/close", A, M, s.hCloseBalance),
+		patch("/secure/customers/{customerId}", S, N, s.hUpdateCustomer),
+		postOpt("/secure/customers/{customerId}/deactivate", S, N, s.hDeactivateCustomer),
+		postOpt("/secure/customers/{customerId}/reactivate", S, N, s.hReactivateCustomer),
+		del("/secure/customers/{customerId}", S, N, s.hDeleteCustomer),
+		patch("/customers/me", C, N, s.hUpdateCustomer),
+		del("/customers/me", C, N, s.hDeleteCustomer),
+		patch("/admin/customers/{customerId}", A, M, s.hUpdateCustomer),
+		postOpt("/admin/customers/{customerId}/deactivate", A, M, s.hDeactivateCustomer),
+		postOpt("/admin/customers/{customerId}/reactivate", A, M, s.hReactivateCustomer),
+		del("/admin/customers/{customerId}", A, D, s.hDeleteCustomer),
+		postOpt("/secure/customers/{customerId}/register", S, N, s.hRegisterKYC),
+		postOpt("/customers/me/register", C, N, s.hRegisterKYC),
+		post("/kyc/callback", P, N, s.hKYCCallback),
+	)
 	for _, r := range rs {
 		compileRoute(r)
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/cardswitch/cardswitch/config"
+	"github.com/cardswitch/cardswitch/kyc"
 	"github.com/cardswitch/cardswitch/ledger"
 	"github.com/cardswitch/cardswitch/ledger/engine"
 	"github.com/cardswitch/cardswitch/mgmt/jwe"
@@ -103,6 +104,10 @@ type Deps struct {
 	Webhooks *notify.Outbox
 	// MetricsHandler, when set, serves GET /metrics (Prometheus) on the same listener.
 	MetricsHandler fasthttp.RequestHandler
+	// KYC is the eKYC provider (mgmt/kyc.go); nil: kyc.ManualReviewProvider, the issuer's
+	// operators decide. KYCCallbackSecret verifies POST /kyc/callback (empty: no callbacks).
+	KYC               kyc.Provider
+	KYCCallbackSecret []byte
 }
 
 // Server is the management API.
@@ -125,6 +130,10 @@ type Server struct {
 	tlsConf  *tls.Config
 	maxBody  int
 	srv      *fasthttp.Server
+
+	// The eKYC provider and the callback secret (mgmt/kyc.go).
+	kyc       kyc.Provider
+	kycSecret []byte
 
 	// mounts are the partner channels other packages serve on this listener (mount.go).
 	mounts []mount
@@ -155,6 +164,10 @@ func New(d Deps) (*Server, error) {
 		return nil, fmt.Errorf("mgmt: %w", err)
 	}
 	s.vault = vault
+	s.kyc, s.kycSecret = d.KYC, d.KYCCallbackSecret
+	if s.kyc == nil {
+		s.kyc = kyc.ManualReviewProvider{Sink: s}
+	}
 	if s.ready == nil {
 		s.ready = func() bool { return true }
 	}

@@ -20,11 +20,13 @@ type customerView struct {
 	Phone      string `json:"phone,omitempty"`
 	KYCStatus  string `json:"kycStatus"`
 	CreatedAt  string `json:"createdAt"`
+	State      string `json:"state"` // ACTIVE, DEACTIVATED, DELETED (mgmt/lifecycle.go)
 }
 
 func viewCustomer(c ledger.Customer) customerView {
 	return customerView{CustomerID: c.ID, ExternalID: c.ExternalID, FirstName: c.FirstName, LastName: c.LastName,
-		Email: c.Email, Phone: c.Phone, KYCStatus: c.KYC, CreatedAt: nanosRFC3339(c.CreatedAtUnixNano)}
+		Email: c.Email, Phone: c.Phone, KYCStatus: c.KYC, CreatedAt: nanosRFC3339(c.CreatedAtUnixNano),
+		State: string(c.Lifecycle())}
 }
 
 type balanceView struct {

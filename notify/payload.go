@@ -42,6 +42,16 @@ func envelope(e *ledger.Event) Event {
 		// The data was built by package tsh as delivered (it holds the OTP: see Redacted).
 		return Event{ID: eventID(e), Seq: e.Seq, Type: e.Type.String(), CreatedAt: time.Unix(0, e.AtUnixNano).UTC(),
 			Data: append(json.RawMessage(nil), e.Payload...)}
+	case ledger.EventBalanceStateChanged:
+		data = map[string]any{"balanceId": e.BalanceID, "customerId": e.CustomerID, "currency": e.Currency,
+			"previousState": e.PreviousStatus, "state": e.Status, "source": e.Source, "actor": e.Actor}
+	case ledger.EventCustomerUpdated, ledger.EventCustomerDeactivated, ledger.EventCustomerReactivated,
+		ledger.EventCustomerDeleted:
+		data = map[string]any{"customerId": e.CustomerID, "previousState": e.PreviousStatus, "state": e.Status,
+			"source": e.Source, "actor": e.Actor}
+	case ledger.EventCustomerKYCChanged:
+		data = map[string]any{"customerId": e.CustomerID, "previousKycStatus": e.PreviousStatus,
+			"kycStatus": e.Status, "source": e.Source, "actor": e.Actor}
 	case ledger.EventBalanceLow:
 		data = map[string]any{"balanceId": e.BalanceID, "kind": e.BalanceKind, "customerId": e.CustomerID,
 			"program": e.Program, "currency": e.Currency, "available": formatAmount(e.AvailableMinor, e.Currency),

@@ -10,6 +10,7 @@ import (
 	"github.com/cardswitch/cardswitch/bench"
 	"github.com/cardswitch/cardswitch/provision"
 	"github.com/cardswitch/cardswitch/simulators/acquirer"
+	kycsim "github.com/cardswitch/cardswitch/simulators/kyc"
 	pbasim "github.com/cardswitch/cardswitch/simulators/pba"
 	tshsim "github.com/cardswitch/cardswitch/simulators/tsh"
 )
@@ -43,6 +44,8 @@ func main() {
 		err = hashPasswordCmd(os.Args[2:], os.Stdin, os.Stdout, os.Stderr)
 	case "totp-secret":
 		err = totpSecretCmd(os.Args[2:], os.Stdout)
+	case "kyc-sim":
+		err = kycsim.Main(os.Args[2:])
 	case "help", "-h", "--help":
 		usage()
 		return
@@ -71,5 +74,6 @@ commands:
   pba-sim Pay by Account bank server and phone against a running switch [--data-dir DIR] [--wait 30s]
   hash-password  read an operator's password, print its bcrypt hash for http.operators [--cost N]
   totp-secret    print a new TOTP secret for http.operators --name NAME [--issuer ISSUER]
+  kyc-sim eKYC provider simulator (docs/users-balances.md) [--addr] [--secret] [--delay]
 `)
 }

@@ -33,9 +33,12 @@ type rig struct {
 	clock *clock
 }
 
-func newRig(t *testing.T, cfg engine.Config, loadedMinor int64) *rig {
+func newRig(t *testing.T, cfg engine.Config, loadedMinor int64, setup ...func(*lt.Fixture)) *rig {
 	t.Helper()
 	f, mem := lt.NewMemoryJournalFixture(t, loadedMinor)
+	for _, fn := range setup { // before the engine takes the fixture's Env
+		fn(f)
+	}
 	r := &rig{f: f, mem: mem, fj: &journaltest.Faulty{Inner: mem, FailAt: map[int]bool{}}, clock: newClock(f.Now)}
 	if cfg.ExpiryInterval == 0 {
 		cfg.ExpiryInterval = time.Hour // expiries only when the test asks (ExpireNow)

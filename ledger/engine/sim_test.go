@@ -55,6 +55,29 @@ type mAuth struct {
 	held      int64
 	posted    int64
 	expiresAt int64
+	// A USD authorization on a EUR balance (ledger/fx.go): its USD amount, its approved EUR
+	// amount, and what the company balance booked of its captures.
+	fx         bool
+	txn        int64
+	amount     int64
+	company    int64
+	hasCompany bool // a capture named the company balance (Auth.FX.CompanyID)
+}
+
+// The simulation's FX: USD -> EUR at 0.92 (simRate), differences on simCompany.
+const simCompany = "company-eur"
+
+var simRate = ledger.FXRate{FromNum: lt.USD, ToNum: lt.EUR, Num: 92, Den: 100}
+
+// usdToEUR converts at the configured rate, half away from zero (docs/users-balances.md).
+func usdToEUR(usd int64) int64 { return (usd*92 + 50) / 100 }
+
+// atAuthRate is a USD amount at an FX authorization's own rate: amount × usd / txn, half away.
+func (a *mAuth) atAuthRate(usd int64) int64 {
+	if a.txn <= 0 {
+		return 0
+	}
+	return (a.amount*usd*2 + a.txn) / (2 * a.txn)
 }
 
 type mReply struct {
@@ -133,36 +156,46 @@ func (m *model) processNew(r *authz.Request, now time.Time) want {
 			}
 			return want{action: authz.DuplicateMismatch}
 		}
+		amt, fx := r.AmountMinor, r.CurrencyNum == lt.USD // fx.go: converted into EUR
+		if fx {
+			amt = usdToEUR(r.AmountMinor)
+		}
+		fxAuth := func(a *mAuth) *mAuth {
+			if fx {
+				a.fx, a.txn, a.amount = true, r.AmountMinor, amt
+			}
+			return a
+		}
 		if r.Kind == authz.KindAuthAdvice { // contract §2 0120: hold even past available, 00
-			m.held[bal] += r.AmountMinor
-			m.putAuth(k, &mAuth{state: ledger.AuthOpen, bal: bal, held: r.AmountMinor, expiresAt: now.Add(simTTL).UnixNano()})
+			m.held[bal] += amt
+			m.putAuth(k, fxAuth(&mAuth{state: ledger.AuthOpen, bal: bal, held: amt, expiresAt: now.Add(simTTL).UnixNano()}))
 			return want{action: authz.Approved}
 		}
 		action := authz.Approved
 		if reason := m.lock[card]; reason != authz.NotLocked {
 			action = reason.ActionCode()
-		} else if r.CurrencyNum != lt.EUR {
+		} else if r.CurrencyNum != lt.EUR && !fx {
 			action = authz.CurrencyNotAccepted
-		} else if (r.Kind == authz.KindAuthorization || r.Kind == authz.KindFinancial) && r.AmountMinor > m.avail(bal) {
+		} else if (r.Kind == authz.KindAuthorization || r.Kind == authz.KindFinancial) && amt > m.avail(bal) {
 			action = authz.InsufficientFunds
 		}
 		if action != authz.Approved {
-			if r.Kind != authz.KindBalanceInquiry {
-				m.putAuth(k, &mAuth{state: ledger.AuthDeclined, bal: bal})
+			if r.Kind != authz.KindBalanceInquiry { // a declined USD one keeps its rate too
+				m.putAuth(k, fxAuth(&mAuth{state: ledger.AuthDeclined, bal: bal}))
 			}
 			return want{action: action}
 		}
 		switch r.Kind {
 		case authz.KindBalanceInquiry:
 		case authz.KindAuthorization:
-			m.held[bal] += r.AmountMinor
-			m.putAuth(k, &mAuth{state: ledger.AuthOpen, bal: bal, held: r.AmountMinor, expiresAt: now.Add(simTTL).UnixNano()})
+			m.held[bal] += amt
+			m.putAuth(k, fxAuth(&mAuth{state: ledger.AuthOpen, bal: bal, held: amt, expiresAt: now.Add(simTTL).UnixNano()}))
 		case authz.KindFinancial:
-			m.cur[bal] -= r.AmountMinor
-			m.putAuth(k, &mAuth{state: ledger.AuthPosted, bal: bal, posted: r.AmountMinor})
+			m.cur[bal] -= amt
+			m.putAuth(k, fxAuth(&mAuth{state: ledger.AuthPosted, bal: bal, posted: amt}))
 		case authz.KindRefund:
-			m.cur[bal] += r.AmountMinor
-			m.putAuth(k, &mAuth{state: ledger.AuthPosted, bal: bal, posted: -r.AmountMinor})
+			m.cur[bal] += amt
+			m.putAuth(k, fxAuth(&mAuth{state: ledger.AuthPosted, bal: bal, posted: -amt}))
 		}
 		return want{action: authz.Approved, hasAvail: true, avail: m.avail(bal)}
 
@@ -173,9 +206,17 @@ func (m *model) processNew(r *authz.Request, now time.Time) want {
 		case ok && (a.state == ledger.AuthCaptured || a.state == ledger.AuthPosted):
 			return want{action: authz.Approved}
 		case ok && a.state == ledger.AuthOpen:
+			debit := r.AmountMinor
+			if a.fx && r.CurrencyNum == lt.USD { // the cardholder pays at the approved rate
+				debit = a.atAuthRate(r.AmountMinor)
+				diff := usdToEUR(r.AmountMinor) - debit
+				m.cur[simCompany] -= diff
+				a.company += diff
+				a.hasCompany = true
+			}
 			m.held[a.bal] -= a.held
-			m.cur[a.bal] -= r.AmountMinor
-			a.held, a.posted, a.state = 0, a.posted+r.AmountMinor, ledger.AuthCaptured
+			m.cur[a.bal] -= debit
+			a.held, a.posted, a.state = 0, a.posted+debit, ledger.AuthCaptured
 			return want{action: authz.Approved}
 		case !ok:
 			a = &mAuth{}
@@ -184,8 +225,12 @@ func (m *model) processNew(r *authz.Request, now time.Time) want {
 		if a.bal == "" {
 			a.bal = bal
 		}
-		m.cur[a.bal] -= r.AmountMinor
-		a.posted += r.AmountMinor
+		debit := r.AmountMinor
+		if r.CurrencyNum == lt.USD { // force post: converted at the rate in force
+			debit = usdToEUR(r.AmountMinor)
+		}
+		m.cur[a.bal] -= debit
+		a.posted += debit
 		a.state = ledger.AuthCaptured
 		return want{action: authz.Approved}
 
@@ -201,12 +246,27 @@ func (m *model) processNew(r *authz.Request, now time.Time) want {
 		}
 		n := r.ReplacementAmountMinor
 		partial := r.HasReplacement && n > 0
+		fxReplace := a.fx && partial && r.CurrencyNum == lt.USD
+		nTxn := n
+		if fxReplace { // the replacement in USD, at the authorization's rate
+			if n >= a.txn {
+				n = a.amount + 1
+				if a.state == ledger.AuthPosted || a.state == ledger.AuthCaptured {
+					n = max(a.posted, -a.posted) + 1
+				}
+			} else {
+				n = max(a.atAuthRate(n), 1)
+			}
+		}
 		switch a.state {
 		case ledger.AuthOpen:
 			if partial {
 				if n < a.held {
 					m.held[a.bal] -= a.held - n
 					a.held = n
+					if fxReplace {
+						a.txn, a.amount = nTxn, n
+					}
 				}
 				break
 			}
@@ -224,6 +284,19 @@ func (m *model) processNew(r *authz.Request, now time.Time) want {
 				break
 			}
 			m.cur[a.bal] += a.posted - target
+			if a.hasCompany {
+				companyTarget := int64(0)
+				if target != 0 && fxReplace {
+					companyTarget = usdToEUR(nTxn) - a.atAuthRate(nTxn)
+				} else if target != 0 {
+					companyTarget = a.company
+				}
+				m.cur[simCompany] += a.company - companyTarget
+				a.company = companyTarget
+			}
+			if fxReplace && target != 0 { // the record keeps its rate: both amounts follow
+				a.txn, a.amount = nTxn, max(target, -target)
+			}
 			a.posted = target
 			if target == 0 {
 				a.state = ledger.AuthReversed
@@ -291,7 +364,13 @@ type simResult struct {
 
 func runSimulation(t *testing.T, seed uint64, groups int) {
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	r := newRig(t, engine.Config{HoldTTL: simTTL, MaxBatch: 64}, 50000)
+	r := newRig(t, engine.Config{HoldTTL: simTTL, MaxBatch: 64}, 50000, func(f *lt.Fixture) {
+		f.Manage("company", func(tx *ledger.Tx, env *ledger.Env) *ledger.Refusal {
+			_, r := tx.OpenCompanyBalance(simCompany, "EUR", env)
+			return r
+		})
+		f.Env.FX = ledger.NewFXTable([]ledger.FXRate{simRate}, map[string]string{"EUR": simCompany})
+	})
 	f := r.f
 	f.AddCustomerBalance("cust-2", "bal-2", "EUR", 20000)
 	f.AddCustomerBalance("cust-3", "bal-3", "EUR", 10000)
@@ -314,6 +393,12 @@ func runSimulation(t *testing.T, seed uint64, groups int) {
 	var originals []*authz.Request        // acknowledged originals, for follow-ups
 	var pendingOriginals []*authz.Request // originals whose reversal went first
 	pan := func() string { return pans[cards[rng.IntN(len(cards))]] }
+	// A follow-up names its original's amounts in the original's currency.
+	followUp := func(mti string, o *authz.Request, amt int64, stan string) *authz.Request {
+		req := lt.FollowUp(mti, o, amt, stan)
+		req.CurrencyNum = o.CurrencyNum
+		return req
+	}
 	amount := func() int64 { return 1 + rng.Int64N(4000) }
 
 	counts := map[string]int{}
@@ -334,8 +419,11 @@ func runSimulation(t *testing.T, seed uint64, groups int) {
 			switch p := rng.IntN(100); {
 			case p < 30:
 				req := lt.Auth(pan(), amount(), nextSTAN())
-				if rng.IntN(30) == 0 {
-					req.CurrencyNum = lt.USD
+				if rng.IntN(5) == 0 {
+					req.CurrencyNum = lt.USD // converted (fx.go)
+				}
+				if rng.IntN(40) == 0 {
+					req.CurrencyNum = "826" // GBP: no rate, declined 1030
 				}
 				msg("auth", req)
 				groupOriginals = append(groupOriginals, req)
@@ -356,24 +444,27 @@ func runSimulation(t *testing.T, seed uint64, groups int) {
 			case p < 57 && len(originals) > 0:
 				o := originals[rng.IntN(len(originals))]
 				amt := o.AmountMinor * int64(50+rng.IntN(70)) / 100
-				msg("completion", lt.FollowUp("0220", o, amt, nextSTAN()))
+				msg("completion", followUp("0220", o, amt, nextSTAN()))
 			case p < 59:
 				o := lt.Auth(pan(), amount(), nextSTAN()) // never sent: force post
-				msg("completion of unknown", lt.FollowUp("0220", o, o.AmountMinor, nextSTAN()))
+				if rng.IntN(4) == 0 {
+					o.CurrencyNum = lt.USD
+				}
+				msg("completion of unknown", followUp("0220", o, o.AmountMinor, nextSTAN()))
 			case p < 72 && len(originals) > 0:
 				o := originals[rng.IntN(len(originals))]
 				mti := []string{"0400", "0420"}[rng.IntN(2)]
 				if rng.IntN(3) == 0 {
-					req := lt.FollowUp(mti, o, o.AmountMinor, nextSTAN())
+					req := followUp(mti, o, o.AmountMinor, nextSTAN())
 					req.HasReplacement, req.ReplacementAmountMinor = true, rng.Int64N(o.AmountMinor+10)
 					msg("partial reversal", req)
 				} else {
-					msg("reversal", lt.FollowUp(mti, o, o.AmountMinor, nextSTAN()))
+					msg("reversal", followUp(mti, o, o.AmountMinor, nextSTAN()))
 				}
 			case p < 75:
 				o := lt.Auth(pan(), amount(), nextSTAN())
 				mti := []string{"0400", "0420"}[rng.IntN(2)]
-				msg("reversal before original", lt.FollowUp(mti, o, o.AmountMinor, nextSTAN()))
+				msg("reversal before original", followUp(mti, o, o.AmountMinor, nextSTAN()))
 				pendingOriginals = append(pendingOriginals, o)
 			case p < 78 && len(pendingOriginals) > 0:
 				i := rng.IntN(len(pendingOriginals))
@@ -515,5 +606,5 @@ func runSimulation(t *testing.T, seed uint64, groups int) {
 	if err := r.e.ExpireNow(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("seed %d: %d groups, ops %v", seed, groups, counts)
+	t.Logf("seed %d: %d groups, company balance %d, ops %v", seed, groups, m.cur[simCompany], counts)
 }

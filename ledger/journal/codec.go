@@ -53,6 +53,10 @@ func encodeRow(dst []byte, row any) ([]byte, error) {
 		e.str(r.Phone)
 		e.str(r.KYC)
 		e.i64(r.CreatedAtUnixNano)
+		if r.State != "" || r.KYCReference != "" { // added with customer states: decoded only when present
+			e.str(string(r.State))
+			e.str(r.KYCReference)
+		}
 	case *ledger.Balance:
 		e.str(r.ID)
 		e.str(r.Kind)
@@ -133,10 +137,22 @@ func encodeRow(dst []byte, row any) ([]byte, error) {
 		// Added after the first binary rows: decoded only when present.
 		e.str(r.Merchant)
 		e.str(r.MCC)
-		if r.HasReply { // added with the answer kept in the record
+		fx := r.FX != nil
+		if r.HasReply || fx { // added with the answer kept in the record
 			e.str(r.RRN)
 			e.u64(r.ReplyHash)
 			encodeResponse(&e, &r.Response)
+		}
+		if fx { // added with cross-currency authorizations: flags (bit 0: HasReply), then FX
+			var flags uint64
+			if r.HasReply {
+				flags = 1
+			}
+			e.u64(flags)
+			e.str(r.FX.TxnCurrencyNum)
+			e.i64(r.FX.TxnAmountMinor)
+			e.str(r.FX.CompanyID)
+			e.i64(r.FX.CompanyPostedMinor)
 		}
 	case *ledger.Agreement:
 		e.str(r.Key)
@@ -217,6 +233,8 @@ func encodeRow(dst []byte, row any) ([]byte, error) {
 		e.str(r.AgreementRef)
 		e.str(r.MerchantID)
 		e.str(r.TokenID)
+		e.str(r.PreviousStatus) // added with balance and customer states
+		e.str(r.Status)
 	case *ledger.AuditRecord:
 		e.u64(r.Seq)
 		e.i64(r.AtUnixNano)
@@ -396,6 +414,10 @@ func decodeRow(table string, b []byte, in *interner) (any, error) {
 		r.Phone = d.str()
 		r.KYC = d.sym()
 		r.CreatedAtUnixNano = d.i64()
+		if d.pos < len(d.b) { // added with customer states
+			r.State = ledger.CustomerState(d.sym())
+			r.KYCReference = d.str()
+		}
 		row = r
 	case "balance":
 		r := &ledger.Balance{}
@@ -500,6 +522,10 @@ func decodeRow(table string, b []byte, in *interner) (any, error) {
 			r.ReplyHash = d.uvarint()
 			d.response(&r.Response)
 		}
+		if d.pos < len(d.b) { // a cross-currency authorization's record
+			r.HasReply = d.uvarint()&1 != 0
+			r.FX = &ledger.AuthFX{TxnCurrencyNum: d.sym(), TxnAmountMinor: d.i64(), CompanyID: d.sym(), CompanyPostedMinor: d.i64()}
+		}
 		row = r
 	case ledger.TablePBA:
 		r := &ledger.PBARecord{Key: d.str()}
@@ -600,6 +626,10 @@ func decodeRow(table string, b []byte, in *interner) (any, error) {
 			r.AgreementRef = d.str()
 			r.MerchantID = d.str()
 			r.TokenID = d.str()
+		}
+		if d.pos < len(d.b) { // added with balance and customer states
+			r.PreviousStatus = d.sym()
+			r.Status = d.sym()
 		}
 		row = r
 	case ledger.TableAudit:

@@ -388,6 +388,9 @@ func CheckBooks(st *ledger.State) error {
 			}
 			posted[id] += a.PostedMinor
 		}
+		if a.FX != nil && a.FX.CompanyID != "" { // the company balance's share of a cross-currency capture
+			posted[a.FX.CompanyID] += a.FX.CompanyPostedMinor
+		}
 	}
 	for _, b := range st.Balances() {
 		if got, want := b.AvailableMinor(), b.CurrentMinor-b.HeldMinor+b.CreditLimitMinor; got != want {
