@@ -23,6 +23,7 @@ import (
 	"github.com/cardswitch/cardswitch/ledger"
 	"github.com/cardswitch/cardswitch/ledger/engine"
 	"github.com/cardswitch/cardswitch/ledger/journal"
+	"github.com/cardswitch/cardswitch/loyalty"
 	"github.com/cardswitch/cardswitch/mgmt"
 	"github.com/cardswitch/cardswitch/notify"
 	"github.com/cardswitch/cardswitch/security"
@@ -221,6 +222,7 @@ func (a *App) start() error {
 		Verifier:  verifier,
 		// Events only when a webhook receives them: an authorization event costs a row per message.
 		AuthorizationEvents: cfg.HTTP.WebhookURL != "",
+		Loyalty:             cfg.Loyalty.LoyaltyRules(), // contract §7: points earned at capture
 	}
 	a.events = bj
 	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "mgmt"), 0o700); err != nil {
@@ -255,7 +257,7 @@ func (a *App) start() error {
 
 	h, err := mgmt.New(mgmt.Deps{Config: mgmtConfig(cfg), Engine: a.engine, PANHash: env.PANHasher,
 		Logger: log, Ready: a.ready.Load, Clock: time.Now, Events: a.events, Webhooks: a.hooks,
-		Metrics: a.metrics, MetricsHandler: a.metrics.Handler()})
+		Metrics: a.metrics, MetricsHandler: a.metrics.Handler(), Loyalty: loyalty.Readout{State: st}})
 	if err != nil {
 		return err
 	}

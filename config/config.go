@@ -29,6 +29,7 @@ type Config struct {
 	Programs []Program `yaml:"programs"`
 	Engine   Engine    `yaml:"engine"`
 	Log      Log       `yaml:"log"`
+	Loyalty  Loyalty   `yaml:"loyalty"` // contract §7 (loyalty.go)
 
 	// DevProfile is set when no config file was given and the development profile is in use.
 	DevProfile bool `yaml:"-"`
@@ -181,6 +182,9 @@ func Load(path string, o Overrides, warn func(msg string)) (*Config, error) {
 		if err := c.loadDevKeys(warn); err != nil {
 			return nil, err
 		}
+		if err := c.loadDevLoyalty(warn); err != nil {
+			return nil, err
+		}
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -204,6 +208,7 @@ func (c *Config) applyDefaults() {
 	if c.DataDir == "" {
 		c.DataDir = DefaultDataDir
 	}
+	c.Loyalty.applyDefaults()
 	for i := range c.Programs {
 		p := &c.Programs[i]
 		if p.PANLength == 0 {
@@ -278,6 +283,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s.keys.pvki: want 0..6", at))
 		}
 	}
+	errs = append(errs, c.validateLoyalty()...)
 	return errors.Join(errs...)
 }
 
@@ -306,7 +312,7 @@ func devProfile() Config {
 	return Config{DevProfile: true, Programs: []Program{
 		{Name: "demo-mc", BIN: "535110", Scheme: "mastercard", Currency: "EUR", PANLength: 16},
 		{Name: "demo-visa", BIN: "423456", Scheme: "visa", Currency: "EUR", PANLength: 16},
-	}}
+	}, Loyalty: devLoyalty()}
 }
 
 // devKeysFile holds the generated development keys in the data directory.

@@ -52,6 +52,8 @@ const (
 	OpImportEvents // events of an earlier version's webhook outbox (events.go)
 	OpCancelAgreement
 	OpCreateAgreement
+	OpLoyaltyEnroll
+	OpLoyalty // the other loyalty commands (ledger/loyalty*.go)
 
 	// NumOpKinds is the number of kinds: OpKind values are below it.
 	NumOpKinds
@@ -68,6 +70,7 @@ var opKindNames = [NumOpKinds]string{
 	OpSetTokenState: "set_token_state", OpAudit: "audit",
 	OpImportEvents: "import_events", OpCancelAgreement: "cancel_agreement",
 	OpCreateAgreement: "create_agreement",
+	OpLoyaltyEnroll:   "loyalty_enroll", OpLoyalty: "loyalty",
 }
 
 func (k OpKind) String() string {

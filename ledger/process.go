@@ -52,6 +52,8 @@ type Env struct {
 	// its batch (a row per message: only when something delivers them, i.e. a webhook is
 	// configured). State changes and balance.low are always recorded.
 	AuthorizationEvents bool
+	// Loyalty are the rewards programmes points are earned in (nil: none; loyalty.go).
+	Loyalty *LoyaltyRules
 }
 
 // MessageKey is the idempotency key of contract §2: MTI (repeats folded), field 11, field 7,
@@ -351,6 +353,9 @@ func (tx *Tx) book(req *authz.Request, env *Env, r *resolved, g *gathered, d aut
 	if req.Kind == authz.KindAuthorization || req.Kind == authz.KindFinancial {
 		tx.countUsage(r.card, req.AmountMinor, env.Now)
 		tx.bookStoredCredential(req, env, r, g, auth.Key)
+	}
+	if earns, refund := loyaltyKind(req.Kind); earns {
+		tx.loyaltyCaptured(env, r.card.ID, auth.Key, req.AmountMinor, refund, req.MerchantID, req.MCC)
 	}
 	tx.PutBalance(g.bal)
 	if g.hasPartner {

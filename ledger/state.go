@@ -21,6 +21,8 @@ type State struct {
 	tokens    *tokenTable
 	// agreements are the stored-credential agreements (agreement.go).
 	agreements *agreementStore
+	// loyalty are the loyalty members and their earnings (loyalty.go).
+	loyalty *loyaltyStore
 
 	loading bool // between the first Load and FinishLoad
 
@@ -40,6 +42,7 @@ func NewState(h History) *State {
 	r := &refs{}
 	s := &State{customers: newCustomerTable(), balances: newBalanceTable(r), cards: newCardTable(r),
 		tokens: newTokenTable(r), agreements: newAgreementStore(), cold: newCold(h)}
+	s.loyalty = newLoyaltyStore()
 	r.cards, r.balances, r.customers = &s.cards.Table, &s.balances.Table, &s.customers.Table
 	return s
 }
@@ -158,6 +161,8 @@ func (s *State) Load(row any) {
 		s.tokens.set(r)
 	case *Agreement:
 		s.agreements.set(r)
+	case *LoyaltyMember, *LoyaltyEarning:
+		s.loadLoyalty(r)
 	case *Auth, *Reply:
 		s.loadCold(r)
 	default:

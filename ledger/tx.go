@@ -15,6 +15,7 @@ type Tx struct {
 	agreements    overlay[Agreement]
 	newAgreements []string
 	auths         overlay[Auth]
+	loyalty       loyaltyTx // loyalty members and earnings (loyalty.go)
 	replies       overlay[Reply]
 
 	cardByPAN     map[string]string
@@ -86,6 +87,7 @@ func (s *State) Begin() *Tx {
 	tx.cards = overlay[Card]{base: s.cards, dirty: map[string]*Card{}}
 	tx.tokens = overlay[Token]{base: s.tokens, dirty: map[string]*Token{}}
 	tx.agreements = overlay[Agreement]{base: s.agreements, dirty: map[string]*Agreement{}}
+	tx.beginLoyalty()
 	c := s.cold
 	tx.authBase = &coldBase[Auth]{tx: tx, keys: &c.auths, readFn: c.h.ReadAuth,
 		known: map[string]bool{}, loaded: map[string]Auth{}, heldAt: map[string]int64{}}
@@ -118,6 +120,7 @@ func (tx *Tx) Reset() {
 	tx.tokens.reset()
 	tx.agreements.reset()
 	tx.newAgreements = tx.newAgreements[:0]
+	tx.resetLoyalty()
 	tx.auths.reset()
 	tx.replies.reset()
 	clear(tx.cardByPAN)
@@ -145,7 +148,7 @@ func (tx *Tx) Rollback() { tx.Reset() }
 func (tx *Tx) Empty() bool {
 	return len(tx.customers.order)+len(tx.balances.order)+len(tx.cards.order)+
 		len(tx.tokens.order)+len(tx.agreements.order)+len(tx.auths.order)+len(tx.replies.order)+len(tx.index)+
-		len(tx.events)+len(tx.audits) == 0
+		len(tx.events)+len(tx.audits)+tx.loyaltyWrites() == 0
 }
 
 // Reads and writes of the overlay.
@@ -263,6 +266,7 @@ func (tx *Tx) Changes(dst []Change) []Change {
 	dst = appendChanges(dst, "card", &tx.cards)
 	dst = appendChanges(dst, "token", &tx.tokens)
 	dst = appendChanges(dst, TableAgreement, &tx.agreements)
+	dst = tx.appendLoyaltyChanges(dst)
 	dst = appendChanges(dst, "auth", &tx.auths)
 	dst = appendChanges(dst, "reply", &tx.replies)
 	tx.prepareCold()
@@ -293,6 +297,7 @@ func (tx *Tx) Commit() {
 	merge(&tx.cards, func(c *Card) { s.cards.set(c, false) })
 	merge(&tx.tokens, s.tokens.set)
 	merge(&tx.agreements, s.agreements.set)
+	tx.commitLoyalty()
 	tx.commitEvents()
 	tx.commitCold()
 	s.mu.Unlock()

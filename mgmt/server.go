@@ -103,6 +103,8 @@ type Deps struct {
 	Webhooks *notify.Outbox
 	// MetricsHandler, when set, serves GET /metrics (Prometheus) on the same listener.
 	MetricsHandler fasthttp.RequestHandler
+	// Loyalty answers the loyalty read-out (loyalty.go); nil: no loyalty programme served.
+	Loyalty LoyaltyReader
 }
 
 // Server is the management API.
@@ -131,6 +133,8 @@ type Server struct {
 
 	// registrations are the outstanding registration tokens of POST /customers.
 	registrations *registrationTokens
+
+	loyalty LoyaltyReader // loyalty.go
 }
 
 // New builds the management API: it loads (or on first start generates) the JWE server key in
@@ -195,6 +199,7 @@ func New(d Deps) (*Server, error) {
 		return nil, err
 	}
 	s.hooks = hooks{o: d.Webhooks}
+	s.loyalty = d.Loyalty
 	s.rates = newRateLimiter(h.RateLimitPerSec, s.clock)
 	if h.TLSCert != "" || h.TLSKey != "" {
 		if s.tlsConf, err = tlsConfig(h); err != nil {

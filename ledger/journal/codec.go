@@ -216,6 +216,10 @@ func encodeRow(dst []byte, row any) ([]byte, error) {
 		e.str(r.ResourceID)
 		e.bytes(r.Before)
 		e.bytes(r.After)
+	case *ledger.LoyaltyMember:
+		encodeLoyaltyMember(&e, r)
+	case *ledger.LoyaltyEarning:
+		encodeLoyaltyEarning(&e, r)
 	default:
 		return dst, fmt.Errorf("journal: encode: unknown row type %T", row)
 	}
@@ -592,6 +596,10 @@ func decodeRow(table string, b []byte, in *interner) (any, error) {
 			r.After = append([]byte(nil), b...)
 		}
 		row = r
+	case ledger.TableLoyaltyMember:
+		row = decodeLoyaltyMember(&d)
+	case ledger.TableLoyaltyEarning:
+		row = decodeLoyaltyEarning(&d)
 	default:
 		return nil, fmt.Errorf("journal: decode: unknown table %q", table)
 	}

@@ -35,6 +35,9 @@ var tables = []struct {
 	{ledger.TableAgreement, "s/", func() any { return new(ledger.Agreement) }},
 	{"auth", "a/", func() any { return new(ledger.Auth) }},
 	{"reply", "r/", func() any { return new(ledger.Reply) }},
+	// Loyalty members and earnings (ledger/loyalty.go).
+	{ledger.TableLoyaltyMember, "L/", func() any { return new(ledger.LoyaltyMember) }},
+	{ledger.TableLoyaltyEarning, "Y/", func() any { return new(ledger.LoyaltyEarning) }},
 	// The time indexes of History mode (ledger/history.go).
 	{ledger.TableExpiry, "x/", func() any { return new(ledger.IndexRow) }},
 	{ledger.TableAging, "g/", func() any { return new(ledger.IndexRow) }},

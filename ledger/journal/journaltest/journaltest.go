@@ -111,6 +111,12 @@ func copyRow(r any) any {
 		c := *v
 		c.Before, c.After = append([]byte(nil), v.Before...), append([]byte(nil), v.After...)
 		return &c
+	case *ledger.LoyaltyMember:
+		c := *v
+		return &c
+	case *ledger.LoyaltyEarning:
+		c := *v
+		return &c
 	}
 	panic("journal: unknown row type")
 }
