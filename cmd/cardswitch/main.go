@@ -10,6 +10,7 @@ import (
 	"github.com/cardswitch/cardswitch/bench"
 	"github.com/cardswitch/cardswitch/provision"
 	"github.com/cardswitch/cardswitch/simulators/acquirer"
+	"github.com/cardswitch/cardswitch/simulators/mrs"
 )
 
 func main() {
@@ -31,6 +32,8 @@ func main() {
 		err = acquirer.Main(os.Args[2:])
 	case "bench":
 		err = bench.Main(os.Args[2:])
+	case "mrs":
+		err = mrs.Main(os.Args[2:])
 	case "help", "-h", "--help":
 		usage()
 		return
@@ -55,5 +58,6 @@ commands:
   provision  create N customers, balances and cards in a stopped switch's data directory
   sim     acquirer/network simulator against a running switch
   bench   load benchmark against a running switch
+  mrs     rewards host (MRS) simulator on its own [--addr HOST:PORT] [--key FILE] [--programs ID=BIN,...]
 `)
 }
