@@ -62,6 +62,9 @@ type App struct {
 	events   ledger.EventLog // the journal's event and audit rows
 	httpAddr string
 	metrics  *metrics.Metrics
+	// loyalty is the loyalty platform (loyalty.go); stopLoyalty ends its purge job.
+	loyalty     *loyalty.Service
+	stopLoyalty func()
 	// rotation stops the background re-encryption under a new data key; rotationDone says it did.
 	rotation, rotationDone chan struct{}
 	serving                sync.WaitGroup // the ISO and HTTP Serve goroutines
@@ -255,13 +258,17 @@ func (a *App) start() error {
 		return err
 	}
 
+	if a.loyalty, err = newLoyalty(cfg, a.engine, env.PANHasher, log); err != nil {
+		return err
+	}
 	h, err := mgmt.New(mgmt.Deps{Config: mgmtConfig(cfg), Engine: a.engine, PANHash: env.PANHasher,
 		Logger: log, Ready: a.ready.Load, Clock: time.Now, Events: a.events, Webhooks: a.hooks,
-		Metrics: a.metrics, MetricsHandler: a.metrics.Handler(), Loyalty: loyalty.Readout{State: st}})
+		Metrics: a.metrics, MetricsHandler: a.metrics.Handler(), Loyalty: a.loyalty})
 	if err != nil {
 		return err
 	}
 	a.http = h
+	a.stopLoyalty = mountLoyalty(h, a.loyalty)
 	a.disp = dispatch.New(a.engine, log, a.metrics, dispatch.Config{})
 	a.iso = server.New(isoConfig(cfg), a.disp, log)
 
@@ -358,6 +365,9 @@ func (a *App) stop(ctx context.Context) error {
 	}
 	if a.httpLn != nil {
 		a.httpLn.Close() // also when Serve had not registered it yet
+	}
+	if a.stopLoyalty != nil {
+		a.stopLoyalty() // before the engine: the purge job's batches go through it
 	}
 	if a.engine != nil {
 		if err := a.engine.Stop(ctx); err != nil {

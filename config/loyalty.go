@@ -23,6 +23,9 @@ type Loyalty struct {
 	// GracePeriod is the opt-out grace before personal data is purged; default 720h.
 	GracePeriod time.Duration    `yaml:"gracePeriod"`
 	Partners    []LoyaltyPartner `yaml:"partners"`
+	// CardHashKey keys the SDK token's cardHash (HMAC-SHA-256 of the PAN, seed §4.3), 64 hex,
+	// given to the partners (ours); empty: derived from security.dataKey.
+	CardHashKey string           `yaml:"cardHashKey"`
 	Programs    []LoyaltyProgram `yaml:"programs"`
 }
 
@@ -33,6 +36,11 @@ type LoyaltyPartner struct {
 	// relative.
 	PublicKeyFile string   `yaml:"publicKeyFile"`
 	Programs      []string `yaml:"programs"` // programIds it may name
+	// The partner's look on the enrollment page (ours): name, brand colour (#RRGGBB, default
+	// #cf4500) and logo (PNG, under dataDir if relative; default the embedded one).
+	DisplayName  string `yaml:"displayName"`
+	PrimaryColor string `yaml:"primaryColor"`
+	LogoFile     string `yaml:"logoFile"`
 }
 
 // LoyaltyProgram is a rewards programme.
@@ -72,7 +80,7 @@ const (
 func devLoyalty() Loyalty {
 	return Loyalty{
 		Partners: []LoyaltyPartner{{ID: DevLoyaltyPartner, PublicKeyFile: devPartnerPubFile,
-			Programs: []string{DevLoyaltyProgram}}},
+			Programs: []string{DevLoyaltyProgram}, DisplayName: "Demo Bank", PrimaryColor: "#1a5fb4"}},
 		Programs: []LoyaltyProgram{{ProgramID: DevLoyaltyProgram, CardPrograms: []string{"demo-mc"}, PointsPerUnit: 1,
 			Offers: []LoyaltyOffer{{MerchantID: "PARTNER0000001", Multiplier: 3}, {MCC: "5411", Bonus: 50}}}},
 	}
@@ -121,6 +129,14 @@ func (l *Loyalty) applyDefaults() {
 	}
 }
 
+// LogoPath resolves a partner's logo file against the data directory ("" without one).
+func (p *LoyaltyPartner) LogoPath(dataDir string) string {
+	if p.LogoFile == "" || filepath.IsAbs(p.LogoFile) {
+		return p.LogoFile
+	}
+	return filepath.Join(dataDir, p.LogoFile)
+}
+
 // PublicKeyPath resolves a partner's key file against the data directory.
 func (p *LoyaltyPartner) PublicKeyPath(dataDir string) string {
 	if filepath.IsAbs(p.PublicKeyFile) {
@@ -132,12 +148,16 @@ func (p *LoyaltyPartner) PublicKeyPath(dataDir string) string {
 var (
 	reLoyaltyID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
 	reMCC       = regexp.MustCompile(`^[0-9]{4}$`)
+	reColor     = regexp.MustCompile(`^#[0-9A-Fa-f]{6}$`)
 )
 
 // validateLoyalty checks the block; errors name the key.
 func (c *Config) validateLoyalty() []error {
 	l := &c.Loyalty
 	var errs []error
+	if l.CardHashKey != "" && !hex64.MatchString(l.CardHashKey) {
+		errs = append(errs, errors.New("loyalty.cardHashKey: want 64 hex characters"))
+	}
 	if l.GracePeriod < 0 {
 		errs = append(errs, errors.New("loyalty.gracePeriod: must not be negative"))
 	}
@@ -198,6 +218,9 @@ func (c *Config) validateLoyalty() []error {
 			errs = append(errs, fmt.Errorf("%s.id: missing, repeated or not 1-64 of A-Za-z0-9._:-", at))
 		}
 		partners[p.ID] = true
+		if p.PrimaryColor != "" && !reColor.MatchString(p.PrimaryColor) {
+			errs = append(errs, fmt.Errorf("%s.primaryColor: want #RRGGBB", at))
+		}
 		if p.PublicKeyFile == "" {
 			errs = append(errs, fmt.Errorf("%s.publicKeyFile: required", at))
 		}

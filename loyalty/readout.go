@@ -6,6 +6,9 @@
 package loyalty
 
 import (
+	"encoding/json"
+	"fmt"
+
 	"github.com/cardswitch/cardswitch/ledger"
 	"github.com/cardswitch/cardswitch/mgmt"
 )
@@ -54,4 +57,12 @@ func (r Readout) CustomerLoyalty(customerID string) mgmt.LoyaltySummary {
 		b, _ := r.State.Balance(id)
 		return b.CurrentMinor
 	})
+}
+
+func jsonMarshal(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("loyalty: %w", err)
+	}
+	return b, nil
 }

@@ -1,13 +1,34 @@
 package e2e
 
 import (
+	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"html"
 	"io"
+	"math/big"
 	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/cardswitch/cardswitch/cardcrypto"
+	"github.com/cardswitch/cardswitch/config"
 	"github.com/cardswitch/cardswitch/ledger"
+	"github.com/cardswitch/cardswitch/loyalty"
+	"github.com/cardswitch/cardswitch/loyalty/pancrypt"
 	"github.com/cardswitch/cardswitch/mgmt"
+	"github.com/cardswitch/cardswitch/tokenvault"
 )
 
 // enrollLoyalty enrolls a card in the development profile's DEMO-PROGRAM as the enrollment flow
@@ -92,4 +113,269 @@ func TestLoyaltyPointsOverISO(t *testing.T) {
 	if got := s2.loyalty(cust); got.Points != 20 {
 		t.Fatalf("after the grocery reversal: %+v", got)
 	}
+}
+
+// loyaltyCustomer provisions a customer with an external id (the partner's sub), a funded
+// balance and count cards of the development Mastercard program.
+func (s *sw) loyaltyCustomer(ext string, count int) (customerID string, cards []card) {
+	s.t.Helper()
+	first := s.provision(1_000_00)
+	customerID = "cust-" + first.id[len("card-"):]
+	s.do(func(tx *ledger.Tx, env *ledger.Env) *ledger.Refusal {
+		c, _ := tx.Customer(customerID)
+		c.ExternalID = ext
+		tx.PutCustomer(c)
+		return nil
+	})
+	cards = append(cards, first)
+	for len(cards) < count {
+		n := panSeq.Add(1)
+		body := fmt.Sprintf("535110%09d", n)
+		d, _ := cardcrypto.LuhnCheckDigit(body)
+		c := card{id: "card-" + strconv.FormatInt(n, 10), balanceID: first.balanceID, pan: body + string(d), expiry: first.expiry}
+		s.do(func(tx *ledger.Tx, env *ledger.Env) *ledger.Refusal {
+			_, r := tx.IssueCard(ledger.Card{ID: c.id, BalanceID: c.balanceID, Program: "demo-mc", Type: ledger.CardVirtual,
+				PANHash: s.hash(c.pan), PAN: c.pan, Last4: c.pan[len(c.pan)-4:], ExpiryYYMM: c.expiry, PSN: "00"}, env)
+			return r
+		})
+		cards = append(cards, c)
+	}
+	return customerID, cards
+}
+
+// partnerKey is the development profile's demo partner private key.
+func (s *sw) partnerKey() *rsa.PrivateKey {
+	s.t.Helper()
+	raw, err := os.ReadFile(config.DevPartnerKeyPath(s.dir))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	b, _ := pem.Decode(raw)
+	k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return k.(*rsa.PrivateKey)
+}
+
+// websiteToken signs an initializeWebsiteToken as the demo partner.
+func (s *sw) websiteToken(sub, action string, extra map[string]any) string {
+	s.t.Helper()
+	now := time.Now()
+	c := map[string]any{"iss": "demo-partner", "sub": sub, "actionCode": action, "programId": "DEMO-PROGRAM",
+		"iat": now.Unix(), "exp": now.Add(10 * time.Minute).Unix(), "language": "en_US"}
+	for k, v := range extra {
+		c[k] = v
+	}
+	tok, err := loyalty.SignToken(s.partnerKey(), c)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return tok
+}
+
+var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+func (s *sw) postJSON(path string, body any) (*http.Response, []byte) {
+	s.t.Helper()
+	b, _ := json.Marshal(body)
+	resp, err := noRedirect.Post("http://"+s.app.HTTPAddr()+path, "application/json", bytes.NewReader(b))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp, out
+}
+
+// initialize posts a website token and returns the enrollment page's URL.
+func (s *sw) initialize(token string) string {
+	s.t.Helper()
+	resp, body := s.postJSON("/company/non_auth_initialize", map[string]string{"initializeWebsiteToken": token})
+	if resp.StatusCode != http.StatusFound {
+		s.t.Fatalf("non_auth_initialize: %d %s", resp.StatusCode, body)
+	}
+	return resp.Header.Get("Location")
+}
+
+var reDataKey = regexp.MustCompile(`data-key="([^"]+)"`)
+
+// submitPage does what the page's script does: seal the card number to the page's key and post
+// the submission.
+func (s *sw) submitPage(pageURL string, sub map[string]any, pan string) loyalty.Result {
+	s.t.Helper()
+	resp, err := http.Get(pageURL)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") {
+		s.t.Fatalf("page: %d CSP %q", resp.StatusCode, resp.Header.Get("Content-Security-Policy"))
+	}
+	if pan != "" {
+		m := reDataKey.FindSubmatch(page)
+		der, _ := base64.StdEncoding.DecodeString(html.UnescapeString(string(m[1])))
+		k, err := x509.ParsePKIXPublicKey(der)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		env, err := pancrypt.Seal(k.(*rsa.PublicKey), []byte(pan))
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		sub["pan"] = env
+	}
+	u, _ := url.Parse(pageURL)
+	r, body := s.postJSON(u.Path, sub)
+	if r.StatusCode != 200 {
+		s.t.Fatalf("submit: %d %s", r.StatusCode, body)
+	}
+	var out loyalty.Result
+	if err := json.Unmarshal(body, &out); err != nil {
+		s.t.Fatal(err)
+	}
+	return out
+}
+
+// TestLoyaltyInitializationRefusals: every failure of non_auth_initialize is a 401 INVALID_TOKEN
+// (400 INVALID_PAYLOAD for a body that is not the JSON) and opens no page.
+func TestLoyaltyInitializationRefusals(t *testing.T) {
+	s := startSwitch(t)
+	s.loyaltyCustomer("ext-refusals", 1)
+	for _, tc := range []struct {
+		name   string
+		body   any
+		status int
+		code   string
+	}{
+		{"not JSON", "x", 400, "INVALID_PAYLOAD"},
+		{"other field", map[string]string{"token": "x"}, 400, "INVALID_PAYLOAD"},
+		{"not a JWT", map[string]string{"initializeWebsiteToken": "x.y.z"}, 401, "INVALID_TOKEN"},
+		{"unknown customer", map[string]string{"initializeWebsiteToken": s.websiteToken("ext-nobody", "N", nil)}, 401, "INVALID_TOKEN"},
+		{"action X", map[string]string{"initializeWebsiteToken": s.websiteToken("ext-refusals", "X", nil)}, 401, "INVALID_TOKEN"},
+		{"expired", map[string]string{"initializeWebsiteToken": s.websiteToken("ext-refusals", "N",
+			map[string]any{"iat": time.Now().Add(-20 * time.Minute).Unix(), "exp": time.Now().Add(-10 * time.Minute).Unix()})}, 401, "INVALID_TOKEN"},
+	} {
+		resp, body := s.postJSON("/company/non_auth_initialize", tc.body)
+		var e struct{ Code string }
+		json.Unmarshal(body, &e)
+		if resp.StatusCode != tc.status || e.Code != tc.code || resp.Header.Get("Location") != "" {
+			t.Errorf("%s: %d %s", tc.name, resp.StatusCode, body)
+		}
+	}
+	resp, _ := http.Get("http://" + s.app.HTTPAddr() + "/loyalty/enroll/" + strings.Repeat("0", 48))
+	if resp.StatusCode != 404 {
+		t.Fatalf("unknown page: %d", resp.StatusCode)
+	}
+	resp.Body.Close()
+}
+
+// TestLoyaltyEnrollmentFlow is the issue's flow over HTTP (the browser test drives the page):
+// enroll through a signed token, earn over ISO 8583, open the member webview with an SDK token,
+// replace the card, opt out, and purge after the grace period with an injected clock.
+func TestLoyaltyEnrollmentFlow(t *testing.T) {
+	s := startSwitch(t)
+	cust, cards := s.loyaltyCustomer("ext-flow", 2)
+	page := s.initialize(s.websiteToken("ext-flow", "N", nil))
+	r := s.submitPage(page, map[string]any{"firstName": "Ada", "lastName": "Lovelace", "email": "ada@example.org", "acceptTerms": true}, cards[0].pan)
+	if r.Status != "SUCCESS_ENROLLMENT" || r.StatusCode != "0" || len(r.RANAC) != 20 || r.ParentID != "ext-flow" ||
+		r.BIN != cards[0].pan[:6] || r.Last4 != cards[0].pan[12:] {
+		t.Fatalf("enrollment: %+v", r)
+	}
+	pu, _ := url.Parse(page)
+	if resp, body := s.postJSON(pu.Path, map[string]any{"acceptTerms": true}); resp.StatusCode != 404 {
+		t.Fatalf("a second submission: %d %s", resp.StatusCode, body)
+	}
+	m, _ := s.app.Engine().State().LoyaltyMember(cards[0].id)
+	if m.CardHash != s.app.Loyalty().CardHash(tokenvault.PAN(cards[0].pan)) || m.RANAC != r.RANAC || m.Role != "P" { // the household's first card: primary redeemer
+		t.Fatalf("member %+v", m)
+	}
+	partner := s.req("0200", "000000", cards[0], 10_00)
+	partner.MerchantID = "PARTNER0000001 "
+	s.send(s.req("0200", "000000", cards[0], 20_00))
+	s.send(partner)
+	if got := s.loyalty(cust); got.Status != "ENROLLED" || got.Points != 50 {
+		t.Fatalf("after purchases: %+v", got)
+	}
+
+	// The member webview: an SDK token with x5c and the card's hash; its jti is single-use.
+	cert := selfSignedCert(t, s.partnerKey())
+	sdk := func(jti string) string {
+		tok, err := loyalty.SignToken(s.partnerKey(), map[string]any{"sub": "ext-flow", "jti": jti, "iat": time.Now().Unix(),
+			"cardHash": s.app.Loyalty().CardHash(tokenvault.PAN(cards[0].pan))}, cert)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	tok := sdk("jti-1")
+	resp, body := s.postJSON("/issuer/initialize_sdk", map[string]any{"initializeSDKToken": tok, "widget_type": "full", "redirect": false})
+	var created struct{ RedirectURL string }
+	json.Unmarshal(body, &created)
+	if resp.StatusCode != 201 || !strings.Contains(created.RedirectURL, "/loyalty/member/") {
+		t.Fatalf("initialize_sdk: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := s.postJSON("/issuer/initialize_sdk", map[string]any{"initializeSDKToken": tok, "widget_type": "full"}); resp.StatusCode != 401 {
+		t.Fatalf("replayed jti: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := s.postJSON("/issuer/initialize_sdk", map[string]any{"initializeSDKToken": sdk("jti-2"), "widget_type": "goal"}); resp.StatusCode != 302 {
+		t.Fatalf("redirect by default: %d", resp.StatusCode)
+	}
+	mp, err := http.Get(created.RedirectURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mhtml, _ := io.ReadAll(mp.Body)
+	mp.Body.Close()
+	if !strings.Contains(string(mhtml), `<span id="points-total">50</span>`) || !strings.Contains(string(mhtml), "Airport lounge pass") {
+		t.Fatalf("member page: %s", mhtml)
+	}
+
+	// Replacement: the new card is enrolled first, then the old one cancelled; points move.
+	page = s.initialize(s.websiteToken("ext-flow", "R", nil))
+	r = s.submitPage(page, map[string]any{"cardId": cards[0].id}, cards[1].pan)
+	if r.Status != "SUCCESS_REPLACEMENT" || r.Last4 != cards[1].pan[12:] {
+		t.Fatalf("replacement: %+v", r)
+	}
+	got := s.loyalty(cust)
+	if got.Points != 50 || len(got.Accounts) != 2 || got.Accounts[0].Status != "CANCELLED" || got.Accounts[1].Status != "ENROLLED" || got.Accounts[1].Points != 50 {
+		t.Fatalf("after replacement: %+v", got)
+	}
+	s.send(s.req("0200", "000000", cards[0], 10_00)) // the old card earns nothing now
+	s.send(s.req("0200", "000000", cards[1], 10_00))
+	if got := s.loyalty(cust); got.Points != 60 {
+		t.Fatalf("after purchases on both cards: %+v", got)
+	}
+
+	// Opt-out: grace period with the points kept, then the purge.
+	page = s.initialize(s.websiteToken("ext-flow", "C", nil))
+	r = s.submitPage(page, map[string]any{"cardId": cards[1].id}, "")
+	if r.Status != "SUCCESS_OPT_OUT" {
+		t.Fatalf("opt-out: %+v", r)
+	}
+	if got := s.loyalty(cust); got.Status != "OPTED_OUT" || got.Points != 60 {
+		t.Fatalf("in grace: %+v", got)
+	}
+	if purged, err := s.app.Loyalty().PurgeDue(time.Now().Add(29 * 24 * time.Hour)); err != nil || len(purged) != 0 {
+		t.Fatalf("purge inside the grace period: %v %v", purged, err)
+	}
+	purged, err := s.app.Loyalty().PurgeDue(time.Now().Add(31 * 24 * time.Hour))
+	if err != nil || len(purged) != 2 {
+		t.Fatalf("purge: %+v %v", purged, err)
+	}
+	if got := s.loyalty(cust); got.Status != "NOT_ENROLLED" || got.Points != 0 || len(got.Accounts) != 0 {
+		t.Fatalf("after the purge: %+v", got)
+	}
+}
+
+func selfSignedCert(t *testing.T, k *rsa.PrivateKey) []byte {
+	t.Helper()
+	tpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "demo-partner"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
 }
