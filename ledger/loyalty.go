@@ -90,9 +90,10 @@ type LoyaltyEarning struct {
 // loyaltyStore is the State's members (by card) and earnings (by auth key). The engine goroutine
 // reads it without the lock; queries take State.mu.
 type loyaltyStore struct {
-	members    memberTable
-	earnings   earningTable
-	byCustomer map[string][]string // card ids, enrollment order
+	members       memberTable
+	earnings      earningTable
+	confirmations confirmationTable   // the confirmation outbox (loyalty_outbox.go)
+	byCustomer    map[string][]string // card ids, enrollment order
 }
 
 type memberTable map[string]LoyaltyMember
@@ -104,7 +105,8 @@ type earningTable map[string]LoyaltyEarning
 func (t earningTable) get(k string) (LoyaltyEarning, bool) { v, ok := t[k]; return v, ok }
 
 func newLoyaltyStore() *loyaltyStore {
-	return &loyaltyStore{members: memberTable{}, earnings: earningTable{}, byCustomer: map[string][]string{}}
+	return &loyaltyStore{members: memberTable{}, earnings: earningTable{}, confirmations: confirmationTable{},
+		byCustomer: map[string][]string{}}
 }
 
 func (s *loyaltyStore) setMember(m *LoyaltyMember) {
@@ -141,32 +143,39 @@ func (s *State) loadLoyalty(row any) {
 		s.loyalty.setMember(r)
 	case *LoyaltyEarning:
 		s.loyalty.earnings[r.AuthKey] = *r
+	case *LoyaltyConfirmation:
+		s.loyalty.confirmations[r.ID] = *r
 	}
 }
 
 // loyaltyTx is the batch's overlay of the loyalty tables (a Tx field).
 type loyaltyTx struct {
-	members  overlay[LoyaltyMember]
-	earnings overlay[LoyaltyEarning]
+	members       overlay[LoyaltyMember]
+	earnings      overlay[LoyaltyEarning]
+	confirmations overlay[LoyaltyConfirmation]
 }
 
 func (tx *Tx) beginLoyalty() {
 	tx.loyalty.members = overlay[LoyaltyMember]{base: tx.s.loyalty.members, dirty: map[string]*LoyaltyMember{}}
 	tx.loyalty.earnings = overlay[LoyaltyEarning]{base: tx.s.loyalty.earnings, dirty: map[string]*LoyaltyEarning{}}
+	tx.loyalty.confirmations = overlay[LoyaltyConfirmation]{base: tx.s.loyalty.confirmations,
+		dirty: map[string]*LoyaltyConfirmation{}}
 }
 
 func (tx *Tx) resetLoyalty() {
 	tx.loyalty.members.reset()
 	tx.loyalty.earnings.reset()
+	tx.loyalty.confirmations.reset()
 }
 
 func (tx *Tx) loyaltyWrites() int {
-	return len(tx.loyalty.members.order) + len(tx.loyalty.earnings.order)
+	return len(tx.loyalty.members.order) + len(tx.loyalty.earnings.order) + len(tx.loyalty.confirmations.order)
 }
 
 func (tx *Tx) appendLoyaltyChanges(dst []Change) []Change {
 	dst = appendChanges(dst, TableLoyaltyMember, &tx.loyalty.members)
-	return appendChanges(dst, TableLoyaltyEarning, &tx.loyalty.earnings)
+	dst = appendChanges(dst, TableLoyaltyEarning, &tx.loyalty.earnings)
+	return appendChanges(dst, TableLoyaltyConfirmation, &tx.loyalty.confirmations)
 }
 
 // commitLoyalty merges the batch's loyalty rows (under State.mu, from Commit). Members are
@@ -185,6 +194,13 @@ func (tx *Tx) commitLoyalty() {
 			s.earnings[k] = *v
 		} else {
 			delete(s.earnings, k)
+		}
+	}
+	for _, k := range tx.loyalty.confirmations.order {
+		if v := tx.loyalty.confirmations.dirty[k]; v != nil {
+			s.confirmations[k] = *v
+		} else {
+			delete(s.confirmations, k)
 		}
 	}
 }

@@ -89,8 +89,11 @@ func hostCode(err error) string {
 // status is the success status to report (enrollment or replacement). The host's -50 (this card
 // of this customer is enrolled already) counts as success with its account, as in the seed's
 // example confirmation.
+//
+// confirm: the success is confirmed to the partner in the enrollment's batch (a replacement
+// confirms only once the old card is cancelled).
 func (s *Service) enrollCard(ctx context.Context, ses *session, pan tokenvault.PAN, first, last, email string,
-	success, failure string) (Result, ledger.LoyaltyMember) {
+	success, failure string, confirm bool) (Result, ledger.LoyaltyMember) {
 	w := &ses.website
 	st := s.eng.State()
 	cardID, ok := st.CardIDByPANHash(s.panHash(pan.Reveal()))
@@ -106,12 +109,18 @@ func (s *Service) enrollCard(ctx context.Context, ses *session, pan tokenvault.P
 		return s.failed(failure, w.Subject, mrswire.StatusAccountNotQualified, "card outside the programme"), ledger.LoyaltyMember{}
 	}
 	bin := pan.Reveal()[:6]
+	confirmTo := ""
+	if confirm {
+		confirmTo = w.ConfirmationURL
+	}
 	if m, ok := st.LoyaltyMember(card.ID); ok && m.Status == ledger.LoyaltyEnrolled {
-		return Result{Status: success, StatusCode: mrswire.StatusCustomerAlreadyEnrolled, ParentID: w.Subject, RANAC: m.RANAC,
-			DesignCode: designCode, BIN: bin, Last4: card.Last4}, m
+		r := Result{Status: success, StatusCode: mrswire.StatusCustomerAlreadyEnrolled, ParentID: w.Subject, RANAC: m.RANAC,
+			DesignCode: designCode, BIN: bin, Last4: card.Last4}
+		s.queueAlone(confirmTo, r)
+		return r, m
 	}
 	if m, ok := st.LoyaltyMember(card.ID); ok && m.Status == ledger.LoyaltyOptedOut {
-		return s.optBackIn(ctx, m, w.Subject, bin, success, failure)
+		return s.optBackIn(ctx, m, w.Subject, bin, success, failure, confirmTo)
 	}
 	sealed, err := s.host.SealPAN(ctx, pan)
 	if err != nil {
@@ -128,9 +137,11 @@ func (s *Service) enrollCard(ctx context.Context, ses *session, pan tokenvault.P
 		return s.failed(failure, w.Subject, resp.StatusCode, "enroll refused by the host"), ledger.LoyaltyMember{}
 	}
 	household, role := resp.HouseholdID, s.redeemerRole(ctx, w.Subject, resp)
-	m, refusal, err := do(s, ledger.EnrollLoyalty{CardID: card.ID, ProgramID: w.ProgramID, RANAC: resp.RANAC,
-		CardHash: s.CardHash(pan), HouseholdID: household, Role: role, AccountID: resp.AccountID, PartnerID: w.Partner,
-		ConfirmationURL: w.ConfirmationURL, CustomerExternalID: w.Subject})
+	r := Result{Status: success, StatusCode: resp.StatusCode, ParentID: w.Subject, RANAC: resp.RANAC,
+		DesignCode: designCode, BIN: bin, Last4: card.Last4}
+	m, refusal, err := do(s, withConfirmation[ledger.LoyaltyMember](ledger.EnrollLoyalty{CardID: card.ID, ProgramID: w.ProgramID,
+		RANAC: resp.RANAC, CardHash: s.CardHash(pan), HouseholdID: household, Role: role, AccountID: resp.AccountID,
+		PartnerID: w.Partner, ConfirmationURL: w.ConfirmationURL, CustomerExternalID: w.Subject}, confirmTo, r))
 	if err != nil || refusal != nil {
 		why := "ledger"
 		if refusal != nil {
@@ -139,8 +150,7 @@ func (s *Service) enrollCard(ctx context.Context, ses *session, pan tokenvault.P
 		// The host has the account; a new attempt finds it (-50) and completes the ledger.
 		return s.failed(failure, w.Subject, "", why), ledger.LoyaltyMember{}
 	}
-	return Result{Status: success, StatusCode: resp.StatusCode, ParentID: w.Subject, RANAC: m.RANAC,
-		DesignCode: designCode, BIN: bin, Last4: m.Last4}, m
+	return r, m
 }
 
 // bankProductCode is the product code cardswitch sends (the seed: "Verestro is hard coded").
@@ -204,7 +214,7 @@ func (in *enrollInput) validate(action string) (field string, ok bool) {
 
 // optBackIn reactivates an opted-out card within its grace period: the host account again, then
 // the ledger member with its points.
-func (s *Service) optBackIn(ctx context.Context, m ledger.LoyaltyMember, parent, bin, success, failure string) (Result, ledger.LoyaltyMember) {
+func (s *Service) optBackIn(ctx context.Context, m ledger.LoyaltyMember, parent, bin, success, failure, confirmTo string) (Result, ledger.LoyaltyMember) {
 	resp, err := s.host.Call(ctx, mrswire.OpUpdateCustomerAccount, []mrswire.Field{{Name: "ranac", Value: m.RANAC},
 		{Name: "accountStatusCode", Value: mrswire.AccountActive}})
 	if err != nil {
@@ -213,10 +223,11 @@ func (s *Service) optBackIn(ctx context.Context, m ledger.LoyaltyMember, parent,
 	if resp.StatusCode != mrswire.StatusSuccess && resp.StatusCode != mrswire.StatusInvalidAccountStatus {
 		return s.failed(failure, parent, resp.StatusCode, "reactivation refused by the host"), ledger.LoyaltyMember{}
 	}
-	back, refusal, err := do(s, ledger.OptInLoyalty{CardID: m.CardID, CustomerID: m.CustomerID})
+	r := Result{Status: success, StatusCode: mrswire.StatusSuccess, ParentID: parent, RANAC: m.RANAC,
+		DesignCode: designCode, BIN: bin, Last4: m.Last4}
+	back, refusal, err := do(s, withConfirmation[ledger.LoyaltyMember](ledger.OptInLoyalty{CardID: m.CardID, CustomerID: m.CustomerID}, confirmTo, r))
 	if err != nil || refusal != nil {
 		return s.failed(failure, parent, "", "ledger opt-in"), ledger.LoyaltyMember{}
 	}
-	return Result{Status: success, StatusCode: mrswire.StatusSuccess, ParentID: parent, RANAC: back.RANAC,
-		DesignCode: designCode, BIN: bin, Last4: back.Last4}, back
+	return r, back
 }

@@ -3,8 +3,10 @@ package loyalty
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"strings"
@@ -45,6 +47,7 @@ var Routes = []Route{
 	{"GET", "/loyalty/assets/{file}", (*Service).hAsset},
 	{"GET", "/loyalty/partner/{partnerId}/style.css", (*Service).hPartnerStyle},
 	{"GET", "/loyalty/partner/{partnerId}/logo", (*Service).hPartnerLogo},
+	{"GET", "/loyalty/signing-key", (*Service).hSigningKey},
 }
 
 // match matches a path against a pattern of literal and {param} segments.
@@ -323,6 +326,9 @@ func (s *Service) hEnrollSubmit(ctx *fasthttp.RequestCtx, params []string) {
 	fctx, cancel := context.WithTimeout(context.Background(), FlowTimeout)
 	defer cancel()
 	r := s.submit(fctx, &ses, &in)
+	if !strings.HasPrefix(r.Status, "SUCCESS_") {
+		s.queueAlone(ses.website.ConfirmationURL, r) // a success was confirmed in its own batch
+	}
 	s.sessions.finish(ses.id, r)
 	writeJSON(ctx, fasthttp.StatusOK, r)
 }
@@ -336,7 +342,7 @@ func (s *Service) submit(ctx context.Context, ses *session, in *enrollInput) Res
 		if !ok {
 			return s.failed(StatusFailedEnrollment, w.Subject, "", "card number envelope")
 		}
-		r, _ := s.enrollCard(ctx, ses, pan, in.FirstName, in.LastName, in.Email, StatusSuccessEnrollment, StatusFailedEnrollment)
+		r, _ := s.enrollCard(ctx, ses, pan, in.FirstName, in.LastName, in.Email, StatusSuccessEnrollment, StatusFailedEnrollment, true)
 		return r
 	case ActionReplacement:
 		return s.replace(ctx, ses, in)
@@ -395,4 +401,11 @@ func (s *Service) hPartnerLogo(ctx *fasthttp.RequestCtx, params []string) {
 	b, ct, _ := web.Asset("logo.svg")
 	ctx.SetContentType(ct)
 	ctx.SetBody(b)
+}
+
+// hSigningKey is the PEM public key the confirmations' Loyalty-Signature verifies with.
+func (s *Service) hSigningKey(ctx *fasthttp.RequestCtx, _ []string) {
+	der, _ := x509.MarshalPKIXPublicKey(&s.signKey.PublicKey)
+	ctx.SetContentType("application/x-pem-file")
+	ctx.SetBody(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
 }

@@ -43,7 +43,7 @@ func (s *Service) replace(ctx context.Context, ses *session, in *enrollInput) Re
 	if !ok {
 		return s.failed(StatusFailedReplacement, w.Subject, "", "card number envelope")
 	}
-	r, nm := s.enrollCard(ctx, ses, pan, "", "", "", StatusSuccessReplacement, StatusFailedReplacement)
+	r, nm := s.enrollCard(ctx, ses, pan, "", "", "", StatusSuccessReplacement, StatusFailedReplacement, false)
 	if r.Status != StatusSuccessReplacement {
 		return r
 	}
@@ -55,7 +55,8 @@ func (s *Service) replace(ctx context.Context, ses *session, in *enrollInput) Re
 		f.RANAC, f.BIN, f.Last4 = r.RANAC, r.BIN, r.Last4
 		return f
 	}
-	if _, refusal, err := do(s, ledger.ReplaceLoyalty{OldCardID: old.CardID, NewCardID: nm.CardID}); err != nil || refusal != nil {
+	if _, refusal, err := do(s, withConfirmation[ledger.LoyaltyMember](ledger.ReplaceLoyalty{OldCardID: old.CardID, NewCardID: nm.CardID},
+		w.ConfirmationURL, r)); err != nil || refusal != nil {
 		return s.failed(StatusFailedReplacement, w.Subject, "", "ledger replacement")
 	}
 	return r
@@ -72,15 +73,17 @@ func (s *Service) optOut(ctx context.Context, ses *session, cardID string) Resul
 	if !ok {
 		return s.failed(StatusFailedOptOut, w.Subject, code, "the host did not cancel the card")
 	}
-	if _, refusal, err := do(s, ledger.OptOutLoyalty{CardID: m.CardID, CustomerID: ses.customerID}); err != nil || refusal != nil {
-		return s.failed(StatusFailedOptOut, w.Subject, "", "ledger opt-out")
-	}
 	bin := ""
 	if c, ok := s.eng.State().Card(m.CardID); ok && len(c.PAN) >= 6 {
 		bin = c.PAN[:6]
 	}
-	return Result{Status: StatusSuccessOptOut, StatusCode: mrswire.StatusSuccess, ParentID: w.Subject, RANAC: m.RANAC,
+	r := Result{Status: StatusSuccessOptOut, StatusCode: mrswire.StatusSuccess, ParentID: w.Subject, RANAC: m.RANAC,
 		DesignCode: designCode, BIN: bin, Last4: m.Last4}
+	if _, refusal, err := do(s, withConfirmation[ledger.LoyaltyMember](ledger.OptOutLoyalty{CardID: m.CardID, CustomerID: ses.customerID},
+		w.ConfirmationURL, r)); err != nil || refusal != nil {
+		return s.failed(StatusFailedOptOut, w.Subject, "", "ledger opt-out")
+	}
+	return r
 }
 
 // Purge limits.
@@ -123,15 +126,20 @@ func (p purgeAt) Apply(tx *ledger.Tx, env *ledger.Env) ledger.Result[[]ledger.Pu
 	return p.PurgeLoyalty.Apply(tx, &e)
 }
 
-// Run is the purge job: every PurgeInterval until ctx ends. Its owner (app) cancels ctx and
+// Run is the purge job (every PurgeInterval) and the confirmation delivery (every
+// DeliverInterval) until ctx ends. Its owner (app) cancels ctx and
 // waits for it to return.
 func (s *Service) Run(ctx context.Context) {
 	t := time.NewTicker(PurgeInterval)
 	defer t.Stop()
+	d := time.NewTicker(DeliverInterval)
+	defer d.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-d.C:
+			s.DeliverDue(s.clock())
 		case <-t.C:
 			if purged, err := s.PurgeDue(s.clock()); err != nil {
 				s.log.Warn("loyalty purge not run", "err", err)

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -60,9 +61,12 @@ type Service struct {
 	log      *slog.Logger
 	host     Host
 	pageKey  *rsa.PrivateKey
-	sessions *sessions
-	jtis     *replay
-	dataDir  string
+	signKey  *rsa.PrivateKey // signs the confirmations (confirm.go)
+	// confirmClient posts the confirmations: no redirects followed.
+	confirmClient *http.Client
+	sessions      *sessions
+	jtis          *replay
+	dataDir       string
 	// Sim is the in-process rewards host when no rewardsHost is configured (nil otherwise).
 	Sim *mrs.Sim
 }
@@ -104,6 +108,10 @@ func New(d Deps) (*Service, error) {
 	if s.pageKey, err = loadOrCreateKey(filepath.Join(dir, "page-key.pem")); err != nil {
 		return nil, err
 	}
+	if s.signKey, err = loadOrCreateKey(filepath.Join(dir, "confirmation-key.pem")); err != nil {
+		return nil, err
+	}
+	s.confirmClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	if s.host == nil {
 		if d.Config.RewardsHost != "" {
 			cc := d.HostClient

@@ -220,6 +220,8 @@ func encodeRow(dst []byte, row any) ([]byte, error) {
 		encodeLoyaltyMember(&e, r)
 	case *ledger.LoyaltyEarning:
 		encodeLoyaltyEarning(&e, r)
+	case *ledger.LoyaltyConfirmation:
+		encodeLoyaltyConfirmation(&e, r)
 	default:
 		return dst, fmt.Errorf("journal: encode: unknown row type %T", row)
 	}
@@ -600,6 +602,8 @@ func decodeRow(table string, b []byte, in *interner) (any, error) {
 		row = decodeLoyaltyMember(&d)
 	case ledger.TableLoyaltyEarning:
 		row = decodeLoyaltyEarning(&d)
+	case ledger.TableLoyaltyConfirmation:
+		row = decodeLoyaltyConfirmation(&d)
 	default:
 		return nil, fmt.Errorf("journal: decode: unknown table %q", table)
 	}

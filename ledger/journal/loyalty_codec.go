@@ -86,3 +86,29 @@ func decodeLoyaltyEarning(d *dec) *ledger.LoyaltyEarning {
 	r.AtUnixNano = d.i64()
 	return r
 }
+
+func encodeLoyaltyConfirmation(e *enc, r *ledger.LoyaltyConfirmation) {
+	e.str(r.ID)
+	e.str(r.URL)
+	e.bytes(r.Body)
+	e.str(r.Status)
+	e.i64(int64(r.Attempts))
+	e.i64(r.NextAtUnixNano)
+	e.str(r.LastError)
+	e.i64(r.CreatedAtUnixNano)
+}
+
+func decodeLoyaltyConfirmation(d *dec) *ledger.LoyaltyConfirmation {
+	r := &ledger.LoyaltyConfirmation{}
+	r.ID = d.str()
+	r.URL = d.str()
+	if b := d.raw(); len(b) > 0 {
+		r.Body = append([]byte(nil), b...)
+	}
+	r.Status = d.sym()
+	r.Attempts = d.int()
+	r.NextAtUnixNano = d.i64()
+	r.LastError = d.str()
+	r.CreatedAtUnixNano = d.i64()
+	return r
+}

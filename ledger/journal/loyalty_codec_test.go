@@ -17,7 +17,9 @@ func TestLoyaltyRowsRoundTrip(t *testing.T) {
 	e := &ledger.LoyaltyEarning{AuthKey: "0200|000001|0501120000|00000012345", CardID: "crd_1", AmountMinor: 1234,
 		Refund: true, Points: -37, AtUnixNano: 3, Rule: ledger.EarnRule{PointsPerUnit: 1, Exponent: 2, Business: true,
 			Multiplier: 3, Bonus: 50, CashbackPercent: 2, OfferIndex: -1}}
-	for table, row := range map[string]any{ledger.TableLoyaltyMember: m, ledger.TableLoyaltyEarning: e} {
+	c := &ledger.LoyaltyConfirmation{ID: "lc_1", URL: "https://partner.example/cb", Body: []byte(`{"status":"SUCCESS_ENROLLMENT"}`),
+		Status: ledger.ConfirmationFailed, Attempts: 12, NextAtUnixNano: 5, LastError: "status 500", CreatedAtUnixNano: 4}
+	for table, row := range map[string]any{ledger.TableLoyaltyMember: m, ledger.TableLoyaltyEarning: e, ledger.TableLoyaltyConfirmation: c} {
 		b, err := encodeRow(nil, row)
 		if err != nil {
 			t.Fatal(err)

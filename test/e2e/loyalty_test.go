@@ -14,11 +14,13 @@ import (
 	"io"
 	"math/big"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -378,4 +380,91 @@ func selfSignedCert(t *testing.T, k *rsa.PrivateKey) []byte {
 		t.Fatal(err)
 	}
 	return der
+}
+
+// confirmationReceiver is a partner's confirmationUrl: it refuses the first failFirst posts.
+type confirmationReceiver struct {
+	mu        sync.Mutex
+	failFirst int
+	got       []receivedConfirmation
+}
+
+type receivedConfirmation struct {
+	id, signature string
+	body          []byte
+}
+
+func (c *confirmationReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.failFirst > 0 {
+		c.failFirst--
+		w.WriteHeader(http.StatusInternalServerError)
+		return
+	}
+	c.got = append(c.got, receivedConfirmation{id: r.Header.Get("Loyalty-Confirmation-Id"), signature: r.Header.Get(loyalty.SignatureHeader), body: body})
+}
+
+func (c *confirmationReceiver) received() []receivedConfirmation {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]receivedConfirmation(nil), c.got...)
+}
+
+// TestLoyaltyConfirmationOutbox: the outcome is posted to confirmationUrl signed, retried after a
+// refusal, and survives a restart (it is a ledger row written with the enrollment).
+func TestLoyaltyConfirmationOutbox(t *testing.T) {
+	rcv := &confirmationReceiver{failFirst: 1}
+	partnerSrv := httptest.NewServer(rcv)
+	defer partnerSrv.Close()
+	dir := t.TempDir()
+	s := startSwitchIn(t, dir)
+	_, cards := s.loyaltyCustomer("ext-confirm", 1)
+	page := s.initialize(s.websiteToken("ext-confirm", "N", map[string]any{"confirmationUrl": partnerSrv.URL + "/confirm"}))
+	r := s.submitPage(page, map[string]any{"firstName": "Ada", "acceptTerms": true}, cards[0].pan)
+	if r.Status != "SUCCESS_ENROLLMENT" {
+		t.Fatalf("%+v", r)
+	}
+	cs := s.app.Engine().State().LoyaltyConfirmations()
+	if len(cs) != 1 || cs[0].URL != partnerSrv.URL+"/confirm" {
+		t.Fatalf("outbox %+v", cs)
+	}
+	s.app.Loyalty().DeliverDue(time.Now()) // refused by the partner: retried later
+	s.stop()
+
+	s2 := startSwitchIn(t, dir)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(rcv.received()) == 0 && time.Now().Before(deadline) {
+		s2.app.Loyalty().DeliverDue(time.Now().Add(time.Hour))
+	}
+	got := rcv.received()
+	if len(got) == 0 {
+		t.Fatal("the confirmation was not delivered after the restart")
+	}
+	var body loyalty.Result
+	if err := json.Unmarshal(got[0].body, &body); err != nil || body != r {
+		t.Fatalf("confirmation %s (%v), want %+v", got[0].body, err, r)
+	}
+	resp, err := http.Get("http://" + s2.app.HTTPAddr() + "/loyalty/signing-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemKey, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	pub, err := loyalty.ParseRSAPublicKey(pemKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !loyalty.VerifySignature(pub, got[0].signature, got[0].body) || loyalty.VerifySignature(pub, got[0].signature, append(got[0].body, ' ')) {
+		t.Fatal("the confirmation's signature does not verify (or verifies a changed body)")
+	}
+	for _, g := range got {
+		if g.id != got[0].id {
+			t.Fatalf("two confirmations: %s and %s", g.id, got[0].id)
+		}
+	}
+	if cs := s2.app.Engine().State().LoyaltyConfirmations(); len(cs) != 0 {
+		t.Fatalf("delivered but still in the outbox: %+v", cs)
+	}
 }

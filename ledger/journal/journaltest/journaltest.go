@@ -117,6 +117,10 @@ func copyRow(r any) any {
 	case *ledger.LoyaltyEarning:
 		c := *v
 		return &c
+	case *ledger.LoyaltyConfirmation:
+		c := *v
+		c.Body = append([]byte(nil), v.Body...)
+		return &c
 	}
 	panic("journal: unknown row type")
 }
