@@ -39,6 +39,7 @@ func cardHashKey(cfg *config.Config) []byte {
 // mountLoyalty serves the service's prefixes on the management listener and starts its purge
 // job; the returned stop ends the job and waits for it.
 func mountLoyalty(h *mgmt.Server, svc *loyalty.Service) (stop func()) {
+	svc.Attach(h)
 	for _, p := range loyalty.Prefixes {
 		h.Mount(p, svc.Handler)
 	}

@@ -93,6 +93,7 @@ type loyaltyStore struct {
 	members       memberTable
 	earnings      earningTable
 	confirmations confirmationTable   // the confirmation outbox (loyalty_outbox.go)
+	redemptions   redemptionTable     // loyalty_redeem.go
 	byCustomer    map[string][]string // card ids, enrollment order
 }
 
@@ -106,7 +107,7 @@ func (t earningTable) get(k string) (LoyaltyEarning, bool) { v, ok := t[k]; retu
 
 func newLoyaltyStore() *loyaltyStore {
 	return &loyaltyStore{members: memberTable{}, earnings: earningTable{}, confirmations: confirmationTable{},
-		byCustomer: map[string][]string{}}
+		redemptions: redemptionTable{}, byCustomer: map[string][]string{}}
 }
 
 func (s *loyaltyStore) setMember(m *LoyaltyMember) {
@@ -145,6 +146,8 @@ func (s *State) loadLoyalty(row any) {
 		s.loyalty.earnings[r.AuthKey] = *r
 	case *LoyaltyConfirmation:
 		s.loyalty.confirmations[r.ID] = *r
+	case *LoyaltyRedemption:
+		s.loyalty.redemptions[r.ID] = *r
 	}
 }
 
@@ -153,6 +156,7 @@ type loyaltyTx struct {
 	members       overlay[LoyaltyMember]
 	earnings      overlay[LoyaltyEarning]
 	confirmations overlay[LoyaltyConfirmation]
+	redemptions   overlay[LoyaltyRedemption]
 }
 
 func (tx *Tx) beginLoyalty() {
@@ -160,22 +164,26 @@ func (tx *Tx) beginLoyalty() {
 	tx.loyalty.earnings = overlay[LoyaltyEarning]{base: tx.s.loyalty.earnings, dirty: map[string]*LoyaltyEarning{}}
 	tx.loyalty.confirmations = overlay[LoyaltyConfirmation]{base: tx.s.loyalty.confirmations,
 		dirty: map[string]*LoyaltyConfirmation{}}
+	tx.loyalty.redemptions = overlay[LoyaltyRedemption]{base: tx.s.loyalty.redemptions, dirty: map[string]*LoyaltyRedemption{}}
 }
 
 func (tx *Tx) resetLoyalty() {
 	tx.loyalty.members.reset()
 	tx.loyalty.earnings.reset()
 	tx.loyalty.confirmations.reset()
+	tx.loyalty.redemptions.reset()
 }
 
 func (tx *Tx) loyaltyWrites() int {
-	return len(tx.loyalty.members.order) + len(tx.loyalty.earnings.order) + len(tx.loyalty.confirmations.order)
+	return len(tx.loyalty.members.order) + len(tx.loyalty.earnings.order) + len(tx.loyalty.confirmations.order) +
+		len(tx.loyalty.redemptions.order)
 }
 
 func (tx *Tx) appendLoyaltyChanges(dst []Change) []Change {
 	dst = appendChanges(dst, TableLoyaltyMember, &tx.loyalty.members)
 	dst = appendChanges(dst, TableLoyaltyEarning, &tx.loyalty.earnings)
-	return appendChanges(dst, TableLoyaltyConfirmation, &tx.loyalty.confirmations)
+	dst = appendChanges(dst, TableLoyaltyConfirmation, &tx.loyalty.confirmations)
+	return appendChanges(dst, TableLoyaltyRedemption, &tx.loyalty.redemptions)
 }
 
 // commitLoyalty merges the batch's loyalty rows (under State.mu, from Commit). Members are
@@ -201,6 +209,11 @@ func (tx *Tx) commitLoyalty() {
 			s.confirmations[k] = *v
 		} else {
 			delete(s.confirmations, k)
+		}
+	}
+	for _, k := range tx.loyalty.redemptions.order {
+		if v := tx.loyalty.redemptions.dirty[k]; v != nil {
+			s.redemptions[k] = *v
 		}
 	}
 }

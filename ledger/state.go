@@ -161,7 +161,7 @@ func (s *State) Load(row any) {
 		s.tokens.set(r)
 	case *Agreement:
 		s.agreements.set(r)
-	case *LoyaltyMember, *LoyaltyEarning, *LoyaltyConfirmation:
+	case *LoyaltyMember, *LoyaltyEarning, *LoyaltyConfirmation, *LoyaltyRedemption:
 		s.loadLoyalty(r)
 	case *Auth, *Reply:
 		s.loadCold(r)

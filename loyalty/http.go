@@ -48,6 +48,16 @@ var Routes = []Route{
 	{"GET", "/loyalty/partner/{partnerId}/style.css", (*Service).hPartnerStyle},
 	{"GET", "/loyalty/partner/{partnerId}/logo", (*Service).hPartnerLogo},
 	{"GET", "/loyalty/signing-key", (*Service).hSigningKey},
+	// The partner API (secure channel) and the operators' (admin channel): api.go.
+	{"GET", "/loyalty/customers/{customerId}/catalog", (*Service).hCatalog},
+	{"POST", "/loyalty/customers/{customerId}/redemptions", (*Service).hRedeem},
+	{"GET", "/loyalty/customers/{customerId}/redemptions", (*Service).hRedemptions},
+	{"POST", "/loyalty/customers/{customerId}/redemptions/{redemptionId}/cancel", (*Service).hCancelRedemption},
+	{"PUT", "/loyalty/customers/{customerId}/selected-reward", (*Service).hSelectReward},
+	{"POST", "/loyalty/customers/{customerId}/household/{action}", (*Service).hHousehold},
+	{"GET", "/loyalty/admin/confirmations", (*Service).hConfirmations},
+	{"POST", "/loyalty/admin/confirmations/{confirmationId}/retry", (*Service).hRetryConfirmation},
+	{"POST", "/loyalty/admin/purge", (*Service).hPurge},
 }
 
 // match matches a path against a pattern of literal and {param} segments.

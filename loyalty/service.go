@@ -67,6 +67,7 @@ type Service struct {
 	sessions      *sessions
 	jtis          *replay
 	dataDir       string
+	api           *mgmt.Server // the channel rules of the API (api.go)
 	// Sim is the in-process rewards host when no rewardsHost is configured (nil otherwise).
 	Sim *mrs.Sim
 }

@@ -222,6 +222,8 @@ func encodeRow(dst []byte, row any) ([]byte, error) {
 		encodeLoyaltyEarning(&e, r)
 	case *ledger.LoyaltyConfirmation:
 		encodeLoyaltyConfirmation(&e, r)
+	case *ledger.LoyaltyRedemption:
+		encodeLoyaltyRedemption(&e, r)
 	default:
 		return dst, fmt.Errorf("journal: encode: unknown row type %T", row)
 	}
@@ -604,6 +606,8 @@ func decodeRow(table string, b []byte, in *interner) (any, error) {
 		row = decodeLoyaltyEarning(&d)
 	case ledger.TableLoyaltyConfirmation:
 		row = decodeLoyaltyConfirmation(&d)
+	case ledger.TableLoyaltyRedemption:
+		row = decodeLoyaltyRedemption(&d)
 	default:
 		return nil, fmt.Errorf("journal: decode: unknown table %q", table)
 	}

@@ -112,3 +112,44 @@ func decodeLoyaltyConfirmation(d *dec) *ledger.LoyaltyConfirmation {
 	r.CreatedAtUnixNano = d.i64()
 	return r
 }
+
+func encodeLoyaltyRedemption(e *enc, r *ledger.LoyaltyRedemption) {
+	e.str(r.ID)
+	e.str(r.CardID)
+	e.str(r.CustomerID)
+	e.str(r.ItemID)
+	e.i64(r.Quantity)
+	e.i64(r.Points)
+	e.u64(uint64(len(r.Debits)))
+	for _, d := range r.Debits {
+		e.str(d.BalanceID)
+		e.i64(d.Points)
+	}
+	e.str(r.Status)
+	e.i64(r.CreatedAtUnixNano)
+	e.i64(r.CancelledAtUnixNano)
+}
+
+func decodeLoyaltyRedemption(d *dec) *ledger.LoyaltyRedemption {
+	r := &ledger.LoyaltyRedemption{}
+	r.ID = d.str()
+	r.CardID = d.str()
+	r.CustomerID = d.str()
+	r.ItemID = d.str()
+	r.Quantity = d.i64()
+	r.Points = d.i64()
+	if n := d.uvarint(); n > 0 && d.err == nil {
+		if n > uint64(len(d.b)-d.pos) {
+			d.err = errShortRow
+			return r
+		}
+		r.Debits = make([]ledger.PointsDebit, 0, n)
+		for range n {
+			r.Debits = append(r.Debits, ledger.PointsDebit{BalanceID: d.str(), Points: d.i64()})
+		}
+	}
+	r.Status = d.sym()
+	r.CreatedAtUnixNano = d.i64()
+	r.CancelledAtUnixNano = d.i64()
+	return r
+}

@@ -19,7 +19,11 @@ func TestLoyaltyRowsRoundTrip(t *testing.T) {
 			Multiplier: 3, Bonus: 50, CashbackPercent: 2, OfferIndex: -1}}
 	c := &ledger.LoyaltyConfirmation{ID: "lc_1", URL: "https://partner.example/cb", Body: []byte(`{"status":"SUCCESS_ENROLLMENT"}`),
 		Status: ledger.ConfirmationFailed, Attempts: 12, NextAtUnixNano: 5, LastError: "status 500", CreatedAtUnixNano: 4}
-	for table, row := range map[string]any{ledger.TableLoyaltyMember: m, ledger.TableLoyaltyEarning: e, ledger.TableLoyaltyConfirmation: c} {
+	red := &ledger.LoyaltyRedemption{ID: "red_1", CardID: "crd_1", CustomerID: "cus_1", ItemID: "RMI-1", Quantity: 2, Points: 200,
+		Debits: []ledger.PointsDebit{{BalanceID: "pts_crd_1", Points: 150}, {BalanceID: "pts_crd_2", Points: 50}},
+		Status: ledger.RedemptionCancelled, CreatedAtUnixNano: 1, CancelledAtUnixNano: 2}
+	for table, row := range map[string]any{ledger.TableLoyaltyMember: m, ledger.TableLoyaltyEarning: e,
+		ledger.TableLoyaltyConfirmation: c, ledger.TableLoyaltyRedemption: red} {
 		b, err := encodeRow(nil, row)
 		if err != nil {
 			t.Fatal(err)

@@ -138,8 +138,8 @@ func ended(t *testing.T, ctx context.Context) loyalty.Result {
 }
 
 // TestLoyaltyBrowserEndToEnd: enroll through a signed token and the page, spend over ISO 8583
-// (points earned, more at the partner merchant), reverse one purchase (points taken back), open
-// the member webview, replace the card and opt out on the page, purge after the grace period
+// (points earned, more at the partner merchant), reverse one purchase (points taken back), redeem
+// a reward, replace the card and opt out on the page, purge after the grace period
 // with an injected clock. The card number never reaches a log or the data directory in clear.
 func TestLoyaltyBrowserEndToEnd(t *testing.T) {
 	s, logs := startLoggedSwitch(t)
@@ -188,6 +188,14 @@ func TestLoyaltyBrowserEndToEnd(t *testing.T) {
 	if got := s.loyalty(cust); got.Points != 30 {
 		t.Fatalf("after the reversal: %+v", got)
 	}
+	// Redeem a reward of the host's catalog through the partner API (50 points: the donation).
+	s.send(s.req("0200", "000000", cards[0], 30_00))
+	if code, out := s.api("POST", "/loyalty/customers/"+cust+"/redemptions", map[string]any{"cardId": cards[0].id, "itemId": "RMI-3001"}); code != 201 {
+		t.Fatalf("redeem: %d %v", code, out)
+	}
+	if got := s.loyalty(cust); got.Points != 10 {
+		t.Fatalf("after the redemption: %+v", got)
+	}
 
 	// Replacement (R) on the page: pick the enrolled card, type the new number.
 	page = s.initialize(s.websiteToken("ext-browser", "R", nil))
@@ -198,7 +206,7 @@ func TestLoyaltyBrowserEndToEnd(t *testing.T) {
 	if r := ended(t, ctx); r.Status != "SUCCESS_REPLACEMENT" || r.Last4 != cards[1].pan[12:] {
 		t.Fatalf("replacement: %+v", r)
 	}
-	if got := s.loyalty(cust); got.Points != 30 || got.Accounts[1].CardID != cards[1].id || got.Accounts[1].Status != "ENROLLED" {
+	if got := s.loyalty(cust); got.Points != 10 || got.Accounts[1].CardID != cards[1].id || got.Accounts[1].Status != "ENROLLED" {
 		t.Fatalf("after replacement: %+v", got)
 	}
 
@@ -210,7 +218,7 @@ func TestLoyaltyBrowserEndToEnd(t *testing.T) {
 	if r := ended(t, ctx); r.Status != "SUCCESS_OPT_OUT" {
 		t.Fatalf("opt-out: %+v", r)
 	}
-	if got := s.loyalty(cust); got.Status != "OPTED_OUT" || got.Points != 30 {
+	if got := s.loyalty(cust); got.Status != "OPTED_OUT" || got.Points != 10 {
 		t.Fatalf("in grace: %+v", got)
 	}
 	if purged, err := s.app.Loyalty().PurgeDue(time.Now().Add(s.app.Config().Loyalty.GracePeriod + time.Hour)); err != nil || len(purged) != 2 {

@@ -468,3 +468,98 @@ func TestLoyaltyConfirmationOutbox(t *testing.T) {
 		t.Fatalf("delivered but still in the outbox: %+v", cs)
 	}
 }
+
+func (s *sw) api(method, path string, body any) (int, map[string]any) {
+	s.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, "http://"+s.app.HTTPAddr()+path, rd)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+// TestLoyaltyRedemptionAndHouseholds: the partner API redeems from the host's catalog (points
+// debited atomically, refused when short), cancels and refunds, selects a reward, and changes
+// households at the host; the operators' API needs an operator token.
+func TestLoyaltyRedemptionAndHouseholds(t *testing.T) {
+	s := startSwitch(t)
+	cust, cards := s.loyaltyCustomer("ext-redeem", 2)
+	for _, c := range cards {
+		page := s.initialize(s.websiteToken("ext-redeem", "N", nil))
+		if r := s.submitPage(page, map[string]any{"firstName": "Ada", "acceptTerms": true}, c.pan); r.Status != "SUCCESS_ENROLLMENT" {
+			t.Fatalf("%+v", r)
+		}
+	}
+	s.send(s.req("0200", "000000", cards[0], 150_00))
+	base := "/loyalty/customers/" + cust
+	code, cat := s.api("GET", base+"/catalog", nil)
+	items, _ := cat["items"].([]any)
+	if code != 200 || cat["programId"] != "DEMO-PROGRAM" || len(items) < 4 {
+		t.Fatalf("catalog %d %v", code, cat)
+	}
+	first := items[0].(map[string]any)
+	if _, ok := first["singleQuantityRedemptionSw"].(bool); !ok || first["rewardMatrixItemPointValue"] == nil {
+		t.Fatalf("item %v", first)
+	}
+	if code, out := s.api("POST", base+"/redemptions", map[string]any{"cardId": cards[0].id, "itemId": "RMI-2001"}); code != 409 || out["code"] != "INSUFFICIENT_POINTS" {
+		t.Fatalf("short: %d %v", code, out)
+	}
+	if code, out := s.api("POST", base+"/redemptions", map[string]any{"cardId": cards[0].id, "itemId": "RMI-3002"}); code != 409 || out["code"] != "ITEM_NOT_REDEEMABLE" {
+		t.Fatalf("not redeemable: %d %v", code, out)
+	}
+	code, red := s.api("POST", base+"/redemptions", map[string]any{"cardId": cards[0].id, "itemId": "RMI-1001"})
+	if code != 201 || red["points"] != float64(100) || red["status"] != "REDEEMED" {
+		t.Fatalf("redeem: %d %v", code, red)
+	}
+	if got := s.loyalty(cust); got.Points != 50 {
+		t.Fatalf("after redemption: %+v", got)
+	}
+	if code, _ := s.api("POST", base+"/redemptions/"+red["redemptionId"].(string)+"/cancel", nil); code != 200 {
+		t.Fatalf("cancel: %d", code)
+	}
+	if got := s.loyalty(cust); got.Points != 150 {
+		t.Fatalf("after cancel: %+v", got)
+	}
+	if code, out := s.api("PUT", base+"/selected-reward", map[string]any{"cardId": cards[0].id, "itemId": "RMI-2001"}); code != 200 || out["selectedRewardId"] != "RMI-2001" {
+		t.Fatalf("select: %d %v", code, out)
+	}
+
+	// Households at the host: the customer's two cards share one; remove the second into its
+	// own, make it a non-redeemer (it may not redeem), move it back.
+	sum := s.loyalty(cust)
+	if sum.Accounts[0].HouseholdID == "" || sum.Accounts[0].HouseholdID != sum.Accounts[1].HouseholdID {
+		t.Fatalf("households %+v", sum.Accounts)
+	}
+	hh := sum.Accounts[0].HouseholdID
+	code, out := s.api("POST", base+"/household/remove", map[string]any{"cardId": cards[1].id})
+	if code != 200 || out["householdId"] == hh || out["householdId"] == "" {
+		t.Fatalf("remove: %d %v", code, out)
+	}
+	if code, out := s.api("POST", base+"/household/role", map[string]any{"cardId": cards[1].id, "roleId": "X"}); code != 400 {
+		t.Fatalf("role X: %d %v", code, out)
+	}
+	if code, out := s.api("POST", base+"/household/role", map[string]any{"cardId": cards[1].id, "roleId": "N"}); code != 200 || out["role"] != "N" {
+		t.Fatalf("role N: %d %v", code, out)
+	}
+	s.send(s.req("0200", "000000", cards[1], 10_00))
+	if code, out := s.api("POST", base+"/redemptions", map[string]any{"cardId": cards[1].id, "itemId": "RMI-3001"}); code != 409 || out["code"] != "NOT_A_REDEEMER" {
+		t.Fatalf("non-redeemer: %d %v", code, out)
+	}
+	code, out = s.api("POST", base+"/household/move", map[string]any{"cardId": cards[1].id, "householdId": hh})
+	if code != 200 || out["householdId"] != hh {
+		t.Fatalf("move: %d %v", code, out)
+	}
+	if code, out := s.api("GET", "/loyalty/admin/confirmations", nil); code != 401 {
+		t.Fatalf("admin without a token: %d %v", code, out)
+	}
+}

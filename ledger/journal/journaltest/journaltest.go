@@ -121,6 +121,10 @@ func copyRow(r any) any {
 		c := *v
 		c.Body = append([]byte(nil), v.Body...)
 		return &c
+	case *ledger.LoyaltyRedemption:
+		c := *v
+		c.Debits = append([]ledger.PointsDebit(nil), v.Debits...)
+		return &c
 	}
 	panic("journal: unknown row type")
 }
