@@ -3,6 +3,7 @@ package loyalty
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -248,7 +249,8 @@ func (s *Service) hSDKInit(ctx *fasthttp.RequestCtx, _ []string) {
 // hasCard reports whether the customer has a live member whose card hash is cardHash.
 func (s *Service) hasCard(customerID, cardHash string) bool {
 	for _, m := range s.eng.State().LoyaltyMembersOfCustomer(customerID) {
-		if m.CardHash == cardHash && m.Status != ledger.LoyaltyCancelled {
+		// The card hash stands for the PAN: compared in constant time.
+		if subtle.ConstantTimeCompare([]byte(m.CardHash), []byte(cardHash)) == 1 && m.Status != ledger.LoyaltyCancelled {
 			return true
 		}
 	}
