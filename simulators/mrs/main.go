@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -88,6 +89,9 @@ func LoadOrCreateKey(path string) (*rsa.PrivateKey, error) {
 			return nil, fmt.Errorf("mrs: key: %w", err)
 		}
 		der, _ := x509.MarshalPKCS8PrivateKey(k)
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("mrs: key: %w", err)
+		}
 		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 			return nil, fmt.Errorf("mrs: key: %w", err)
 		}

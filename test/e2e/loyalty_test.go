@@ -30,6 +30,7 @@ import (
 	"github.com/cardswitch/cardswitch/loyalty"
 	"github.com/cardswitch/cardswitch/loyalty/pancrypt"
 	"github.com/cardswitch/cardswitch/mgmt"
+	"github.com/cardswitch/cardswitch/simulators/mrs"
 	"github.com/cardswitch/cardswitch/tokenvault"
 )
 
@@ -561,5 +562,61 @@ func TestLoyaltyRedemptionAndHouseholds(t *testing.T) {
 	}
 	if code, out := s.api("GET", "/loyalty/admin/confirmations", nil); code != 401 {
 		t.Fatalf("admin without a token: %d %v", code, out)
+	}
+}
+
+// TestLoyaltyFailuresKeepState: a replacement whose new enrollment fails keeps the old card; the
+// host's -1001 is reported with a confirmation; an opted-out card enrolled again in its grace
+// period comes back with its points.
+func TestLoyaltyFailuresKeepState(t *testing.T) {
+	s := startSwitch(t)
+	cust, cards := s.loyaltyCustomer("ext-fail", 2)
+	_, others := s.loyaltyCustomer("ext-other", 1)
+	page := s.initialize(s.websiteToken("ext-fail", "N", nil))
+	if r := s.submitPage(page, map[string]any{"firstName": "Ada", "acceptTerms": true}, cards[0].pan); r.Status != "SUCCESS_ENROLLMENT" {
+		t.Fatalf("%+v", r)
+	}
+	s.send(s.req("0200", "000000", cards[0], 40_00))
+
+	// Replacement by another customer's card: refused, the old card stays enrolled.
+	page = s.initialize(s.websiteToken("ext-fail", "R", nil))
+	if r := s.submitPage(page, map[string]any{"cardId": cards[0].id}, others[0].pan); r.Status != "FAILED_REPLACEMENT" || r.IncidentID == "" {
+		t.Fatalf("replacement by a foreign card: %+v", r)
+	}
+	if got := s.loyalty(cust); got.Status != "ENROLLED" || len(got.Accounts) != 1 || got.Points != 40 {
+		t.Fatalf("after the failed replacement: %+v", got)
+	}
+
+	// The host failing: -1001 reported, nothing enrolled, the failure confirmed to the partner.
+	s.app.Loyalty().Sim.SetFaults(mrs.Faults{ServerErrors: 10})
+	page = s.initialize(s.websiteToken("ext-fail", "N", map[string]any{"confirmationUrl": "http://127.0.0.1:1/confirm"}))
+	r := s.submitPage(page, map[string]any{"firstName": "Ada", "acceptTerms": true}, cards[1].pan)
+	if r.Status != "FAILED_ENROLLMENT" || r.StatusCode != "-1001" {
+		t.Fatalf("host failing: %+v", r)
+	}
+	s.app.Loyalty().Sim.SetFaults(mrs.Faults{})
+	if _, ok := s.app.Engine().State().LoyaltyMember(cards[1].id); ok {
+		t.Fatal("a card enrolled although the host failed")
+	}
+	found := false
+	for _, c := range s.app.Engine().State().LoyaltyConfirmations() {
+		found = found || strings.Contains(string(c.Body), `"statusCode":"-1001"`)
+	}
+	if !found {
+		t.Fatal("the failure was not queued for confirmation")
+	}
+
+	// Opt out, then opt back in within the grace period: the same RANAC, the points kept.
+	before := s.loyalty(cust).Accounts[0].RANAC
+	page = s.initialize(s.websiteToken("ext-fail", "C", nil))
+	if r := s.submitPage(page, map[string]any{"cardId": cards[0].id}, ""); r.Status != "SUCCESS_OPT_OUT" {
+		t.Fatalf("opt-out: %+v", r)
+	}
+	page = s.initialize(s.websiteToken("ext-fail", "N", nil))
+	if r := s.submitPage(page, map[string]any{"firstName": "Ada", "acceptTerms": true}, cards[0].pan); r.Status != "SUCCESS_ENROLLMENT" || r.RANAC != before {
+		t.Fatalf("opt back in: %+v", r)
+	}
+	if got := s.loyalty(cust); got.Status != "ENROLLED" || got.Points != 40 {
+		t.Fatalf("after opting back in: %+v", got)
 	}
 }
