@@ -284,7 +284,7 @@ func (s *Service) hEnrollPage(ctx *fasthttp.RequestCtx, params []string) {
 	}
 	if w.ActionCode != ActionNew {
 		for _, m := range s.eng.State().LoyaltyMembersOfCustomer(ses.customerID) {
-			if m.Status == ledger.LoyaltyCancelled || (w.ActionCode == ActionReplacement && m.Status != ledger.LoyaltyEnrolled) {
+			if m.Status != ledger.LoyaltyEnrolled { // only an enrolled card can be replaced or opted out
 				continue
 			}
 			p.Cards = append(p.Cards, web.Card{ID: m.CardID, Masked: s.masked(m)})

@@ -127,7 +127,9 @@ func New(d Deps) (*Service, error) {
 			for _, p := range d.Config.Programs {
 				ps = append(ps, mrs.Program{ID: p.ProgramID, BINs: binsOf(d, p)})
 			}
-			s.Sim = mrs.New(mrs.Config{Key: hk, Programs: ps})
+			if s.Sim, err = mrs.New(mrs.Config{Key: hk, Programs: ps, StatePath: filepath.Join(dir, "rewards-host-sim.json")}); err != nil {
+				return nil, err
+			}
 			s.host = InProcessClient(s.Sim.Handler(), d.HostClient)
 		}
 	}

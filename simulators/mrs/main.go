@@ -35,6 +35,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	addr := fs.String("addr", "127.0.0.1:8099", "listen address")
 	keyFile := fs.String("key", "var/mrs-key.pem", "RSA private key bankAccountNumber is sealed to (made on first start, 0600)")
 	programs := fs.String("programs", "DEMO-PROGRAM=535110", "programmes: ID=BIN[|BIN...],...")
+	statePath := fs.String("state", "", "file keeping the accounts across restarts (empty: memory only)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -46,7 +47,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	sim := New(Config{Key: key, Programs: ps})
+	sim, err := New(Config{Key: key, Programs: ps, StatePath: *statePath})
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("mrs: %w", err)

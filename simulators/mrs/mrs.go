@@ -37,6 +37,8 @@ type Config struct {
 	Programs []Program
 	// BankProductCodes are the product codes enroll accepts; default DefaultBankProductCode.
 	BankProductCodes []string
+	// StatePath keeps the accounts across restarts (state.go); "" keeps them in memory only.
+	StatePath string
 }
 
 // DefaultBankProductCode is the product code cardswitch sends (the seed: hard coded).
@@ -87,16 +89,20 @@ type household struct {
 	roles         map[string]string // MRS customer id -> P/R/N
 }
 
-// New returns a simulator.
-func New(cfg Config) *Sim {
+// New returns a simulator with the state StatePath holds.
+func New(cfg Config) (*Sim, error) {
 	if cfg.Key == nil {
 		panic("mrs: Config.Key is required")
 	}
 	if len(cfg.BankProductCodes) == 0 {
 		cfg.BankProductCodes = []string{DefaultBankProductCode}
 	}
-	return &Sim{cfg: cfg, customers: map[string]*customer{}, accounts: map[string]*account{}, byID: map[string]*account{},
+	s := &Sim{cfg: cfg, customers: map[string]*customer{}, accounts: map[string]*account{}, byID: map[string]*account{},
 		byPAN: map[string]*account{}, households: map[string]*household{}, calls: map[string]int{}}
+	if err := s.load(); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // SetFaults replaces the injected faults.
@@ -211,6 +217,27 @@ func (s *Sim) Apply(r mrswire.Request) mrswire.Response {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls[r.Op]++
+	resp := s.apply(r)
+	if resp.StatusCode == mrswire.StatusSuccess && mutates(r.Op) {
+		if err := s.save(); err != nil {
+			// The change is not durable at the host: it answers as a host that failed does.
+			return status(mrswire.StatusServerError, "Server Side Error. Internal Error")
+		}
+	}
+	return resp
+}
+
+// mutates reports whether op changes the host's accounts.
+func mutates(op string) bool {
+	switch op {
+	case mrswire.OpEnroll, mrswire.OpUpdateCustomerAccount, mrswire.OpMoveAccountToExistingHousehold,
+		mrswire.OpRemoveAccountFromHousehold, mrswire.OpUpdateHouseholdRole:
+		return true
+	}
+	return false
+}
+
+func (s *Sim) apply(r mrswire.Request) mrswire.Response {
 	f := r.Fields
 	switch r.Op {
 	case mrswire.OpEnroll:

@@ -25,7 +25,10 @@ var (
 func newSim(t *testing.T) (*mrs.Sim, *loyalty.Client) {
 	t.Helper()
 	keyOnce.Do(func() { simKey, _ = rsa.GenerateKey(rand.Reader, 2048) })
-	sim := mrs.New(mrs.Config{Key: simKey, Programs: []mrs.Program{{ID: "DEMO-PROGRAM", BINs: []string{"535110"}}, {ID: "OTHER", BINs: []string{"535110"}}}})
+	sim, err := mrs.New(mrs.Config{Key: simKey, Programs: []mrs.Program{{ID: "DEMO-PROGRAM", BINs: []string{"535110"}}, {ID: "OTHER", BINs: []string{"535110"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	cl := loyalty.InProcessClient(sim.Handler(), loyalty.ClientConfig{AttemptTimeout: 2 * time.Second,
 		Sleep: func(context.Context, time.Duration) error { return nil }})
 	return sim, cl
@@ -292,5 +295,37 @@ func TestDroppedConnection(t *testing.T) {
 	_, err = dead.Call(context.Background(), mrswire.OpUpdateCustomerAccount, []mrswire.Field{{Name: "ranac", Value: ranac}})
 	if !errors.Is(err, loyalty.ErrHostUnavailable) {
 		t.Fatalf("refused connection: %v", err)
+	}
+}
+
+// TestStateSurvivesRestart: with a state file the host keeps its accounts across restarts (the
+// in-process host of cardswitch uses one), and a repeated enroll still finds the account.
+func TestStateSurvivesRestart(t *testing.T) {
+	keyOnce.Do(func() { simKey, _ = rsa.GenerateKey(rand.Reader, 2048) })
+	path := t.TempDir() + "/state.json"
+	open := func() *loyalty.Client {
+		sim, err := mrs.New(mrs.Config{Key: simKey, Programs: []mrs.Program{{ID: "DEMO-PROGRAM", BINs: []string{"535110"}}}, StatePath: path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return loyalty.InProcessClient(sim.Handler(), loyalty.ClientConfig{Sleep: func(context.Context, time.Duration) error { return nil }})
+	}
+	cl := open()
+	first := enroll(t, cl, enrollArgs{customer: "parent-1", pan: pan1})
+	want(t, first, mrswire.StatusSuccess)
+	want(t, call(t, cl, mrswire.OpUpdateCustomerAccount, "ranac", first.RANAC, "accountStatusCode", "CANCELLED"), mrswire.StatusSuccess)
+	cl = open()
+	accs := call(t, cl, mrswire.OpGetCustomerAccounts, "bankCustomerNumber", "parent-1")
+	if len(accs.Accounts) != 1 || accs.Accounts[0].RANAC != first.RANAC || accs.Accounts[0].AccountStatus != "CANCELLED" {
+		t.Fatalf("after restart: %+v", accs)
+	}
+	want(t, call(t, cl, mrswire.OpUpdateCustomerAccount, "ranac", first.RANAC, "accountStatusCode", "ACTIVE"), mrswire.StatusSuccess)
+	again := enroll(t, cl, enrollArgs{customer: "parent-1", pan: pan1})
+	want(t, again, mrswire.StatusCustomerAlreadyEnrolled)
+	if again.RANAC != first.RANAC {
+		t.Fatalf("-50 names %s, want %s", again.RANAC, first.RANAC)
+	}
+	if second := enroll(t, cl, enrollArgs{customer: "parent-2", pan: pan2}); second.RANAC == first.RANAC {
+		t.Fatal("a RANAC given twice after a restart")
 	}
 }

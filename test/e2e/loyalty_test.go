@@ -468,6 +468,11 @@ func TestLoyaltyConfirmationOutbox(t *testing.T) {
 	if cs := s2.app.Engine().State().LoyaltyConfirmations(); len(cs) != 0 {
 		t.Fatalf("delivered but still in the outbox: %+v", cs)
 	}
+	// The in-process rewards host kept the account across the restart: the opt-out reaches it.
+	page = s2.initialize(s2.websiteToken("ext-confirm", "C", nil))
+	if r := s2.submitPage(page, map[string]any{"cardId": cards[0].id}, ""); r.Status != "SUCCESS_OPT_OUT" {
+		t.Fatalf("opt-out after a restart: %+v", r)
+	}
 }
 
 func (s *sw) api(method, path string, body any) (int, map[string]any) {
