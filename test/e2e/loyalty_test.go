@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"log/slog"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -24,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cardswitch/cardswitch/app"
 	"github.com/cardswitch/cardswitch/cardcrypto"
 	"github.com/cardswitch/cardswitch/config"
 	"github.com/cardswitch/cardswitch/ledger"
@@ -623,5 +625,62 @@ func TestLoyaltyFailuresKeepState(t *testing.T) {
 	}
 	if got := s.loyalty(cust); got.Status != "ENROLLED" || got.Points != 40 {
 		t.Fatalf("after opting back in: %+v", got)
+	}
+}
+
+// TestLoyaltyAdminAPI: the operators' API needs an operator token of the route's role: the
+// confirmation outbox is listed and a confirmation retried, and the purge runs on demand.
+func TestLoyaltyAdminAPI(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := config.Load("", config.Overrides{DataDir: dir, ISOAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.HTTP.AdminTokens = []config.AdminToken{{Name: "ops", Token: "admin-token-0123456789", Role: "Admin"},
+		{Name: "desk", Token: "employee-token-0123456789", Role: "Employee"}}
+	a, err := app.Start(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &sw{t: t, app: a, dir: dir, hash: tokenvault.Hasher(config.Key(cfg.Security.DataKey))}
+	s.stan.Store(time.Now().UnixNano() % 500000)
+	s.connect()
+	t.Cleanup(s.stop)
+	_, cards := s.loyaltyCustomer("ext-admin", 1)
+	page := s.initialize(s.websiteToken("ext-admin", "N", map[string]any{"confirmationUrl": "http://127.0.0.1:1/confirm"}))
+	if r := s.submitPage(page, map[string]any{"firstName": "Ada", "acceptTerms": true}, cards[0].pan); r.Status != "SUCCESS_ENROLLMENT" {
+		t.Fatalf("%+v", r)
+	}
+	call := func(method, path, token string) (int, map[string]any) {
+		req, _ := http.NewRequest(method, "http://"+a.HTTPAddr()+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out
+	}
+	code, out := call("GET", "/loyalty/admin/confirmations", "employee-token-0123456789")
+	list, _ := out["confirmations"].([]any)
+	if code != 200 || len(list) != 1 {
+		t.Fatalf("confirmations: %d %v", code, out)
+	}
+	id := list[0].(map[string]any)["confirmationId"].(string)
+	if code, _ := call("POST", "/loyalty/admin/confirmations/"+id+"/retry", "employee-token-0123456789"); code != 403 {
+		t.Fatalf("retry as Employee: %d", code)
+	}
+	if code, out := call("POST", "/loyalty/admin/confirmations/"+id+"/retry", "admin-token-0123456789"); code != 200 || out["status"] != "PENDING" {
+		t.Fatalf("retry: %d %v", code, out)
+	}
+	if code, _ := call("POST", "/loyalty/admin/purge", "employee-token-0123456789"); code != 403 {
+		t.Fatalf("purge as Employee: %d", code)
+	}
+	if code, out := call("POST", "/loyalty/admin/purge", "admin-token-0123456789"); code != 200 || out["purged"] != float64(0) {
+		t.Fatalf("purge: %d %v", code, out)
 	}
 }
