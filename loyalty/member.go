@@ -23,12 +23,29 @@ func (s *Service) memberPage(ses *session) web.Member {
 		mem, _ := st.LoyaltyMember(a.CardID)
 		m.Accounts = append(m.Accounts, web.MemberAccount{CardID: a.CardID, Masked: s.masked(mem), Status: a.Status, Points: a.Points})
 	}
-	if ses.widget == "full" && programID != "" {
-		ctx, cancel := context.WithTimeout(context.Background(), FlowTimeout)
-		defer cancel()
-		for _, it := range s.catalog(ctx, programID) {
-			m.Items = append(m.Items, web.MemberItem{ID: it.RewardMatrixItemID, Short: it.RewardItemShortDescription,
-				Long: it.RewardItemLongDescription, Points: it.RewardMatrixItemPointValue})
+	if programID == "" {
+		return m
+	}
+	// The selected reward (seed §6.5: shown on the main page) is the goal widget's goal.
+	selected := ""
+	for _, a := range sum.Accounts {
+		if mem, ok := st.LoyaltyMember(a.CardID); ok && mem.SelectedRewardID != "" && a.Status != string(ledger.LoyaltyCancelled) {
+			selected = mem.SelectedRewardID
+			break
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), FlowTimeout)
+	defer cancel()
+	for _, it := range s.catalog(ctx, programID) {
+		item := web.MemberItem{ID: it.RewardMatrixItemID, Short: it.RewardItemShortDescription,
+			Long: it.RewardItemLongDescription, Points: it.RewardMatrixItemPointValue}
+		if item.ID == selected {
+			g := item
+			m.Goal = &g
+			m.GoalMissing = max(0, item.Points-sum.Points)
+		}
+		if ses.widget == "full" {
+			m.Items = append(m.Items, item)
 		}
 	}
 	return m

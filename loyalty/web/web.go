@@ -166,6 +166,9 @@ type Member struct {
 	Points                                                  int64
 	Accounts                                                []MemberAccount
 	Items                                                   []MemberItem
+	// Goal is the selected reward and GoalMissing the points still short of it.
+	Goal        *MemberItem
+	GoalMissing int64
 }
 
 var memberPage = template.Must(template.ParseFS(files, "member.html"))

@@ -541,6 +541,24 @@ func TestLoyaltyRedemptionAndHouseholds(t *testing.T) {
 	if code, out := s.api("PUT", base+"/selected-reward", map[string]any{"cardId": cards[0].id, "itemId": "RMI-2001"}); code != 200 || out["selectedRewardId"] != "RMI-2001" {
 		t.Fatalf("select: %d %v", code, out)
 	}
+	// The goal widget shows the selected reward and the points still short of it.
+	sdkTok, err := loyalty.SignToken(s.partnerKey(), map[string]any{"sub": "ext-redeem", "jti": "goal-1", "iat": time.Now().Unix(),
+		"cardHash": s.app.Loyalty().CardHash(tokenvault.PAN(cards[0].pan))}, selfSignedCert(t, s.partnerKey()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body := s.postJSON("/issuer/initialize_sdk", map[string]any{"initializeSDKToken": sdkTok, "widget_type": "goal", "redirect": false})
+	var created struct{ RedirectURL string }
+	json.Unmarshal(body, &created)
+	gp, err := http.Get(created.RedirectURL)
+	if err != nil || resp.StatusCode != 201 {
+		t.Fatalf("goal widget: %d %v", resp.StatusCode, err)
+	}
+	goal, _ := io.ReadAll(gp.Body)
+	gp.Body.Close()
+	if !strings.Contains(string(goal), `data-item="RMI-2001"`) || !strings.Contains(string(goal), `<span id="goal-missing">2350</span>`) {
+		t.Fatalf("goal page: %s", goal)
+	}
 
 	// Households at the host: the customer's two cards share one; remove the second into its
 	// own, make it a non-redeemer (it may not redeem), move it back.
