@@ -5,7 +5,7 @@ PKGS     := ./...
 # Bounded fuzzing in `make test` (each target this long).
 FUZZTIME ?= 10s
 
-.PHONY: build run test test-unit test-race test-crash fuzz bench bench-micro demo lint vet fmt clean
+.PHONY: build run test test-unit test-race test-crash fuzz test-browser bench bench-micro demo lint vet fmt clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/cardswitch
@@ -15,7 +15,7 @@ run: build
 
 # Everything CI runs: vet, formatting, unit and end-to-end tests with the race detector, the
 # crash-safety test against the real binary, and bounded fuzzing.
-test: lint test-race test-crash fuzz
+test: lint test-race test-crash fuzz test-browser
 
 test-unit:
 	$(GO) test -count=1 $(PKGS)
@@ -31,6 +31,11 @@ test-crash: build
 
 fuzz:
 	./scripts/fuzz.sh $(FUZZTIME)
+
+# Browser tests (build tag browser): chromedp drives Chromium through the loyalty enrollment page.
+# Without Chromium they fail when CI=true or CARDSWITCH_BROWSER_REQUIRED=1, and skip otherwise.
+test-browser:
+	$(GO) test -tags browser -count=1 -timeout 5m -run 'Browser' ./test/e2e/...
 
 bench: build
 	./$(BIN) bench --spawn --suite --cards 1000000 --duration 60s --connections 32 --cpu-phase 4s --cpu-rounds 3 --json var/bench.json --html var/bench.html

@@ -23,6 +23,7 @@ import (
 	"github.com/cardswitch/cardswitch/ledger"
 	"github.com/cardswitch/cardswitch/ledger/engine"
 	"github.com/cardswitch/cardswitch/ledger/journal"
+	"github.com/cardswitch/cardswitch/loyalty"
 	"github.com/cardswitch/cardswitch/mgmt"
 	"github.com/cardswitch/cardswitch/notify"
 	"github.com/cardswitch/cardswitch/pba"
@@ -63,6 +64,9 @@ type App struct {
 	httpAddr string
 	metrics  *metrics.Metrics
 	pba      *pba.Service // Pay by Account (pba.go); nil without institutions
+	// loyalty is the loyalty platform (loyalty.go); stopLoyalty ends its purge job.
+	loyalty     *loyalty.Service
+	stopLoyalty func()
 	// rotation stops the background re-encryption under a new data key; rotationDone says it did.
 	rotation, rotationDone chan struct{}
 	serving                sync.WaitGroup // the ISO and HTTP Serve goroutines
@@ -225,7 +229,8 @@ func (a *App) start() error {
 		Verifier:  verifier,
 		// Events only when a webhook receives them: an authorization event costs a row per message.
 		AuthorizationEvents: cfg.HTTP.WebhookURL != "",
-		FX:                  fxTable(cfg), // kyc_fx.go
+		FX:                  fxTable(cfg),               // kyc_fx.go
+		Loyalty:             cfg.Loyalty.LoyaltyRules(), // contract §7: points earned at capture
 	}
 	a.events = bj
 	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "mgmt"), 0o700); err != nil {
@@ -261,10 +266,13 @@ func (a *App) start() error {
 		return err
 	}
 
+	if a.loyalty, err = newLoyalty(cfg, a.engine, env.PANHasher, log); err != nil {
+		return err
+	}
 	h, err := mgmt.New(mgmt.Deps{Config: mgmtConfig(cfg), Engine: a.engine, PANHash: env.PANHasher,
 		Logger: log, Ready: a.ready.Load, Clock: time.Now, Events: a.events, Webhooks: a.hooks,
 		Metrics: a.metrics, MetricsHandler: a.metrics.Handler(),
-		KYC: kycProvider(cfg), KYCCallbackSecret: []byte(cfg.KYC.CallbackSecret)})
+		KYC: kycProvider(cfg), KYCCallbackSecret: []byte(cfg.KYC.CallbackSecret), Loyalty: a.loyalty})
 	if err != nil {
 		return err
 	}
@@ -275,6 +283,7 @@ func (a *App) start() error {
 	if err := a.startPBA(h, env); err != nil {
 		return err
 	}
+	a.stopLoyalty = mountLoyalty(h, a.loyalty)
 	a.disp = dispatch.New(a.engine, log, a.metrics, dispatch.Config{})
 	a.iso = server.New(isoConfig(cfg), a.disp, log)
 
@@ -374,6 +383,9 @@ func (a *App) stop(ctx context.Context) error {
 	}
 	if a.httpLn != nil {
 		a.httpLn.Close() // also when Serve had not registered it yet
+	}
+	if a.stopLoyalty != nil {
+		a.stopLoyalty() // before the engine: the purge job's batches go through it
 	}
 	if a.engine != nil {
 		if err := a.engine.Stop(ctx); err != nil {

@@ -32,8 +32,9 @@ type Config struct {
 	PBA      PBA       `yaml:"pba"` // Pay by Account (pba.go)
 	TSH      TSH       `yaml:"tsh"` // the token service hub's calls (/tsh, config/tsh.go)
 	// KYC and FX: the eKYC provider and the cross-currency rate table (kyc_fx.go).
-	KYC KYC `yaml:"kyc"`
-	FX  FX  `yaml:"fx"`
+	KYC     KYC     `yaml:"kyc"`
+	FX      FX      `yaml:"fx"`
+	Loyalty Loyalty `yaml:"loyalty"` // contract §7 (loyalty.go)
 
 	// DevProfile is set when no config file was given and the development profile is in use.
 	DevProfile bool `yaml:"-"`
@@ -213,6 +214,9 @@ func Load(path string, o Overrides, warn func(msg string)) (*Config, error) {
 		if err := c.ensureDevTSHKey(warn); err != nil {
 			return nil, err
 		}
+		if err := c.loadDevLoyalty(warn); err != nil {
+			return nil, err
+		}
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -236,6 +240,7 @@ func (c *Config) applyDefaults() {
 	if c.DataDir == "" {
 		c.DataDir = DefaultDataDir
 	}
+	c.Loyalty.applyDefaults()
 	for i := range c.Programs {
 		p := &c.Programs[i]
 		if p.PANLength == 0 {
@@ -313,6 +318,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.validatePBA()...)
 	errs = append(errs, c.TSH.validate()...)
 	errs = append(errs, c.validateKYCFX()...)
+	errs = append(errs, c.validateLoyalty()...)
 	return errors.Join(errs...)
 }
 
@@ -342,7 +348,7 @@ func devProfile() Config {
 		{Name: "demo-mc", BIN: "535110", Scheme: "mastercard", Currency: "EUR", PANLength: 16},
 		{Name: "demo-visa", BIN: "423456", Scheme: "visa", Currency: "EUR", PANLength: 16},
 		devPBAProgram(), // Pay by Account token PANs only (pba.go)
-	}, PBA: devPBA()}
+	}, PBA: devPBA(), Loyalty: devLoyalty()}
 }
 
 // devKeysFile holds the generated development keys in the data directory.

@@ -61,6 +61,8 @@ const (
 	OpCustomerLifecycle   // customer_lifecycle.go
 	OpKYCResult           // kyc_transition.go: an eKYC verification started or decided
 	OpOpenCompanyBalances // fx.go
+	OpLoyaltyEnroll
+	OpLoyalty // the other loyalty commands (ledger/loyalty*.go)
 
 	// NumOpKinds is the number of kinds: OpKind values are below it.
 	NumOpKinds
@@ -83,6 +85,7 @@ var opKindNames = [NumOpKinds]string{
 	OpSendOTP: "send_otp", OpWalletCVVChecked: "wallet_cvv_checked",
 	OpSetBalanceState: "set_balance_state", OpCustomerLifecycle: "customer_lifecycle",
 	OpKYCResult: "kyc_result", OpOpenCompanyBalances: "open_company_balances",
+	OpLoyaltyEnroll: "loyalty_enroll", OpLoyalty: "loyalty",
 }
 
 func (k OpKind) String() string {

@@ -82,6 +82,7 @@ func (tx *Tx) completion(req *authz.Request, env *Env) authz.Response {
 		}
 		a.State = AuthCaptured
 		tx.PutAuth(a)
+		tx.loyaltyCaptured(env, a.CardID, okey, debit, false, req.MerchantID, req.MCC)
 		return authz.Response{Action: authz.Approved}
 	}
 	if !found || a.BalanceID == "" {
@@ -113,6 +114,7 @@ func (tx *Tx) completion(req *authz.Request, env *Env) authz.Response {
 	}
 	a.State = AuthCaptured
 	tx.PutAuth(a)
+	tx.loyaltyCaptured(env, a.CardID, okey, debit, false, req.MerchantID, req.MCC)
 	return authz.Response{Action: authz.Approved}
 }
 
@@ -203,6 +205,7 @@ func (tx *Tx) reversal(req *authz.Request, env *Env) authz.Response {
 			a.AmountMinor = abs(target)
 		}
 		tx.PutAuth(a)
+		tx.loyaltyReversed(a.CardID, okey, abs(target))
 	case AuthExpired:
 		a.State = AuthReversed
 		tx.PutAuth(a)

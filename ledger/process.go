@@ -58,6 +58,8 @@ type Env struct {
 	// FX converts cross-currency authorizations and names the company balances (fx.go); nil:
 	// an authorization in another currency than its balance's is declined 1030.
 	FX *FXTable
+	// Loyalty are the rewards programmes points are earned in (nil: none; loyalty.go).
+	Loyalty *LoyaltyRules
 }
 
 // MessageKey is the idempotency key of contract §2: MTI (repeats folded), field 11, field 7,
@@ -378,6 +380,9 @@ func (tx *Tx) book(req *authz.Request, env *Env, r *resolved, g *gathered, d aut
 	if req.Kind == authz.KindAuthorization || req.Kind == authz.KindFinancial {
 		tx.countUsage(r.card, amountMinor, env.Now)
 		tx.bookStoredCredential(req, env, r, g, auth.Key)
+	}
+	if earns, refund := loyaltyKind(req.Kind); earns {
+		tx.loyaltyCaptured(env, r.card.ID, auth.Key, amountMinor, refund, req.MerchantID, req.MCC)
 	}
 	tx.PutBalance(g.bal)
 	if g.hasPartner {

@@ -24,6 +24,8 @@ type State struct {
 	pba        *pbaStore // Pay by Account records (pba.go)
 	// wallets are the token service hub's wallet tokens (tsh.go).
 	wallets *walletStore
+	// loyalty are the loyalty members and their earnings (loyalty.go).
+	loyalty *loyaltyStore
 
 	loading bool // between the first Load and FinishLoad
 
@@ -44,6 +46,7 @@ func NewState(h History) *State {
 	s := &State{customers: newCustomerTable(), balances: newBalanceTable(r), cards: newCardTable(r),
 		tokens: newTokenTable(r), agreements: newAgreementStore(), cold: newCold(h), pba: newPBAStore(),
 		wallets: newWalletStore()}
+	s.loyalty = newLoyaltyStore()
 	r.cards, r.balances, r.customers = &s.cards.Table, &s.balances.Table, &s.customers.Table
 	return s
 }
@@ -166,6 +169,8 @@ func (s *State) Load(row any) {
 		s.pba.set(r)
 	case *WalletToken:
 		s.wallets.set(r)
+	case *LoyaltyMember, *LoyaltyEarning, *LoyaltyConfirmation, *LoyaltyRedemption:
+		s.loadLoyalty(r)
 	case *Auth, *Reply:
 		s.loadCold(r)
 	default:

@@ -16,6 +16,7 @@ type Tx struct {
 	newAgreements []string
 	auths         overlay[Auth]
 	pba           overlay[PBARecord] // Pay by Account records (pba.go)
+	loyalty       loyaltyTx          // loyalty members and earnings (loyalty.go)
 	replies       overlay[Reply]
 	wallets       overlay[WalletToken] // the token service hub's wallet tokens (tsh.go)
 
@@ -90,6 +91,7 @@ func (s *State) Begin() *Tx {
 	tx.agreements = overlay[Agreement]{base: s.agreements, dirty: map[string]*Agreement{}}
 	tx.pba = overlay[PBARecord]{base: pbaOverlayBase{s.pba}, dirty: map[string]*PBARecord{}}
 	tx.wallets = overlay[WalletToken]{base: s.wallets, dirty: map[string]*WalletToken{}}
+	tx.beginLoyalty()
 	c := s.cold
 	tx.authBase = &coldBase[Auth]{tx: tx, keys: &c.auths, readFn: c.h.ReadAuth,
 		known: map[string]bool{}, loaded: map[string]Auth{}, heldAt: map[string]int64{}}
@@ -124,6 +126,7 @@ func (tx *Tx) Reset() {
 	tx.newAgreements = tx.newAgreements[:0]
 	tx.pba.reset()
 	tx.wallets.reset()
+	tx.resetLoyalty()
 	tx.auths.reset()
 	tx.replies.reset()
 	clear(tx.cardByPAN)
@@ -151,7 +154,7 @@ func (tx *Tx) Rollback() { tx.Reset() }
 func (tx *Tx) Empty() bool {
 	return len(tx.customers.order)+len(tx.balances.order)+len(tx.cards.order)+
 		len(tx.tokens.order)+len(tx.agreements.order)+len(tx.pba.order)+len(tx.auths.order)+len(tx.replies.order)+len(tx.index)+
-		len(tx.events)+len(tx.audits)+len(tx.wallets.order) == 0
+		len(tx.events)+len(tx.audits)+len(tx.wallets.order)+tx.loyaltyWrites() == 0
 }
 
 // Reads and writes of the overlay.
@@ -271,6 +274,7 @@ func (tx *Tx) Changes(dst []Change) []Change {
 	dst = appendChanges(dst, TableAgreement, &tx.agreements)
 	dst = appendChanges(dst, TablePBA, &tx.pba)
 	dst = appendChanges(dst, TableWalletToken, &tx.wallets)
+	dst = tx.appendLoyaltyChanges(dst)
 	dst = appendChanges(dst, "auth", &tx.auths)
 	dst = appendChanges(dst, "reply", &tx.replies)
 	tx.prepareCold()
@@ -303,6 +307,7 @@ func (tx *Tx) Commit() {
 	merge(&tx.agreements, s.agreements.set)
 	mergePBA(&tx.pba, s.pba)
 	merge(&tx.wallets, s.wallets.set)
+	tx.commitLoyalty()
 	tx.commitEvents()
 	tx.commitCold()
 	s.mu.Unlock()

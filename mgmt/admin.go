@@ -71,7 +71,7 @@ func (s *Server) hCreatePartner(c *call) (int, any, *apiError) {
 func (s *Server) hListPartners(c *call) (int, any, *apiError) {
 	out := []partnerBalanceView{}
 	for _, b := range s.eng.State().Balances() {
-		if b.Kind != ledger.BalanceUser {
+		if b.Kind != ledger.BalanceUser && b.Kind != ledger.BalanceLoyalty { // points are no partner's money
 			out = append(out, s.viewPartner(b))
 		}
 	}
@@ -152,6 +152,9 @@ func (s *Server) hBalanceSummary(c *call) (int, any, *apiError) {
 	}
 	by := map[string]*row{}
 	for _, b := range s.eng.State().Balances() {
+		if b.Kind == ledger.BalanceLoyalty {
+			continue // points (PTS) are not money: the loyalty read-out shows them
+		}
 		r := by[b.Currency]
 		if r == nil {
 			r = &row{Currency: b.Currency}

@@ -70,6 +70,9 @@ func (c *call) loadBalance(partnerOnly bool) (ledger.Balance, *apiError) {
 	if !ok {
 		return ledger.Balance{}, errNotFound("BALANCE_NOT_FOUND", "no such balance")
 	}
+	if b.Kind == ledger.BalanceLoyalty {
+		return ledger.Balance{}, errNotFound("BALANCE_NOT_FOUND", "no such balance") // points: the loyalty read-out
+	}
 	isPartner := b.Kind != ledger.BalanceUser
 	if partnerOnly != isPartner && (partnerOnly || c.route.channel != chanAdmin) {
 		return ledger.Balance{}, errNotFound("BALANCE_NOT_FOUND", "no such balance")

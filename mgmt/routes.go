@@ -71,6 +71,7 @@ func (s *Server) buildRoutes() []*route {
 		postOpt("/secure/cards/{cardId}/agreements/{agreementId}/cancel", S, N, s.hCancelAgreement),
 		g("/secure/customers/{customerId}/agreements", S, N, s.hListCustomerAgreements),
 		enc(post("/secure/external-locks", S, N, s.hExternalLock)),
+		g("/secure/customers/{customerId}/loyalty", S, N, s.hCustomerLoyalty),
 
 		// Customer channel.
 		g("/customers/me", C, N, s.hGetCustomer),
@@ -89,6 +90,7 @@ func (s *Server) buildRoutes() []*route {
 		g("/customers/me/cards/{cardId}/agreements/{agreementId}", C, N, s.hGetAgreement),
 		postOpt("/customers/me/cards/{cardId}/agreements/{agreementId}/cancel", C, N, s.hCancelAgreement),
 		g("/customers/me/agreements", C, N, s.hListCustomerAgreements),
+		g("/customers/me/loyalty", C, N, s.hCustomerLoyalty),
 
 		// Operators.
 		g("/admin/customers/{customerId}", A, E, s.hGetCustomer),

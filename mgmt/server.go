@@ -108,6 +108,8 @@ type Deps struct {
 	// operators decide. KYCCallbackSecret verifies POST /kyc/callback (empty: no callbacks).
 	KYC               kyc.Provider
 	KYCCallbackSecret []byte
+	// Loyalty answers the loyalty read-out (loyalty.go); nil: no loyalty programme served.
+	Loyalty LoyaltyReader
 }
 
 // Server is the management API.
@@ -144,6 +146,7 @@ type Server struct {
 	// operators are the operators who log in (http.operators) and their sessions
 	// (admin_sessions.go).
 	operators *operators
+	loyalty   LoyaltyReader // loyalty.go
 }
 
 // New builds the management API: it loads (or on first start generates) the JWE server key in
@@ -215,6 +218,7 @@ func New(d Deps) (*Server, error) {
 		return nil, err
 	}
 	s.hooks = hooks{o: d.Webhooks}
+	s.loyalty = d.Loyalty
 	s.rates = newRateLimiter(h.RateLimitPerSec, s.clock)
 	if h.TLSCert != "" || h.TLSKey != "" {
 		if s.tlsConf, err = tlsConfig(h); err != nil {

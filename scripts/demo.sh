@@ -88,6 +88,26 @@ if [ $rc -ne 0 ]; then
 else
   echo "demo: all steps answered as expected"
 fi
+
+# The rewards host simulator (loyalty, docs/loyalty.md) on its own; the switch above runs it
+# in-process (loyalty.rewardsHost is empty in the development profile).
+set +e
+MRS_PORT=$(free_port)
+"$BIN" mrs --addr "127.0.0.1:$MRS_PORT" --key "$DATA/mrs-key.pem" >>"$LOG" 2>&1 &
+MRS_PID=$!
+for _ in $(seq 1 50); do port_free "$MRS_PORT" || break; sleep 0.1; done
+if exec 3<>"/dev/tcp/127.0.0.1/$MRS_PORT" 2>/dev/null && printf 'GET /mrs/public-key HTTP/1.0\r\nHost: demo\r\n\r\n' >&3 &&
+  head -1 <&3 | grep -q ' 200 '; then
+  echo "demo: rewards host simulator answered on 127.0.0.1:$MRS_PORT"
+else
+  echo "demo: rewards host simulator did not answer" >&2
+  rc=1
+fi
+exec 3<&- 3>&-
+kill -TERM "$MRS_PID" 2>/dev/null
+wait "$MRS_PID" 2>/dev/null
+set -e
+
 kill -TERM "$PID" 2>/dev/null || true
 for _ in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
 if wait "$PID" 2>/dev/null; then

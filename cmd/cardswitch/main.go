@@ -11,6 +11,7 @@ import (
 	"github.com/cardswitch/cardswitch/provision"
 	"github.com/cardswitch/cardswitch/simulators/acquirer"
 	kycsim "github.com/cardswitch/cardswitch/simulators/kyc"
+	"github.com/cardswitch/cardswitch/simulators/mrs"
 	pbasim "github.com/cardswitch/cardswitch/simulators/pba"
 	tshsim "github.com/cardswitch/cardswitch/simulators/tsh"
 )
@@ -46,6 +47,8 @@ func main() {
 		err = totpSecretCmd(os.Args[2:], os.Stdout)
 	case "kyc-sim":
 		err = kycsim.Main(os.Args[2:])
+	case "mrs":
+		err = mrs.Main(os.Args[2:])
 	case "help", "-h", "--help":
 		usage()
 		return
@@ -75,5 +78,6 @@ commands:
   hash-password  read an operator's password, print its bcrypt hash for http.operators [--cost N]
   totp-secret    print a new TOTP secret for http.operators --name NAME [--issuer ISSUER]
   kyc-sim eKYC provider simulator (docs/users-balances.md) [--addr] [--secret] [--delay]
+  mrs     rewards host (MRS) simulator on its own [--addr HOST:PORT] [--key FILE] [--programs ID=BIN,...]
 `)
 }

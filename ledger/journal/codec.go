@@ -249,6 +249,14 @@ func encodeRow(dst []byte, row any) ([]byte, error) {
 		if r.CorrelationID != "" { // added with the token service hub: decoded only when present
 			e.str(r.CorrelationID)
 		}
+	case *ledger.LoyaltyMember:
+		encodeLoyaltyMember(&e, r)
+	case *ledger.LoyaltyEarning:
+		encodeLoyaltyEarning(&e, r)
+	case *ledger.LoyaltyConfirmation:
+		encodeLoyaltyConfirmation(&e, r)
+	case *ledger.LoyaltyRedemption:
+		encodeLoyaltyRedemption(&e, r)
 	default:
 		return dst, fmt.Errorf("journal: encode: unknown row type %T", row)
 	}
@@ -652,6 +660,14 @@ func decodeRow(table string, b []byte, in *interner) (any, error) {
 			r.CorrelationID = d.str()
 		}
 		row = r
+	case ledger.TableLoyaltyMember:
+		row = decodeLoyaltyMember(&d)
+	case ledger.TableLoyaltyEarning:
+		row = decodeLoyaltyEarning(&d)
+	case ledger.TableLoyaltyConfirmation:
+		row = decodeLoyaltyConfirmation(&d)
+	case ledger.TableLoyaltyRedemption:
+		row = decodeLoyaltyRedemption(&d)
 	default:
 		return nil, fmt.Errorf("journal: decode: unknown table %q", table)
 	}

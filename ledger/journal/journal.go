@@ -38,6 +38,11 @@ var tables = []struct {
 	{ledger.TableWalletToken, "w/", func() any { return new(ledger.WalletToken) }},
 	{"auth", "a/", func() any { return new(ledger.Auth) }},
 	{"reply", "r/", func() any { return new(ledger.Reply) }},
+	// Loyalty members and earnings (ledger/loyalty.go).
+	{ledger.TableLoyaltyMember, "L/", func() any { return new(ledger.LoyaltyMember) }},
+	{ledger.TableLoyaltyEarning, "Y/", func() any { return new(ledger.LoyaltyEarning) }},
+	{ledger.TableLoyaltyConfirmation, "Q/", func() any { return new(ledger.LoyaltyConfirmation) }},
+	{ledger.TableLoyaltyRedemption, "R/", func() any { return new(ledger.LoyaltyRedemption) }},
 	// The time indexes of History mode (ledger/history.go).
 	{ledger.TableExpiry, "x/", func() any { return new(ledger.IndexRow) }},
 	{ledger.TableAging, "g/", func() any { return new(ledger.IndexRow) }},

@@ -118,6 +118,20 @@ func copyRow(r any) any {
 		c := *v
 		c.Before, c.After = append([]byte(nil), v.Before...), append([]byte(nil), v.After...)
 		return &c
+	case *ledger.LoyaltyMember:
+		c := *v
+		return &c
+	case *ledger.LoyaltyEarning:
+		c := *v
+		return &c
+	case *ledger.LoyaltyConfirmation:
+		c := *v
+		c.Body = append([]byte(nil), v.Body...)
+		return &c
+	case *ledger.LoyaltyRedemption:
+		c := *v
+		c.Debits = append([]ledger.PointsDebit(nil), v.Debits...)
+		return &c
 	}
 	panic("journal: unknown row type")
 }
