@@ -52,16 +52,20 @@ type ISO struct {
 
 // HTTP is the management API listener.
 type HTTP struct {
-	Addr            string        `yaml:"addr"`
-	TLSCert         string        `yaml:"tlsCert"`     // server certificate (PEM); empty: plain HTTP (loopback only)
-	TLSKey          string        `yaml:"tlsKey"`      // server key (PEM)
-	ClientCA        string        `yaml:"clientCA"`    // CA for partner client certificates on /secure
-	SessionTTL      time.Duration `yaml:"sessionTTL"`  // customer session tokens, default 10m
-	AdminTokens     []AdminToken  `yaml:"adminTokens"` // operators of /admin
-	MaxBodyBytes    int           `yaml:"maxBodyBytes"`
-	RateLimitPerSec int           `yaml:"rateLimitPerSec"` // API calls per client per second, default 200
-	WebhookURL      string        `yaml:"webhookUrl"`
-	WebhookSecret   string        `yaml:"webhookSecret"`
+	Addr string `yaml:"addr"`
+	// RequireEncryptedIssuance makes /secure refuse plain requests that issue a PHYSICAL or
+	// DIGITAL_FIRST card (400 ENCRYPTION_REQUIRED), as the seed's JWE column says; off by
+	// default because contract §4 fixes that route as taking plain requests.
+	RequireEncryptedIssuance bool          `yaml:"requireEncryptedIssuance"`
+	TLSCert                  string        `yaml:"tlsCert"`     // server certificate (PEM); empty: plain HTTP (loopback only)
+	TLSKey                   string        `yaml:"tlsKey"`      // server key (PEM)
+	ClientCA                 string        `yaml:"clientCA"`    // CA for partner client certificates on /secure
+	SessionTTL               time.Duration `yaml:"sessionTTL"`  // customer session tokens, default 10m
+	AdminTokens              []AdminToken  `yaml:"adminTokens"` // operators of /admin
+	MaxBodyBytes             int           `yaml:"maxBodyBytes"`
+	RateLimitPerSec          int           `yaml:"rateLimitPerSec"` // API calls per client per second, default 200
+	WebhookURL               string        `yaml:"webhookUrl"`
+	WebhookSecret            string        `yaml:"webhookSecret"`
 	// Operators log in on POST /admin/sessions with a password and, when they have a TOTP
 	// secret, a one-time code, for an expiring session token (docs/operators.md); adminTokens
 	// stay for automation.

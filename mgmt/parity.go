@@ -23,6 +23,8 @@ type issuePolicy struct {
 	// encrypted lists the types that need an encrypted request on a route that takes plain ones
 	// too: 400 ENCRYPTION_REQUIRED otherwise.
 	encrypted map[string]bool
+	// encryptedOptIn: encrypted applies only when http.requireEncryptedIssuance is set.
+	encryptedOptIn bool
 }
 
 var (
@@ -39,10 +41,12 @@ var (
 	// issuance as taking plain requests, which every partner integration (the simulator, the
 	// load generator, the end-to-end tests) uses for virtual cards, and the answer carries no
 	// card data (that is GET /secure/cards/{cardId}/full, encrypted only): a virtual card stays
-	// plain-or-encrypted on /secure (docs/cards-channels.md).
+	// plain-or-encrypted on /secure (docs/cards-channels.md). Contract §4 fixes the plastics'
+	// issuance on /secure the same way, so the seed's JWE rule for "Order physical card" and
+	// "Print virtual" is the issuer's choice there: http.requireEncryptedIssuance turns it on.
 	secureIssue = &issuePolicy{roles: map[string]role{ledger.CardVirtual: roleNone,
 		ledger.CardPhysical: roleNone, ledger.CardDigitalFirst: roleNone},
-		encrypted: map[string]bool{ledger.CardPhysical: true, ledger.CardDigitalFirst: true}}
+		encrypted: map[string]bool{ledger.CardPhysical: true, ledger.CardDigitalFirst: true}, encryptedOptIn: true}
 )
 
 // mayIssue checks the route's issuance policy for a card type.
@@ -58,7 +62,8 @@ func (c *call) mayIssue(typ string) *apiError {
 	if c.route.channel == chanAdmin && c.adminRole() < least {
 		return &apiError{Status: 403, Code: errRole.Code, Message: "issuing a " + typ + " card needs the role " + least.String()}
 	}
-	if p.encrypted[typ] && c.clientKey == nil {
+	strict := !p.encryptedOptIn || c.s.cfg.HTTP.RequireEncryptedIssuance
+	if strict && p.encrypted[typ] && c.clientKey == nil {
 		return errBad(errEncryptionRequired.Code, "issuing a "+typ+" card needs an encrypted request (Encrypted-Request: true and Public-Key)", "")
 	}
 	return nil

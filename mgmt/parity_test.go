@@ -2,6 +2,7 @@ package mgmt
 
 import (
 	"encoding/json"
+	"github.com/cardswitch/cardswitch/config"
 	"maps"
 	"os"
 	"slices"
@@ -365,7 +366,16 @@ func (h *harness) doEnc(method, path, plain string, hdr ...string) resp {
 // On /secure (API row), ordering a plastic needs an encrypted request; a virtual card is issued
 // plain or encrypted (contract §4), and the delivery is optional.
 func TestSecureIssuanceEncryption(t *testing.T) {
-	h := newHarness(t)
+	// By default /secure takes plain issuance of every type, as contract §4 fixes it.
+	d := newHarness(t)
+	dc := d.customer(true)
+	dcards := "/secure/customers/" + dc + "/balances/" + d.balance(dc, "EUR") + "/cards"
+	for _, typ := range []string{"VIRTUAL", "PHYSICAL", "DIGITAL_FIRST"} {
+		expect(t, d.do("POST", dcards, `{"type":"`+typ+`"}`), 201)
+	}
+
+	// http.requireEncryptedIssuance applies the seed's JWE rule to the plastics.
+	h := newHarness(t, func(cfg *config.Config, _ *Deps) { cfg.HTTP.RequireEncryptedIssuance = true })
 	cust := h.customer(true)
 	bal := h.balance(cust, "EUR")
 	cards := "/secure/customers/" + cust + "/balances/" + bal + "/cards"
