@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/cardswitch/cardswitch/authz"
 	"github.com/cardswitch/cardswitch/ledger"
@@ -26,6 +27,15 @@ func (s *Service) verify(field, signed string, purposes ...string) (Claims, *api
 	}
 	if _, ok := s.insts[c.Issuer]; !ok {
 		return Claims{}, errIdentity
+	}
+	// Durable before it is acted on, so a restart does not reopen the replay window (replay.go).
+	forgetAt := time.Unix(c.Expiry, 0).Add(Leeway)
+	if _, aerr := s.exec(useJTI(jtiKey(c.Issuer, c.ID), forgetAt)); aerr != nil {
+		if aerr.Code == errReplayed.Code {
+			s.log.Info("pba signed data refused", "field", field, "err", "jti used before a restart")
+			return Claims{}, errIdentity
+		}
+		return Claims{}, aerr
 	}
 	return c, nil
 }

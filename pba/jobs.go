@@ -192,6 +192,7 @@ func (s *Service) RunJobs(ctx context.Context) {
 		}
 		s.checkCVC2(ctx, st, lastPart(rec.Key), now)
 	}
+	s.sweepJTIs(st, now)
 	s.autoReplenish()
 	s.newTransactions(ctx)
 	s.pushMessages(ctx)
