@@ -46,9 +46,10 @@ done
   sleep "$(secs "$AFTER")"; curl -sf "http://$HTTP/metrics" >"$WORK/metrics-start.txt"; du -sb "$D" >"$WORK/du-start.txt"
   sleep "$(secs "$FOR")"; curl -sf "http://$HTTP/metrics" >"$WORK/metrics-end.txt"; du -sb "$D" >"$WORK/du-end.txt"
 ) &
+SCRAPER=$!
 "$BIN" bench --addr "$ISO" --data-dir "$D" --cards "$CARDS" --duration "$DUR" --connections "$CONNS" \
   --pipeline "$PIPELINE" --serve-pid "$PID" --json "$WORK/bench.json" >"$WORK/bench.txt" 2>&1 || true
-wait
+wait "$SCRAPER" || true
 grep -E "latency|throughput|CPU" "$WORK/bench.txt" || true
 kill "$PID"; wait "$PID" || true; PID=""
 du -sb "$D"
