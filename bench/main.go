@@ -211,6 +211,7 @@ func Main(args []string) error {
 		}
 	}
 	if *baseline != "" && ctx.Err() == nil {
+		syncDisks()
 		bo := o
 		var eres *RunResult
 		var runErr error

@@ -422,3 +422,52 @@ func TestOptionsAndMisuseAreRefused(t *testing.T) {
 		t.Fatalf("append after close: %v", err)
 	}
 }
+
+// Callers on several goroutines append and each waits for its own record; every record is
+// found once at the next Open, in the order the log gave.
+func TestConcurrentAppendersEachWaitForTheirOwnRecord(t *testing.T) {
+	fs := faultfs.New()
+	l, _ := open(t, options(fs), 1)
+	const writers, each = 4, 50
+	done := make(chan error, writers)
+	for w := range writers {
+		go func() {
+			for i := range each {
+				seq, err := l.Append([]byte(fmt.Sprintf("writer %d record %d", w, i)))
+				if err == nil {
+					err = l.Wait(seq)
+				}
+				if err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range writers {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	l2, err := wal.Open(options(fs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	seen := map[string]bool{}
+	next := uint64(1)
+	if err := l2.Replay(1, func(seq uint64, p []byte) error {
+		if seq != next || seen[string(p)] {
+			return fmt.Errorf("record %d (%q) out of order or twice", seq, p)
+		}
+		seen[string(p)], next = true, next+1
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != writers*each {
+		t.Fatalf("%d records found, want %d", len(seen), writers*each)
+	}
+}
