@@ -150,7 +150,7 @@ func Main(args []string) error {
 		PrebuildRate: *prebuildRate}
 	rep := &Report{Command: "cardswitch bench " + strings.Join(args, " "), Machine: ThisMachine()}
 	if *suite {
-		so := &SuiteOptions{Base: o, EchoDuration: *suiteEcho, OpenRate: *suiteRate, OpenDuration: *suiteOpen, PhaseDuration: *suitePhase,
+		so := &SuiteOptions{Base: o, DataDir: *dataDir, EchoDuration: *suiteEcho, OpenRate: *suiteRate, OpenDuration: *suiteOpen, PhaseDuration: *suitePhase,
 			CPUCompare: *cpuCompare, CPUPhase: *cpuPhase, CPURounds: *cpuRounds, CPURate: *cpuRate, Log: os.Stdout,
 			Machine: &rep.Machine, ProvisionTook: sp.ProvisionTook, FirstReadyTook: sp.ReadyTook}
 		sr, err := RunSuite(ctx, sp, so, rep)
