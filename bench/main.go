@@ -335,8 +335,13 @@ func LoadCards(cfgPath, dataDir string) (*Cards, error) {
 	c := &Cards{Programs: progs, Expiry: provision.DefaultExpiry, PIN: provision.DefaultPIN, Secrets: secrets, tables: &cardTables{}}
 	if secrets {
 		c.ZPK = config.Key(cfg.Security.ZPK)
-		for i := range cfg.Programs {
-			k, err := security.ProgramKeys(&cfg.Programs[i])
+		// The keys of the card programs, parallel to progs (which leaves token-only programs out).
+		for _, p := range progs {
+			cp, ok := cfg.Program(p.Name)
+			if !ok {
+				return nil, fmt.Errorf("bench: program %s is not configured", p.Name)
+			}
+			k, err := security.ProgramKeys(cp)
 			if err != nil {
 				return nil, err
 			}
