@@ -53,8 +53,7 @@ type Options struct {
 	FS FS
 	// Dir holds the segments (created if missing).
 	Dir string
-	// SegmentBytes is the size of a segment file. Default 64 MiB; at least 1 MiB... or smaller in
-	// tests (at least 4 KiB).
+	// SegmentBytes is the size of a segment file: 4 KiB to 2 GiB, default 64 MiB.
 	SegmentBytes int64
 	// MaxRecordBytes bounds one payload; Append refuses a larger one with ErrTooLarge. Default and
 	// most: SegmentBytes minus the headers.
@@ -236,6 +235,10 @@ func (l *Log) Append(payload []byte) (uint64, error) {
 	buf, err := appendRecord(c.buf, l.aead, l.opts.KeyID, seg.num, seq, payload)
 	if err != nil {
 		c.buf = buf[:before]
+		if before == 0 { // a chunk of its own: nothing left to write
+			l.bufs = append(l.bufs, c.buf)
+			l.queue = l.queue[:len(l.queue)-1]
+		}
 		return 0, err
 	}
 	c.buf = buf
