@@ -471,3 +471,52 @@ func TestConcurrentAppendersEachWaitForTheirOwnRecord(t *testing.T) {
 		t.Fatalf("%d records found, want %d", len(seen), writers*each)
 	}
 }
+
+// A truncation interrupted before its directory is synced (a crash, or a failing SyncDir) leaves
+// some of the dropped segments in place: the log still recovers and replays from the checkpoint.
+func TestInterruptedTruncationStillRecovers(t *testing.T) {
+	fs := faultfs.New()
+	l, _ := open(t, options(fs), 1)
+	last := appendN(t, l, 300)
+	if err := l.Wait(last); err != nil {
+		t.Fatal(err)
+	}
+	fs.Inject(faultfs.Fault{Op: faultfs.OpSyncDir, Nth: 1, Err: syscall.EIO})
+	if err := l.TruncateBefore(250); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("truncate with a failing directory sync: %v", err)
+	}
+	crashed := fs.Crash(nil) // the renames and removals were never made durable
+	l.Close()
+	l2, seqs := open(t, options(crashed), 250)
+	contiguous(t, seqs, 250, 300)
+	if first, _ := l2.Bounds(); first != 1 {
+		t.Fatalf("after the interrupted truncation the log starts at %d, want 1 (nothing was dropped for good)", first)
+	}
+	if err := l2.TruncateBefore(250); err != nil { // done again, this time for good
+		t.Fatal(err)
+	}
+	l2.Close()
+	_, seqs = open(t, options(crashed), 250)
+	contiguous(t, seqs, 250, 300)
+}
+
+// A segment missing from the middle of the log is a gap: Open refuses the log.
+func TestMissingSegmentIsCorruption(t *testing.T) {
+	fs := faultfs.New()
+	l, _ := open(t, options(fs), 1)
+	last := appendN(t, l, 200)
+	if err := l.Wait(last); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	files := fs.Files()
+	if len(files) < 4 {
+		t.Fatalf("files %v: want several segments", files)
+	}
+	if err := fs.Remove(files[1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wal.Open(options(fs)); !errors.Is(err, wal.ErrCorrupt) {
+		t.Fatalf("open without segment %s: %v, want ErrCorrupt", files[1], err)
+	}
+}
