@@ -27,25 +27,20 @@ func TestProfileWindowSettingsComeFromTheEnvironment(t *testing.T) {
 
 func TestProfileWindowWritesCPUAndHeapProfiles(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "c.out")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		windowProfile{path: path, span: time.Hour}.record(ctx, slog.New(slog.DiscardHandler))
-	}()
-	// The window ends with the switch (ctx), whatever its length; poll for the profile's file.
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if _, err := os.Stat(path); err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	cancel()
-	<-done
+	// A window of zero length: the CPU profile starts and stops at once, then the heap profile.
+	windowProfile{path: path}.record(context.Background(), slog.New(slog.DiscardHandler))
 	for _, p := range []string{path, path + ".heap"} {
 		fi, err := os.Stat(p)
 		if err != nil || fi.Size() == 0 {
 			t.Fatalf("%s: %v (size %v)", p, err, fi)
 		}
+	}
+	// A switch that stops before the window starts records nothing.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	late := filepath.Join(t.TempDir(), "late.out")
+	windowProfile{path: late, after: time.Hour}.record(ctx, slog.New(slog.DiscardHandler))
+	if _, err := os.Stat(late); !os.IsNotExist(err) {
+		t.Fatalf("a window after shutdown was recorded: %v", err)
 	}
 }
