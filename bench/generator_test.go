@@ -29,9 +29,14 @@ func testCards(tb testing.TB) *Cards {
 
 func programKeys(tb testing.TB, cfg *config.Config) []security.Keys {
 	tb.Helper()
+	progs, err := provision.Programs(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	var keys []security.Keys
-	for i := range cfg.Programs {
-		k, err := security.ProgramKeys(&cfg.Programs[i])
+	for _, p := range progs { // parallel to the card programs, as LoadCards builds them
+		cp, _ := cfg.Program(p.Name)
+		k, err := security.ProgramKeys(cp)
 		if err != nil {
 			tb.Fatal(err)
 		}

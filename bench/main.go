@@ -36,7 +36,7 @@ func Main(args []string) error {
 	mixText := fs.String("mix", DefaultMix, "traffic mix, kind=weight: ecom, chip, pin, inquiry")
 	cards := fs.Int("cards", 10000, "provisioned cards to spread traffic over (card indexes 0..N-1)")
 	hot := fs.Bool("hot", false, "all traffic on one card (one balance)")
-	baseline := fs.String("baseline", "", `"echo": also run against an in-process moov-io echo server and print the ratio`)
+	baseline := fs.String("baseline", "", `"echo": also run against an in-process moov-io echo server and print the ratio; "durable-echo": against the floor, a minimal server that answers after one fdatasync per group of requests (bench/durableecho.go), in the same run, with cardswitch's figures as ratios to it`)
 	spawn := fs.Bool("spawn", false, "provision a temporary data directory and start `cardswitch serve` on free ports")
 	exe := fs.String("exe", "", "with --spawn: the cardswitch binary (default: this executable)")
 	keep := fs.Bool("keep", false, "with --spawn: keep the temporary data directory")
@@ -65,8 +65,8 @@ func Main(args []string) error {
 	if err != nil {
 		return err
 	}
-	if *baseline != "" && *baseline != "echo" {
-		return fmt.Errorf("bench: --baseline: only \"echo\" is known")
+	if *baseline != "" && *baseline != "echo" && *baseline != "durable-echo" {
+		return fmt.Errorf("bench: --baseline: want \"echo\" or \"durable-echo\"")
 	}
 	if *warmup >= *duration {
 		*warmup = 0
@@ -150,7 +150,7 @@ func Main(args []string) error {
 		PrebuildRate: *prebuildRate}
 	rep := &Report{Command: "cardswitch bench " + strings.Join(args, " "), Machine: ThisMachine()}
 	if *suite {
-		so := &SuiteOptions{Base: o, EchoDuration: *suiteEcho, OpenRate: *suiteRate, OpenDuration: *suiteOpen, PhaseDuration: *suitePhase,
+		so := &SuiteOptions{Base: o, DataDir: *dataDir, EchoDuration: *suiteEcho, OpenRate: *suiteRate, OpenDuration: *suiteOpen, PhaseDuration: *suitePhase,
 			CPUCompare: *cpuCompare, CPUPhase: *cpuPhase, CPURounds: *cpuRounds, CPURate: *cpuRate, Log: os.Stdout,
 			Machine: &rep.Machine, ProvisionTook: sp.ProvisionTook, FirstReadyTook: sp.ReadyTook}
 		sr, err := RunSuite(ctx, sp, so, rep)
@@ -210,28 +210,46 @@ func Main(args []string) error {
 			fmt.Fprintln(os.Stderr, err)
 		}
 	}
-	if *baseline == "echo" && ctx.Err() == nil {
-		echo, err := StartEcho("127.0.0.1:0")
-		if err != nil {
-			return err
+	if *baseline != "" && ctx.Err() == nil {
+		syncDisks()
+		bo := o
+		var eres *RunResult
+		var runErr error
+		switch *baseline {
+		case "echo":
+			echo, err := StartEcho("127.0.0.1:0")
+			if err != nil {
+				return err
+			}
+			bo.Label, bo.Addr = "echo", echo.Addr()
+			eres, runErr = Run(ctx, bo)
+			echo.Close()
+			if eres != nil {
+				eres.Errors += echo.Errors()
+			}
+		case "durable-echo":
+			// Its file goes on the disk of the switch's data directory.
+			dir := ""
+			if *dataDir != "" {
+				dir = filepath.Dir(filepath.Clean(*dataDir))
+			}
+			de, err := StartDurableEcho("127.0.0.1:0", dir)
+			if err != nil {
+				return err
+			}
+			bo.Label, bo.Addr = "durable-echo", de.Addr()
+			eres, runErr = Run(ctx, bo)
+			de.Close()
+			if eres != nil {
+				eres.Errors += de.Errors()
+				eres.Syncs = de.Syncs()
+			}
 		}
-		eo := o
-		eo.Label, eo.Addr = "echo", echo.Addr()
-		eres, err := Run(ctx, eo)
-		echo.Close()
-		if err != nil {
-			return err
+		if runErr != nil {
+			return runErr
 		}
-		eres.Errors += echo.Errors()
 		rep.Runs = append(rep.Runs, eres)
-		if o.Rate == 0 && eres.ThroughputPerSec > 0 {
-			r := res.ApprovedPerSec / eres.ThroughputPerSec
-			rep.Ratio = &r
-		}
-		if eres.Latency.P99Ms > 0 {
-			r := res.Latency.P99Ms / eres.Latency.P99Ms
-			rep.LatencyRatioP99 = &r
-		}
+		rep.setRatios(res, eres, *baseline)
 	}
 	rep.Summary(os.Stdout)
 	if rep.CPUCompare != nil {
@@ -317,8 +335,13 @@ func LoadCards(cfgPath, dataDir string) (*Cards, error) {
 	c := &Cards{Programs: progs, Expiry: provision.DefaultExpiry, PIN: provision.DefaultPIN, Secrets: secrets, tables: &cardTables{}}
 	if secrets {
 		c.ZPK = config.Key(cfg.Security.ZPK)
-		for i := range cfg.Programs {
-			k, err := security.ProgramKeys(&cfg.Programs[i])
+		// The keys of the card programs, parallel to progs (which leaves token-only programs out).
+		for _, p := range progs {
+			cp, ok := cfg.Program(p.Name)
+			if !ok {
+				return nil, fmt.Errorf("bench: program %s is not configured", p.Name)
+			}
+			k, err := security.ProgramKeys(cp)
 			if err != nil {
 				return nil, err
 			}

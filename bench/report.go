@@ -60,6 +60,8 @@ type RunResult struct {
 	// approvals, warm-up included.
 	ServeCPUSeconds       float64 `json:"serveCpuSeconds,omitempty"`
 	ServeCPUPerApprovedUs float64 `json:"serveCpuPerApprovedUs,omitempty"`
+	// Syncs counts the durable echo's group commits (fdatasyncs) in the run.
+	Syncs int64 `json:"syncs,omitempty"`
 	// PrepareSeconds is the wall time spent before the clock started: the CVC2 table and the
 	// prebuilt chip requests (in no measured window).
 	PrepareSeconds float64 `json:"prepareSeconds"`
@@ -132,11 +134,15 @@ type Report struct {
 	Command string       `json:"command"`
 	Machine Machine      `json:"machine"`
 	Runs    []*RunResult `json:"runs"`
-	// Ratio is cardswitch / echo: approved per second over the echo server's answers per second
-	// (closed loop), present with --baseline echo.
+	// Baseline names the server of the ratios: "echo" or "durable-echo" (--baseline).
+	Baseline string `json:"baseline,omitempty"`
+	// Ratio is cardswitch / baseline: approved per second over the baseline's answers per second
+	// (closed loop), present with --baseline.
 	Ratio *float64 `json:"ratio,omitempty"`
-	// LatencyRatioP99 is cardswitch p99 over echo p99 (both modes), with --baseline echo.
-	LatencyRatioP99 *float64 `json:"latencyRatioP99,omitempty"`
+	// LatencyRatioP99 and LatencyRatioP999 are cardswitch's p99 and p99.9 over the baseline's
+	// (both modes), with --baseline.
+	LatencyRatioP99  *float64 `json:"latencyRatioP99,omitempty"`
+	LatencyRatioP999 *float64 `json:"latencyRatioP999,omitempty"`
 	// CPUCompare is the switch's CPU per approval by traffic type, with --cpu-compare.
 	CPUCompare *CPUCompare `json:"cpuCompare,omitempty"`
 	// Suite is the verdict table of --suite.
@@ -215,11 +221,18 @@ func (r *Report) Summary(w io.Writer) {
 				run.PrepareSeconds, a.ChipPrebuilt, a.ChipInline)
 		}
 	}
+	b := r.Baseline
+	if b == "" {
+		b = "echo"
+	}
 	if r.Ratio != nil {
-		fmt.Fprintf(w, "ratio cardswitch/echo (approved/s over echo answers/s): %.2f\n", *r.Ratio)
+		fmt.Fprintf(w, "ratio cardswitch/%s (approved/s over %s answers/s): %.2f\n", b, b, *r.Ratio)
 	}
 	if r.LatencyRatioP99 != nil {
-		fmt.Fprintf(w, "p99 latency cardswitch/echo: %.2f\n", *r.LatencyRatioP99)
+		fmt.Fprintf(w, "p99 latency cardswitch/%s: %.2f\n", b, *r.LatencyRatioP99)
+	}
+	if r.LatencyRatioP999 != nil {
+		fmt.Fprintf(w, "p99.9 latency cardswitch/%s: %.2f\n", b, *r.LatencyRatioP999)
 	}
 }
 
@@ -373,8 +386,9 @@ code{background:#f4f4f4;padding:1px 4px}
 <h1>cardswitch bench report</h1>
 <p>Generated {{.Generated}}. Command: <code>{{.R.Command}}</code></p>
 <p>Machine: {{.R.Machine.NumCPU}} CPUs{{with .R.Machine.CPUModel}} ({{.}}){{end}}, {{.R.Machine.GoVersion}} {{.R.Machine.OS}}/{{.R.Machine.Arch}}</p>
-{{with .R.Ratio}}<p><b>Ratio cardswitch / echo (approved/s over echo answers/s): {{printf "%.2f" .}}</b></p>{{end}}
-{{with .R.LatencyRatioP99}}<p>p99 latency cardswitch / echo: {{printf "%.2f" .}}</p>{{end}}
+{{with .R.Ratio}}<p><b>Ratio cardswitch / {{or $.R.Baseline "echo"}} (approved/s over {{or $.R.Baseline "echo"}} answers/s): {{printf "%.2f" .}}</b></p>{{end}}
+{{with .R.LatencyRatioP99}}<p>p99 latency cardswitch / {{or $.R.Baseline "echo"}}: {{printf "%.2f" .}}</p>{{end}}
+{{with .R.LatencyRatioP999}}<p>p99.9 latency cardswitch / {{or $.R.Baseline "echo"}}: {{printf "%.2f" .}}</p>{{end}}
 {{with .R.Suite}}
 <h2>Suite: targets of the benchmark issue</h2>
 <p>One switch, {{.Cards}} cards and balances; machine: nproc {{.NumCPU}}{{with .CPUModel}} ({{.}}){{end}}, load average {{.LoadAvgStart}} → {{.LoadAvgEnd}}; wall {{printf "%.0f" .WallSeconds}} s.{{if .ProvisionSeconds}} Before the phases (not measured): provisioning {{printf "%.1f" .ProvisionSeconds}} s, first start to ready {{printf "%.1f" .FirstReadySeconds}} s.{{end}}</p>
@@ -407,3 +421,20 @@ code{background:#f4f4f4;padding:1px 4px}
 {{end}}
 </body></html>
 `))
+
+// setRatios sets cardswitch's figures as ratios to a baseline run of the same options.
+func (r *Report) setRatios(sw, base *RunResult, baseline string) {
+	r.Baseline = baseline
+	if sw.Mode == "closed" && base.ThroughputPerSec > 0 {
+		v := sw.ApprovedPerSec / base.ThroughputPerSec
+		r.Ratio = &v
+	}
+	if base.Latency.P99Ms > 0 {
+		v := sw.Latency.P99Ms / base.Latency.P99Ms
+		r.LatencyRatioP99 = &v
+	}
+	if base.Latency.P999Ms > 0 {
+		v := sw.Latency.P999Ms / base.Latency.P999Ms
+		r.LatencyRatioP999 = &v
+	}
+}

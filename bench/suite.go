@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -15,13 +16,17 @@ import (
 const (
 	TargetApprovedPerSec = 20000.0 // closed loop, approved authorizations per second
 	TargetEchoRatio      = 0.5     // closed loop approved/s over the echo baseline's answers/s
-	TargetOpenP99Ms      = 5.0     // open loop at TargetOpenRate
-	TargetOpenP999Ms     = 20.0
-	TargetOpenRate       = 5000.0
-	TargetRSSBytes       = 1e9  // 1 GB of VmRSS with TargetCards cards
-	TargetRestartSeconds = 15.0 // restart to /healthz 200 with TargetCards cards
-	TargetHotRatio       = 0.5  // hot account approved/s over spread approved/s
-	TargetCards          = 1000000
+	// Issue 21: against the floor, the durable echo (durableecho.go), in the same run.
+	TargetDurableEchoRatio  = 0.3  // closed loop approved/s over the durable echo's answers/s
+	TargetOpenP99OverFloor  = 1.25 // open loop p99 over the durable echo's at the same rate
+	TargetOpenP999OverFloor = 1.5  // open loop p99.9 over the durable echo's
+	TargetOpenP99Ms         = 5.0  // open loop at TargetOpenRate
+	TargetOpenP999Ms        = 20.0
+	TargetOpenRate          = 5000.0
+	TargetRSSBytes          = 1e9  // 1 GB of VmRSS with TargetCards cards
+	TargetRestartSeconds    = 15.0 // restart to /healthz 200 with TargetCards cards
+	TargetHotRatio          = 0.5  // hot account approved/s over spread approved/s
+	TargetCards             = 1000000
 	// TargetClosedWindow is how long the closed loop must sustain TargetApprovedPerSec, on
 	// average and in every one-second interval (verdicts).
 	TargetClosedWindow = 60 * time.Second
@@ -63,8 +68,14 @@ type SuiteOptions struct {
 
 	// For tests: the load runner, the echo server and the CPU comparison (defaults: Run,
 	// StartEcho, RunCPUCompare).
-	run        func(context.Context, Options) (*RunResult, error)
-	startEcho  func() (addr string, stop func() int64, err error)
+	run       func(context.Context, Options) (*RunResult, error)
+	startEcho func() (addr string, stop func() int64, err error)
+	// startDurableEcho starts the floor baseline (default: StartDurableEcho next to the
+	// switch's data, after sync(2)).
+	startDurableEcho func() (addr string, stop func() int64, err error)
+	// DataDir is the switch's data directory: the durable echo's file goes next to it, on the
+	// same disk ("": the temporary directory).
+	DataDir    string
 	cpuCompare func(ctx context.Context, base *Options, pid int, phase time.Duration, rounds int, rate float64, log io.Writer) (*CPUCompare, error)
 	quiet      func(ctx context.Context, pid int)
 	// settle waits, before the open-loop phase, until the switch has finished the background
@@ -97,16 +108,23 @@ type SuiteResult struct {
 	CPUModel   string      `json:"cpuModel,omitempty"`
 	// ProvisionSeconds and FirstReadySeconds: the spawned switch's provisioning and first start
 	// to /healthz 200, before the first phase (0: not spawned by this bench).
-	ProvisionSeconds     float64        `json:"provisionSeconds,omitempty"`
-	FirstReadySeconds    float64        `json:"firstReadySeconds,omitempty"`
-	ClosedWindowSeconds  float64        `json:"closedWindowSeconds"`     // the closed loop's measured window
-	ClosedApprovedPerSec float64        `json:"closedApprovedPerSec"`    // over that window
-	ClosedMinApproved1s  float64        `json:"closedMinApprovedPerSec"` // lowest one-second approved rate in it
-	EchoPerSec           float64        `json:"echoPerSec"`
-	EchoRatio            float64        `json:"echoRatio"`
-	OpenRate             float64        `json:"openRatePerSec"`
-	OpenThroughput       float64        `json:"openThroughputPerSec"`
-	OpenLatency          LatencySummary `json:"openLatencyMs"`
+	ProvisionSeconds     float64 `json:"provisionSeconds,omitempty"`
+	FirstReadySeconds    float64 `json:"firstReadySeconds,omitempty"`
+	ClosedWindowSeconds  float64 `json:"closedWindowSeconds"`     // the closed loop's measured window
+	ClosedApprovedPerSec float64 `json:"closedApprovedPerSec"`    // over that window
+	ClosedMinApproved1s  float64 `json:"closedMinApprovedPerSec"` // lowest one-second approved rate in it
+	EchoPerSec           float64 `json:"echoPerSec"`
+	EchoRatio            float64 `json:"echoRatio"`
+	// The durable echo (the floor): its closed-loop answers/s and open-loop latency, and
+	// cardswitch's figures as ratios to them.
+	DurableEchoPerSec      float64        `json:"durableEchoPerSec"`
+	DurableEchoRatio       float64        `json:"durableEchoRatio"`
+	DurableEchoOpenLatency LatencySummary `json:"durableEchoOpenLatencyMs"`
+	OpenP99OverFloor       float64        `json:"openP99OverDurableEcho"`
+	OpenP999OverFloor      float64        `json:"openP999OverDurableEcho"`
+	OpenRate               float64        `json:"openRatePerSec"`
+	OpenThroughput         float64        `json:"openThroughputPerSec"`
+	OpenLatency            LatencySummary `json:"openLatencyMs"`
 	// OpenSettleSeconds is how long the suite waited, before the open loop, for the switch to
 	// finish its background work (store compaction after the closed loop).
 	OpenSettleSeconds    float64 `json:"openSettleSeconds"`
@@ -143,14 +161,17 @@ type PhaseTime struct {
 
 // Suite phase names, in order.
 const (
-	PhaseClosed  = "closed"
-	PhaseEcho    = "echo"
-	PhaseOpen    = "open"
-	PhaseSpread  = "spread"
-	PhaseHot     = "hot"
-	PhaseCPU     = "cpu-compare"
-	PhaseRSS     = "rss"
-	PhaseRestart = "restart"
+	PhaseClosed = "closed"
+	PhaseEcho   = "echo"
+	// PhaseDurableEcho runs the floor baseline: closed loop as the closed phase, open loop as
+	// the open phase.
+	PhaseDurableEcho = "durable-echo"
+	PhaseOpen        = "open"
+	PhaseSpread      = "spread"
+	PhaseHot         = "hot"
+	PhaseCPU         = "cpu-compare"
+	PhaseRSS         = "rss"
+	PhaseRestart     = "restart"
 )
 
 // RunSuite runs, against one switch: closed loop with the echo baseline, open loop, spread and
@@ -166,6 +187,20 @@ func RunSuite(ctx context.Context, sw SuiteSwitch, so *SuiteOptions, rep *Report
 	if so.startEcho == nil {
 		so.startEcho = func() (string, func() int64, error) {
 			e, err := StartEcho("127.0.0.1:0")
+			if err != nil {
+				return "", nil, err
+			}
+			return e.Addr(), func() int64 { e.Close(); return e.Errors() }, nil
+		}
+	}
+	if so.startDurableEcho == nil {
+		so.startDurableEcho = func() (string, func() int64, error) {
+			syncDisks() // the switch's dirty pages are written back before, not during, the floor's run
+			dir := ""
+			if so.DataDir != "" {
+				dir = filepath.Dir(filepath.Clean(so.DataDir))
+			}
+			e, err := StartDurableEcho("127.0.0.1:0", dir)
 			if err != nil {
 				return "", nil, err
 			}
@@ -295,6 +330,41 @@ func RunSuite(ctx context.Context, sw SuiteSwitch, so *SuiteOptions, rep *Report
 		return nil, err
 	}
 
+	// 1b. The floor (issue 21): the durable echo, closed loop as the closed phase and open loop
+	// as the open phase, the switch idle.
+	step(PhaseDurableEcho)
+	so.quiet(ctx, sw.PID())
+	daddr, stopFloor, err := so.startDurableEcho()
+	if err != nil {
+		return nil, err
+	}
+	do := *base
+	do.Label, do.Addr, do.Progress = "durable-echo", daddr, base.Progress
+	do.Duration = base.Warmup + so.EchoDuration
+	dres, err := so.run(ctx, do)
+	var dopen *RunResult
+	if err == nil {
+		oo := *base
+		oo.Label, oo.Addr, oo.Progress = "durable-echo-open", daddr, base.Progress
+		oo.Rate, oo.Duration = so.OpenRate, so.OpenDuration
+		oo.Warmup = min(base.Warmup, oo.Duration/2)
+		dopen, err = so.run(ctx, oo)
+	}
+	floorErrors := stopFloor()
+	if err != nil {
+		return nil, err
+	}
+	dres.Errors += floorErrors
+	rep.Runs = append(rep.Runs, dres, dopen)
+	sr.PhaseTimes[len(sr.PhaseTimes)-1].PrepareSeconds += dres.PrepareSeconds + dopen.PrepareSeconds
+	sr.DurableEchoPerSec, sr.DurableEchoOpenLatency = dres.ThroughputPerSec, dopen.Latency
+	if dres.ThroughputPerSec > 0 {
+		sr.DurableEchoRatio = closed.ApprovedPerSec / dres.ThroughputPerSec
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
 	// 2. Open loop at the target rate, once the switch has finished the background work the
 	// closed loop and echo phases left: after a million approvals at full speed the store
 	// compacts for tens of seconds, on the same two CPUs and disk. The target is the latency at
@@ -310,6 +380,9 @@ func RunSuite(ctx context.Context, sw SuiteSwitch, so *SuiteOptions, rep *Report
 		return nil, err
 	}
 	sr.OpenThroughput, sr.OpenLatency = open.ThroughputPerSec, open.Latency
+	if f := sr.DurableEchoOpenLatency; f.P99Ms > 0 && f.P999Ms > 0 {
+		sr.OpenP99OverFloor, sr.OpenP999OverFloor = open.Latency.P99Ms/f.P99Ms, open.Latency.P999Ms/f.P999Ms
+	}
 	sr.OpenErrors, sr.OpenTimeouts, sr.OpenNotSent = open.Errors, open.Timeouts, open.NotSent
 
 	// 3. Spread, then hot (every request on card 0, so on one balance). Chip traffic is left out
@@ -475,6 +548,22 @@ func (sr *SuiteResult) verdicts() {
 			t.Note = fmt.Sprintf("target defined for %d cards, measured with %d", TargetCards, sr.Cards)
 		}
 	}
+	// Issue 21's targets against the floor, measured in the same run.
+	floor := sr.DurableEchoOpenLatency
+	sr.Targets = append(sr.Targets,
+		SuiteTarget{Name: "closed loop / durable echo", Value: sr.DurableEchoRatio,
+			Measured: fmt.Sprintf("%.2f (durable echo %.0f/s)", sr.DurableEchoRatio, sr.DurableEchoPerSec),
+			Target:   fmt.Sprintf("≥ %.2f", TargetDurableEchoRatio),
+			Met:      sr.DurableEchoPerSec > 0 && sr.DurableEchoRatio >= TargetDurableEchoRatio},
+		SuiteTarget{Name: fmt.Sprintf("open loop %.0f/s p99 / durable echo's", sr.OpenRate), Value: sr.OpenP99OverFloor,
+			Measured: fmt.Sprintf("%.2f (%.2f ms / %.2f ms)", sr.OpenP99OverFloor, open.P99Ms, floor.P99Ms),
+			Target:   fmt.Sprintf("≤ %.2f", TargetOpenP99OverFloor),
+			Met:      floor.P99Ms > 0 && sr.OpenThroughput > 0 && sr.OpenP99OverFloor <= TargetOpenP99OverFloor},
+		SuiteTarget{Name: fmt.Sprintf("open loop %.0f/s p99.9 / durable echo's", sr.OpenRate), Value: sr.OpenP999OverFloor,
+			Measured: fmt.Sprintf("%.2f (%.2f ms / %.2f ms)", sr.OpenP999OverFloor, open.P999Ms, floor.P999Ms),
+			Target:   fmt.Sprintf("≤ %.2f", TargetOpenP999OverFloor),
+			Met:      floor.P999Ms > 0 && sr.OpenThroughput > 0 && sr.OpenP999OverFloor <= TargetOpenP999OverFloor},
+	)
 	sr.AllMet = true
 	for _, t := range sr.Targets {
 		sr.AllMet = sr.AllMet && t.Met && !t.Indicative

@@ -2,9 +2,11 @@ package provision
 
 import (
 	"encoding/hex"
+	"slices"
 	"testing"
 
 	"github.com/cardswitch/cardswitch/cardcrypto"
+	"github.com/cardswitch/cardswitch/config"
 )
 
 func mustHex(t *testing.T, s string) []byte {
@@ -48,5 +50,25 @@ func TestPANDeterministicAndLuhn(t *testing.T) {
 	progs := []Program{{Name: "a"}, {Name: "b"}}
 	if ProgramOf(progs, 0).Name != "a" || ProgramOf(progs, 3).Name != "b" {
 		t.Fatal("ProgramOf")
+	}
+}
+
+// The development profile's Pay by Account program holds token PANs, not cards: it gets no
+// provisioned cards (a card there is answered 14), the card programs keep their order.
+func TestProgramsLeaveOutTokenOnlyPrograms(t *testing.T) {
+	cfg, err := config.Load("", config.Overrides{DataDir: t.TempDir()}, func(string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	progs, err := Programs(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range progs {
+		names = append(names, p.Name)
+	}
+	if len(cfg.PBA.Institutions) == 0 || len(progs) != len(cfg.Programs)-1 || slices.Contains(names, config.DevPBAProgram) {
+		t.Fatalf("card programs %v of %d configured", names, len(cfg.Programs))
 	}
 }

@@ -55,6 +55,10 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
+	win, err := windowFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
 	a := app.New(cfg, log, app.Options{})
 	// CARDSWITCH_MEMPROFILE=FILE writes a heap profile at shutdown (allocations since start).
 	if path := os.Getenv("CARDSWITCH_MEMPROFILE"); path != "" {
@@ -76,6 +80,20 @@ func serve(args []string) error {
 			case <-a.Started():
 				tr.record(tctx, log)
 			case <-tctx.Done():
+			}
+		}()
+	}
+	if win.path != "" {
+		// CARDSWITCH_CPUPROFILE_WINDOW: a CPU and a heap profile of one window (window.go).
+		wctx, cancel := context.WithCancel(ctx)
+		recorded := make(chan struct{})
+		defer func() { cancel(); <-recorded }()
+		go func() {
+			defer close(recorded)
+			select {
+			case <-a.Started():
+				win.record(wctx, log)
+			case <-wctx.Done():
 			}
 		}()
 	}

@@ -1,0 +1,6 @@
+//go:build !unix
+
+package bench
+
+// syncDisks has nothing to do where sync(2) is not available.
+func syncDisks() {}

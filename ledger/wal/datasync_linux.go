@@ -1,0 +1,19 @@
+package wal
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// datasync is fdatasync(2): the file's data and only the metadata needed to read it back. The
+// log's segments are written in full before use, so their size and block map never change and
+// an fdatasync of a record carries no metadata (docs/decisions/0008-write-ahead-log.md).
+func datasync(f *os.File) error {
+	for {
+		err := unix.Fdatasync(int(f.Fd()))
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
