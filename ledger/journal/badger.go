@@ -47,6 +47,11 @@ type Options struct {
 	// no longer cuts the switch's throughput by two thirds for seconds (docs/benchmarks-log.md,
 	// "Round 8"). Negative: never paced (bulk provisioning, which has nobody to protect).
 	CompactionPace float64
+	// WAL makes the write-ahead log (ledger/wal) the durability of a batch: one record and one
+	// fdatasync per Commit, Badger unsynced and written in the background as the checkpoint
+	// (wal.go). Without it every Commit is a synced Badger transaction.
+	WAL        bool
+	WALOptions WALOptions
 }
 
 // compactionPace is the default Options.CompactionPace.
@@ -79,6 +84,11 @@ type Badger struct {
 	releaser     *loop
 	// pace is Badger's compaction pace once Load has finished (Options.CompactionPace; 0: off).
 	pace float64
+	// synced: every transaction is synced (the Badger journal). False under the write-ahead log
+	// (wal.go), where Badger is the checkpoint and pending holds the rows not yet in it.
+	synced  bool
+	pending *pending
+	wal     *walJournal // nil: Badger's synced transactions are the durability
 }
 
 // Value formats. formatV1 (read only, stores written before the binary rows): version byte,
@@ -91,8 +101,27 @@ const (
 	sealHeader = 2 + 12
 )
 
-// OpenBadger opens (or creates) the journal in opts.Dir.
+// OpenBadger opens (or creates) the journal in opts.Dir. A write-ahead log left by the WAL
+// journal (WALDir) is replayed into the store first and emptied, so whichever journal opens a
+// store next, nothing the log made durable is missed or overwritten by older rows.
 func OpenBadger(opts Options) (*Badger, error) {
+	j, err := openBadger(opts, !opts.WAL)
+	if err != nil {
+		return nil, err
+	}
+	if opts.WAL {
+		err = openWAL(j, opts)
+	} else {
+		err = drainLeftoverLog(j, opts)
+	}
+	if err != nil {
+		j.Close()
+		return nil, err
+	}
+	return j, nil
+}
+
+func openBadger(opts Options, synced bool) (*Badger, error) {
 	aead, err := newAEAD(opts.DataKey)
 	if err != nil {
 		return nil, err
@@ -107,7 +136,9 @@ func OpenBadger(opts Options) (*Badger, error) {
 		}
 	}
 	bo := badger.DefaultOptions(opts.Dir).
-		WithSyncWrites(true). // an approval is on disk before its response leaves
+		// An approval is on disk before its response leaves: through Badger's synced writes, or
+		// through the write-ahead log (wal.go), Badger then being the checkpoint.
+		WithSyncWrites(synced).
 		WithNumVersionsToKeep(1).
 		WithLogger(badgerLogger{opts.Logger}).
 		WithCompactL0OnClose(false). // set on the instance reopened after Load (see reopen)
@@ -142,7 +173,7 @@ func OpenBadger(opts Options) (*Badger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("journal: open: %w", err)
 	}
-	j := &Badger{db: db, aead: aead, keyID: opts.DataKeyID, keys: keys, opts: bo, log: opts.Logger}
+	j := &Badger{db: db, aead: aead, keyID: opts.DataKeyID, keys: keys, opts: bo, log: opts.Logger, synced: synced}
 	if every := opts.ValueLogGCInterval; every >= 0 {
 		if every == 0 {
 			every = valueLogGCEvery
@@ -196,6 +227,9 @@ func newAEAD(key []byte) (cipher.AEAD, error) {
 
 // Commit writes the changes in one synced Badger transaction.
 func (j *Badger) Commit(changes []ledger.Change) error {
+	if j.wal != nil {
+		return j.wal.commit(changes)
+	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.commitLocked(changes)
@@ -266,6 +300,11 @@ func (j *Badger) sealTo(dst, key []byte, row any) ([]byte, error) {
 		return dst, fmt.Errorf("journal: encode %s: %w", safeKey(key), err)
 	}
 	j.buf = plain
+	return j.sealPlainTo(dst, key, plain)
+}
+
+// sealPlainTo appends the sealed value of an encoded row to dst.
+func (j *Badger) sealPlainTo(dst, key, plain []byte) ([]byte, error) {
 	dst = slices.Grow(dst, sealHeader+len(plain)+j.aead.Overhead())
 	start := len(dst)
 	dst = append(dst, formatV2, j.keyID)
@@ -385,6 +424,11 @@ func (j *Badger) Reencrypt(max int) (rewritten int, done bool, err error) {
 		done = true
 		return j.setAll(txn, out)
 	})
+	if err == nil && !j.synced {
+		// Under the write-ahead log Badger's writes are not synced; a step's rewrites must be
+		// durable before the rotation is reported done and the old key may be dropped.
+		err = j.db.Sync()
+	}
 	if err != nil {
 		return 0, false, fmt.Errorf("journal: re-encrypt: %w", err)
 	}
@@ -410,6 +454,11 @@ func safeKey(key []byte) string { return strings.SplitN(string(key), "/", 2)[0] 
 // and decode chunks of rows; the rows are put into st from one goroutine (State is not safe for
 // concurrent loading). Row order does not matter: FinishLoad restores the orders of the indexes.
 func (j *Badger) Load(st *ledger.State) error {
+	if j.wal != nil {
+		if err := j.wal.drain(); err != nil {
+			return err
+		}
+	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.db == nil {
@@ -640,12 +689,16 @@ func (j *Badger) decodeValue(table string, key, val []byte, in *interner) (any, 
 
 // Close flushes and closes the store.
 func (j *Badger) Close() error {
+	var walErr error
+	if j.wal != nil {
+		walErr = j.wal.close() // the applier drains into Badger first
+	}
 	j.collector.halt()
 	j.releaser.halt()
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.db == nil {
-		return nil
+		return walErr
 	}
 	// The compactions Close waits for (and level 0's, compacted on close) run at full speed.
 	j.db.SetCompactionPace(0)
@@ -653,7 +706,7 @@ func (j *Badger) Close() error {
 	defer j.rmu.Unlock()
 	err := j.db.Close()
 	j.db = nil
-	return err
+	return errors.Join(walErr, err)
 }
 
 type badgerLogger struct{ l *slog.Logger }

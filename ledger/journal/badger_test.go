@@ -27,9 +27,13 @@ func newKey(t *testing.T) []byte {
 	return k
 }
 
+// walMode runs the tests that open their journal with open over the write-ahead log
+// (CARDSWITCH_TEST_JOURNAL=wal; `make test` runs the package both ways).
+var walMode = os.Getenv("CARDSWITCH_TEST_JOURNAL") == "wal"
+
 func open(t *testing.T, dir string, key []byte) *journal.Badger {
 	t.Helper()
-	j, err := journal.OpenBadger(journal.Options{Dir: dir, DataKey: key})
+	j, err := journal.OpenBadger(journal.Options{Dir: dir, DataKey: key, WAL: walMode})
 	if err != nil {
 		t.Fatal(err)
 	}

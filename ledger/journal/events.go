@@ -130,12 +130,52 @@ func (j *Badger) scanFrom(table, prefix, from string, reverse bool, f func(any) 
 	if j.db == nil {
 		return ErrClosed
 	}
-	return j.db.View(func(txn *badger.Txn) error {
+	// Under the write-ahead log, the rows not yet in Badger (wal.go) are merged in key order,
+	// replacing Badger's version of a key; they are taken before Badger's view opens, since the
+	// applier removes a row from them only once Badger has it.
+	var over []pendingEntry
+	if j.pending != nil {
+		over = j.pending.scan(prefix, prefix+from, reverse)
+	}
+	stop := false
+	emit := func(e pendingEntry) error {
+		if e.del {
+			return nil
+		}
+		row, err := decodeRow(table, e.plain, nil)
+		if err != nil {
+			return err
+		}
+		stop = !f(row)
+		return nil
+	}
+	err := j.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix), Reverse: reverse})
 		defer it.Close()
 		var val []byte
-		for it.Seek([]byte(prefix + from)); it.Valid(); it.Next() {
+		for it.Seek([]byte(prefix + from)); it.Valid() && !stop; it.Next() {
 			item := it.Item()
+			if len(over) > 0 {
+				key := string(item.Key())
+				// Pending rows before this key (in the scan's direction) come first.
+				for len(over) > 0 && !stop && over[0].key != key && (over[0].key < key) != reverse {
+					if err := emit(over[0]); err != nil {
+						return err
+					}
+					over = over[1:]
+				}
+				if stop {
+					return nil
+				}
+				if len(over) > 0 && over[0].key == key {
+					// Replaced (or deleted) by a row not yet in Badger.
+					if err := emit(over[0]); err != nil {
+						return err
+					}
+					over = over[1:]
+					continue
+				}
+			}
 			var err error
 			if val, err = item.ValueCopy(val[:0]); err != nil {
 				return fmt.Errorf("journal: read %s: %w", table, err)
@@ -150,4 +190,9 @@ func (j *Badger) scanFrom(table, prefix, from string, reverse bool, f func(any) 
 		}
 		return nil
 	})
+	for len(over) > 0 && !stop && err == nil {
+		err = emit(over[0])
+		over = over[1:]
+	}
+	return err
 }

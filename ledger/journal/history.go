@@ -41,6 +41,20 @@ func (j *Badger) readRow(table, prefix, key string) (any, bool, error) {
 		return nil, false, ErrClosed
 	}
 	k := []byte(prefix + key)
+	if j.pending != nil {
+		// A row in the write-ahead log and not yet in Badger (wal.go) is read from memory. The
+		// map is read before Badger: the applier removes a row only after Badger has it.
+		if plain, del, ok := j.pending.get(k); ok {
+			if del {
+				return nil, false, nil
+			}
+			row, err := decodeRow(table, plain, nil)
+			if err != nil {
+				return nil, false, err
+			}
+			return row, true, nil
+		}
+	}
 	var val []byte
 	err := j.db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(k)
