@@ -47,6 +47,13 @@ type Config struct {
 	// sequence of the last committed event (ledger/events.go), to wake delivery. It must not
 	// block.
 	Published func(lastEventSeq uint64)
+	// Fatal, when set, is called once, on the engine goroutine, when the journal reports a batch
+	// in doubt (journal.ErrInDoubt: its write-ahead log failed, and the batch may or may not be
+	// on disk). The engine then answers nothing of that batch (neither approval nor refusal
+	// would be known to be true), refuses everything queued or submitted after it with
+	// ErrStopped, and ends; the process must go not ready and restart, and recovery decides.
+	// It must not block.
+	Fatal func(err error)
 }
 
 // DefaultReplyRetention is the default of Config.ReplyRetention.
@@ -138,6 +145,8 @@ type Engine struct {
 	done    chan struct{}
 	stopped atomic.Bool
 	mu      sync.RWMutex // Submit holds it shared; Stop exclusively, to close the queue safely
+
+	halted bool // a batch was in doubt (Config.Fatal); engine goroutine only
 
 	keys    ledger.Keys // prefetch: the Keys of one op, reused
 	loadErr []error     // prefetch: per op of the batch, the error loading its keys
@@ -264,6 +273,10 @@ func (e *Engine) run() {
 			batch = append(batch, op)
 		case <-ticker.C:
 			e.expire(tx, &changes)
+			if e.halted {
+				e.refuseQueued()
+				return
+			}
 			continue
 		case <-e.stop:
 			// Drain: everything queued before Stop is applied and answered.
@@ -282,6 +295,10 @@ func (e *Engine) run() {
 					return
 				}
 				e.apply(tx, batch, &changes)
+				if e.halted {
+					e.refuseQueued()
+					return
+				}
 			}
 		}
 	more:
@@ -294,6 +311,37 @@ func (e *Engine) run() {
 			}
 		}
 		e.apply(tx, batch, &changes)
+		if e.halted {
+			e.refuseQueued()
+			return
+		}
+	}
+}
+
+// halt is the engine's end after a batch in doubt (Config.Fatal).
+func (e *Engine) halt(err error) {
+	e.halted = true
+	e.log.Error("journal failed with a batch in doubt; the engine stops answering", "err", err)
+	if e.cfg.Fatal != nil {
+		e.cfg.Fatal(err)
+	}
+}
+
+// refuseQueued stops Submit and answers every op still queued with ErrStopped: none of them was
+// applied, so a refusal is true for them.
+func (e *Engine) refuseQueued() {
+	e.mu.Lock()
+	if !e.stopped.Swap(true) {
+		close(e.stop)
+	}
+	e.mu.Unlock()
+	for {
+		select {
+		case op := <-e.queue:
+			op.Done(ErrStopped)
+		default:
+			return
+		}
 	}
 }
 
@@ -315,6 +363,9 @@ func (e *Engine) apply(tx *ledger.Tx, batch []Op, changes *[]ledger.Change) {
 		}
 	}
 	err := e.persist(tx, changes, &kinds)
+	if e.halted {
+		return // the batch is in doubt: none of its ops is answered
+	}
 	// Counted before the answers, so a caller that reads Stats after its answer sees its op.
 	e.opsApplied.Add(uint64(len(batch)))
 	for k, n := range kinds {
@@ -397,8 +448,12 @@ func (e *Engine) persist(tx *ledger.Tx, changes *[]ledger.Change, kinds *[ledger
 	}
 	if err != nil {
 		e.failures.Add(1)
-		e.log.Error("journal write failed; batch refused", "ops", kindList(kinds), "rows", len(*changes), "err", err)
 		tx.Rollback()
+		if errors.Is(err, journal.ErrInDoubt) {
+			e.halt(err)
+			return err
+		}
+		e.log.Error("journal write failed; batch refused", "ops", kindList(kinds), "rows", len(*changes), "err", err)
 		return err
 	}
 	tx.Commit()

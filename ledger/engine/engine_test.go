@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/cardswitch/cardswitch/authz"
 	"github.com/cardswitch/cardswitch/ledger"
 	"github.com/cardswitch/cardswitch/ledger/engine"
+	"github.com/cardswitch/cardswitch/ledger/journal"
 	"github.com/cardswitch/cardswitch/ledger/journal/journaltest"
 	lt "github.com/cardswitch/cardswitch/ledger/ledgertest"
 )
@@ -27,15 +29,40 @@ func (c *clock) Advance(d time.Duration) { c.nanos.Add(int64(d)) }
 // the journal can be compared with the live state.
 type rig struct {
 	f     *lt.Fixture
-	mem   *journaltest.Memory
+	mem   historyJournal
 	fj    *journaltest.Faulty
 	e     *engine.Engine
 	clock *clock
 }
 
+// historyJournal is the journal under a rig, which the State also reads its history from.
+type historyJournal interface {
+	journal.Journal
+	ledger.History
+}
+
+// walMode runs the rigs over the Badger journal with its write-ahead log instead of the Memory
+// journal (CARDSWITCH_TEST_JOURNAL=wal).
+var walMode = os.Getenv("CARDSWITCH_TEST_JOURNAL") == "wal"
+
 func newRig(t *testing.T, cfg engine.Config, loadedMinor int64, setup ...func(*lt.Fixture)) *rig {
 	t.Helper()
-	f, mem := lt.NewMemoryJournalFixture(t, loadedMinor)
+	var f *lt.Fixture
+	var mem historyJournal
+	if walMode {
+		bj, err := journal.OpenBadger(journal.Options{Dir: t.TempDir(), DataKey: make([]byte, 32), WAL: true,
+			ValueLogGCInterval: -1, WALOptions: journal.WALOptions{SegmentBytes: 1 << 20}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { bj.Close() })                     // after the engine's Stop (cleanups run last first)
+		if err := bj.Load(ledger.NewState(bj)); err != nil { // marks the store for History mode
+			t.Fatal(err)
+		}
+		f, mem = lt.NewHistoryFixture(t, loadedMinor, bj), bj
+	} else {
+		f, mem = lt.NewMemoryJournalFixture(t, loadedMinor)
+	}
 	for _, fn := range setup { // before the engine takes the fixture's Env
 		fn(f)
 	}
