@@ -201,7 +201,8 @@ func (a *App) start() error {
 		}
 	}
 	bj, err := journal.OpenBadger(journal.Options{Dir: filepath.Join(cfg.DataDir, "ledger"),
-		DataKey: keys[keyID], DataKeyID: keyID, OldDataKeys: old, Logger: log})
+		DataKey: keys[keyID], DataKeyID: keyID, OldDataKeys: old, Logger: log,
+		WAL: cfg.Engine.WAL()}) // engine.journal: wal (ledger/journal/wal.go)
 	if err != nil {
 		return err
 	}
@@ -245,6 +246,8 @@ func (a *App) start() error {
 		ConnectionsOpen: func() float64 { return float64(a.iso.Stats().ConnectionsOpen) },
 		Overloaded:      func() float64 { return float64(a.disp.Stats().Overloaded) },
 		ValueLogBytes:   func() float64 { return float64(bj.ValueLogBytes()) },
+		WALBacklogWaits: func() float64 { return float64(bj.WALStats().BacklogWaits) },
+		WALBacklogBytes: func() float64 { return float64(bj.WALStats().BacklogBytes) },
 		OpsByKind: func(yield func(string, uint64)) {
 			st := a.engine.Stats()
 			for k, n := range st.OpsByKind {
@@ -256,6 +259,9 @@ func (a *App) start() error {
 	})
 	ecfg := engineConfig(cfg)
 	ecfg.Published = a.hooks.Published // wakes the webhook outbox once a batch with events is durable
+	// A batch in doubt (the write-ahead log failed): not ready at once, and Run stops the switch
+	// for its supervisor to restart it; recovery decides what was durable.
+	ecfg.Fatal = func(err error) { a.fail(fmt.Errorf("journal: %w", err)) }
 	a.engine = engine.New(ecfg, st, a.journal, env, time.Now, log, a.metrics)
 	a.engine.Start()
 	a.hooks.Start()

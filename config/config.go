@@ -158,7 +158,20 @@ type Engine struct {
 	// times the live heap after recovery and at least 800; negative sets none). GOMEMLIMIT in the
 	// environment takes precedence.
 	MemoryLimitMiB int `yaml:"memoryLimitMiB"`
+	// Journal is how a batch is made durable: "badger" (default: one synced Badger transaction
+	// per batch) or "wal" (one record of the write-ahead log and its fdatasync; Badger is the
+	// checkpoint, written in the background: ledger/journal/wal.go, docs/decisions/0008).
+	Journal string `yaml:"journal"`
 }
+
+// Journal modes (Engine.Journal).
+const (
+	JournalBadger = "badger"
+	JournalWAL    = "wal"
+)
+
+// WAL reports whether the journal's durability is the write-ahead log.
+func (e Engine) WAL() bool { return e.Journal == JournalWAL }
 
 // Log configures logging.
 type Log struct {
@@ -284,6 +297,9 @@ func (c *Config) Validate() error {
 		if !hex64.MatchString(k.Key) {
 			errs = append(errs, fmt.Errorf("security.previousDataKeys[%d].key: want 64 hex characters", i))
 		}
+	}
+	if j := c.Engine.Journal; j != "" && j != JournalBadger && j != JournalWAL {
+		errs = append(errs, errors.New("engine.journal: want badger or wal"))
 	}
 	if c.ISO.MaxFrameBytes < 64 || c.ISO.MaxFrameBytes > 65535 {
 		errs = append(errs, errors.New("iso.maxFrameBytes: want 64..65535"))

@@ -39,6 +39,10 @@ type Gauges struct {
 	// OpsByKind calls yield with the engine's applied operations per kind (the command kind's
 	// name, ledger.OpKind), for cardswitch_engine_ops_total (nil: not exported).
 	OpsByKind func(yield func(kind string, ops uint64))
+	// WALBacklogWaits and WALBacklogBytes (engine.journal: wal; nil: not exported): the commits
+	// that waited because the records not yet in Badger were at their bound, and those bytes.
+	WALBacklogWaits func() float64
+	WALBacklogBytes func() float64
 }
 
 // New registers every collector.
@@ -82,6 +86,14 @@ func New(g Gauges) *Metrics {
 	if g.ValueLogBytes != nil {
 		r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cardswitch_journal_value_log_bytes",
 			Help: "Bytes of the journal's value-log files (rows; collected every minute)."}, g.ValueLogBytes))
+	}
+	if g.WALBacklogWaits != nil {
+		r.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cardswitch_journal_backlog_waits_total",
+			Help: "Batches that waited for the checkpoint because the log's records not yet in Badger were at their bound."}, g.WALBacklogWaits))
+	}
+	if g.WALBacklogBytes != nil {
+		r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cardswitch_journal_backlog_bytes",
+			Help: "Bytes of the write-ahead log's records not yet written into Badger."}, g.WALBacklogBytes))
 	}
 	if g.OpsByKind != nil {
 		r.MustRegister(opsCollector{read: g.OpsByKind, desc: prometheus.NewDesc("cardswitch_engine_ops_total",
