@@ -71,6 +71,10 @@ func TestCrashSafety(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// CARDSWITCH_CRASH_JOURNAL=wal (or badger) runs the switch, and the audit's recovery, with
+	// that engine.journal; unset: the default.
+	cfg.Engine.Journal = os.Getenv("CARDSWITCH_CRASH_JOURNAL")
+	t.Logf("engine.journal %q", cfg.Engine.Journal)
 	// A webhook that is never reachable: events are recorded in the batches and stay pending.
 	cfg.HTTP.WebhookURL, cfg.HTTP.WebhookSecret = "http://"+freeAddr(t)+"/events", "crash-test-secret"
 	raw, err := yaml.Marshal(cfg)
@@ -300,8 +304,10 @@ func drive(ctx context.Context, addr string, h *history, pans []string, rng *ran
 // audit opens the store the killed switch left and checks it against what the clients saw.
 func audit(t *testing.T, cfg *config.Config, h *history, round int) {
 	t.Helper()
+	// Recovery as the switch makes it (engine.journal: wal replays the log after Badger's
+	// checkpoint position).
 	j, err := journal.OpenBadger(journal.Options{Dir: filepath.Join(cfg.DataDir, "ledger"), DataKey: config.Key(cfg.Security.DataKey),
-		Logger: slog.New(slog.DiscardHandler)})
+		Logger: slog.New(slog.DiscardHandler), WAL: cfg.Engine.WAL()})
 	if err != nil {
 		t.Fatalf("round %d: store does not open after SIGKILL: %v", round, err)
 	}
