@@ -202,7 +202,8 @@ func (a *App) start() error {
 	}
 	bj, err := journal.OpenBadger(journal.Options{Dir: filepath.Join(cfg.DataDir, "ledger"),
 		DataKey: keys[keyID], DataKeyID: keyID, OldDataKeys: old, Logger: log,
-		WAL: cfg.Engine.WAL()}) // engine.journal: wal (ledger/journal/wal.go)
+		// engine.journal: wal (ledger/journal/wal.go)
+		WAL: cfg.Engine.WAL(), WALOptions: journal.WALOptions{CheckpointInterval: cfg.Engine.CheckpointInterval}})
 	if err != nil {
 		return err
 	}

@@ -162,6 +162,9 @@ type Engine struct {
 	// per batch) or "wal" (one record of the write-ahead log and its fdatasync; Badger is the
 	// checkpoint, written in the background: ledger/journal/wal.go, docs/decisions/0008).
 	Journal string `yaml:"journal"`
+	// CheckpointInterval (engine.journal: wal) bounds the time between checkpoints: Badger
+	// synced, the log truncated behind it (default 30s; one also follows every 64 MiB of log).
+	CheckpointInterval time.Duration `yaml:"checkpointInterval"`
 }
 
 // Journal modes (Engine.Journal).
@@ -300,6 +303,9 @@ func (c *Config) Validate() error {
 	}
 	if j := c.Engine.Journal; j != "" && j != JournalBadger && j != JournalWAL {
 		errs = append(errs, errors.New("engine.journal: want badger or wal"))
+	}
+	if c.Engine.CheckpointInterval < 0 {
+		errs = append(errs, errors.New("engine.checkpointInterval: want a positive duration (0: the default)"))
 	}
 	if c.ISO.MaxFrameBytes < 64 || c.ISO.MaxFrameBytes > 65535 {
 		errs = append(errs, errors.New("iso.maxFrameBytes: want 64..65535"))

@@ -276,3 +276,26 @@ func TestWALBacklogBoundWaits(t *testing.T) {
 		t.Fatalf("stats %+v", s)
 	}
 }
+
+// Checkpoints follow the interval under a trickle of commits (far below CheckpointBytes), and a
+// restart then has nothing to replay but what came after the last one.
+func TestWALCheckpointsOnTheInterval(t *testing.T) {
+	dir, key, fs := t.TempDir(), newKey(t), faultfs.New()
+	j, err := journal.OpenBadger(journal.Options{Dir: dir, DataKey: key, ValueLogGCInterval: -1, WAL: true,
+		WALOptions: journal.WALOptions{FS: fs, Dir: "/wal", SegmentBytes: 16 << 10, CheckpointInterval: 5 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	markEmpty(t, j)
+	deadline := time.Now().Add(10 * time.Second)
+	for seq := uint64(1); j.WALStats().Checkpoints == 0; seq++ {
+		if time.Now().After(deadline) {
+			t.Fatal("no checkpoint in 10 s")
+		}
+		if err := j.Commit(eventBatch(seq)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond) // a trickle: the interval, not the bytes, is what is tested
+	}
+}

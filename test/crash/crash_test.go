@@ -74,6 +74,9 @@ func TestCrashSafety(t *testing.T) {
 	// CARDSWITCH_CRASH_JOURNAL=wal (or badger) runs the switch, and the audit's recovery, with
 	// that engine.journal; unset: the default.
 	cfg.Engine.Journal = os.Getenv("CARDSWITCH_CRASH_JOURNAL")
+	// Checkpoints every few tens of milliseconds, so that kills also land inside them (between
+	// Badger's writes, its sync and the log's truncation).
+	cfg.Engine.CheckpointInterval = 20 * time.Millisecond
 	t.Logf("engine.journal %q", cfg.Engine.Journal)
 	// A webhook that is never reachable: events are recorded in the batches and stay pending.
 	cfg.HTTP.WebhookURL, cfg.HTTP.WebhookSecret = "http://"+freeAddr(t)+"/events", "crash-test-secret"
