@@ -325,3 +325,57 @@ func BenchmarkCommit(b *testing.B) {
 		})
 	}
 }
+
+// A full disk shows as a segment that cannot be prepared: the batch is refused (not in doubt:
+// nothing of it was written), the journal takes batches again once there is room, and a
+// restart finds exactly the acknowledged ones.
+func TestWALFullDiskRefusesTheBatch(t *testing.T) {
+	dir, key, fs := t.TempDir(), newKey(t), faultfs.New()
+	j := openOnLog(t, dir, key, fs, nil)
+	markEmpty(t, j)
+	fs.SetCapacity(3 * (16 << 10)) // the current segment, the spare and a little more
+	var acked uint64
+	var refused error
+	for seq := uint64(1); seq <= 2000 && refused == nil; seq++ {
+		if err := j.Commit(eventBatch(seq)); err != nil {
+			refused = err
+			break
+		}
+		acked = seq
+	}
+	if refused == nil {
+		t.Fatal("no batch refused on a full disk")
+	}
+	if errors.Is(refused, journal.ErrInDoubt) || !errors.Is(refused, wal.ErrNoSegment) {
+		t.Fatalf("refused with %v, want wal.ErrNoSegment and not in doubt", refused)
+	}
+	fs.SetCapacity(0)
+	// The next batch gets a sequence of its own: the refused one (acked+1) must not be found.
+	var err error
+	for try := 0; try < 3; try++ { // the first try after the room is made may still see the old failure
+		if err = j.Commit(eventBatch(acked + 2)); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("commit once there is room: %v", err)
+	}
+	crashed := fs.Crash(nil)
+	j.Close()
+	j2 := openOnLog(t, dir, key, crashed, nil)
+	defer j2.Close()
+	st := ledger.NewState(j2)
+	if err := j2.Load(st); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.LastEventSeq(); got != acked+2 {
+		t.Fatalf("after restart the last event is %d, want %d", got, acked+2)
+	}
+	events, err := j2.Events(0, 5000)
+	if err != nil || uint64(len(events)) != acked+1 {
+		t.Fatalf("events after restart: %d (%v), want %d: the acknowledged ones, not the refused one", len(events), err, acked+1)
+	}
+	if events[acked].Seq != acked+2 {
+		t.Fatalf("event after the acknowledged ones: %d, want %d", events[acked].Seq, acked+2)
+	}
+}
