@@ -331,7 +331,8 @@ func BenchmarkCommit(b *testing.B) {
 // restart finds exactly the acknowledged ones.
 func TestWALFullDiskRefusesTheBatch(t *testing.T) {
 	dir, key, fs := t.TempDir(), newKey(t), faultfs.New()
-	j := openOnLog(t, dir, key, fs, nil)
+	hook, _ := crashAt("before-apply") // no checkpoint: no segment is recycled, the disk fills
+	j := openOnLog(t, dir, key, fs, hook)
 	markEmpty(t, j)
 	fs.SetCapacity(3 * (16 << 10)) // the current segment, the spare and a little more
 	var acked uint64
