@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/cardswitch/cardswitch/authz"
 	"github.com/cardswitch/cardswitch/config"
 	"github.com/cardswitch/cardswitch/mgmt"
 )
@@ -114,8 +116,24 @@ func TestPanelBrowserOperators(t *testing.T) {
 	if got := eval[string](t, ctx, `document.querySelector('#auths tbody tr.ok td.pan').textContent`); got != masked {
 		t.Fatalf("live authorization shows %q, want %q", got, masked)
 	}
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.getElementById('rate').textContent !== '–'`)); err != nil {
-		t.Fatalf("traffic tiles: %v", err)
+	// A little traffic over a few seconds, declines among it (amounts over the balance), so the
+	// charts have points and the declines table a row: each round waits for the next sample.
+	over := authz.InsufficientFunds.String()
+	for round := 0; round < 4; round++ {
+		before := eval[int](t, ctx, `document.querySelector('#chart-rate polyline') ? document.querySelector('#chart-rate polyline').getAttribute('points').split(' ').length : 0`)
+		for i := 0; i < 3+round; i++ {
+			s.send(s.req("0100", "000000", c, int64(1_00+i)))
+		}
+		if r := s.send(s.req("0100", "000000", c, 1_000_000_00)); r.ResponseCode != "51" {
+			t.Fatalf("authorization over the balance: %s", r.ResponseCode)
+		}
+		if _, err := chromedp.Run(ctx, chromedp.Poll[bool](fmt.Sprintf(`(function () { var l = document.querySelector('#chart-rate polyline');
+			return !!l && l.getAttribute('points').split(' ').length > %d; })()`, before))); err != nil {
+			t.Fatalf("traffic chart round %d: %v", round, err)
+		}
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](fmt.Sprintf(`Array.from(document.querySelectorAll('#declines td')).some(function (td) { return td.textContent === %q; })`, over))); err != nil {
+		t.Fatalf("declines by action code: %v", err)
 	}
 	noPAN("the live page")
 	screenshot(t, ctx, "live")

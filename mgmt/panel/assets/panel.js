@@ -28,12 +28,12 @@
     var max = fixedMax || 0;
     values.forEach(function (v) { if (v > max) { max = v; } });
     if (max <= 0) { max = 1; }
-    var pts = [];
-    var n = 300;
+    // The x axis spans the kept points, at least the last minute, newest at the right.
+    var pts = [], span = Math.max(60, values.length);
     values.forEach(function (v, i) {
       if (v < 0) { return; }
-      var x = n - (values.length - 1 - i);
-      pts.push(x + ',' + (78 - 76 * v / max).toFixed(1));
+      var x = 300 * (span - values.length + i) / (span - 1);
+      pts.push(x.toFixed(1) + ',' + (78 - 76 * v / max).toFixed(1));
     });
     var line = document.createElementNS(SVG, 'polyline');
     line.setAttribute('points', pts.join(' '));
