@@ -224,8 +224,8 @@ type searchData struct {
 	Hint      string
 }
 
-// search finds by e-mail (has @), last 4 digits (4 digits: cards and, through them, nothing
-// else), or otherwise by external id, customer id, card id or token id.
+// search finds by e-mail (has @), last 4 digits (4 digits: the cards, with their tokens), or
+// otherwise by external id, customer id, card id or token id.
 func (p *Panel) search(ctx *fasthttp.RequestCtx, s *sess) {
 	q := strings.TrimSpace(string(ctx.QueryArgs().Peek("q")))
 	d := searchData{Query: q}
@@ -263,6 +263,13 @@ func (p *Panel) search(ctx *fasthttp.RequestCtx, s *sess) {
 	for _, c := range cards.Items {
 		p.owner(s, &c)
 		d.Cards = append(d.Cards, c)
+		// The tokens of a card found by its last 4 (a token has last 4 digits of its own).
+		var toks struct {
+			Tokens []tokenView `json:"tokens"`
+		}
+		if s.api.get("/admin/cards/"+c.CardID+"/tokens", nil, &toks) == nil {
+			d.Tokens = append(d.Tokens, toks.Tokens...)
+		}
 	}
 	p.render(ctx, 200, "search", pg)
 }

@@ -405,6 +405,13 @@ func TestPanelCustomerPage(t *testing.T) {
 			t.Errorf("customer page lacks %q", want)
 		}
 	}
+	if a := e.do("GET", "/panel/search?q=0012", max, nil); !strings.Contains(a.body, `<a href="/panel/customers/cust-1">`) ||
+		!strings.Contains(a.body, "<td>tok-1</td>") {
+		t.Fatalf("search by last 4: %s", a.body)
+	}
+	if a := e.do("GET", "/panel/search?q=nobody@example.org", max, nil); !strings.Contains(a.body, `id="nothing"`) {
+		t.Fatalf("search without a match: %s", a.body)
+	}
 	if a := e.do("GET", "/panel/customers/nobody", max, nil); a.status != 404 {
 		t.Fatalf("unknown customer: %d", a.status)
 	}
