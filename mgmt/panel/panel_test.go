@@ -471,3 +471,29 @@ func TestBackTo(t *testing.T) {
 		}
 	}
 }
+
+// TestPanelKYCDecision: a Manager's KYC decision, with its reason, changes the customer and is in
+// the audit trail; an Employee's is refused and changes nothing.
+func TestPanelKYCDecision(t *testing.T) {
+	e := newEnv(t)
+	e.provision()
+	decide := func(tok, status string) answer {
+		return e.do("POST", "/panel/act", tok, url.Values{"csrf": {e.csrf(tok)}, "action": {"kyc"}, "id": {"cust-1"},
+			"status": {status}, "reason": {"document forged"}, "back": {"/panel/customers/cust-1"}}, "Sec-Fetch-Site", "same-origin")
+	}
+	kyc := func() string { c, _ := e.eng.State().Customer("cust-1"); return c.KYC }
+	if a := decide(e.login("emma"), "REJECTED"); a.status != 403 || kyc() != ledger.KYCVerified {
+		t.Fatalf("Employee's KYC decision: %d, KYC %s", a.status, kyc())
+	}
+	if a := decide(e.login("max"), "REJECTED"); a.status != 303 || kyc() != ledger.KYCRejected {
+		t.Fatalf("Manager's KYC decision: %d %s, KYC %s", a.status, a.body, kyc())
+	}
+	page := e.do("GET", "/panel/customers/cust-1?done=kyc", e.login("max"), nil)
+	if !strings.Contains(page.body, `<dd id="kyc-status">REJECTED</dd>`) || !strings.Contains(page.body, "KYC decision recorded.") {
+		t.Fatalf("customer page after the decision: %s", page.body)
+	}
+	audit := e.do("GET", "/panel/audit?action=customer.kyc", e.login("ann"), nil)
+	if !strings.Contains(audit.body, `<td class="reason">document forged</td>`) {
+		t.Fatalf("audit: %s", audit.body)
+	}
+}
