@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,11 +45,18 @@ type env struct {
 	met   *metrics.Metrics
 	ln    *fasthttputil.InmemoryListener
 	cl    *fasthttp.Client
+	// sessions are the operators logged in so far (a login is a bcrypt check: slow on purpose).
+	sessions map[string]string
 }
+
+// operatorHash is the operators' password hash, made once: bcrypt is slow on purpose.
+var operatorHash = sync.OnceValues(func() (string, error) {
+	return mgmt.HashOperatorPassword([]byte(password), mgmt.BcryptCostMin)
+})
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	hash, err := mgmt.HashOperatorPassword([]byte(password), mgmt.BcryptCostMin)
+	hash, err := operatorHash()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +85,7 @@ func newEnv(t *testing.T) *env {
 	srv.Mount(Prefix, p.Handler)
 	ln := fasthttputil.NewInmemoryListener()
 	go srv.Serve(ln)
-	e := &env{t: t, srv: srv, eng: eng, panel: p, feed: feed, met: met, ln: ln,
+	e := &env{t: t, srv: srv, eng: eng, panel: p, feed: feed, met: met, ln: ln, sessions: map[string]string{},
 		cl: &fasthttp.Client{Dial: func(string) (net.Conn, error) {
 			return ln.DialWithLocalAddr(&net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Port: 40000})
 		}, ReadTimeout: 20 * time.Second}}
@@ -167,14 +175,18 @@ func (e *env) do(method, path, cookie string, form url.Values, hdr ...string) an
 	return a
 }
 
-// login logs name in and returns the session cookie's value.
+// login logs name in (once per test) and returns the session cookie's value.
 func (e *env) login(name string) string {
 	e.t.Helper()
+	if tok, ok := e.sessions[name]; ok {
+		return tok
+	}
 	a := e.do("POST", "/panel/login", "", url.Values{"name": {name}, "password": {password}})
 	if a.status != 303 || a.cookie == nil || len(a.cookie.Value()) == 0 {
 		e.t.Fatalf("login %s: %d %s", name, a.status, a.body)
 	}
-	return string(a.cookie.Value())
+	e.sessions[name] = string(a.cookie.Value())
+	return e.sessions[name]
 }
 
 var reCSRF = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
