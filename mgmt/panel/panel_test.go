@@ -4,9 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"net"
+	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +28,7 @@ import (
 	"github.com/cardswitch/cardswitch/ledger/engine"
 	"github.com/cardswitch/cardswitch/ledger/journal/journaltest"
 	"github.com/cardswitch/cardswitch/mgmt"
+	"github.com/cardswitch/cardswitch/notify"
 	"github.com/cardswitch/cardswitch/tokenvault"
 )
 
@@ -54,7 +60,10 @@ var operatorHash = sync.OnceValues(func() (string, error) {
 	return mgmt.HashOperatorPassword([]byte(password), mgmt.BcryptCostMin)
 })
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvHooks(t, nil) }
+
+// newEnvHooks is newEnv with a webhook URL whose deliveries client sends (nil: no webhook).
+func newEnvHooks(t *testing.T, client notify.HTTPDoer) *env {
 	t.Helper()
 	hash, err := operatorHash()
 	if err != nil {
@@ -71,11 +80,26 @@ func newEnv(t *testing.T) *env {
 	mem := journaltest.NewMemory()
 	st := ledger.NewState(mem)
 	policy := ledger.ProgramPolicy{Name: "demo-mc", PartnerBalanceID: "partner-mc"}
-	eng := engine.New(engine.Config{}, st, mem, ledger.Env{PANHasher: hasher,
+	dataDir := t.TempDir()
+	var ecfg engine.Config
+	var hooks *notify.Outbox
+	if client != nil {
+		httpCfg.WebhookURL, httpCfg.WebhookSecret = "http://partner.example/hooks", "webhook secret"
+		os.MkdirAll(filepath.Join(dataDir, "mgmt"), 0o700)
+		// Retries a tenth of a millisecond apart: a failing endpoint makes events FAILED at once.
+		if hooks, err = notify.Open(notify.Config{URL: httpCfg.WebhookURL, Secret: []byte(httpCfg.WebhookSecret), Client: client,
+			Path: filepath.Join(dataDir, "mgmt", "deliveries.log"), BackoffBase: 100 * time.Microsecond}, mem, 0); err != nil {
+			t.Fatal(err)
+		}
+		hooks.Start()
+		t.Cleanup(func() { hooks.Close() })
+		ecfg.Published = hooks.Published
+	}
+	eng := engine.New(ecfg, st, mem, ledger.Env{PANHasher: hasher,
 		Program: func(n string) (ledger.ProgramPolicy, bool) { return policy, n == "demo-mc" }}, time.Now, nil, nil)
 	eng.Start()
-	srv, err := mgmt.New(mgmt.Deps{Config: mgmt.Config{DataDir: t.TempDir(), HTTP: httpCfg, Programs: programs},
-		Engine: eng, PANHash: hasher, Events: mem})
+	srv, err := mgmt.New(mgmt.Deps{Config: mgmt.Config{DataDir: dataDir, HTTP: httpCfg, Programs: programs},
+		Engine: eng, PANHash: hasher, Events: mem, Webhooks: hooks})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -507,5 +531,51 @@ func TestPanelKYCDecision(t *testing.T) {
 	audit := e.do("GET", "/panel/audit?action=customer.kyc", e.login("ann"), nil)
 	if !strings.Contains(audit.body, `<td class="reason">document forged</td>`) {
 		t.Fatalf("audit: %s", audit.body)
+	}
+}
+
+// refusingPartner is a webhook endpoint that is down.
+type refusingPartner struct{}
+
+func (refusingPartner) Do(*http.Request) (*http.Response, error) {
+	return nil, errors.New("connection refused")
+}
+
+// TestPanelWebhookReplay: an Admin filters the webhook events by FAILED and replays one with a
+// reason: the event is pending again and the replay, with its reason, is in the audit trail.
+func TestPanelWebhookReplay(t *testing.T) {
+	e := newEnvHooks(t, refusingPartner{})
+	e.provision()
+	ann := e.login("ann")
+	// A card lock records a card.state_changed event for the partner.
+	if a := e.do("POST", "/panel/act", ann, url.Values{"csrf": {e.csrf(ann)}, "action": {"lock"}, "id": {"card-1"},
+		"reasonCode": {"7"}, "reason": {"fraud suspected"}}); a.status != 303 {
+		t.Fatalf("lock: %d %s", a.status, a.body)
+	}
+	reEvent := regexp.MustCompile(`name="id" value="(evt_[^"]+)"`)
+	var page answer
+	deadline := time.Now().Add(20 * time.Second)
+	for { // the outbox gives up on an event after its last retry
+		page = e.do("GET", "/panel/webhooks?status=FAILED", ann, nil)
+		if reEvent.MatchString(page.body) || time.Now().After(deadline) {
+			break
+		}
+		runtime.Gosched()
+	}
+	m := reEvent.FindStringSubmatch(page.body)
+	if page.status != 200 || m == nil || strings.Contains(page.body, `data-status="DELIVERED"`) {
+		t.Fatalf("failed events page: %d %s", page.status, page.body)
+	}
+	a := e.do("POST", "/panel/act", ann, url.Values{"csrf": {e.csrf(ann)}, "action": {"replay"}, "id": {m[1]},
+		"reason": {"partner endpoint back up"}, "back": {"/panel/webhooks?status=FAILED"}})
+	if a.status != 303 || a.hdr["Location"] != "/panel/webhooks?done=replay&status=FAILED" {
+		t.Fatalf("replay: %d %v %s", a.status, a.hdr["Location"], a.body)
+	}
+	audit := e.do("GET", "/panel/audit?action=webhooks.replay", ann, nil)
+	if !strings.Contains(audit.body, `<td class="reason">partner endpoint back up</td>`) {
+		t.Fatalf("audit: %s", audit.body)
+	}
+	if a := e.do("GET", "/panel/webhooks", e.login("max"), nil); a.status != 403 {
+		t.Fatalf("a Manager's webhooks page: %d", a.status)
 	}
 }
