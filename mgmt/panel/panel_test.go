@@ -579,3 +579,28 @@ func TestPanelWebhookReplay(t *testing.T) {
 		t.Fatalf("a Manager's webhooks page: %d", a.status)
 	}
 }
+
+// TestStreamResumes: a live stream opened after an authorization the browser has (the
+// Last-Event-ID or ?after= of a reconnect) sends only the newer ones, each with its sequence as
+// the event id; a stream beyond MaxStreams is answered 503.
+func TestStreamResumes(t *testing.T) {
+	e := newEnv(t)
+	for i := 0; i < 3; i++ {
+		e.feed.Decided(&authz.Request{BaseMTI: "0200", Kind: authz.KindFinancial, PAN: cardPAN, AmountMinor: int64(i)},
+			authz.Approved, time.Now(), time.Millisecond)
+	}
+	var out bytes.Buffer
+	w := bufio.NewWriter(&out)
+	e.panel.Close()
+	e.panel.writeStream(w, 2)
+	w.Flush()
+	s := out.String()
+	if strings.Count(s, "event: auth") != 1 || !strings.Contains(s, "id: 3\n") || !strings.HasPrefix(s, "retry: 500\n\n") ||
+		!strings.Contains(s, "event: history") {
+		t.Fatalf("stream: %s", s)
+	}
+	e.panel.streams.Store(MaxStreams)
+	if a := e.do("GET", "/panel/live/stream", e.login("emma"), nil); a.status != 503 || a.hdr["Retry-After"] != "2" {
+		t.Fatalf("a stream over the limit: %d %v", a.status, a.hdr)
+	}
+}
