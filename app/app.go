@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/cardswitch/cardswitch/config"
+	"github.com/cardswitch/cardswitch/internal/authfeed"
 	"github.com/cardswitch/cardswitch/internal/metrics"
 	"github.com/cardswitch/cardswitch/ledger"
 	"github.com/cardswitch/cardswitch/ledger/engine"
@@ -67,6 +68,8 @@ type App struct {
 	// loyalty is the loyalty platform (loyalty.go); stopLoyalty ends its purge job.
 	loyalty     *loyalty.Service
 	stopLoyalty func()
+	// stopPanel ends the operator panel's live streams and sampler (panel.go).
+	stopPanel func()
 	// rotation stops the background re-encryption under a new data key; rotationDone says it did.
 	rotation, rotationDone chan struct{}
 	serving                sync.WaitGroup // the ISO and HTTP Serve goroutines
@@ -291,8 +294,10 @@ func (a *App) start() error {
 		return err
 	}
 	a.stopLoyalty = mountLoyalty(h, a.loyalty)
-	a.disp = dispatch.New(a.engine, log, a.metrics, dispatch.Config{})
+	feed := authfeed.New(0) // the panel's live authorizations (panel.go)
+	a.disp = dispatch.New(a.engine, log, a.metrics, dispatch.Config{Tap: feed})
 	a.iso = server.New(isoConfig(cfg), a.disp, log)
+	a.stopPanel = mountPanel(h, a.metrics, feed, log) // after a.iso: the sampler reads its gauges
 
 	// Both listeners are bound before either serves, so a taken port fails the start as a whole.
 	if a.isoLn, err = a.iso.Listen(); err != nil {
@@ -382,6 +387,9 @@ func (a *App) stop(ctx context.Context) error {
 	}
 	if a.pba != nil {
 		a.pba.Close() // its event streams end before the listener drains
+	}
+	if a.stopPanel != nil {
+		a.stopPanel() // the panel's live streams too
 	}
 	if a.http != nil {
 		if err := a.http.Stop(ctx); err != nil {

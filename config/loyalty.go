@@ -1,13 +1,11 @@
 package config
 
 import (
+	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"time"
@@ -92,35 +90,8 @@ func DevPartnerKeyPath(dataDir string) string { return filepath.Join(dataDir, de
 
 // loadDevLoyalty makes the demo partner's RSA-2048 key pair on first start (private key 0600).
 func (c *Config) loadDevLoyalty(warn func(string)) error {
-	priv := DevPartnerKeyPath(c.DataDir)
-	pub := filepath.Join(c.DataDir, devPartnerPubFile)
-	if _, err := os.Stat(pub); err == nil {
-		return nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("config: %w", err)
-	}
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return fmt.Errorf("config: demo partner key: %w", err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		return fmt.Errorf("config: demo partner key: %w", err)
-	}
-	if err := writeFile0600(priv, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})); err != nil {
-		return err
-	}
-	pubDER, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
-	if err != nil {
-		return fmt.Errorf("config: demo partner key: %w", err)
-	}
-	if err := writeFile0600(pub, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})); err != nil {
-		return err
-	}
-	if warn != nil {
-		warn("development profile: generated the loyalty demo partner's key pair in " + priv + " (mode 0600); do not use it in production")
-	}
-	return nil
+	return ensureDevKeyPair(DevPartnerKeyPath(c.DataDir), filepath.Join(c.DataDir, devPartnerPubFile),
+		"the loyalty demo partner's key pair", func() (crypto.Signer, error) { return rsa.GenerateKey(rand.Reader, 2048) }, warn)
 }
 
 func (l *Loyalty) applyDefaults() {

@@ -1,14 +1,12 @@
 package config
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"time"
@@ -181,31 +179,6 @@ func (c *Config) PBAKeyPath(path string) string {
 // key (mode 0600) that tests and the simulator sign with, and its public key, which the switch
 // verifies with. A pair already there is kept.
 func (c *Config) loadDevPBAKey(warn func(string)) error {
-	priv := filepath.Join(c.DataDir, DevPBAKeyFile)
-	pub := filepath.Join(c.DataDir, DevPBAPublicKeyFile)
-	if _, err := os.Stat(pub); err == nil {
-		return nil
-	}
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return fmt.Errorf("config: pba key: %w", err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		return fmt.Errorf("config: pba key: %w", err)
-	}
-	if err := writeFile0600(priv, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})); err != nil {
-		return err
-	}
-	pder, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
-	if err != nil {
-		return fmt.Errorf("config: pba key: %w", err)
-	}
-	if err := writeFile0600(pub, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pder})); err != nil {
-		return err
-	}
-	if warn != nil {
-		warn("development profile: generated the Pay by Account key pair of demo-bank in " + priv + " (mode 0600); do not use it in production")
-	}
-	return nil
+	return ensureDevKeyPair(filepath.Join(c.DataDir, DevPBAKeyFile), filepath.Join(c.DataDir, DevPBAPublicKeyFile),
+		"the Pay by Account key pair of demo-bank", func() (crypto.Signer, error) { return ecdsa.GenerateKey(elliptic.P256(), rand.Reader) }, warn)
 }

@@ -146,6 +146,9 @@ type AuditRecord struct {
 	// CorrelationID is the caller's id of the session the change belongs to (the token
 	// service hub's x-correlation-id), or "".
 	CorrelationID string
+	// Reason is the operator's free-text reason for the change (the Audit-Reason header of an
+	// admin request, which the operator panel asks for), or "".
+	Reason string
 }
 
 // EventLog reads back the event and audit rows the batches wrote (the journal implements it).

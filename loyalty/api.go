@@ -39,6 +39,20 @@ func (s *Service) admin(ctx *fasthttp.RequestCtx, role string) bool {
 	return ok
 }
 
+// notApplied answers a command the ledger did not apply: 503 when it did not answer in time, the
+// refusal's status and code when it refused. It reports whether it answered.
+func notApplied(ctx *fasthttp.RequestCtx, refusal *ledger.Refusal, err error) bool {
+	switch {
+	case err != nil:
+		mgmt.WriteError(ctx, fasthttp.StatusServiceUnavailable, "UNAVAILABLE", "the ledger did not answer in time", "")
+	case refusal != nil:
+		writeRefusal(ctx, refusal)
+	default:
+		return false
+	}
+	return true
+}
+
 func writeRefusal(ctx *fasthttp.RequestCtx, r *ledger.Refusal) {
 	status := fasthttp.StatusConflict
 	switch r.Kind {
@@ -184,14 +198,10 @@ func (s *Service) hRedeem(ctx *fasthttp.RequestCtx, p []string) {
 	red, refusal, err := do(s, ledger.RedeemLoyalty{ID: "red_" + randomID()[:20], CardID: m.CardID, CustomerID: p[0],
 		ItemID: item.RewardMatrixItemID, PointsEach: item.RewardMatrixItemPointValue, Quantity: in.Quantity,
 		Redeemable: yes(item.RedeemableItemSw), SingleQuantity: yes(item.SingleQuantityRedemptionSw)})
-	switch {
-	case err != nil:
-		mgmt.WriteError(ctx, fasthttp.StatusServiceUnavailable, "UNAVAILABLE", "the ledger did not answer in time", "")
-	case refusal != nil:
-		writeRefusal(ctx, refusal)
-	default:
-		writeJSON(ctx, fasthttp.StatusCreated, viewRedemption(red))
+	if notApplied(ctx, refusal, err) {
+		return
 	}
+	writeJSON(ctx, fasthttp.StatusCreated, viewRedemption(red))
 }
 
 // hRedemptions is GET /loyalty/customers/{customerId}/redemptions.
@@ -212,14 +222,10 @@ func (s *Service) hCancelRedemption(ctx *fasthttp.RequestCtx, p []string) {
 		return
 	}
 	red, refusal, err := do(s, ledger.CancelRedemption{ID: p[1], CustomerID: p[0]})
-	switch {
-	case err != nil:
-		mgmt.WriteError(ctx, fasthttp.StatusServiceUnavailable, "UNAVAILABLE", "the ledger did not answer in time", "")
-	case refusal != nil:
-		writeRefusal(ctx, refusal)
-	default:
-		writeJSON(ctx, fasthttp.StatusOK, viewRedemption(red))
+	if notApplied(ctx, refusal, err) {
+		return
 	}
+	writeJSON(ctx, fasthttp.StatusOK, viewRedemption(red))
 }
 
 // hSelectReward is PUT /loyalty/customers/{customerId}/selected-reward.
@@ -236,14 +242,10 @@ func (s *Service) hSelectReward(ctx *fasthttp.RequestCtx, p []string) {
 		return
 	}
 	m, refusal, err := do(s, ledger.SelectReward{CardID: in.CardID, CustomerID: p[0], ItemID: in.ItemID})
-	switch {
-	case err != nil:
-		mgmt.WriteError(ctx, fasthttp.StatusServiceUnavailable, "UNAVAILABLE", "the ledger did not answer in time", "")
-	case refusal != nil:
-		writeRefusal(ctx, refusal)
-	default:
-		writeJSON(ctx, fasthttp.StatusOK, map[string]string{"cardId": m.CardID, "selectedRewardId": m.SelectedRewardID})
+	if notApplied(ctx, refusal, err) {
+		return
 	}
+	writeJSON(ctx, fasthttp.StatusOK, map[string]string{"cardId": m.CardID, "selectedRewardId": m.SelectedRewardID})
 }
 
 // hostAccount finds the host's account of a member (its MRS customer id and current household).
@@ -327,14 +329,10 @@ func (s *Service) hHousehold(ctx *fasthttp.RequestCtx, p []string) {
 		role = in.RoleID
 	}
 	after, refusal, err := do(s, ledger.SetHousehold{CardID: m.CardID, CustomerID: p[0], HouseholdID: household, Role: role})
-	switch {
-	case err != nil:
-		mgmt.WriteError(ctx, fasthttp.StatusServiceUnavailable, "UNAVAILABLE", "the ledger did not answer in time", "")
-	case refusal != nil:
-		writeRefusal(ctx, refusal)
-	default:
-		writeJSON(ctx, fasthttp.StatusOK, map[string]string{"cardId": after.CardID, "householdId": after.HouseholdID, "role": after.Role})
+	if notApplied(ctx, refusal, err) {
+		return
 	}
+	writeJSON(ctx, fasthttp.StatusOK, map[string]string{"cardId": after.CardID, "householdId": after.HouseholdID, "role": after.Role})
 }
 
 type confirmationView struct {
@@ -364,15 +362,11 @@ func (s *Service) hRetryConfirmation(ctx *fasthttp.RequestCtx, p []string) {
 		return
 	}
 	c, refusal, err := do(s, ledger.RetryConfirmation{ID: p[0]})
-	switch {
-	case err != nil:
-		mgmt.WriteError(ctx, fasthttp.StatusServiceUnavailable, "UNAVAILABLE", "the ledger did not answer in time", "")
-	case refusal != nil:
-		writeRefusal(ctx, refusal)
-	default:
-		writeJSON(ctx, fasthttp.StatusOK, confirmationView{ID: c.ID, Status: c.Status, Attempts: c.Attempts,
-			CreatedAt: time.Unix(0, c.CreatedAtUnixNano).UTC().Format(time.RFC3339)})
+	if notApplied(ctx, refusal, err) {
+		return
 	}
+	writeJSON(ctx, fasthttp.StatusOK, confirmationView{ID: c.ID, Status: c.Status, Attempts: c.Attempts,
+		CreatedAt: time.Unix(0, c.CreatedAtUnixNano).UTC().Format(time.RFC3339)})
 }
 
 // hPurge is POST /loyalty/admin/purge: the purge job now.

@@ -29,6 +29,8 @@ type AuditEntry struct {
 	After        json.RawMessage `json:"after,omitempty"`
 	// CorrelationID is the token service hub's x-correlation-id of a /tsh call.
 	CorrelationID string `json:"correlationId,omitempty"`
+	// Reason is the operator's reason for the change (the Audit-Reason header; audit_reason.go).
+	Reason string `json:"reason,omitempty"`
 }
 
 // auditLog is the audit trail: audit rows of the ledger's journal (ledger/events.go), written in
@@ -41,7 +43,7 @@ type auditLog struct {
 
 func entryOf(r *ledger.AuditRecord) AuditEntry {
 	return AuditEntry{Seq: r.Seq, At: time.Unix(0, r.AtUnixNano).UTC(), Actor: r.Actor, Channel: r.Channel, Role: r.Role,
-		Action: r.Action, ResourceType: r.ResourceType, ResourceID: r.ResourceID, Before: r.Before, After: r.After, CorrelationID: r.CorrelationID}
+		Action: r.Action, ResourceType: r.ResourceType, ResourceID: r.ResourceID, Before: r.Before, After: r.After, CorrelationID: r.CorrelationID, Reason: r.Reason}
 }
 
 // list returns entries newest first with seq below before (0: from the newest), at most limit,
@@ -66,7 +68,7 @@ func (a *auditLog) list(before uint64, limit int, match func(*AuditEntry) bool) 
 // (or nil).
 func (c *call) record(action, resourceType, resourceID string, before, after any) ledger.AuditRecord {
 	r := ledger.AuditRecord{AtUnixNano: c.s.clock().UnixNano(), Actor: c.who.Name, Channel: c.who.Channel,
-		Role: c.who.Role, Action: action, ResourceType: resourceType, ResourceID: resourceID}
+		Role: c.who.Role, Action: action, ResourceType: resourceType, ResourceID: resourceID, Reason: c.reason()}
 	if before != nil {
 		r.Before, _ = json.Marshal(before)
 	}

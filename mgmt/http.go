@@ -213,6 +213,9 @@ func (s *Server) serve(c *call) *apiError {
 	if err := s.authenticate(c); err != nil {
 		return err
 	}
+	if err := checkAuditReason(c); err != nil { // audit_reason.go
+		return err
+	}
 	if !s.rates.allow(c.who.Channel + "|" + c.who.Name + "|" + c.who.CustomerID + "|" + c.ctx.RemoteIP().String()) {
 		return errRateLimited
 	}

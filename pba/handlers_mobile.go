@@ -542,19 +542,27 @@ func (s *Service) hUnpair(c *call) (any, *apiError) {
 	if err := c.decode(&struct{}{}); err != nil {
 		return nil, err
 	}
-	id := c.sess.installID
+	return nil, s.removeInstallation(c.who, c.sess.installID, "unpaired", "pba.device.unpaired")
+}
+
+// removeInstallation deletes an installation with its device tokens (asynchronously, job steps)
+// and mobile keys, audits it as action, and ends its sessions. An unknown installation is 404.
+func (s *Service) removeInstallation(who Caller, id, by, action string) *apiError {
 	_, aerr := execT(s, command[bool]{apply: func(tx *ledger.Tx, env *ledger.Env) (bool, *ledger.Refusal) {
-		deleteInstallation(tx, env, id, "unpaired")
+		if _, ok := get[Installation](txView{tx}, installKey(id)); !ok {
+			return false, notFound("INSTALLATION_NOT_FOUND", "no such installation")
+		}
+		deleteInstallation(tx, env, id, by)
 		tx.DeletePBA(mobileKeyKey(id))
 		return true, nil
 	}, audit: func(tx *ledger.Tx, env *ledger.Env, _ bool) {
-		tx.Audit(auditRecord(c.who, env.Now, "pba.device.unpaired", "installation", id, nil))
+		tx.Audit(auditRecord(who, env.Now, action, "installation", id, nil))
 	}})
 	if aerr != nil {
-		return nil, aerr
+		return aerr
 	}
 	s.sessions.dropInstallation(id)
-	return nil, nil
+	return nil
 }
 
 // hReportSecurityIssue is M16 (fire and forget): recorded on the installation and in the audit

@@ -269,22 +269,7 @@ func (s *Service) hDeleteDevice(c *call) (any, *apiError) {
 	if in.DeviceInstallationID == "" {
 		return nil, missing("deviceInstallationId")
 	}
-	id := in.DeviceInstallationID
-	_, aerr := execT(s, command[bool]{apply: func(tx *ledger.Tx, env *ledger.Env) (bool, *ledger.Refusal) {
-		if _, ok := get[Installation](txView{tx}, installKey(id)); !ok {
-			return false, notFound("INSTALLATION_NOT_FOUND", "no such installation")
-		}
-		deleteInstallation(tx, env, id, "admin")
-		tx.DeletePBA(mobileKeyKey(id))
-		return true, nil
-	}, audit: func(tx *ledger.Tx, env *ledger.Env, _ bool) {
-		tx.Audit(auditRecord(c.who, env.Now, "pba.device.deleted", "installation", id, nil))
-	}})
-	if aerr != nil {
-		return nil, aerr
-	}
-	s.sessions.dropInstallation(id)
-	return nil, nil
+	return nil, s.removeInstallation(c.who, in.DeviceInstallationID, "admin", "pba.device.deleted")
 }
 
 // hDeleteIban is A5: the IBAN of one user; the same IBAN of other users is untouched.

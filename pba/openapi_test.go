@@ -1,59 +1,22 @@
 package pba
 
 import (
-	"os"
-	"sort"
-	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
+	"github.com/cardswitch/cardswitch/internal/openapitest"
 )
 
 // TestOpenAPIMatchesOperations checks docs/openapi.yaml's /pba paths against the operation
 // table both ways (mgmt's own check skips /pba/): every route documented with an example, every
 // documented /pba operation routed, admin operations with the routed least role.
 func TestOpenAPIMatchesOperations(t *testing.T) {
-	raw, err := os.ReadFile("../docs/openapi.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Paths map[string]map[string]any `yaml:"paths"`
-	}
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
-	documented := map[string]map[string]any{}
-	for p, ops := range doc.Paths {
-		if !strings.HasPrefix(p, "/pba/") {
-			continue
-		}
-		for m, op := range ops {
-			if o, ok := op.(map[string]any); ok && m != "parameters" {
-				documented[strings.ToUpper(m)+" "+p] = o
-			}
-		}
-	}
 	routed := map[string]*operation{}
+	var keys []string
 	for _, o := range operations {
 		routed[o.method+" "+o.path] = o
+		keys = append(keys, o.method+" "+o.path)
 	}
-	var missing, extra []string
-	for k := range routed {
-		if _, ok := documented[k]; !ok {
-			missing = append(missing, k)
-		}
-	}
-	for k := range documented {
-		if _, ok := routed[k]; !ok {
-			extra = append(extra, k)
-		}
-	}
-	sort.Strings(missing)
-	sort.Strings(extra)
-	if len(missing) > 0 || len(extra) > 0 {
-		t.Fatalf("routes not documented: %v\ndocumented but not routed: %v", missing, extra)
-	}
+	documented := openapitest.Match(t, "../docs/openapi.yaml", openapitest.Under("/pba/"), keys)
 	for k, o := range routed {
 		op := documented[k]
 		if o.channel == chanAdmin && op["x-min-role"] != o.role {

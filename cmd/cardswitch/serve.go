@@ -36,6 +36,9 @@ func serve(args []string) error {
 		}
 		log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
 	}
+	if err := devOperator(cfg, log); err != nil { // the panel's operator of `make run` (devoperator.go)
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	// CARDSWITCH_CPUPROFILE=FILE records a CPU profile of the running switch (recovery included)

@@ -246,8 +246,11 @@ func encodeRow(dst []byte, row any) ([]byte, error) {
 		e.str(r.ResourceID)
 		e.bytes(r.Before)
 		e.bytes(r.After)
-		if r.CorrelationID != "" { // added with the token service hub: decoded only when present
+		if r.CorrelationID != "" || r.Reason != "" { // added with the token service hub: decoded only when present
 			e.str(r.CorrelationID)
+		}
+		if r.Reason != "" { // added with the operator panel: decoded only when present
+			e.str(r.Reason)
 		}
 	case *ledger.LoyaltyMember:
 		encodeLoyaltyMember(&e, r)
@@ -658,6 +661,9 @@ func decodeRow(table string, b []byte, in *interner) (any, error) {
 		}
 		if d.pos < len(d.b) { // added with the token service hub
 			r.CorrelationID = d.str()
+		}
+		if d.pos < len(d.b) { // added with the operator panel
+			r.Reason = d.str()
 		}
 		row = r
 	case ledger.TableLoyaltyMember:

@@ -41,7 +41,8 @@ func TestCodecRoundTrip(t *testing.T) {
 			&ledger.WalletToken{}},
 		ledger.TableAudit: {&ledger.AuditRecord{Seq: 3, AtUnixNano: 4, Actor: "a", Channel: "tsh", Action: "tsh.sendOTP",
 			ResourceType: "card", ResourceID: "k1", After: []byte(`{"x":1}`), CorrelationID: "enrol-1"},
-			&ledger.AuditRecord{Seq: 1, Actor: "a"}},
+			&ledger.AuditRecord{Seq: 1, Actor: "a"},
+			&ledger.AuditRecord{Seq: 2, Actor: "op", Channel: "admin", Action: "card.lock", Reason: "customer called: card lost"}},
 		"auth": {&ledger.Auth{Key: "0100|1|2|00000000003", CardID: "k1", BalanceID: "b1", PartnerID: "p1",
 			Kind: authz.KindRefund, State: ledger.AuthPosted, Action: authz.InsufficientFunds, AmountMinor: 1,
 			HeldMinor: -2, PostedMinor: -3, ExpiresAtUnixNano: 4, CreatedAtUnixNano: 5, Merchant: "ACME  BERLIN DE", MCC: "5411"}, &ledger.Auth{}},
@@ -93,8 +94,23 @@ func TestCodecRoundTrip(t *testing.T) {
 					t.Errorf("audit: the row without its correlation id decodes as %+v, %v; want %+v", got, err, &short)
 				}
 			}
+			// Audit rows written before reasons end after the correlation id, or right after After
+			// (without one): both cuts decode, as rows without a reason.
+			reasonEnds := map[int]bool{}
+			if a, ok := r.(*ledger.AuditRecord); ok && a.Reason != "" {
+				short := *a
+				short.Reason = ""
+				full, _ := encodeRow(nil, &short)
+				reasonEnds[len(full)] = true
+				if a.CorrelationID == "" {
+					reasonEnds[len(full)+1] = true // the empty correlation id before the reason
+				}
+				if got, err := decodeRow(table, b[:len(full)], nil); err != nil || !reflect.DeepEqual(got, &short) {
+					t.Errorf("audit: the row without its reason decodes as %+v, %v; want %+v", got, err, &short)
+				}
+			}
 			for cut := 0; cut < len(b); cut++ { // every other truncation is an error, never a panic
-				if cut == oldEnd {
+				if cut == oldEnd || reasonEnds[cut] {
 					continue
 				}
 				if _, err := decodeRow(table, b[:cut], nil); err == nil {

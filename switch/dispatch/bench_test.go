@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/cardswitch/cardswitch/authz"
+	"github.com/cardswitch/cardswitch/internal/authfeed"
 	"github.com/cardswitch/cardswitch/switch/codec"
 	"github.com/cardswitch/cardswitch/switch/server"
 )
@@ -14,9 +15,15 @@ import (
 // once on a ledger, as a batch of one, committed to the in-memory journal double, which copies
 // the rows), encode. Compare its allocations only with its own earlier results; the ledger's
 // share alone is BenchmarkProcessAuthorization, the engine's BenchmarkEngineBatch.
-func BenchmarkHandleFrame(b *testing.B) {
+func BenchmarkHandleFrame(b *testing.B) { benchHandleFrame(b, nil) }
+
+// BenchmarkHandleFrameTapped is BenchmarkHandleFrame with the operator panel's feed of decided
+// authorizations attached: the difference is the tap's cost (it should add no allocation).
+func BenchmarkHandleFrameTapped(b *testing.B) { benchHandleFrame(b, authfeed.New(0)) }
+
+func benchHandleFrame(b *testing.B, tap Tap) {
 	e := newInline(b)
-	d := New(e, nil, nil, Config{Encoders: 1})
+	d := New(e, nil, nil, Config{Encoders: 1, Tap: tap})
 	defer d.Close()
 	frames := make([][]byte, b.N)
 	for i := range frames {

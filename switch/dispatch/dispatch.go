@@ -27,6 +27,13 @@ type Observer interface {
 	Dropped(reason string)
 }
 
+// Tap sees every answered money message (not network management) with its decision, for the
+// operator panel's live stream (internal/authfeed). It must be cheap, allocation-free and safe
+// for concurrent use: it runs on the answer path. It must not keep req.
+type Tap interface {
+	Decided(req *authz.Request, action authz.ActionCode, at time.Time, latency time.Duration)
+}
+
 // Submitter is the engine's queue.
 type Submitter interface {
 	Submit(op engine.Op) error
@@ -37,6 +44,7 @@ type Dispatcher struct {
 	eng  Submitter
 	log  *slog.Logger
 	obs  Observer
+	tap  Tap // Config.Tap, or nil
 	work chan pending
 	wg   sync.WaitGroup
 	// mu orders the engine's sends on work with Close: a send holds it shared, Close exclusively
@@ -63,6 +71,8 @@ type Config struct {
 	// EncodeQueue bounds answers waiting for an encoder; default 16384. The engine waits when it
 	// is full, which slows intake instead of growing memory.
 	EncodeQueue int
+	// Tap, when set, sees every answered money message (the panel's live stream).
+	Tap Tap
 }
 
 // New builds a dispatcher over the engine queue. Close stops its encoders.
@@ -76,7 +86,7 @@ func New(eng Submitter, log *slog.Logger, obs Observer, o Config) *Dispatcher {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Dispatcher{eng: eng, log: log, obs: obs, work: make(chan pending, o.EncodeQueue)}
+	d := &Dispatcher{eng: eng, log: log, obs: obs, work: make(chan pending, o.EncodeQueue), tap: o.Tap}
 	for i := 0; i < o.Encoders; i++ {
 		d.wg.Add(1)
 		go d.encoder()
@@ -194,6 +204,10 @@ func (d *Dispatcher) answer(p pending) {
 	}
 	if d.obs != nil {
 		d.obs.Answered(p.req.BaseMTI, p.resp.Action, time.Since(p.start))
+	}
+	if d.tap != nil && p.req.Kind != authz.KindNetworkMgmt {
+		now := time.Now()
+		d.tap.Decided(p.req, p.resp.Action, now, now.Sub(p.start))
 	}
 	if d.log.Enabled(context.Background(), slog.LevelDebug) {
 		attrs := append(codec.LogAttrs(p.req), slog.String("action", p.resp.Action.String()))

@@ -45,9 +45,19 @@ func startSwitch(t *testing.T) *sw {
 
 func startSwitchIn(t *testing.T, dir string) *sw {
 	t.Helper()
+	return startSwitchWith(t, dir, nil)
+}
+
+// startSwitchWith is startSwitchIn with the development configuration changed by edit first
+// (nil: as is).
+func startSwitchWith(t *testing.T, dir string, edit func(*config.Config)) *sw {
+	t.Helper()
 	cfg, err := config.Load("", config.Overrides{DataDir: dir, ISOAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0"}, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(cfg)
 	}
 	a, err := app.Start(cfg, slog.New(slog.DiscardHandler))
 	if err != nil {

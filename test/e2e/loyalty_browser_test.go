@@ -8,10 +8,8 @@ import (
 	"encoding/json"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,42 +25,6 @@ import (
 // through the page a signed token opens. `make test-browser` runs it; without Chromium it fails
 // when CI=true or CARDSWITCH_BROWSER_REQUIRED=1 (a skip in CI would hide a missing browser) and
 // skips otherwise.
-
-func chromium(t *testing.T) string {
-	t.Helper()
-	names := []string{"/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"}
-	if p := os.Getenv("CHROMIUM"); p != "" {
-		names = []string{p} // this browser and no other
-	}
-	for _, name := range names {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "true" || os.Getenv("CARDSWITCH_BROWSER_REQUIRED") == "1" {
-		t.Fatal("Chromium not found (install the Debian package chromium); the browser test is required here")
-	}
-	t.Skip("Chromium not found; set CARDSWITCH_BROWSER_REQUIRED=1 to make this a failure")
-	return ""
-}
-
-// syncBuffer is a log sink the switch writes from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // startLoggedSwitch is startSwitch with the switch's log kept (debug level) for the PAN check.
 func startLoggedSwitch(t *testing.T) (*sw, *syncBuffer) {
@@ -84,39 +46,8 @@ func startLoggedSwitch(t *testing.T) (*sw, *syncBuffer) {
 	return s, logs
 }
 
-func browser(t *testing.T) (context.Context, context.CancelFunc) {
-	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(chromium(t)), chromedp.UserDataDir(t.TempDir()),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true)}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 90*time.Second)
-	return ctx, func() { cancelTimeout(); cancelCtx(); cancelAlloc() }
-}
-
 // listen registers the enrollmentEnded listener the partner page would have.
 const listen = `window.__ended = null; window.addEventListener('enrollmentEnded', function (e) { window.__ended = e.detail; }); true`
-
-// steps runs browser actions and fails the test on an error.
-func steps(t *testing.T, ctx context.Context, a ...chromedp.Action[chromedp.Void]) {
-	t.Helper()
-	if err := chromedp.Do(ctx, a...); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// eval evaluates a JavaScript expression in the page.
-func eval[T any](t *testing.T, ctx context.Context, expr string) T {
-	t.Helper()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
-	if err != nil {
-		t.Fatalf("%s: %v", expr, err)
-	}
-	return v
-}
 
 // openPage navigates to an enrollment page and installs the event listener.
 func openPage(t *testing.T, ctx context.Context, url, ready string) {
