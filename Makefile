@@ -23,11 +23,15 @@ test-unit:
 # The invariants tag checks the money invariants after every batch (ledger/invariants_on.go).
 test-race:
 	$(GO) test -race -tags invariants -count=1 -timeout 20m $(PKGS)
+	# The journal and the engine again over the write-ahead log (engine.journal: wal).
+	CARDSWITCH_TEST_JOURNAL=wal $(GO) test -race -tags invariants -count=1 -timeout 10m ./ledger/journal/ ./ledger/engine/
 	# Our patch to Badger (compaction pacing; third_party/badger/CARDSWITCH.md), a module of its own.
 	cd third_party/badger && $(GO) test -race -count=1 .
 
+# The crash test runs over both journals (engine.journal badger, the default, and wal).
 test-crash: build
 	CARDSWITCH_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -v -timeout 10m -run 'Crash' ./test/crash/...
+	CARDSWITCH_CRASH_JOURNAL=wal CARDSWITCH_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -v -timeout 10m -run 'Crash' ./test/crash/...
 
 fuzz:
 	./scripts/fuzz.sh $(FUZZTIME)
