@@ -40,6 +40,23 @@ func (s *Service) verify(field, signed string, purposes ...string) (Claims, *api
 	return c, nil
 }
 
+// signedAccountInfo reads a body {"signedAccountInfo"}, verifies it and gives the user and IBAN
+// it names (M1 and S1).
+func (s *Service) signedAccountInfo(c *call) (Claims, newUser, *apiError) {
+	var in struct {
+		SignedAccountInfo string `json:"signedAccountInfo"`
+	}
+	if err := c.decode(&in); err != nil {
+		return Claims{}, newUser{}, err
+	}
+	cl, aerr := s.verify("signedAccountInfo", in.SignedAccountInfo, PurposeAccountInfo)
+	if aerr != nil {
+		return Claims{}, newUser{}, aerr
+	}
+	nu, aerr := s.accountInfo(cl)
+	return cl, nu, aerr
+}
+
 // accountInfo turns verified accountInfo claims into the user and IBAN to ensure.
 func (s *Service) accountInfo(c Claims) (newUser, *apiError) {
 	iban := ElectronicIBAN(c.IBAN)
@@ -58,17 +75,7 @@ type userView struct {
 
 // hAddUserWithIban is M1: the user and its IBAN from signedAccountInfo.
 func (s *Service) hAddUserWithIban(c *call) (any, *apiError) {
-	var in struct {
-		SignedAccountInfo string `json:"signedAccountInfo"`
-	}
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	cl, aerr := s.verify("signedAccountInfo", in.SignedAccountInfo, PurposeAccountInfo)
-	if aerr != nil {
-		return nil, aerr
-	}
-	nu, aerr := s.accountInfo(cl)
+	cl, nu, aerr := s.signedAccountInfo(c)
 	if aerr != nil {
 		return nil, aerr
 	}

@@ -11,17 +11,7 @@ import (
 // hServerDigitizeStatic is S1: the bank digitizes an IBAN for a static token (creating the user
 // and the IBAN as needed).
 func (s *Service) hServerDigitizeStatic(c *call) (any, *apiError) {
-	var in struct {
-		SignedAccountInfo string `json:"signedAccountInfo"`
-	}
-	if err := c.decode(&in); err != nil {
-		return nil, err
-	}
-	cl, aerr := s.verify("signedAccountInfo", in.SignedAccountInfo, PurposeAccountInfo)
-	if aerr != nil {
-		return nil, aerr
-	}
-	nu, aerr := s.accountInfo(cl)
+	cl, nu, aerr := s.signedAccountInfo(c)
 	if aerr != nil {
 		return nil, aerr
 	}
