@@ -119,6 +119,8 @@ type walJournal struct {
 	sinceCkpt    int64  // bytes applied since the last checkpoint
 	lastCkpt     time.Time
 	arena        []byte
+	wb           *writeback // starts the write-out of Badger's dirty pages as they are applied
+	sinceNudge   int        // bytes applied since the last writeback nudge
 
 	backlogWaits     atomic.Uint64
 	backlogWaitNanos atomic.Int64
@@ -205,6 +207,7 @@ func openWAL(b *Badger, opts Options) error {
 	w.checkpointed = w.applied
 	b.pending = newPending()
 	b.wal = w
+	w.wb = newWriteback(b.opts.Dir)
 	go w.applyLoop()
 	return nil
 }
@@ -435,6 +438,7 @@ func (w *walJournal) drain() error {
 // It ends on Close once the queue is empty and a last checkpoint is made.
 func (w *walJournal) applyLoop() {
 	defer close(w.done)
+	defer w.wb.close()
 	defer func() {
 		w.qmu.Lock()
 		w.stopped = true
@@ -577,6 +581,11 @@ func (w *walJournal) applyQueued() (int, error) {
 		w.qmu.Unlock()
 		w.sinceCkpt += int64(size)
 		total += size
+		w.sinceNudge += size
+		if w.sinceNudge >= writebackEvery {
+			w.wb.nudge()
+			w.sinceNudge = 0
+		}
 		batches = batches[n:]
 	}
 	return total, nil

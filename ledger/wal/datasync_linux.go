@@ -17,3 +17,15 @@ func datasync(f *os.File) error {
 		}
 	}
 }
+
+// writeOut writes the file's dirty pages in [off, off+n) to the disk and waits for them
+// (sync_file_range), without the metadata an fdatasync would also flush.
+func writeOut(f *os.File, off, n int64) error {
+	for {
+		err := unix.SyncFileRange(int(f.Fd()), off, n,
+			unix.SYNC_FILE_RANGE_WAIT_BEFORE|unix.SYNC_FILE_RANGE_WRITE|unix.SYNC_FILE_RANGE_WAIT_AFTER)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}

@@ -91,6 +91,16 @@ func (osFS) SyncDir(dir string) error {
 
 func (f osFile) Datasync() error { return datasync(f.File) }
 
+// WriteOut writes the range's dirty pages and waits for them (writeOuter).
+func (f osFile) WriteOut(off, n int64) error { return writeOut(f.File, off, n) }
+
+// writeOuter is a File that can write a range of its pages out without flushing metadata. The
+// log uses it to write a new segment's zeros a chunk at a time, so that the disk never holds a
+// whole segment's write-back in front of a record's fdatasync.
+type writeOuter interface {
+	WriteOut(off, n int64) error
+}
+
 func (f osFile) Size() (int64, error) {
 	fi, err := f.Stat()
 	if err != nil {

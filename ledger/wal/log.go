@@ -494,6 +494,14 @@ func (l *Log) zeroFill(name string) error {
 			f.Close()
 			return fmt.Errorf("wal: new segment: %w", err)
 		}
+		// One chunk in flight at a time: a record's fdatasync, meanwhile, waits behind at most
+		// one chunk of zeros, not a whole segment.
+		if wo, ok := f.(writeOuter); ok {
+			if err := wo.WriteOut(off, n); err != nil {
+				f.Close()
+				return fmt.Errorf("wal: new segment: %w", err)
+			}
+		}
 	}
 	if err := f.Datasync(); err != nil {
 		f.Close()
