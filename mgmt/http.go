@@ -194,6 +194,7 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 		if m, ok := s.mounted(string(ctx.Path())); ok {
 			routeName = m.prefix + "*"
 			m.handle(ctx)
+			s.awaitDurable(ctx)
 			return
 		}
 		r, aerr := s.match(string(ctx.Method()), string(ctx.Path()), c)
@@ -206,6 +207,24 @@ func (s *Server) Handler() fasthttp.RequestHandler {
 		if aerr := s.serve(c); aerr != nil {
 			writeError(ctx, aerr)
 		}
+		s.awaitDurable(ctx)
+	}
+}
+
+// awaitDurable holds an answer until everything the handler may have read of the ledger is
+// durable: with a pipelined journal the engine merges a batch into the State before its record
+// is flushed (engine.AwaitDurable), and an answer must not show what a crash could take back.
+// It waits about one flush at most; if the engine stopped with a batch in doubt, the answer is
+// replaced with 503 UNAVAILABLE.
+func (s *Server) awaitDurable(ctx *fasthttp.RequestCtx) {
+	if s.eng.Durable() {
+		return
+	}
+	wctx, cancel := s.engineCtx()
+	defer cancel()
+	if err := s.eng.AwaitDurable(wctx); err != nil {
+		ctx.Response.Reset()
+		writeError(ctx, errUnavailable)
 	}
 }
 

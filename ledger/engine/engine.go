@@ -47,8 +47,8 @@ type Config struct {
 	// sequence of the last committed event (ledger/events.go), to wake delivery. It must not
 	// block.
 	Published func(lastEventSeq uint64)
-	// Fatal, when set, is called once, on the engine goroutine, when the journal reports a batch
-	// in doubt (journal.ErrInDoubt: its write-ahead log failed, and the batch may or may not be
+	// Fatal, when set, is called once, on the engine goroutine or its answerer (a pipelined
+	// journal), when the journal reports a batch in doubt (journal.ErrInDoubt: its write-ahead log failed, and the batch may or may not be
 	// on disk). The engine then answers nothing of that batch (neither approval nor refusal
 	// would be known to be true), refuses everything queued or submitted after it with
 	// ErrStopped, and ends; the process must go not ready and restart, and recovery decides.
@@ -146,10 +146,21 @@ type Engine struct {
 	stopped atomic.Bool
 	mu      sync.RWMutex // Submit holds it shared; Stop exclusively, to close the queue safely
 
-	halted bool // a batch was in doubt (Config.Fatal); engine goroutine only
+	halted atomic.Bool   // a batch was in doubt (Config.Fatal)
+	haltC  chan struct{} // closed when halted is set
 
-	keys    ledger.Keys // prefetch: the Keys of one op, reused
-	loadErr []error     // prefetch: per op of the batch, the error loading its keys
+	keys ledger.Keys // prefetch: the Keys of one op, reused
+
+	// Pipelining (journal.Pipeliner): the engine merges a batch once its record is written and
+	// hands it to the answerer, which answers it once the record is durable.
+	pipe     journal.Pipeliner // nil: the journal is synchronous
+	free     chan *flight      // flights not in use
+	answers  chan *flight      // to the answerer; closed by run when it ends
+	answered chan struct{}     // closed when the answerer has ended
+	merged   atomic.Uint64     // batches with changes merged into the State
+	durable  atomic.Uint64     // of those, the last known durable
+	durMu    sync.Mutex
+	durCh    chan struct{} // closed when durable moves, if a reader waits (AwaitDurable)
 
 	batches    atomic.Uint64
 	opsApplied atomic.Uint64
@@ -169,8 +180,19 @@ func New(cfg Config, st *ledger.State, j journal.Journal, env ledger.Env, clock 
 		log = slog.New(slog.DiscardHandler)
 	}
 	env.HoldTTL = cfg.HoldTTL
-	return &Engine{cfg: cfg, state: st, journal: j, env: env, clock: clock, log: log, obs: obs,
-		queue: make(chan Op, cfg.QueueDepth), stop: make(chan struct{}), done: make(chan struct{})}
+	e := &Engine{cfg: cfg, state: st, journal: j, env: env, clock: clock, log: log, obs: obs,
+		queue: make(chan Op, cfg.QueueDepth), stop: make(chan struct{}), done: make(chan struct{}),
+		haltC: make(chan struct{})}
+	flights := 1
+	if p, ok := j.(journal.Pipeliner); ok && p.Pipelined() {
+		e.pipe, flights = p, flightsAhead
+		e.answers, e.answered = make(chan *flight, flights), make(chan struct{})
+	}
+	e.free = make(chan *flight, flights)
+	for range flights {
+		e.free <- &flight{ops: make([]Op, 0, cfg.MaxBatch)}
+	}
+	return e
 }
 
 // State is the committed ledger, for queries.
@@ -261,19 +283,35 @@ func (e *Engine) Stats() Stats {
 
 func (e *Engine) run() {
 	defer close(e.done)
+	if e.pipe != nil {
+		go e.answerLoop()
+		defer func() {
+			close(e.answers)
+			<-e.answered // every batch durable and answered, or withheld after a failure
+		}()
+	}
 	tx := e.state.Begin()
-	batch := make([]Op, 0, e.cfg.MaxBatch)
 	changes := make([]ledger.Change, 0, 4*e.cfg.MaxBatch)
 	ticker := time.NewTicker(e.cfg.ExpiryInterval)
 	defer ticker.Stop()
 	for {
-		batch = batch[:0]
+		f := e.takeFlight()
 		select {
 		case op := <-e.queue:
-			batch = append(batch, op)
+			f.ops = append(f.ops, op)
+			if e.halted.Load() { // the answerer found a batch in doubt meanwhile
+				op.Done(ErrStopped) // not applied: a refusal is true
+				e.free <- f
+				e.refuseQueued()
+				return
+			}
+		case <-e.haltC:
+			e.free <- f
+			e.refuseQueued()
+			return
 		case <-ticker.C:
-			e.expire(tx, &changes)
-			if e.halted {
+			e.expire(tx, f, &changes)
+			if e.halted.Load() {
 				e.refuseQueued()
 				return
 			}
@@ -281,47 +319,84 @@ func (e *Engine) run() {
 		case <-e.stop:
 			// Drain: everything queued before Stop is applied and answered.
 			for {
-				batch = batch[:0]
-			fill:
-				for len(batch) < e.cfg.MaxBatch {
-					select {
-					case op := <-e.queue:
-						batch = append(batch, op)
-					default:
-						break fill
-					}
-				}
-				if len(batch) == 0 {
+				e.fill(f)
+				if len(f.ops) == 0 {
+					e.free <- f
 					return
 				}
-				e.apply(tx, batch, &changes)
-				if e.halted {
+				e.apply(tx, f, &changes)
+				if e.halted.Load() {
 					e.refuseQueued()
 					return
 				}
+				f = e.takeFlight()
 			}
 		}
-	more:
-		for len(batch) < e.cfg.MaxBatch {
-			select {
-			case op := <-e.queue:
-				batch = append(batch, op)
-			default:
-				break more
-			}
-		}
-		e.apply(tx, batch, &changes)
-		if e.halted {
+		e.fill(f)
+		e.apply(tx, f, &changes)
+		if e.halted.Load() {
 			e.refuseQueued()
 			return
 		}
 	}
 }
 
-// halt is the engine's end after a batch in doubt (Config.Fatal).
+// flight is one batch on its way from the engine to its answers: its ops, what kept some of
+// them from being applied, and where its record is in the journal. With a pipelined journal the
+// engine hands it to the answerer and takes the next batch while this one is flushed; flights
+// are reused (Engine.free), and their number bounds how far the engine runs ahead of the disk.
+type flight struct {
+	ops     []Op
+	loadErr []error // per op: the error loading its keys (prefetch)
+	kinds   [ledger.NumOpKinds]uint32
+	tick    bool   // the expiry tick's own batch (no ops)
+	err     error  // the batch was refused: nothing of it applied
+	pos     uint64 // its journal record (pipelined; 0: nothing written)
+	publish bool   // committed with changes: Config.Published is due once durable
+	event   uint64 // the State's last event sequence after the batch
+	merged  uint64 // Engine.merged after the batch
+	rows    int
+	began   time.Time
+}
+
+// flightsAhead is how many batches a pipelined engine keeps between itself and its answers: one
+// being flushed, one appended behind it, one being applied.
+const flightsAhead = 3
+
+func (f *flight) reset() {
+	clear(f.ops) // no reference kept to an answered op
+	*f = flight{ops: f.ops[:0], loadErr: f.loadErr[:0]}
+}
+
+// takeFlight returns a free flight, waiting while the answerer holds them all (the disk is
+// behind: the engine waits rather than run further ahead).
+func (e *Engine) takeFlight() *flight {
+	f := <-e.free
+	f.reset()
+	return f
+}
+
+// fill adds queued ops to f up to MaxBatch, without waiting.
+func (e *Engine) fill(f *flight) {
+	for len(f.ops) < e.cfg.MaxBatch {
+		select {
+		case op := <-e.queue:
+			f.ops = append(f.ops, op)
+		default:
+			return
+		}
+	}
+}
+
+// halt is the engine's end after a batch in doubt (Config.Fatal). It may be called from the
+// engine goroutine or the answerer; Fatal is called once.
 func (e *Engine) halt(err error) {
-	e.halted = true
+	if e.halted.Swap(true) {
+		return
+	}
+	close(e.haltC)
 	e.log.Error("journal failed with a batch in doubt; the engine stops answering", "err", err)
+	e.wakeReaders()
 	if e.cfg.Fatal != nil {
 		e.cfg.Fatal(err)
 	}
@@ -345,50 +420,145 @@ func (e *Engine) refuseQueued() {
 	}
 }
 
-// apply runs one batch: apply every op, make the batch durable, then merge and answer.
-func (e *Engine) apply(tx *ledger.Tx, batch []Op, changes *[]ledger.Change) {
+// apply runs one batch: apply every op, write the batch, merge it, and answer it once durable
+// (at once with a synchronous journal, by the answerer with a pipelined one).
+func (e *Engine) apply(tx *ledger.Tx, f *flight, changes *[]ledger.Change) {
 	env := e.env
 	env.Now = e.clock()
 	tx.SetBatchTime(env.Now) // events of the batch carry its time
-	e.prefetch(tx, batch, &env)
-	var kinds [ledger.NumOpKinds]uint32
-	for i, op := range batch {
+	e.prefetch(tx, f, &env)
+	for i, op := range f.ops {
 		k := op.Kind()
 		if k >= ledger.NumOpKinds {
 			k = ledger.OpOther
 		}
-		kinds[k]++
-		if e.loadErr[i] == nil {
+		f.kinds[k]++
+		if f.loadErr[i] == nil {
 			op.Apply(tx, &env)
 		}
 	}
-	err := e.persist(tx, changes, &kinds)
-	if e.halted {
-		return // the batch is in doubt: none of its ops is answered
+	e.persist(tx, f, changes)
+	e.dispatch(f)
+}
+
+// dispatch sends a written batch to its answers: at once with a synchronous journal (it is
+// durable), through the answerer with a pipelined one. A batch in doubt is never answered.
+func (e *Engine) dispatch(f *flight) {
+	if e.halted.Load() {
+		e.free <- f // in doubt: none of its ops is answered
+		return
+	}
+	if e.pipe == nil {
+		e.answer(f)
+		e.free <- f
+		return
+	}
+	e.answers <- f
+}
+
+// answerLoop is the answerer of a pipelined engine: in the order the batches were written, it
+// waits for each one's record to be durable, then answers its ops and publishes its events.
+// After a failed wait nothing more is answered: that batch is in doubt, and every later one was
+// applied on top of it. It ends when the engine closes answers.
+func (e *Engine) answerLoop() {
+	defer close(e.answered)
+	for f := range e.answers {
+		if f.pos != 0 && !e.halted.Load() {
+			err := e.pipe.Wait(f.pos)
+			if e.obs != nil {
+				e.obs.Batch(f.rows, time.Since(f.began), err)
+			}
+			if err != nil {
+				e.failures.Add(1)
+				e.halt(err)
+			}
+		}
+		if !e.halted.Load() {
+			e.answer(f)
+		}
+		e.free <- f
+	}
+}
+
+// answer answers a durable (or refused) batch's ops, publishes its events, and lets the
+// State's readers see it (AwaitDurable).
+func (e *Engine) answer(f *flight) {
+	if f.merged != 0 {
+		e.durable.Store(f.merged)
+		e.wakeReaders()
+	}
+	if f.publish && e.cfg.Published != nil {
+		e.cfg.Published(f.event)
+	}
+	if f.tick {
+		return
 	}
 	// Counted before the answers, so a caller that reads Stats after its answer sees its op.
-	e.opsApplied.Add(uint64(len(batch)))
-	for k, n := range kinds {
+	e.opsApplied.Add(uint64(len(f.ops)))
+	for k, n := range f.kinds {
 		if n != 0 {
 			e.opsByKind[k].Add(uint64(n))
 		}
 	}
-	for i, op := range batch {
-		if err == nil && e.loadErr[i] != nil {
-			op.Done(e.loadErr[i])
+	for i, op := range f.ops {
+		if f.err == nil && f.loadErr[i] != nil {
+			op.Done(f.loadErr[i])
 			continue
 		}
-		op.Done(err)
+		op.Done(f.err)
 	}
+}
+
+// AwaitDurable returns once everything merged into the State when it was called is durable, so
+// that a reader of the State (the management API) answers nothing a crash could take back: with
+// a pipelined journal the engine merges a batch before its record is flushed. It waits at most
+// about one flush; ErrStopped if the engine halted with a batch in doubt.
+func (e *Engine) AwaitDurable(ctx context.Context) error {
+	target := e.merged.Load()
+	for {
+		if e.durable.Load() >= target {
+			return nil
+		}
+		if e.halted.Load() {
+			return ErrStopped
+		}
+		e.durMu.Lock()
+		if e.durCh == nil {
+			e.durCh = make(chan struct{})
+		}
+		ch := e.durCh
+		e.durMu.Unlock()
+		if e.durable.Load() >= target || e.halted.Load() {
+			continue
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Durable reports whether everything merged into the State is durable (AwaitDurable would
+// return at once).
+func (e *Engine) Durable() bool { return e.durable.Load() >= e.merged.Load() }
+
+// wakeReaders wakes the AwaitDurable callers, if any.
+func (e *Engine) wakeReaders() {
+	e.durMu.Lock()
+	if e.durCh != nil {
+		close(e.durCh)
+		e.durCh = nil
+	}
+	e.durMu.Unlock()
 }
 
 // prefetch reads, before the batch is applied, the records each op names (Op.Keys) from the
 // journal into the Tx, which then reads only memory. An op whose records could not be read is
 // not applied and is answered with the error (the switch answers 96); the rest of the batch
 // goes on.
-func (e *Engine) prefetch(tx *ledger.Tx, batch []Op, env *ledger.Env) {
-	e.loadErr = e.loadErr[:0]
-	for _, op := range batch {
+func (e *Engine) prefetch(tx *ledger.Tx, f *flight, env *ledger.Env) {
+	for _, op := range f.ops {
 		e.keys.Reset()
 		op.Keys(&e.keys)
 		err := tx.Load(&e.keys, env)
@@ -396,17 +566,17 @@ func (e *Engine) prefetch(tx *ledger.Tx, batch []Op, env *ledger.Env) {
 			e.failures.Add(1)
 			e.log.Error("journal read failed; operation refused", "op", op.Kind().String(), "err", err)
 		}
-		e.loadErr = append(e.loadErr, err)
+		f.loadErr = append(f.loadErr, err)
 	}
 }
 
 // kindList names the kinds of a batch's ops with their counts, for the log.
-func kindList(kinds *[ledger.NumOpKinds]uint32) string {
-	if kinds == nil {
+func kindList(f *flight) string {
+	if f.tick {
 		return "expiry tick"
 	}
 	var b strings.Builder
-	for k, n := range kinds {
+	for k, n := range f.kinds {
 		if n == 0 {
 			continue
 		}
@@ -420,9 +590,10 @@ func kindList(kinds *[ledger.NumOpKinds]uint32) string {
 	return b.String()
 }
 
-// persist writes the batch's changes and merges them, or rolls the batch back.
-// kinds counts the batch's ops by kind for the log (nil: the expiry tick's own batch).
-func (e *Engine) persist(tx *ledger.Tx, changes *[]ledger.Change, kinds *[ledger.NumOpKinds]uint32) error {
+// persist writes the batch's changes and merges them, or rolls the batch back (f.err). With a
+// synchronous journal the batch is durable when it returns; with a pipelined one its record is
+// written (f.pos) and the answerer waits for its flush.
+func (e *Engine) persist(tx *ledger.Tx, f *flight, changes *[]ledger.Change) {
 	e.batches.Add(1)
 	*changes = tx.Changes((*changes)[:0])
 	if err := tx.Err(); err != nil {
@@ -430,42 +601,47 @@ func (e *Engine) persist(tx *ledger.Tx, changes *[]ledger.Change, kinds *[ledger
 		// the batch needed is missing from the ledger: nothing of it is committed and its ops
 		// are answered with the error (the switch answers 96).
 		e.failures.Add(1)
-		e.log.Error("record unreadable or missing; batch refused", "ops", kindList(kinds), "err", err)
+		e.log.Error("record unreadable or missing; batch refused", "ops", kindList(f), "err", err)
 		tx.Rollback()
-		return err
+		f.err = err
+		return
 	}
 	if len(*changes) == 0 {
 		tx.Commit()
-		return nil
+		return
 	}
 	// Built with the invariants tag, a batch that breaks the books panics here, before it is
 	// durable; otherwise this is compiled away.
 	ledger.AssertBatch(tx, *changes)
-	start := time.Now()
-	err := e.journal.Commit(*changes)
-	if e.obs != nil {
-		e.obs.Batch(len(*changes), time.Since(start), err)
+	f.began, f.rows = time.Now(), len(*changes)
+	var err error
+	if e.pipe != nil {
+		f.pos, err = e.pipe.Append(*changes)
+	} else {
+		err = e.journal.Commit(*changes)
+		if e.obs != nil {
+			e.obs.Batch(f.rows, time.Since(f.began), err)
+		}
 	}
 	if err != nil {
 		e.failures.Add(1)
 		tx.Rollback()
+		f.err = err
 		if errors.Is(err, journal.ErrInDoubt) {
 			e.halt(err)
-			return err
+			return
 		}
-		e.log.Error("journal write failed; batch refused", "ops", kindList(kinds), "rows", len(*changes), "err", err)
-		return err
+		e.log.Error("journal write failed; batch refused", "ops", kindList(f), "rows", len(*changes), "err", err)
+		return
 	}
 	tx.Commit()
-	if e.cfg.Published != nil {
-		e.cfg.Published(e.state.LastEventSeq())
-	}
-	return nil
+	f.publish, f.event, f.merged = true, e.state.LastEventSeq(), e.merged.Add(1)
 }
 
 // expire releases the holds that are due and forgets what is past the retention, as a batch of
-// its own.
-func (e *Engine) expire(tx *ledger.Tx, changes *[]ledger.Change) {
+// its own (f, without ops).
+func (e *Engine) expire(tx *ledger.Tx, f *flight, changes *[]ledger.Change) {
+	f.tick = true
 	env := e.env
 	env.Now = e.clock()
 	tx.SetBatchTime(env.Now)
@@ -481,6 +657,7 @@ func (e *Engine) expire(tx *ledger.Tx, changes *[]ledger.Change) {
 		e.failures.Add(1)
 		e.log.Error("journal read failed; expiry deferred", "err", err)
 		tx.Rollback()
+		e.free <- f
 		return
 	}
 	n := tx.ExpireHolds(&env, e.cfg.ExpiryBatchMax)
@@ -491,9 +668,11 @@ func (e *Engine) expire(tx *ledger.Tx, changes *[]ledger.Change) {
 		// The entries the scans took were stale: dropped for good (History mode: the scans'
 		// new bounds are kept).
 		tx.Commit()
+		e.free <- f
 		return
 	}
-	_ = e.persist(tx, changes, nil) // on failure the holds stay and are retried on the next tick
+	e.persist(tx, f, changes) // on failure the holds stay and are retried on the next tick
+	e.dispatch(f)
 }
 
 // ExpireNow releases due holds at once (tests with an injected clock).

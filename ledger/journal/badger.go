@@ -235,6 +235,29 @@ func (j *Badger) Commit(changes []ledger.Change) error {
 	return j.commitLocked(changes)
 }
 
+// Pipelined reports whether the journal has a write-ahead log, so that Append and Wait are usable.
+func (j *Badger) Pipelined() bool { return j.wal != nil }
+
+// errNotPipelined is Append's error on a journal without a write-ahead log.
+var errNotPipelined = errors.New("journal: Append needs the write-ahead log (Options.WAL)")
+
+// Append writes the changes as one record of the write-ahead log without waiting for its
+// fdatasync (Pipeliner).
+func (j *Badger) Append(changes []ledger.Change) (uint64, error) {
+	if j.wal == nil {
+		return 0, errNotPipelined
+	}
+	return j.wal.append(changes)
+}
+
+// Wait returns once the record pos of the write-ahead log is durable (Pipeliner).
+func (j *Badger) Wait(pos uint64) error {
+	if j.wal == nil {
+		return errNotPipelined
+	}
+	return j.wal.wait(pos)
+}
+
 func (j *Badger) commitLocked(changes []ledger.Change) error {
 	if j.db == nil {
 		return ErrClosed

@@ -79,3 +79,20 @@ func prefixOf(table string) (string, bool) {
 	}
 	return "", false
 }
+
+// Pipeliner is a journal that can make a batch durable in two steps, so that the engine applies
+// the next batch while the previous one is being flushed (docs/decisions/0008-write-ahead-log.md,
+// the pipelined engine).
+type Pipeliner interface {
+	Journal
+	// Pipelined reports whether Append and Wait are usable; when false, Commit is the way.
+	Pipelined() bool
+	// Append writes the changes as one record and returns its position without waiting for its
+	// flush; the changes are readable by the next batch's reads at once. Nothing is written if
+	// it fails, and then the batch may be refused.
+	Append(changes []ledger.Change) (uint64, error)
+	// Wait returns once the record at pos, and every one before it, is durable; ErrInDoubt when
+	// the log failed and the record may or may not be on disk. Positions are waited for in the
+	// order they were appended.
+	Wait(pos uint64) error
+}

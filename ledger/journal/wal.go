@@ -103,10 +103,11 @@ type walJournal struct {
 
 	qmu      sync.Mutex
 	qc       *sync.Cond // queue shrank, the applier failed, or the journal closes
-	queue    []walBatch
-	backlog  int64 // bytes of the queued records (their rows are in pending)
-	applyErr error // the applier's last failure, nil once it succeeds again
-	stopped  bool  // the applier ended (Close, or a crash point in tests)
+	unsynced []walBatch // appended, not yet known durable (wait moves them to queue)
+	queue    []walBatch // durable, not yet in Badger
+	backlog  int64      // bytes of the unsynced and queued records (their rows are in pending)
+	applyErr error      // the applier's last failure, nil once it succeeds again
+	stopped  bool       // the applier ended (Close, or a crash point in tests)
 
 	wake     chan struct{} // a record was queued (capacity 1)
 	stop     chan struct{}
@@ -331,16 +332,28 @@ func walkPayload(p []byte, fn func(key, plain []byte, del bool) error) error {
 // commit appends the batch as one record and returns once its fdatasync has: the batch is then
 // durable. Its rows are readable at once (pending) and reach Badger in the background.
 func (w *walJournal) commit(changes []ledger.Change) error {
+	seq, err := w.append(changes)
+	if err != nil {
+		return err
+	}
+	return w.wait(seq)
+}
+
+// append makes the batch a record of the log and returns its sequence number without waiting
+// for its fdatasync (wait does). Its rows are readable at once (pending), so that the engine's
+// next batch sees them; it reaches the applier, and so Badger, only once durable: Badger never
+// holds a record the log may lose. Nothing is written when it fails.
+func (w *walJournal) append(changes []ledger.Change) (uint64, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
-		return ErrClosed
+		return 0, ErrClosed
 	}
 	buf := w.buf[:0]
 	for _, c := range changes {
 		prefix, ok := prefixOf(c.Table)
 		if !ok {
-			return fmt.Errorf("journal: unknown table %q", c.Table)
+			return 0, fmt.Errorf("journal: unknown table %q", c.Table)
 		}
 		buf = binary.AppendUvarint(buf, uint64(len(prefix)+len(c.Key)))
 		buf = append(append(buf, prefix...), c.Key...)
@@ -350,7 +363,7 @@ func (w *walJournal) commit(changes []ledger.Change) error {
 		}
 		row, err := encodeRow(w.row[:0], c.Row)
 		if err != nil {
-			return fmt.Errorf("journal: encode %s: %w", prefix[:1], err)
+			return 0, fmt.Errorf("journal: encode %s: %w", prefix[:1], err)
 		}
 		w.row = row
 		buf = append(buf, 1)
@@ -363,25 +376,39 @@ func (w *walJournal) commit(changes []ledger.Change) error {
 		w.buf = nil
 	}
 	if err := w.waitBacklog(); err != nil {
-		return err
+		return 0, err
 	}
 	seq, err := w.log.Append(buf)
 	if errors.Is(err, wal.ErrFailed) {
-		return fmt.Errorf("%w: %w", ErrInDoubt, err)
+		return 0, fmt.Errorf("%w: %w", ErrInDoubt, err)
 	}
 	if err != nil {
-		return fmt.Errorf("journal: %w", err) // nothing was written (a full disk, a batch too large)
-	}
-	if err := w.log.Wait(seq); err != nil {
-		return fmt.Errorf("%w: %w", ErrInDoubt, err)
+		return 0, fmt.Errorf("journal: %w", err) // nothing was written (a full disk, a batch too large)
 	}
 	owned := bytes.Clone(buf)
 	if err := w.b.pending.add(seq, owned); err != nil {
-		return err
+		return 0, err
 	}
 	w.qmu.Lock()
-	w.queue = append(w.queue, walBatch{seq: seq, payload: owned})
+	w.unsynced = append(w.unsynced, walBatch{seq: seq, payload: owned})
 	w.backlog += int64(len(owned))
+	w.qmu.Unlock()
+	return seq, nil
+}
+
+// wait returns once the record seq is durable, and hands it, with every earlier record, to the
+// applier. Records are waited for in order (the engine's answerer does).
+func (w *walJournal) wait(seq uint64) error {
+	if err := w.log.Wait(seq); err != nil {
+		return fmt.Errorf("%w: %w", ErrInDoubt, err)
+	}
+	w.qmu.Lock()
+	n := 0
+	for n < len(w.unsynced) && w.unsynced[n].seq <= seq {
+		n++
+	}
+	w.queue = append(w.queue, w.unsynced[:n]...)
+	w.unsynced = append(w.unsynced[:0], w.unsynced[n:]...)
 	w.qmu.Unlock()
 	select {
 	case w.wake <- struct{}{}:
