@@ -28,10 +28,10 @@ test-race:
 	# Our patch to Badger (compaction pacing; third_party/badger/CARDSWITCH.md), a module of its own.
 	cd third_party/badger && $(GO) test -race -count=1 .
 
-# The crash test runs over both journals (engine.journal badger, the default, and wal).
+# The crash test runs over both journals (engine.journal wal, the default, and badger).
 test-crash: build
 	CARDSWITCH_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -v -timeout 10m -run 'Crash' ./test/crash/...
-	CARDSWITCH_CRASH_JOURNAL=wal CARDSWITCH_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -v -timeout 10m -run 'Crash' ./test/crash/...
+	CARDSWITCH_CRASH_JOURNAL=badger CARDSWITCH_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -v -timeout 10m -run 'Crash' ./test/crash/...
 
 fuzz:
 	./scripts/fuzz.sh $(FUZZTIME)

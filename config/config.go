@@ -158,10 +158,10 @@ type Engine struct {
 	// times the live heap after recovery and at least 800; negative sets none). GOMEMLIMIT in the
 	// environment takes precedence.
 	MemoryLimitMiB int `yaml:"memoryLimitMiB"`
-	// Journal is how a batch is made durable: "badger" (default: one synced Badger transaction
-	// per batch) or "wal" (one record of the write-ahead log and its fdatasync; Badger is the
-	// checkpoint, written in the background: ledger/journal/wal.go, docs/decisions/0008). The
-	// default moves to "wal" once its open-loop tail is measured at or below badger's.
+	// Journal is how a batch is made durable: "wal" (default: one record of the write-ahead log
+	// and its fdatasync, the engine pipelined over it; Badger is the checkpoint, written in the
+	// background: ledger/journal/wal.go, docs/decisions/0008) or "badger" (one synced Badger
+	// transaction per batch, the engine waiting for each).
 	Journal string `yaml:"journal"`
 	// CheckpointInterval (engine.journal: wal) bounds the time between checkpoints: Badger
 	// synced, the log truncated behind it (default 30s; one also follows every 64 MiB of log).
@@ -174,8 +174,9 @@ const (
 	JournalWAL    = "wal"
 )
 
-// WAL reports whether the journal's durability is the write-ahead log (engine.journal: wal).
-func (e Engine) WAL() bool { return e.Journal == JournalWAL }
+// WAL reports whether the journal's durability is the write-ahead log (engine.journal: wal, the
+// default).
+func (e Engine) WAL() bool { return e.Journal != JournalBadger }
 
 // Log configures logging.
 type Log struct {
