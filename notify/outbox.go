@@ -208,7 +208,8 @@ func recordOf(d *Delivery) record {
 		LastError: d.LastError, UpdatedAt: d.UpdatedAt}
 }
 
-// fill reads events after o.read from the journal while fewer than pendingMax wait; recs gives
+// fill reads events after o.read, up to the last published (durable) one, from the journal while
+// fewer than pendingMax wait; recs gives
 // the state of events recorded before a restart (nil afterwards). Caller holds mu or owns o.
 func (o *Outbox) fill(recs map[uint64]record) error {
 	for o.pending < pendingMax {
@@ -218,6 +219,11 @@ func (o *Outbox) fill(recs map[uint64]record) error {
 		}
 		for i := range evs {
 			e := &evs[i]
+			if e.Seq > o.published.Load() {
+				// Written but not yet durable (a pipelined engine merges a batch before its
+				// flush): read again once Published says it is.
+				return nil
+			}
 			o.read = e.Seq
 			d := &Delivery{Event: envelope(e), Status: StatusPending}
 			d.NextAt, d.UpdatedAt = d.Event.CreatedAt, d.Event.CreatedAt

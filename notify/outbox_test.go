@@ -154,3 +154,33 @@ func TestRedactedOTP(t *testing.T) {
 		t.Fatalf("unreadable data kept: %s", bad.Data)
 	}
 }
+
+// An event written but not yet published (a pipelined engine merges a batch before its record
+// is durable) is not delivered until Published says its batch is durable.
+func TestOutboxDeliversOnlyPublishedEvents(t *testing.T) {
+	rcv := &receiver{}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	mem := journaltest.NewMemory()
+	at := time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC).UnixNano()
+	cfg := notify.Config{URL: srv.URL, Secret: []byte("s3cret"), Path: filepath.Join(t.TempDir(), "deliveries.log"),
+		BackoffBase: 10 * time.Millisecond}
+	o, err := notify.Open(cfg, mem, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Start()
+	defer o.Close()
+	for seq := uint64(1); seq <= 2; seq++ {
+		commit(t, mem, ledger.Event{Seq: seq, Type: ledger.EventBalanceLow, AtUnixNano: at, BalanceID: "bal_1",
+			Currency: "EUR", AvailableMinor: 5, ThresholdMinor: 100})
+	}
+	o.Published(1) // the batch of event 1 is durable; event 2's is not yet
+	waitFor(t, func() bool { return rcv.count() == 1 })
+	time.Sleep(50 * time.Millisecond)
+	if n := rcv.count(); n != 1 || len(o.List(0, 10, "")) != 1 {
+		t.Fatalf("%d deliveries and %d listed before event 2 was published, want 1", n, len(o.List(0, 10, "")))
+	}
+	o.Published(2)
+	waitFor(t, func() bool { return rcv.count() == 2 })
+}
