@@ -113,7 +113,15 @@ func VerifySignature(pub *rsa.PublicKey, header string, body []byte) bool {
 func (s *Service) DeliverDue(now time.Time) int {
 	delivered := 0
 	n := 0
-	for _, c := range s.eng.State().LoyaltyConfirmations() {
+	due := s.eng.State().LoyaltyConfirmations()
+	// What was read must be durable before the rewards host hears of it (a pipelined engine
+	// merges a batch before its flush).
+	ctx, cancel := context.WithTimeout(context.Background(), durableWait)
+	defer cancel()
+	if s.eng.AwaitDurable(ctx) != nil {
+		return 0
+	}
+	for _, c := range due {
 		if c.Status != ledger.ConfirmationPending || c.NextAtUnixNano > now.UnixNano() {
 			continue
 		}
@@ -136,6 +144,10 @@ func (s *Service) DeliverDue(now time.Time) int {
 	}
 	return delivered
 }
+
+// durableWait bounds DeliverDue's wait for the batches it read to be durable: about one flush in
+// normal operation.
+const durableWait = 10 * time.Second
 
 func backoff(attempts int) time.Duration {
 	d := DeliverBackoffBase

@@ -177,6 +177,9 @@ func (s *Service) RunJobs(ctx context.Context) {
 			continue
 		}
 		n++
+		if !s.durable() { // the job read what a crash could take back: run it once durable
+			return
+		}
 		err := s.runJob(ctx, st, j)
 		if err != nil {
 			s.log.Warn("pba job step failed", "party", j.Party, "target", j.Target, "token", j.TokenID, "err", err)
@@ -187,7 +190,7 @@ func (s *Service) RunJobs(ctx context.Context) {
 		}
 	}
 	for _, rec := range st.PBAList("pc/") {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || !s.durable() {
 			return
 		}
 		s.checkCVC2(ctx, st, lastPart(rec.Key), now)

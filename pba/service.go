@@ -241,6 +241,22 @@ func (s *Service) afterChange() {
 	s.streams.wake()
 }
 
+// durable waits until everything the engine had merged into the State when it was called is
+// durable, so that what was just read of the State may be shown to a device or acted on outside
+// (a pipelined engine merges a batch before its flush; engine.AwaitDurable). False if the engine
+// halted with a batch in doubt or the wait passed its bound.
+func (s *Service) durable() bool {
+	if s.eng.Durable() {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), durableWait)
+	defer cancel()
+	return s.eng.AwaitDurable(ctx) == nil
+}
+
+// durableWait bounds durable's wait: about one flush in normal operation.
+const durableWait = 10 * time.Second
+
 // newID draws an opaque id.
 func newID(prefix string) string {
 	var b [12]byte

@@ -121,7 +121,11 @@ func (s *Service) serveSSE(ctx *fasthttp.RequestCtx, sess session) {
 				_ = w.Flush()
 				return
 			}
-			for _, m := range pendingMessages(st, sess.installID) {
+			msgs := pendingMessages(st, sess.installID)
+			if !s.durable() { // the engine halted: what was read may not be on disk
+				return
+			}
+			for _, m := range msgs {
 				if m.Seq <= last {
 					continue
 				}
