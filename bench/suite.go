@@ -20,28 +20,32 @@ const (
 	TargetDurableEchoRatio  = 0.3  // closed loop approved/s over the durable echo's answers/s
 	TargetOpenP99OverFloor  = 1.25 // open loop p99 over the durable echo's at the same rate
 	TargetOpenP999OverFloor = 1.5  // open loop p99.9 over the durable echo's
-	// TargetAfterClosedP99OverFloor: the open loop run right after the closed loop's saturation,
-	// its p99 over the durable echo's.
-	TargetAfterClosedP99OverFloor = 1.5
-	// TargetClosedMinOverMean: no second of the closed loop below this share of its mean.
-	TargetClosedMinOverMean = 0.7
-	// TargetDiskBytesPerApproval: bytes of the data directory per approval, in steady state.
-	TargetDiskBytesPerApproval = 200.0
-	TargetOpenP99Ms            = 5.0 // open loop at TargetOpenRate
-	TargetOpenP999Ms           = 20.0
-	TargetOpenRate             = 5000.0
-	TargetRSSBytes             = 1e9  // 1 GB of VmRSS with TargetCards cards
-	TargetRestartSeconds       = 15.0 // restart to /healthz 200 with TargetCards cards
-	TargetHotRatio             = 0.5  // hot account approved/s over spread approved/s
-	TargetCards                = 1000000
+	TargetOpenP99Ms         = 5.0  // open loop at TargetOpenRate
+	TargetOpenP999Ms        = 20.0
+	TargetOpenRate          = 5000.0
+	TargetRSSBytes          = 1e9  // 1 GB of VmRSS with TargetCards cards
+	TargetRestartSeconds    = 15.0 // restart to /healthz 200 with TargetCards cards
+	TargetHotRatio          = 0.5  // hot account approved/s over spread approved/s
+	TargetCards             = 1000000
 	// TargetClosedWindow is how long the closed loop must sustain TargetApprovedPerSec, on
 	// average and in every one-second interval (verdicts).
 	TargetClosedWindow = 60 * time.Second
-	// TargetSteadyWindow is the closed loop over which TargetClosedMinOverMean is defined.
-	TargetSteadyWindow = 180 * time.Second
+)
+
+// Issue 21's targets of steadiness and disk, also checked by the suite.
+const (
+	// TargetAfterClosedP99OverFloor: the open loop run right after the closed loop's saturation,
+	// its p99 over the durable echo's.
+	TargetAfterClosedP99OverFloor = 1.5
 	// TargetAfterClosedWindow is the closed-loop saturation after which
 	// TargetAfterClosedP99OverFloor is defined.
 	TargetAfterClosedWindow = 120 * time.Second
+	// TargetClosedMinOverMean: no second of the closed loop below this share of its mean, over
+	// TargetSteadyWindow.
+	TargetClosedMinOverMean = 0.7
+	TargetSteadyWindow      = 180 * time.Second
+	// TargetDiskBytesPerApproval: bytes of the data directory per approval, in steady state.
+	TargetDiskBytesPerApproval = 200.0
 )
 
 // SuiteSwitch is the switch the suite runs against: a spawned `cardswitch serve` (*Spawned), or a
@@ -143,10 +147,21 @@ type SuiteResult struct {
 	OpenLatency            LatencySummary `json:"openLatencyMs"`
 	// OpenSettleSeconds is how long the suite waited, before the open loop, for the switch to
 	// finish its background work (store compaction after the closed loop).
-	OpenSettleSeconds float64 `json:"openSettleSeconds"`
-	OpenErrors        int64   `json:"openErrors"`
-	OpenTimeouts      int64   `json:"openTimeouts"`
-	OpenNotSent       int64   `json:"openNotSent"`
+	OpenSettleSeconds    float64 `json:"openSettleSeconds"`
+	OpenErrors           int64   `json:"openErrors"`
+	OpenTimeouts         int64   `json:"openTimeouts"`
+	OpenNotSent          int64   `json:"openNotSent"`
+	SpreadApprovedPerSec float64 `json:"spreadApprovedPerSec"`
+	HotApprovedPerSec    float64 `json:"hotApprovedPerSec"`
+	HotRatio             float64 `json:"hotRatio"`
+	HotMix               string  `json:"hotMix"`
+	RSSBytes             int64   `json:"rssBytes"`             // VmRSS before the restart
+	RestartReadySeconds  float64 `json:"restartReadySeconds"`  // SIGTERM'd switch restarted: start to /healthz 200
+	RSSAfterRestartBytes int64   `json:"rssAfterRestartBytes"` // VmRSS once ready again
+	// RSSAnonBytes and RSSFileBytes split RSSBytes (when the switch reports it): anonymous
+	// memory (Go heap) and pages of mapped files (Badger's tables).
+	RSSAnonBytes int64 `json:"rssAnonBytes,omitempty"`
+	RSSFileBytes int64 `json:"rssFileBytes,omitempty"`
 	// The open loop run right after the closed loop, with no wait: the store's background work
 	// from the saturating phase still running (issue 21's "right after 120 s of closed-loop
 	// saturation"), and its p99 over the durable echo's.
@@ -156,20 +171,6 @@ type SuiteResult struct {
 	AfterClosedOpenErrors       int64          `json:"afterClosedOpenErrors"`
 	AfterClosedOpenTimeouts     int64          `json:"afterClosedOpenTimeouts"`
 	AfterClosedOpenNotSent      int64          `json:"afterClosedOpenNotSent"`
-	SpreadApprovedPerSec        float64        `json:"spreadApprovedPerSec"`
-	HotApprovedPerSec           float64        `json:"hotApprovedPerSec"`
-	HotRatio                    float64        `json:"hotRatio"`
-	HotMix                      string         `json:"hotMix"`
-	RSSBytes                    int64          `json:"rssBytes"`             // VmRSS before the restart
-	RestartReadySeconds         float64        `json:"restartReadySeconds"`  // SIGTERM'd switch restarted: start to /healthz 200
-	RSSAfterRestartBytes        int64          `json:"rssAfterRestartBytes"` // VmRSS once ready again
-	// RSSAnonBytes and RSSFileBytes split RSSBytes (when the switch reports it): anonymous
-	// memory (Go heap) and pages of mapped files (Badger's tables).
-	RSSAnonBytes int64 `json:"rssAnonBytes,omitempty"`
-	RSSFileBytes int64 `json:"rssFileBytes,omitempty"`
-	// ApprovedBeforeRestart counts the approvals of all phases (warm-ups included): what the
-	// store journalled on top of the provisioned cards before the restart.
-	ApprovedBeforeRestart int64 `json:"approvedBeforeRestart"`
 	// The data directory's tree (DataDir; DiskMeasured false without one), just before the closed
 	// loop and after the last phase before the restart, and its growth over ApprovedBeforeRestart:
 	// the growth of a run, not the size of a store in steady state. DiskBytes* are on DiskBasis:
@@ -178,19 +179,22 @@ type SuiteResult struct {
 	// store's sparse files (Badger maps its active value log and memtable files at twice their
 	// size before they fill) count at their full length there, so between two rotations the
 	// apparent size does not move with what was written and across one it jumps.
-	DiskMeasured                 bool          `json:"diskMeasured"`
-	DiskBasis                    string        `json:"diskBasis,omitempty"`
-	DiskBytesBefore              int64         `json:"diskBytesBefore"`
-	DiskBytesAfter               int64         `json:"diskBytesAfter"`
-	DiskBytesPerApproval         float64       `json:"diskBytesPerApproval"`
-	DiskApparentBytesBefore      int64         `json:"diskApparentBytesBefore"`
-	DiskApparentBytesAfter       int64         `json:"diskApparentBytesAfter"`
-	DiskApparentBytesPerApproval float64       `json:"diskApparentBytesPerApproval"`
-	LoadAvgStart                 string        `json:"loadAvgStart,omitempty"`
-	LoadAvgEnd                   string        `json:"loadAvgEnd,omitempty"`
-	WallSeconds                  float64       `json:"wallSeconds"`
-	Targets                      []SuiteTarget `json:"targets"`
-	AllMet                       bool          `json:"allMet"`
+	DiskMeasured                 bool    `json:"diskMeasured"`
+	DiskBasis                    string  `json:"diskBasis,omitempty"`
+	DiskBytesBefore              int64   `json:"diskBytesBefore"`
+	DiskBytesAfter               int64   `json:"diskBytesAfter"`
+	DiskBytesPerApproval         float64 `json:"diskBytesPerApproval"`
+	DiskApparentBytesBefore      int64   `json:"diskApparentBytesBefore"`
+	DiskApparentBytesAfter       int64   `json:"diskApparentBytesAfter"`
+	DiskApparentBytesPerApproval float64 `json:"diskApparentBytesPerApproval"`
+	// ApprovedBeforeRestart counts the approvals of all phases (warm-ups included): what the
+	// store journalled on top of the provisioned cards before the restart.
+	ApprovedBeforeRestart int64         `json:"approvedBeforeRestart"`
+	LoadAvgStart          string        `json:"loadAvgStart,omitempty"`
+	LoadAvgEnd            string        `json:"loadAvgEnd,omitempty"`
+	WallSeconds           float64       `json:"wallSeconds"`
+	Targets               []SuiteTarget `json:"targets"`
+	AllMet                bool          `json:"allMet"`
 }
 
 // PhaseTime is the wall time of one suite phase.
@@ -221,8 +225,9 @@ const (
 // RunSuite runs, against one switch: closed loop, an open loop right after it, the echo and
 // durable echo baselines, open loop, spread and hot closed-loop phases, the CPU comparison, then
 // records VmRSS (and the data directory's growth since before the closed loop), restarts the
-// switch and measures restart-to-ready and VmRSS after the restart. The runs are appended to rep.Runs, the CPU
-// comparison to rep.CPUCompare, the ratio to rep.Ratio; the verdicts are in the result.
+// switch and measures restart-to-ready and VmRSS after the restart. The runs are appended to
+// rep.Runs, the CPU comparison to rep.CPUCompare, the ratio to rep.Ratio; the verdicts are in the
+// result.
 // o.Base.Cards.ATCBase is advanced past every run's ATCs.
 func RunSuite(ctx context.Context, sw SuiteSwitch, so *SuiteOptions, rep *Report) (*SuiteResult, error) {
 	began := time.Now()
