@@ -42,7 +42,7 @@ test-browser:
 	$(GO) test -tags browser -count=1 -timeout 5m -run 'Browser' ./test/e2e/...
 
 bench: build
-	./$(BIN) bench --spawn --suite --cards 1000000 --duration 60s --connections 32 --cpu-phase 4s --cpu-rounds 3 --json var/bench.json --html var/bench.html
+	./$(BIN) bench --spawn --suite --cards 1000000 --duration 180s --suite-echo 60s --connections 32 --cpu-phase 4s --cpu-rounds 3 --json var/bench.json --html var/bench.html
 
 bench-micro:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)

@@ -32,6 +32,22 @@ const (
 	TargetClosedWindow = 60 * time.Second
 )
 
+// Issue 21's targets of steadiness and disk, also checked by the suite.
+const (
+	// TargetAfterClosedP99OverFloor: the open loop run right after the closed loop's saturation,
+	// its p99 over the durable echo's.
+	TargetAfterClosedP99OverFloor = 1.5
+	// TargetAfterClosedWindow is the closed-loop saturation after which
+	// TargetAfterClosedP99OverFloor is defined.
+	TargetAfterClosedWindow = 120 * time.Second
+	// TargetClosedMinOverMean: no second of the closed loop below this share of its mean, over
+	// TargetSteadyWindow.
+	TargetClosedMinOverMean = 0.7
+	TargetSteadyWindow      = 180 * time.Second
+	// TargetDiskBytesPerApproval: bytes of the data directory per approval, in steady state.
+	TargetDiskBytesPerApproval = 200.0
+)
+
 // SuiteSwitch is the switch the suite runs against: a spawned `cardswitch serve` (*Spawned), or a
 // fake in tests.
 type SuiteSwitch interface {
@@ -81,6 +97,8 @@ type SuiteOptions struct {
 	// settle waits, before the open-loop phase, until the switch has finished the background
 	// work the earlier phases left (settleMax at most) and returns how long it waited.
 	settle func(ctx context.Context, pid int) time.Duration
+	// diskUsage measures the data directory (default DirDiskUsage); only with DataDir.
+	diskUsage func(dir string) (DiskUsage, error)
 }
 
 // SuiteTarget is one line of the suite's verdict table.
@@ -90,13 +108,15 @@ type SuiteTarget struct {
 	Value    float64 `json:"value"`
 	Target   string  `json:"target"`
 	Met      bool    `json:"met"`
-	// Indicative: the target is defined for another card count than the suite used.
+	// Indicative: the target is defined for other conditions than the suite's (card count,
+	// closed-loop window, steady state); Note says which.
 	Indicative bool   `json:"indicative,omitempty"`
 	Note       string `json:"note,omitempty"`
 }
 
 // SuiteResult is the outcome of --suite (JSON field "suite"). The runs themselves are in the
-// report's "runs" under the labels cardswitch, echo, open, spread and hot.
+// report's "runs" under the labels cardswitch, open-after-closed, echo, durable-echo,
+// durable-echo-open, open, spread and hot.
 type SuiteResult struct {
 	Cards       int      `json:"cards"`
 	TargetCards int      `json:"targetCards"`
@@ -142,6 +162,31 @@ type SuiteResult struct {
 	// memory (Go heap) and pages of mapped files (Badger's tables).
 	RSSAnonBytes int64 `json:"rssAnonBytes,omitempty"`
 	RSSFileBytes int64 `json:"rssFileBytes,omitempty"`
+	// The open loop run right after the closed loop, with no wait: the store's background work
+	// from the saturating phase still running (issue 21's "right after 120 s of closed-loop
+	// saturation"), and its p99 over the durable echo's.
+	AfterClosedOpenLatency      LatencySummary `json:"afterClosedOpenLatencyMs"`
+	AfterClosedOpenP99OverFloor float64        `json:"afterClosedOpenP99OverDurableEcho"`
+	AfterClosedOpenThroughput   float64        `json:"afterClosedOpenThroughputPerSec"`
+	AfterClosedOpenErrors       int64          `json:"afterClosedOpenErrors"`
+	AfterClosedOpenTimeouts     int64          `json:"afterClosedOpenTimeouts"`
+	AfterClosedOpenNotSent      int64          `json:"afterClosedOpenNotSent"`
+	// The data directory's tree (DataDir; DiskMeasured false without one), just before the closed
+	// loop and after the last phase before the restart, and its growth over ApprovedBeforeRestart:
+	// the growth of a run, not the size of a store in steady state. DiskBytes* are on DiskBasis:
+	// "allocated" (st_blocks × 512, what the disk holds) where the system reports blocks,
+	// "apparent" (the sum of the file sizes) elsewhere. The apparent size is kept beside it: a
+	// store's sparse files (Badger maps its active value log and memtable files at twice their
+	// size before they fill) count at their full length there, so between two rotations the
+	// apparent size does not move with what was written and across one it jumps.
+	DiskMeasured                 bool    `json:"diskMeasured"`
+	DiskBasis                    string  `json:"diskBasis,omitempty"`
+	DiskBytesBefore              int64   `json:"diskBytesBefore"`
+	DiskBytesAfter               int64   `json:"diskBytesAfter"`
+	DiskBytesPerApproval         float64 `json:"diskBytesPerApproval"`
+	DiskApparentBytesBefore      int64   `json:"diskApparentBytesBefore"`
+	DiskApparentBytesAfter       int64   `json:"diskApparentBytesAfter"`
+	DiskApparentBytesPerApproval float64 `json:"diskApparentBytesPerApproval"`
 	// ApprovedBeforeRestart counts the approvals of all phases (warm-ups included): what the
 	// store journalled on top of the provisioned cards before the restart.
 	ApprovedBeforeRestart int64         `json:"approvedBeforeRestart"`
@@ -162,7 +207,10 @@ type PhaseTime struct {
 // Suite phase names, in order.
 const (
 	PhaseClosed = "closed"
-	PhaseEcho   = "echo"
+	// PhaseOpenAfterClosed runs the open loop right after the closed loop, without waiting for
+	// the switch to be quiet.
+	PhaseOpenAfterClosed = "open-after-closed"
+	PhaseEcho            = "echo"
 	// PhaseDurableEcho runs the floor baseline: closed loop as the closed phase, open loop as
 	// the open phase.
 	PhaseDurableEcho = "durable-echo"
@@ -174,10 +222,12 @@ const (
 	PhaseRestart     = "restart"
 )
 
-// RunSuite runs, against one switch: closed loop with the echo baseline, open loop, spread and
-// hot closed-loop phases, the CPU comparison, then records VmRSS, restarts the switch and measures
-// restart-to-ready and VmRSS after the restart. The runs are appended to rep.Runs, the CPU
-// comparison to rep.CPUCompare, the ratio to rep.Ratio; the verdicts are in the result.
+// RunSuite runs, against one switch: closed loop, an open loop right after it, the echo and
+// durable echo baselines, open loop, spread and hot closed-loop phases, the CPU comparison, then
+// records VmRSS (and the data directory's growth since before the closed loop), restarts the
+// switch and measures restart-to-ready and VmRSS after the restart. The runs are appended to
+// rep.Runs, the CPU comparison to rep.CPUCompare, the ratio to rep.Ratio; the verdicts are in the
+// result.
 // o.Base.Cards.ATCBase is advanced past every run's ATCs.
 func RunSuite(ctx context.Context, sw SuiteSwitch, so *SuiteOptions, rep *Report) (*SuiteResult, error) {
 	began := time.Now()
@@ -227,6 +277,9 @@ func RunSuite(ctx context.Context, sw SuiteSwitch, so *SuiteOptions, rep *Report
 			return time.Since(began)
 		}
 	}
+	if so.diskUsage == nil {
+		so.diskUsage = DirDiskUsage
+	}
 	if so.OpenRate <= 0 {
 		so.OpenRate = TargetOpenRate
 	}
@@ -274,6 +327,16 @@ func RunSuite(ctx context.Context, sw SuiteSwitch, so *SuiteOptions, rep *Report
 		return res, ctx.Err()
 	}
 
+	// The data directory before the first approval of the phases (disk per approval, issue 21).
+	var diskBefore DiskUsage
+	if so.DataDir != "" {
+		du, err := so.diskUsage(so.DataDir)
+		if err != nil {
+			return nil, fmt.Errorf("bench: suite: %w", err)
+		}
+		sr.DiskMeasured, diskBefore = true, du
+	}
+
 	// 1. Closed loop (warm-up, then the measured window), then the echo baseline with the same
 	// generator (the switch idle).
 	step(PhaseClosed)
@@ -298,6 +361,21 @@ func RunSuite(ctx context.Context, sw SuiteSwitch, so *SuiteOptions, rep *Report
 	}
 	sr.ClosedApprovedPerSec = closed.ApprovedPerSec
 	sr.ClosedMinApproved1s = minApprovedSecond(closed, base.Warmup, o.Duration)
+
+	// 1a. The open loop right after the saturation (issue 21), as the open phase but with neither
+	// quiet nor settle: the store's background work from the closed loop (compaction of what it
+	// wrote) is deliberately still running; that is the condition measured. Its p99 is set
+	// against the durable echo's once the floor has run (1b).
+	step(PhaseOpenAfterClosed)
+	o = *base
+	o.Label, o.Rate, o.Duration = PhaseOpenAfterClosed, so.OpenRate, so.OpenDuration
+	o.Warmup = min(base.Warmup, o.Duration/2)
+	afterClosed, err := run(o)
+	if err != nil {
+		return nil, err
+	}
+	sr.AfterClosedOpenThroughput, sr.AfterClosedOpenLatency = afterClosed.ThroughputPerSec, afterClosed.Latency
+	sr.AfterClosedOpenErrors, sr.AfterClosedOpenTimeouts, sr.AfterClosedOpenNotSent = afterClosed.Errors, afterClosed.Timeouts, afterClosed.NotSent
 
 	step(PhaseEcho)
 	so.quiet(ctx, sw.PID())
@@ -360,6 +438,9 @@ func RunSuite(ctx context.Context, sw SuiteSwitch, so *SuiteOptions, rep *Report
 	sr.DurableEchoPerSec, sr.DurableEchoOpenLatency = dres.ThroughputPerSec, dopen.Latency
 	if dres.ThroughputPerSec > 0 {
 		sr.DurableEchoRatio = closed.ApprovedPerSec / dres.ThroughputPerSec
+	}
+	if f := sr.DurableEchoOpenLatency; f.P99Ms > 0 {
+		sr.AfterClosedOpenP99OverFloor = sr.AfterClosedOpenLatency.P99Ms / f.P99Ms
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -442,6 +523,13 @@ func RunSuite(ctx context.Context, sw SuiteSwitch, so *SuiteOptions, rep *Report
 			sr.RSSAnonBytes, sr.RSSFileBytes = anon, file
 		}
 	}
+	if sr.DiskMeasured {
+		du, err := so.diskUsage(so.DataDir)
+		if err != nil {
+			return nil, fmt.Errorf("bench: suite: %w", err)
+		}
+		sr.setDisk(diskBefore, du)
+	}
 	step(PhaseRestart)
 	took, err := sw.Restart(ctx)
 	if err != nil {
@@ -493,9 +581,10 @@ func mixWithout(m Mix, k Kind) Mix {
 }
 
 // verdicts fills Targets and AllMet from the measured values. A target measured in other
-// conditions than the issue's (a closed-loop window under 60 s; memory and restart with another
-// card count than 1,000,000) is marked indicative: its verdict is printed, but it does not prove
-// the target.
+// conditions than the issue's (a closed-loop window under 60 s, or under 180 s for its lowest
+// second over its mean, or under 120 s before the open loop right after it; memory and restart
+// with another card count than 1,000,000; disk growth during a run rather than in steady state)
+// is marked indicative: its verdict is printed, but it does not prove the target.
 func (sr *SuiteResult) verdicts() {
 	const mb = 1e6
 	open := sr.OpenLatency
@@ -536,6 +625,8 @@ func (sr *SuiteResult) verdicts() {
 			Measured: restartMeasured, Target: fmt.Sprintf("≤ %.0f s", TargetRestartSeconds),
 			Met: sr.RestartReadySeconds > 0 && sr.RestartReadySeconds <= TargetRestartSeconds},
 	}
+	// A window longer than 60 s (make bench: 180 s) is not indicative: it contains a 60 s
+	// window, and every second of it must hold the rate, which is the stricter reading.
 	if sr.ClosedWindowSeconds < TargetClosedWindow.Seconds()-0.5 {
 		t := &sr.Targets[0]
 		t.Indicative = true
@@ -564,10 +655,72 @@ func (sr *SuiteResult) verdicts() {
 			Target:   fmt.Sprintf("≤ %.2f", TargetOpenP999OverFloor),
 			Met:      floor.P999Ms > 0 && sr.OpenThroughput > 0 && sr.OpenP999OverFloor <= TargetOpenP999OverFloor},
 	)
+	// The open loop right after the closed loop. Timed-out requests are in no percentile (run.go):
+	// with any, or with errors, the p99 does not describe every request, and the target is not met.
+	ac := sr.AfterClosedOpenLatency
+	afterClosed := SuiteTarget{Name: fmt.Sprintf("open loop %.0f/s p99 right after the closed loop / durable echo's", sr.OpenRate),
+		Value: sr.AfterClosedOpenP99OverFloor,
+		Measured: fmt.Sprintf("%.2f (%.2f ms / %.2f ms; %d errors, %d timeouts)", sr.AfterClosedOpenP99OverFloor, ac.P99Ms, floor.P99Ms,
+			sr.AfterClosedOpenErrors, sr.AfterClosedOpenTimeouts),
+		Target: fmt.Sprintf("≤ %.2f", TargetAfterClosedP99OverFloor),
+		Met: floor.P99Ms > 0 && sr.AfterClosedOpenThroughput > 0 && sr.AfterClosedOpenP99OverFloor <= TargetAfterClosedP99OverFloor &&
+			sr.AfterClosedOpenErrors == 0 && sr.AfterClosedOpenTimeouts == 0}
+	if sr.ClosedWindowSeconds < TargetAfterClosedWindow.Seconds()-0.5 {
+		afterClosed.Indicative = true
+		afterClosed.Note = fmt.Sprintf("target defined right after %.0f s of closed-loop saturation, measured after %s s",
+			TargetAfterClosedWindow.Seconds(), fmtSecs(sr.ClosedWindowSeconds))
+	}
+	// Steadiness: the closed loop's lowest second over its mean.
+	var lowOverMean float64
+	if sr.ClosedApprovedPerSec > 0 {
+		lowOverMean = sr.ClosedMinApproved1s / sr.ClosedApprovedPerSec
+	}
+	steady := SuiteTarget{Name: "closed loop lowest second / mean", Value: lowOverMean,
+		Measured: fmt.Sprintf("%.2f (%.0f/s / %.0f/s over %s s)", lowOverMean, sr.ClosedMinApproved1s, sr.ClosedApprovedPerSec, fmtSecs(sr.ClosedWindowSeconds)),
+		Target:   fmt.Sprintf("≥ %.2f", TargetClosedMinOverMean),
+		Met:      sr.ClosedApprovedPerSec > 0 && lowOverMean >= TargetClosedMinOverMean}
+	if sr.ClosedWindowSeconds < TargetSteadyWindow.Seconds()-0.5 {
+		steady.Indicative = true
+		steady.Note = fmt.Sprintf("target defined for a %.0f s closed loop, measured over %s s", TargetSteadyWindow.Seconds(), fmtSecs(sr.ClosedWindowSeconds))
+	}
+	sr.Targets = append(sr.Targets, afterClosed, steady)
+	if sr.DiskMeasured {
+		sr.Targets = append(sr.Targets, diskTarget(sr))
+	}
 	sr.AllMet = true
 	for _, t := range sr.Targets {
 		sr.AllMet = sr.AllMet && t.Met && !t.Indicative
 	}
+}
+
+// setDisk fills the disk fields from the data directory before and after the phases: on the
+// allocated size when both measures have it, else on the apparent size.
+func (sr *SuiteResult) setDisk(before, after DiskUsage) {
+	sr.DiskBasis, sr.DiskBytesBefore, sr.DiskBytesAfter = "allocated", before.AllocatedBytes, after.AllocatedBytes
+	if before.AllocatedBytes == 0 || after.AllocatedBytes == 0 {
+		sr.DiskBasis, sr.DiskBytesBefore, sr.DiskBytesAfter = "apparent", before.Bytes, after.Bytes
+	}
+	sr.DiskApparentBytesBefore, sr.DiskApparentBytesAfter = before.Bytes, after.Bytes
+	sr.DiskBytesPerApproval, sr.DiskApparentBytesPerApproval = 0, 0
+	if n := float64(sr.ApprovedBeforeRestart); n > 0 {
+		sr.DiskBytesPerApproval = float64(sr.DiskBytesAfter-sr.DiskBytesBefore) / n
+		sr.DiskApparentBytesPerApproval = float64(after.Bytes-before.Bytes) / n
+	}
+}
+
+// diskTarget is the disk-per-approval line. It is always indicative: the issue's target is for a
+// store in steady state, whose closed authorizations older than the retention have left the hot
+// store; the suite measures the growth of the data directory during its phases.
+func diskTarget(sr *SuiteResult) SuiteTarget {
+	const mb = 1e6
+	return SuiteTarget{Name: "disk per approval", Value: sr.DiskBytesPerApproval,
+		Measured: fmt.Sprintf("%.0f B (%s %.1f → %.1f MB over %d approvals; apparent %.1f → %.1f MB, %.0f B)",
+			sr.DiskBytesPerApproval, sr.DiskBasis, float64(sr.DiskBytesBefore)/mb, float64(sr.DiskBytesAfter)/mb, sr.ApprovedBeforeRestart,
+			float64(sr.DiskApparentBytesBefore)/mb, float64(sr.DiskApparentBytesAfter)/mb, sr.DiskApparentBytesPerApproval),
+		Target:     fmt.Sprintf("≤ %.0f B", TargetDiskBytesPerApproval),
+		Met:        sr.ApprovedBeforeRestart > 0 && sr.DiskBytesPerApproval <= TargetDiskBytesPerApproval,
+		Indicative: true,
+		Note:       "growth during the run, not steady state with retention (the issue's target is for steady state)"}
 }
 
 // addCPU adds the CPU comparison's verdict to the table (when it ran).

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -33,8 +33,27 @@ func (f *fakeSwitch) Restart(context.Context) (time.Duration, error) {
 	return f.restart, nil
 }
 
-// fakeSuite wires RunSuite to canned results: approved/s per run label, and p99 of the open loop.
-// The closed loop's measured window is 3 s (the run 4 s with the warm-up), the echo's 2 s.
+// fakeDisk is a data directory measured twice (before the closed loop, after the last phase):
+// 100 MB apparent and 90 MB allocated, then growth more apparent bytes and twice that allocated.
+func fakeDisk(calls *[]string, growth int64) func(string) (DiskUsage, error) {
+	n := 0
+	return func(dir string) (DiskUsage, error) {
+		*calls = append(*calls, "disk")
+		if dir != "fake-data" {
+			return DiskUsage{}, fmt.Errorf("disk usage of %s", dir)
+		}
+		n++
+		if n == 1 {
+			return DiskUsage{Bytes: 100e6, AllocatedBytes: 90e6}, nil
+		}
+		return DiskUsage{Bytes: 100e6 + growth, AllocatedBytes: 90e6 + 2*growth}, nil
+	}
+}
+
+// fakeSuite wires RunSuite to canned results: approved/s per run label, and p99 of the open loop
+// (the open loop right after the closed loop: 1.4 times the floor's).
+// The closed loop's measured window is 3 s (the run 4 s with the warm-up), the echo's 2 s. The
+// data directory grows by 511,100 bytes.
 func fakeSuite(t *testing.T, calls *[]string, perSec map[string]float64, openP99 float64) *SuiteOptions {
 	mix, _ := ParseMix(DefaultMix)
 	cards := testCards(t)
@@ -49,9 +68,9 @@ func fakeSuite(t *testing.T, calls *[]string, perSec map[string]float64, openP99
 		run: func(_ context.Context, o Options) (*RunResult, error) {
 			*calls = append(*calls, o.Label)
 			switch o.Label {
-			case "open":
-				if o.Rate != 5000 || o.Duration != 2*time.Second || o.Cards.Hot {
-					t.Errorf("open phase options: rate %v duration %v hot %v", o.Rate, o.Duration, o.Cards.Hot)
+			case "open", "open-after-closed":
+				if o.Rate != 5000 || o.Duration != 2*time.Second || o.Warmup != time.Second || o.Cards.Hot || o.Mix.String() != DefaultMix {
+					t.Errorf("%s phase options: rate %v duration %v warm-up %v hot %v mix %s", o.Label, o.Rate, o.Duration, o.Warmup, o.Cards.Hot, o.Mix)
 				}
 			case "spread", "hot":
 				if o.Rate != 0 || o.Duration != time.Second || o.Cards.Hot != (o.Label == "hot") || o.Mix.Weights[KindChip] != 0 {
@@ -82,6 +101,9 @@ func fakeSuite(t *testing.T, calls *[]string, perSec map[string]float64, openP99
 			if o.Label == "durable-echo-open" { // the floor: cardswitch's p99 is 1.2 times it, p99.9 1.25
 				r.Latency = LatencySummary{P99Ms: openP99 / 1.2, P999Ms: 2 * openP99 / 1.25}
 			}
+			if o.Label == "open-after-closed" { // p99 1.4 times the floor's
+				r.Latency = LatencySummary{P99Ms: openP99 * 1.4 / 1.2, P999Ms: 4 * openP99}
+			}
 			if o.Label == "cardswitch" {
 				// one slow second inside the window (t = 2..4 s); the warm-up second and the drain
 				// after the window do not count
@@ -100,7 +122,9 @@ func fakeSuite(t *testing.T, calls *[]string, perSec map[string]float64, openP99
 			return &CPUCompare{ChipOverEcom: 1.1, PINOverEcom: 0.9, Target: CPUTarget, Met: true,
 				Phases: []CPUPhase{{Kind: "ecom", Approved: 100}, {Kind: "chip", Approved: 10}, {Kind: "pin", Approved: 1}}}, nil
 		},
-		quiet: func(context.Context, int) {},
+		quiet:     func(context.Context, int) { *calls = append(*calls, "quiet") },
+		DataDir:   "fake-data",
+		diskUsage: fakeDisk(calls, 511100),
 		settle: func(context.Context, int) time.Duration {
 			*calls = append(*calls, "settle")
 			return 7 * time.Second
@@ -111,22 +135,31 @@ func fakeSuite(t *testing.T, calls *[]string, perSec map[string]float64, openP99
 func TestSuiteSequenceAndVerdicts(t *testing.T) {
 	var calls []string
 	sw := &fakeSwitch{log: &calls, rss: 600e6, restart: 800 * time.Millisecond, pid: 1}
-	so := fakeSuite(t, &calls, map[string]float64{"cardswitch": 21000, "echo": 30000, "durable-echo": 60000, "open": 5000, "spread": 10000, "hot": 6000}, 3)
+	so := fakeSuite(t, &calls, map[string]float64{"cardswitch": 21000, "echo": 30000, "durable-echo": 60000, "open-after-closed": 3000, "open": 5000, "spread": 10000, "hot": 6000}, 3)
 	atc0 := so.Base.Cards.ATCBase
 	rep := &Report{Machine: ThisMachine()}
 	sr, err := RunSuite(context.Background(), sw, so, rep)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The open loop waits for the switch's background work (store compaction) first.
-	want := "cardswitch echo durable-echo durable-echo-open settle open spread hot cpu-compare rss restart rss"
+	// The data directory is measured before the closed loop and after the last phase before the
+	// restart. The open loop right after the closed loop waits for nothing (no quiet, no settle);
+	// the open phase waits for the switch's background work (store compaction) first.
+	want := "disk cardswitch open-after-closed quiet echo quiet durable-echo durable-echo-open settle open quiet spread quiet hot cpu-compare rss disk restart rss"
 	if got := strings.Join(calls, " "); got != want {
 		t.Fatalf("sequence:\n got %s\nwant %s", got, want)
 	}
-	if got := strings.Join(sr.Phases, " "); got != "closed echo durable-echo open spread hot cpu-compare rss restart" {
+	if got := strings.Join(sr.Phases, " "); got != "closed open-after-closed echo durable-echo open spread hot cpu-compare rss restart" {
 		t.Errorf("phases %s", got)
 	}
-	if sw.restarts != 1 || len(rep.Runs) != 7 || rep.CPUCompare == nil || rep.Ratio == nil {
+	var labels []string
+	for _, r := range rep.Runs {
+		labels = append(labels, r.Label)
+	}
+	if got := strings.Join(labels, " "); got != "cardswitch open-after-closed echo durable-echo durable-echo-open open spread hot" {
+		t.Errorf("runs %s", got)
+	}
+	if sw.restarts != 1 || len(rep.Runs) != 8 || rep.CPUCompare == nil || rep.Ratio == nil {
 		t.Fatalf("restarts %d runs %d cpu %v ratio %v", sw.restarts, len(rep.Runs), rep.CPUCompare, rep.Ratio)
 	}
 	if so.Base.Cards.ATCBase <= atc0 {
@@ -138,21 +171,30 @@ func TestSuiteSequenceAndVerdicts(t *testing.T) {
 	if sr.DurableEchoRatio != 0.35 || sr.OpenP99OverFloor < 1.199 || sr.OpenP99OverFloor > 1.201 || sr.OpenP999OverFloor < 1.249 || sr.OpenP999OverFloor > 1.251 {
 		t.Errorf("ratios to the durable echo: %v, %v, %v", sr.DurableEchoRatio, sr.OpenP99OverFloor, sr.OpenP999OverFloor)
 	}
+	if r := sr.AfterClosedOpenP99OverFloor; r < 1.399 || r > 1.401 || sr.AfterClosedOpenLatency.P999Ms != 12 || sr.AfterClosedOpenThroughput != 3000 {
+		t.Errorf("open loop right after the closed loop: p99 / floor %v, latency %+v, %v/s", r, sr.AfterClosedOpenLatency, sr.AfterClosedOpenThroughput)
+	}
 	if sr.EchoRatio != 0.7 || sr.HotRatio != 0.6 || sr.RestartReadySeconds != 0.8 || sr.RSSBytes != 600e6 {
 		t.Errorf("measured %+v", sr)
 	}
 	if sr.ClosedWindowSeconds != 3 || sr.ClosedMinApproved1s != 20580 {
 		t.Errorf("closed window %v s, lowest second %v/s", sr.ClosedWindowSeconds, sr.ClosedMinApproved1s)
 	}
-	// approvals journalled before the restart: closed, open, spread, hot (1000 each) and the CPU
-	// comparison (111); not the echo's
-	if sr.ApprovedBeforeRestart != 4111 {
+	// approvals journalled before the restart: closed, open-after-closed, open, spread, hot (1000
+	// each) and the CPU comparison (111); not the echo's
+	if sr.ApprovedBeforeRestart != 5111 {
 		t.Errorf("approved before restart %d", sr.ApprovedBeforeRestart)
+	}
+	// 1,022,200 bytes allocated over 5111 approvals, 511,100 apparent
+	if !sr.DiskMeasured || sr.DiskBasis != "allocated" || sr.DiskBytesBefore != 90e6 || sr.DiskBytesAfter != 90e6+1022200 || sr.DiskBytesPerApproval != 200 ||
+		sr.DiskApparentBytesBefore != 100e6 || sr.DiskApparentBytesAfter != 100e6+511100 || sr.DiskApparentBytesPerApproval != 100 {
+		t.Errorf("disk: measured %v, %s %d -> %d B (%v B/approval), apparent %d -> %d B (%v B/approval)", sr.DiskMeasured, sr.DiskBasis, sr.DiskBytesBefore,
+			sr.DiskBytesAfter, sr.DiskBytesPerApproval, sr.DiskApparentBytesBefore, sr.DiskApparentBytesAfter, sr.DiskApparentBytesPerApproval)
 	}
 	var names []string
 	for _, p := range sr.PhaseTimes {
 		names = append(names, p.Name)
-		if want := map[string]float64{"closed": 0.5, "echo": 0.5, "durable-echo": 1, "open": 0.5, "spread": 0.5, "hot": 0.5}[p.Name]; p.PrepareSeconds != want || p.Seconds < 0 {
+		if want := map[string]float64{"closed": 0.5, "open-after-closed": 0.5, "echo": 0.5, "durable-echo": 1, "open": 0.5, "spread": 0.5, "hot": 0.5}[p.Name]; p.PrepareSeconds != want || p.Seconds < 0 {
 			t.Errorf("phase %s: %v s, prepare %v s", p.Name, p.Seconds, p.PrepareSeconds)
 		}
 	}
@@ -162,16 +204,19 @@ func TestSuiteSequenceAndVerdicts(t *testing.T) {
 	if sr.NumCPU != 2 || sr.ProvisionSeconds != 70 || sr.FirstReadySeconds != 9 {
 		t.Errorf("machine %d, provision %v s, first ready %v s", sr.NumCPU, sr.ProvisionSeconds, sr.FirstReadySeconds)
 	}
-	// Every target met, but three only indicatively: a 3 s closed-loop window (the issue: 60 s),
-	// memory and restart with 10,000 cards (the issue: 1,000,000).
-	if sr.AllMet || len(sr.Targets) != 12 {
+	// Every target met, but six only indicatively: a 3 s closed-loop window (the issue: 60 s for
+	// its rate, 180 s for its lowest second over its mean, 120 s before the open loop right after
+	// it), memory and restart with 10,000 cards (the issue: 1,000,000), and the disk's growth
+	// during the run (the issue: steady state).
+	if sr.AllMet || len(sr.Targets) != 15 {
 		t.Fatalf("all met %v, %d targets: %+v", sr.AllMet, len(sr.Targets), sr.Targets)
 	}
 	for _, tg := range sr.Targets {
 		if !tg.Met {
 			t.Errorf("%s not met", tg.Name)
 		}
-		wantInd := strings.Contains(tg.Name, "RSS") || strings.Contains(tg.Name, "restart") || tg.Name == "closed loop approved/s"
+		wantInd := strings.Contains(tg.Name, "RSS") || strings.Contains(tg.Name, "restart") || tg.Name == "closed loop approved/s" ||
+			tg.Name == "closed loop lowest second / mean" || strings.Contains(tg.Name, "right after the closed loop") || tg.Name == "disk per approval"
 		if tg.Indicative != wantInd || (wantInd && tg.Note == "") {
 			t.Errorf("%s: indicative %v (%s)", tg.Name, tg.Indicative, tg.Note)
 		}
@@ -180,7 +225,12 @@ func TestSuiteSequenceAndVerdicts(t *testing.T) {
 	sr.Summary(&sum)
 	for _, s := range []string{"10000 cards", "nproc 2 (Test CPU)", "load average", "provisioning 70.0 s, first start to ready 9.0 s",
 		"closed ", "(prepare 0.5 s)", "defined for 1000000 cards", "indicative", "21000/s over 3.0 s (lowest second 20580/s)",
-		"≥ 20000/s every second of 60 s", "(after 4111 approvals in the phases)", "(after 7 s of compaction wait)", "all targets met, but 3 only indicatively"} {
+		"≥ 20000/s every second of 60 s", "(after 5111 approvals in the phases)", "(after 7 s of compaction wait)", "all targets met, but 6 only indicatively",
+		"open loop 5000/s p99 right after the closed loop / durable echo's  1.40 (3.50 ms / 2.50 ms; 0 errors, 0 timeouts)",
+		"target defined right after 120 s of closed-loop saturation, measured after 3.0 s",
+		"closed loop lowest second / mean", "0.98 (20580/s / 21000/s over 3.0 s)", "≥ 0.70", "target defined for a 180 s closed loop, measured over 3.0 s",
+		"disk per approval", "200 B (allocated 90.0 → 91.0 MB over 5111 approvals; apparent 100.0 → 100.5 MB, 100 B)", "≤ 200 B",
+		"growth during the run, not steady state with retention"} {
 		if !strings.Contains(sum.String(), s) {
 			t.Errorf("summary lacks %q:\n%s", s, sum.String())
 		}
@@ -194,36 +244,66 @@ func TestSuiteSequenceAndVerdicts(t *testing.T) {
 	}
 	var m struct {
 		Suite struct {
-			Targets []SuiteTarget `json:"targets"`
-			Cards   int           `json:"cards"`
+			Targets     []SuiteTarget `json:"targets"`
+			Cards       int           `json:"cards"`
+			AfterClosed struct {
+				P99Ms float64 `json:"p99"`
+			} `json:"afterClosedOpenLatencyMs"`
+			AfterClosedOverFloor float64 `json:"afterClosedOpenP99OverDurableEcho"`
+			DiskPerApproval      float64 `json:"diskBytesPerApproval"`
+			DiskBefore           int64   `json:"diskBytesBefore"`
+			DiskAfter            int64   `json:"diskBytesAfter"`
 		} `json:"suite"`
 	}
-	if err := json.Unmarshal(js.Bytes(), &m); err != nil || len(m.Suite.Targets) != 12 || m.Suite.Cards != 10000 {
+	if err := json.Unmarshal(js.Bytes(), &m); err != nil || len(m.Suite.Targets) != 15 || m.Suite.Cards != 10000 {
 		t.Fatalf("json suite: %v %+v", err, m.Suite)
+	}
+	if js := m.Suite; js.AfterClosed.P99Ms != sr.AfterClosedOpenLatency.P99Ms || js.AfterClosed.P99Ms < 3.49 || js.AfterClosedOverFloor != sr.AfterClosedOpenP99OverFloor || js.DiskPerApproval != 200 ||
+		js.DiskBefore != 90e6 || js.DiskAfter != 90e6+1022200 {
+		t.Errorf("json suite: %+v", js)
 	}
 	if err := rep.WriteHTML(&html); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"Suite: targets", "hot account / spread", "nproc 2", "of which preparation", "only indicatively"} {
+	for _, s := range []string{"Suite: targets", "hot account / spread", "nproc 2", "of which preparation", "only indicatively",
+		"<td>open loop 5000/s p99 right after the closed loop / durable echo&#39;s</td>", "<td>closed loop lowest second / mean</td>",
+		"<td>disk per approval</td>", "<td>open-after-closed</td>", "indicative: growth during the run"} {
 		if !strings.Contains(html.String(), s) {
 			t.Errorf("HTML lacks %q", s)
 		}
 	}
 }
 
-// As `make bench` runs it: 1,000,000 cards, a 60 s closed-loop window. Every line is a real
-// verdict (none indicative), and with every value met the suite says so.
+// As `make bench` runs it: 1,000,000 cards, a 180 s closed-loop window. Every line is a real
+// verdict (none indicative) but the disk's, whose target is for steady state; with every value
+// met the suite says so. Without a data directory, there is no disk line and every target is MET.
 func TestSuiteIssueConditions(t *testing.T) {
 	var calls []string
 	sw := &fakeSwitch{log: &calls, rss: 900e6, restart: 12 * time.Second, pid: 1}
 	so := fakeSuite(t, &calls, map[string]float64{"cardswitch": 21000, "echo": 30000, "open": 5000, "spread": 10000, "hot": 6000}, 3)
 	so.Base.Cards.Count = TargetCards
-	so.Base.Duration, so.EchoDuration = TargetClosedWindow, 0
+	so.Base.Duration, so.EchoDuration = TargetSteadyWindow, 0
+	// 25 approvals a second in every run but the echoes', and the CPU comparison's 111: the data
+	// directory grows by 180 bytes per approval on the disk, 1000 bytes of apparent size (sparse
+	// files: the verdict is on what the disk holds)
+	var approved int64
+	so.diskUsage = func(string) (DiskUsage, error) {
+		return DiskUsage{Bytes: 50e6 + 1000*approved, AllocatedBytes: 40e6 + 180*approved}, nil
+	}
+	cpuCompare := so.cpuCompare
+	so.cpuCompare = func(ctx context.Context, base *Options, pid int, phase time.Duration, rounds int, rate float64, log io.Writer) (*CPUCompare, error) {
+		approved += 111
+		return cpuCompare(ctx, base, pid, phase, rounds, rate, log)
+	}
 	so.run = func(_ context.Context, o Options) (*RunResult, error) {
-		if (o.Label == "cardswitch" || o.Label == "echo") && o.Duration != TargetClosedWindow+time.Second {
+		if (o.Label == "cardswitch" || o.Label == "echo") && o.Duration != TargetSteadyWindow+time.Second {
 			t.Errorf("%s runs %v", o.Label, o.Duration)
 		}
 		r := &RunResult{Label: o.Label, ApprovedPerSec: 21000, ThroughputPerSec: 21000, Completed: 1}
+		if !strings.Contains(o.Label, "echo") {
+			r.ApprovedAll = 25 * int64(o.Duration.Seconds())
+			approved += r.ApprovedAll
+		}
 		switch o.Label {
 		case "cardswitch":
 			r.Series = steadySeries(o.Warmup+o.Duration, 21000)
@@ -237,6 +317,8 @@ func TestSuiteIssueConditions(t *testing.T) {
 			r.ApprovedPerSec = 15000
 		case "open":
 			r.Latency = LatencySummary{P99Ms: 3, P999Ms: 10}
+		case "open-after-closed":
+			r.Latency = LatencySummary{P99Ms: 4, P999Ms: 30} // 1.43 times the floor's
 		}
 		return r, nil
 	}
@@ -244,22 +326,38 @@ func TestSuiteIssueConditions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !sr.AllMet || sr.Cards != TargetCards || sr.ClosedWindowSeconds != 60 {
-		t.Fatalf("all met %v cards %d window %v: %+v", sr.AllMet, sr.Cards, sr.ClosedWindowSeconds, sr.Targets)
+	if sr.AllMet || sr.Cards != TargetCards || sr.ClosedWindowSeconds != 180 || len(sr.Targets) != 15 || sr.DiskBytesPerApproval != 180 ||
+		sr.DiskApparentBytesPerApproval != 1000 {
+		t.Fatalf("all met %v cards %d window %v disk %v B/approval: %+v", sr.AllMet, sr.Cards, sr.ClosedWindowSeconds, sr.DiskBytesPerApproval, sr.Targets)
 	}
 	for _, tg := range sr.Targets {
-		if tg.Indicative || !tg.Met {
+		if tg.Indicative != (tg.Name == "disk per approval") || !tg.Met {
 			t.Errorf("%s: met %v indicative %v", tg.Name, tg.Met, tg.Indicative)
 		}
 	}
 	var sum bytes.Buffer
 	sr.Summary(&sum)
-	for _, s := range []string{"1000000 cards and balances", "serve VmRSS, 1000000 cards", "restart to ready, 1000000 cards", "all targets MET"} {
+	for _, s := range []string{"1000000 cards and balances", "serve VmRSS, 1000000 cards", "restart to ready, 1000000 cards",
+		"21000/s over 180 s", "≥ 20000/s every second of 60 s", "1.43 (4.00 ms / 2.80 ms; 0 errors, 0 timeouts)", "1.00 (21000/s / 21000/s over 180 s)",
+		"indicative: disk per approval", "all targets met, but 1 only indicatively"} {
 		if !strings.Contains(sum.String(), s) {
 			t.Errorf("summary lacks %q:\n%s", s, sum.String())
 		}
 	}
-	if strings.Contains(sum.String(), "indicative") {
+
+	// Without a data directory: the same run, no disk line, every verdict a real one.
+	calls = nil
+	so.Base.Cards.ATCBase = 0
+	so.DataDir, approved = "", 0
+	if sr, err = RunSuite(context.Background(), sw, so, &Report{}); err != nil {
+		t.Fatal(err)
+	}
+	if !sr.AllMet || len(sr.Targets) != 14 || sr.DiskMeasured {
+		t.Fatalf("all met %v, disk measured %v, %d targets: %+v", sr.AllMet, sr.DiskMeasured, len(sr.Targets), sr.Targets)
+	}
+	sum.Reset()
+	sr.Summary(&sum)
+	if !strings.Contains(sum.String(), "all targets MET") || strings.Contains(sum.String(), "indicative") || strings.Contains(sum.String(), "disk") {
 		t.Errorf("summary:\n%s", sum.String())
 	}
 }
@@ -297,24 +395,156 @@ func TestSuiteClosedLoopMustHoldEverySecond(t *testing.T) {
 	}
 }
 
+// findTarget is the verdict line named name.
+func findTarget(t *testing.T, sr *SuiteResult, name string) SuiteTarget {
+	t.Helper()
+	for _, tg := range sr.Targets {
+		if tg.Name == name {
+			return tg
+		}
+	}
+	t.Fatalf("no target %q in %+v", name, sr.Targets)
+	return SuiteTarget{}
+}
+
+// "180 s closed loop: no second below 0.7× the run's mean": over 180 s a real verdict, and the
+// 60 s sustained-rate line stays a real verdict over the longer window; over 60 s the steadiness
+// line is only indicative.
+func TestSuiteClosedLoopSteadiness(t *testing.T) {
+	sr := &SuiteResult{Cards: TargetCards, ClosedApprovedPerSec: 30000, ClosedWindowSeconds: 180, ClosedMinApproved1s: 20000}
+	sr.verdicts()
+	steady := findTarget(t, sr, "closed loop lowest second / mean")
+	if steady.Met || steady.Indicative || steady.Value < 0.666 || steady.Value > 0.667 || steady.Measured != "0.67 (20000/s / 30000/s over 180 s)" {
+		t.Errorf("a second at 0.67 of the mean: %+v", steady)
+	}
+	if closed := sr.Targets[0]; !closed.Met || closed.Indicative {
+		t.Errorf("every second of 180 s above 20000/s: %+v", closed)
+	}
+	sr.ClosedMinApproved1s = 21000
+	sr.verdicts()
+	if steady := findTarget(t, sr, "closed loop lowest second / mean"); !steady.Met || steady.Indicative {
+		t.Errorf("lowest second at 0.70 of the mean: %+v", steady)
+	}
+	sr.ClosedWindowSeconds = 60
+	sr.verdicts()
+	if steady := findTarget(t, sr, "closed loop lowest second / mean"); !steady.Met || !steady.Indicative ||
+		steady.Note != "target defined for a 180 s closed loop, measured over 60 s" {
+		t.Errorf("over 60 s: %+v", steady)
+	}
+	if closed := sr.Targets[0]; closed.Indicative {
+		t.Errorf("the 60 s sustained rate over 60 s: %+v", closed)
+	}
+	sr.ClosedApprovedPerSec, sr.ClosedMinApproved1s = 0, 0
+	sr.verdicts()
+	if steady := findTarget(t, sr, "closed loop lowest second / mean"); steady.Met || steady.Value != 0 {
+		t.Errorf("nothing approved: %+v", steady)
+	}
+}
+
+// The open loop right after the closed loop: its p99 over the durable echo's, not met when any
+// request timed out or failed (a timed-out request is in no percentile), indicative after less
+// than 120 s of saturation.
+func TestSuiteOpenLoopAfterClosedVerdict(t *testing.T) {
+	name := "open loop 5000/s p99 right after the closed loop / durable echo's"
+	sr := &SuiteResult{Cards: TargetCards, OpenRate: 5000, ClosedWindowSeconds: 180, DurableEchoOpenLatency: LatencySummary{P99Ms: 2},
+		AfterClosedOpenLatency: LatencySummary{P99Ms: 2.9}, AfterClosedOpenP99OverFloor: 1.45, AfterClosedOpenThroughput: 5000}
+	sr.verdicts()
+	if tg := findTarget(t, sr, name); !tg.Met || tg.Indicative || tg.Measured != "1.45 (2.90 ms / 2.00 ms; 0 errors, 0 timeouts)" || tg.Target != "≤ 1.50" {
+		t.Errorf("1.45 after 180 s: %+v", tg)
+	}
+	sr.AfterClosedOpenTimeouts = 2
+	sr.verdicts()
+	if tg := findTarget(t, sr, name); tg.Met || !strings.Contains(tg.Measured, "0 errors, 2 timeouts") {
+		t.Errorf("with timeouts: %+v", tg)
+	}
+	sr.AfterClosedOpenTimeouts, sr.AfterClosedOpenErrors = 0, 1
+	sr.verdicts()
+	if tg := findTarget(t, sr, name); tg.Met || !strings.Contains(tg.Measured, "1 errors, 0 timeouts") {
+		t.Errorf("with an error: %+v", tg)
+	}
+	sr.AfterClosedOpenErrors, sr.AfterClosedOpenP99OverFloor = 0, 1.55
+	sr.verdicts()
+	if tg := findTarget(t, sr, name); tg.Met {
+		t.Errorf("1.55: %+v", tg)
+	}
+	sr.AfterClosedOpenP99OverFloor, sr.ClosedWindowSeconds = 1.45, 60
+	sr.verdicts()
+	if tg := findTarget(t, sr, name); !tg.Met || !tg.Indicative || tg.Note != "target defined right after 120 s of closed-loop saturation, measured after 60 s" {
+		t.Errorf("after 60 s: %+v", tg)
+	}
+	sr.DurableEchoOpenLatency = LatencySummary{}
+	sr.verdicts()
+	if tg := findTarget(t, sr, name); tg.Met {
+		t.Errorf("no floor: %+v", tg)
+	}
+}
+
+// Disk per approval: on the allocated size where the system reports blocks, else on the apparent
+// size; met up to 200 bytes, never more than indicative (growth during a run, not steady state);
+// not met without approvals.
+func TestSuiteDiskPerApproval(t *testing.T) {
+	sr := &SuiteResult{Cards: TargetCards, ApprovedBeforeRestart: 1000, DiskMeasured: true}
+	sr.setDisk(DiskUsage{Bytes: 2e6, AllocatedBytes: 1e6}, DiskUsage{Bytes: 2e6, AllocatedBytes: 1e6 + 200e3})
+	sr.verdicts()
+	tg := findTarget(t, sr, "disk per approval")
+	if sr.DiskBasis != "allocated" || sr.DiskBytesPerApproval != 200 || sr.DiskApparentBytesPerApproval != 0 || !tg.Met || !tg.Indicative ||
+		tg.Value != 200 || tg.Measured != "200 B (allocated 1.0 → 1.2 MB over 1000 approvals; apparent 2.0 → 2.0 MB, 0 B)" ||
+		tg.Note != "growth during the run, not steady state with retention (the issue's target is for steady state)" {
+		t.Errorf("200 B allocated: %s %+v", sr.DiskBasis, tg)
+	}
+	sr.setDisk(DiskUsage{Bytes: 2e6}, DiskUsage{Bytes: 2e6 + 201e3})
+	sr.verdicts()
+	if tg := findTarget(t, sr, "disk per approval"); sr.DiskBasis != "apparent" || sr.DiskBytesPerApproval != 201 || tg.Met ||
+		!strings.HasPrefix(tg.Measured, "201 B (apparent 2.0 → 2.2 MB") {
+		t.Errorf("201 B apparent, no blocks: %s %+v", sr.DiskBasis, tg)
+	}
+	sr.ApprovedBeforeRestart = 0
+	sr.setDisk(DiskUsage{Bytes: 2e6, AllocatedBytes: 1e6}, DiskUsage{Bytes: 2e6, AllocatedBytes: 1e6})
+	sr.verdicts()
+	if tg := findTarget(t, sr, "disk per approval"); tg.Met || sr.DiskBytesPerApproval != 0 {
+		t.Errorf("no approvals: %+v", tg)
+	}
+	sr.DiskMeasured = false
+	sr.verdicts()
+	for _, tg := range sr.Targets {
+		if strings.Contains(tg.Name, "disk") {
+			t.Errorf("no data directory, yet %+v", tg)
+		}
+	}
+}
+
 func TestSuiteVerdictsNotMet(t *testing.T) {
 	var calls []string
 	sw := &fakeSwitch{log: &calls, rss: 2e9, restart: 20 * time.Second}
-	so := fakeSuite(t, &calls, map[string]float64{"cardswitch": 15000, "echo": 40000, "open": 4000, "spread": 10000, "hot": 4000}, 12)
+	so := fakeSuite(t, &calls, map[string]float64{"cardswitch": 15000, "echo": 40000, "open-after-closed": 5000, "open": 4000, "spread": 10000, "hot": 4000}, 12)
 	so.Base.Cards.Count = TargetCards
+	so.DataDir = "" // no disk line
+	// The open loop right after the closed loop: twice the floor's p99, and 3 timeouts.
+	run := so.run
+	so.run = func(ctx context.Context, o Options) (*RunResult, error) {
+		r, err := run(ctx, o)
+		if o.Label == "open-after-closed" {
+			r.Latency, r.Timeouts = LatencySummary{P99Ms: 20, P999Ms: 40}, 3
+		}
+		return r, err
+	}
 	sr, err := RunSuite(context.Background(), sw, so, &Report{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// pid 0: no CPU comparison.
-	if strings.Contains(strings.Join(calls, " "), "cpu-compare") || len(sr.Targets) != 11 {
+	// pid 0: no CPU comparison; no data directory: no disk measure.
+	if strings.Contains(strings.Join(calls, " "), "cpu-compare") || strings.Contains(strings.Join(calls, " "), "disk") || len(sr.Targets) != 13 {
 		t.Fatalf("calls %v targets %d", calls, len(sr.Targets))
 	}
 	for _, tg := range sr.Targets {
-		// no errors in the fake; its floor's open-loop latency is cardswitch's over 1.2 and 1.25
-		wantMet := strings.Contains(tg.Name, "errors") || strings.Contains(tg.Name, "durable echo's")
-		// 1,000,000 cards: memory and restart are real verdicts; the 3 s closed window is not 60 s
-		if tg.Met != wantMet || tg.Indicative != (tg.Name == "closed loop approved/s") {
+		// no errors in the fake; its floor's open-loop latency is cardswitch's over 1.2 and 1.25;
+		// its closed loop's lowest second is 0.98 of its mean
+		wantMet := strings.Contains(tg.Name, "errors") || (strings.Contains(tg.Name, "durable echo's") && !strings.Contains(tg.Name, "right after")) ||
+			tg.Name == "closed loop lowest second / mean"
+		// 1,000,000 cards: memory and restart are real verdicts; the 3 s closed window is not 60 s,
+		// 120 s nor 180 s
+		wantInd := tg.Name == "closed loop approved/s" || tg.Name == "closed loop lowest second / mean" || strings.Contains(tg.Name, "right after")
+		if tg.Met != wantMet || tg.Indicative != wantInd {
 			t.Errorf("%s: met %v indicative %v", tg.Name, tg.Met, tg.Indicative)
 		}
 	}
@@ -323,7 +553,8 @@ func TestSuiteVerdictsNotMet(t *testing.T) {
 	}
 	var sum bytes.Buffer
 	sr.Summary(&sum)
-	if !strings.Contains(sum.String(), "NOT MET") || !strings.Contains(sum.String(), "NOT all targets met (8 of 11 not met)") ||
+	if !strings.Contains(sum.String(), "NOT MET") || !strings.Contains(sum.String(), "NOT all targets met (9 of 13 not met)") ||
+		!strings.Contains(sum.String(), "2.00 (20.00 ms / 10.00 ms; 0 errors, 3 timeouts)") ||
 		strings.Contains(sum.String(), "indicative: serve VmRSS") || strings.Contains(sum.String(), "indicative: restart") {
 		t.Errorf("summary:\n%s", sum.String())
 	}
@@ -356,14 +587,14 @@ func TestSuiteInProcess(t *testing.T) {
 		Base: Options{Connections: 2, Pipeline: 2, Duration: 600 * time.Millisecond, Warmup: 100 * time.Millisecond, Mix: mix, Cards: *ts.cards, Seed: 5,
 			PrebuildRate: 1000},
 		OpenRate: 200, OpenDuration: 500 * time.Millisecond, PhaseDuration: 400 * time.Millisecond,
-		DataDir: filepath.Join(t.TempDir(), "data"),
+		DataDir: ts.dir, // the Badger journal's directory: its growth is measured
 	}
 	rep := &Report{Machine: ThisMachine()}
 	sr, err := RunSuite(context.Background(), sw, so, rep)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sw.restarts != 1 || len(rep.Runs) != 7 {
+	if sw.restarts != 1 || len(rep.Runs) != 8 {
 		t.Fatalf("restarts %d runs %d", sw.restarts, len(rep.Runs))
 	}
 	for _, r := range rep.Runs {
@@ -374,10 +605,11 @@ func TestSuiteInProcess(t *testing.T) {
 	if sr.ClosedApprovedPerSec <= 0 || sr.EchoPerSec <= 0 || sr.HotApprovedPerSec <= 0 || sr.SpreadApprovedPerSec <= 0 || sr.RSSBytes <= 0 {
 		t.Errorf("measured %+v", sr)
 	}
-	if !rep.Runs[6].Hot || rep.Runs[5].Hot || rep.Runs[4].Mode != "open" || rep.Runs[3].Mode != "open" || rep.Runs[2].Label != "durable-echo" {
-		t.Errorf("phase order: %s %s %s %s %s", rep.Runs[2].Label, rep.Runs[3].Label, rep.Runs[4].Label, rep.Runs[5].Label, rep.Runs[6].Label)
+	if !rep.Runs[7].Hot || rep.Runs[6].Hot || rep.Runs[5].Mode != "open" || rep.Runs[4].Mode != "open" || rep.Runs[3].Label != "durable-echo" ||
+		rep.Runs[1].Label != "open-after-closed" || rep.Runs[1].Mode != "open" {
+		t.Errorf("phase order: %s %s %s %s %s %s", rep.Runs[1].Label, rep.Runs[3].Label, rep.Runs[4].Label, rep.Runs[5].Label, rep.Runs[6].Label, rep.Runs[7].Label)
 	}
-	closed, open := rep.Runs[0], rep.Runs[4]
+	closed, open := rep.Runs[0], rep.Runs[5]
 	if closed.Duration != "700ms" || sr.ClosedWindowSeconds != 0.6 {
 		t.Errorf("closed loop ran %s, window %v s", closed.Duration, sr.ClosedWindowSeconds)
 	}
@@ -387,8 +619,16 @@ func TestSuiteInProcess(t *testing.T) {
 	if a := open.AnswerChecks; a.ChipPrebuilt == 0 || a.ChipInline != 0 || a.ChipWithTag91 != a.ChipAnswers {
 		t.Errorf("open loop chip: %+v", a)
 	}
-	if closed.PrepareSeconds <= 0 || sr.ApprovedBeforeRestart < closed.ApprovedAll+open.ApprovedAll {
+	if closed.PrepareSeconds <= 0 || sr.ApprovedBeforeRestart < closed.ApprovedAll+open.ApprovedAll+rep.Runs[1].ApprovedAll {
 		t.Errorf("prepare %v s, approved before restart %d", closed.PrepareSeconds, sr.ApprovedBeforeRestart)
+	}
+	// The provisioned store is on disk before the closed loop; its growth is divided by the approvals.
+	if !sr.DiskMeasured || sr.DiskBytesBefore <= 0 || sr.DiskBytesAfter <= 0 ||
+		sr.DiskBytesPerApproval != float64(sr.DiskBytesAfter-sr.DiskBytesBefore)/float64(sr.ApprovedBeforeRestart) {
+		t.Errorf("disk: %d -> %d B, %v B/approval", sr.DiskBytesBefore, sr.DiskBytesAfter, sr.DiskBytesPerApproval)
+	}
+	if tg := findTarget(t, sr, "disk per approval"); !tg.Indicative {
+		t.Errorf("disk line: %+v", tg)
 	}
 	var sum bytes.Buffer
 	sr.Summary(&sum)

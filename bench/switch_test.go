@@ -26,6 +26,7 @@ type testSwitch struct {
 	addr  string
 	eng   *engine.Engine
 	cards *Cards
+	dir   string // the data directory (the journal in dir/ledger)
 }
 
 func startTestSwitch(tb testing.TB, nCards int) *testSwitch {
@@ -84,7 +85,7 @@ func startTestSwitch(tb testing.TB, nCards int) *testSwitch {
 		disp.Close()
 		j.Close()
 	})
-	return &testSwitch{addr: srv.Addr().String(), eng: eng, cards: &Cards{Programs: progs, Count: nCards,
+	return &testSwitch{addr: srv.Addr().String(), eng: eng, dir: dir, cards: &Cards{Programs: progs, Count: nCards,
 		Expiry: provision.DefaultExpiry, PIN: provision.DefaultPIN, ZPK: config.Key(cfg.Security.ZPK), Secrets: true,
 		Keys: programKeys(tb, cfg), ATCBase: ATCBaseAt(time.Now())}}
 }
