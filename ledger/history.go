@@ -134,7 +134,7 @@ type cold struct {
 	archiving bool
 	// archive reads the records moved out of the journal (nil: none; SetArchive).
 	archive ArchiveReader
-	seq        uint64 // last index sequence number used
+	seq     uint64 // last index sequence number used
 	// agingEntries counts the entries of the aging index (RetentionQueueLen): recovery reads the
 	// index rows in full and counts theirs.
 	agingEntries int
