@@ -125,8 +125,12 @@ func (tx *Tx) ArchiveDue(cutoffNanos, nowNanos int64, max int) ArchiveDue {
 
 // Archived deletes from the hot store the records of d the archive made durable.
 func (tx *Tx) Archived(d *ArchiveDue) {
+	if tx.archived == nil {
+		tx.archived = map[string]bool{}
+	}
 	for i := range d.Auths {
 		tx.DeleteAuth(d.Auths[i].Key)
+		tx.archived[d.Auths[i].Key] = true
 	}
 }
 
