@@ -20,13 +20,14 @@ type agedClock struct{ offset atomic.Int64 }
 func (c *agedClock) Now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
 func (c *agedClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 
-// startAgedSwitch is startSwitchIn with the engine on clk.
-func startAgedSwitch(t *testing.T, dir string, clk *agedClock) *sw {
+// startAgedSwitch is startSwitchIn with the engine on clk and the given engine.journal.
+func startAgedSwitch(t *testing.T, dir string, clk *agedClock, journal string) *sw {
 	t.Helper()
 	cfg, err := config.Load("", config.Overrides{DataDir: dir, ISOAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Engine.Journal = journal
 	a, err := app.StartWith(cfg, slog.New(slog.DiscardHandler), app.Options{Clock: clk.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -52,11 +53,17 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // An approval captured and older than engine.archiveAfter (30 days by default) leaves the hot
 // store for <dataDir>/archive, and GET /secure/cards/{id}/transactions still lists it, with the
-// same fields, merged in time order with a newer hot one; so after a restart.
+// same fields, merged in time order with a newer hot one; so after a restart. With either journal.
 func TestArchivedApprovalStaysInHistory(t *testing.T) {
+	for _, j := range []string{config.JournalBadger, config.JournalWAL} {
+		t.Run(j, func(t *testing.T) { archivedApprovalStaysInHistory(t, j) })
+	}
+}
+
+func archivedApprovalStaysInHistory(t *testing.T, journal string) {
 	dir := t.TempDir()
 	clk := &agedClock{}
-	s := startAgedSwitch(t, dir, clk)
+	s := startAgedSwitch(t, dir, clk, journal)
 	c := s.provision(100000)
 	old := s.req("0100", "000000", c, 1234)
 	if r := s.send(old); r.ResponseCode != "00" {
@@ -101,7 +108,7 @@ func TestArchivedApprovalStaysInHistory(t *testing.T) {
 	}
 
 	s.stop()
-	s2 := startAgedSwitch(t, dir, clk)
+	s2 := startAgedSwitch(t, dir, clk, journal)
 	if again := s2.history(c.id); len(again) != 2 || again[1]["transactionId"] != after[1]["transactionId"] {
 		t.Fatalf("history after a restart: %v", again)
 	}
