@@ -180,8 +180,14 @@ func (s *State) withArchived(out []Auth, ids []string, keep func(*Auth) bool) ([
 	if r == nil {
 		return out, nil
 	}
+	// The hot records already listed: a record archived while this read ran (between its read
+	// of the hot store and its read of the archive) is listed once.
+	listed := make(map[authID]bool, len(out))
+	for i := range out {
+		listed[authID{out[i].Key, out[i].CreatedAtUnixNano}] = true
+	}
 	f := func(a *Auth) bool {
-		if !keep(a) {
+		if !keep(a) || listed[authID{a.Key, a.CreatedAtUnixNano}] {
 			return true
 		}
 		if hot, ok := s.Auth(a.Key); ok && hot.CreatedAtUnixNano == a.CreatedAtUnixNano {

@@ -92,8 +92,14 @@ var (
 	crcTable = crc32.MakeTable(crc32.Castagnoli)
 )
 
-// ErrCorrupt is returned when a closed segment or index does not check.
+// ErrCorrupt is returned when a segment or index does not check.
 var ErrCorrupt = errors.New("archive: corrupt")
+
+// errTorn marks a block that was not written whole (its frame does not check): at the tail of
+// the open segment, the end of what an interrupted append left. A block whose frame checks but
+// which does not open (another data key, tampering) is not torn: the archive refuses to open
+// rather than cut it off.
+var errTorn = fmt.Errorf("%w: torn block", ErrCorrupt)
 
 // Store is an archive directory. Append is called by one goroutine at a time (the engine's);
 // reads may run concurrently with it and with each other.
@@ -278,8 +284,12 @@ func (s *Store) scanSegment(num uint64) (*openSegment, bool, error) {
 	off := int64(len(segMagic))
 	for off < size {
 		recs, n, err := s.readBlock(f, num, off, size)
-		if err != nil {
+		if errors.Is(err, errTorn) {
 			break
+		}
+		if err != nil {
+			_ = f.Close()
+			return nil, false, fmt.Errorf("archive: segment %d at %d: %w", num, off, err)
 		}
 		for i := range recs {
 			seg.note(&recs[i].auth, off)
@@ -314,21 +324,21 @@ type record struct {
 func (s *Store) readBlock(f wal.File, num uint64, off, size int64) (recs []record, n int64, err error) {
 	var h [blockHeader]byte
 	if off+blockHeader > size {
-		return nil, 0, fmt.Errorf("%w: block header past the end", ErrCorrupt)
+		return nil, 0, fmt.Errorf("%w: header past the end", errTorn)
 	}
 	if err := readFull(f, h[:], off); err != nil {
 		return nil, 0, err
 	}
 	bodyLen := int64(binary.LittleEndian.Uint32(h[:4]))
 	if bodyLen < sealOverhead || bodyLen > maxBlockBytes || off+blockHeader+bodyLen > size {
-		return nil, 0, fmt.Errorf("%w: block length", ErrCorrupt)
+		return nil, 0, fmt.Errorf("%w: length", errTorn)
 	}
 	body := make([]byte, bodyLen)
 	if err := readFull(f, body, off+blockHeader); err != nil {
 		return nil, 0, err
 	}
 	if crc32.Checksum(body, crcTable) != binary.LittleEndian.Uint32(h[4:]) {
-		return nil, 0, fmt.Errorf("%w: block checksum", ErrCorrupt)
+		return nil, 0, fmt.Errorf("%w: checksum", errTorn)
 	}
 	plain, err := s.open(body, blockAD(num, off))
 	if err != nil {
