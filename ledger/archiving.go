@@ -113,7 +113,7 @@ func (tx *Tx) ArchiveDue(cutoffNanos, nowNanos int64, max int) ArchiveDue {
 			d.Auths = append(d.Auths, a)
 			d.entries = append(d.entries, e)
 		default:
-			later = append(later, IndexEntry{AtUnixNano: max64(nowNanos, e.AtUnixNano), Key: e.Key, Auth: true})
+			later = append(later, IndexEntry{AtUnixNano: laterOf(nowNanos, e.AtUnixNano), Key: e.Key, Auth: true})
 		}
 	}
 	if len(later) > 0 {
@@ -161,7 +161,6 @@ func (tx *Tx) addIndexRow(table string, entries []IndexEntry) {
 	tx.index = append(tx.index, Change{Table: table, Key: row.Key, Row: row})
 }
 
-func max64(a, b int64) int64 { return max(a, b) }
 
 // authID is what identifies one auth record across the hot store and the archive: a key names
 // another record once the one before it was forgotten or archived (field 7 repeats every year).
@@ -226,3 +225,6 @@ func (s *State) AuthsOf(ids []string, keep func(*Auth) bool) ([]Auth, error) {
 	}
 	return s.withArchived(out, ids, in)
 }
+
+// laterOf is the later of two times (ArchiveDue's parameter max shadows the built-in).
+func laterOf(a, b int64) int64 { return max(a, b) }

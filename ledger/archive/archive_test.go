@@ -468,3 +468,31 @@ func TestArchiveReadsDuringArchiving(t *testing.T) {
 		t.Fatalf("%d records left hot", c)
 	}
 }
+
+// A record still open when it is due (a hold longer than archiveAfter) goes back into the
+// index; once its hold expires, money-less, it is forgotten instead of archived.
+func TestArchiveOpenHoldWaits(t *testing.T) {
+	w := newWorld(t, faultfs.New(), 0)
+	w.f.Env.HoldTTL = 60 * 24 * time.Hour
+	w.f.Expect(lt.Auth(lt.PAN, 500, "000001"), authz.Approved)
+	captured := w.approveAndCapture(5, 1, 100)[0]
+	w.age(retention + time.Hour)
+	w.age(after)
+	if c := w.f.State.Counts()["auths"]; c != 1 {
+		t.Fatalf("hot records: %d, want the open one", c)
+	}
+	if !w.f.State.ArchivingPending() {
+		t.Fatal("the open record was not put back into the archiving index")
+	}
+	w.f.ExpectBalance(lt.BalanceID, 1_000_000-100, 500)
+	w.age(after + time.Hour) // past the hold's expiry: released, then forgotten
+	if c := w.f.State.Counts()["auths"]; c != 0 {
+		t.Fatalf("hot records: %d", c)
+	}
+	h := w.history()
+	if _, ok := h[keyOf(captured)]; !ok || len(h) != 1 {
+		t.Fatalf("history: %+v", h)
+	}
+	w.f.ExpectBalance(lt.BalanceID, 1_000_000-100, 0)
+	w.checkBooks()
+}
