@@ -161,7 +161,6 @@ func (tx *Tx) addIndexRow(table string, entries []IndexEntry) {
 	tx.index = append(tx.index, Change{Table: table, Key: row.Key, Row: row})
 }
 
-
 // authID is what identifies one auth record across the hot store and the archive: a key names
 // another record once the one before it was forgotten or archived (field 7 repeats every year).
 type authID struct {
