@@ -228,6 +228,7 @@ func (s *Store) recover() error {
 			if err := s.closeSegment(seg); err != nil {
 				return err
 			}
+			s.addBytes(n, ".seg")
 			continue
 		}
 		s.cur = seg
