@@ -72,6 +72,8 @@ type App struct {
 	stopLoyalty func()
 	// stopPanel ends the operator panel's live streams and sampler (panel.go).
 	stopPanel func()
+	// stopHandOver stops the hand-over of an older store's records to the archive (nil: none).
+	stopHandOver func()
 	// rotation stops the background re-encryption under a new data key; rotationDone says it did.
 	rotation, rotationDone chan struct{}
 	serving                sync.WaitGroup // the ISO and HTTP Serve goroutines
@@ -282,6 +284,7 @@ func (a *App) start() error {
 	}
 	a.engine = engine.New(ecfg, st, a.journal, env, clock, log, a.metrics)
 	a.engine.Start()
+	a.stopHandOver = startHandOver(cfg, a.archive, a.engine, clock, log) // app/archive.go
 	a.hooks.Start()
 	if err := importLegacyOutbox(a.engine, filepath.Join(cfg.DataDir, "mgmt"), log); err != nil {
 		return err
@@ -415,6 +418,9 @@ func (a *App) stop(ctx context.Context) error {
 	}
 	if a.stopLoyalty != nil {
 		a.stopLoyalty() // before the engine: the purge job's batches go through it
+	}
+	if a.stopHandOver != nil {
+		a.stopHandOver() // before the engine: its batches go through it
 	}
 	if a.engine != nil {
 		if err := a.engine.Stop(ctx); err != nil {

@@ -227,3 +227,37 @@ func (s *State) AuthsOf(ids []string, keep func(*Auth) bool) ([]Auth, error) {
 
 // laterOf is the later of two times (ArchiveDue's parameter max shadows the built-in).
 func laterOf(a, b int64) int64 { return max(a, b) }
+
+// A store written before the archive existed: retention dropped the aging entries of the records
+// it kept, so they have no archiving entry and would stay hot for ever. The hand-over
+// (ledger/archive.HandOver, once per store) gives each of them one: EachKeptAuth lists them and
+// ArchiveHandOver writes the entries, in batches of the engine. An entry given twice (a record
+// retention also hands over, or a hand-over repeated after a crash) is harmless: each is
+// checked against its record when due, and a scan takes each key once.
+
+// EachKeptAuth calls f, until f returns false, with an archiving entry for every hot auth record
+// created before beforeNanos that retention would keep (not forgettable). It reads the journal,
+// not the engine's batch: run it beside the engine.
+func (s *State) EachKeptAuth(beforeNanos int64, f func(IndexEntry) bool) error {
+	return s.cold.h.EachAuth(func(a *Auth) bool {
+		if a.CreatedAtUnixNano >= beforeNanos || forgettable(a) {
+			return true
+		}
+		return f(IndexEntry{AtUnixNano: a.CreatedAtUnixNano, Key: a.Key, Auth: true})
+	})
+}
+
+// ArchiveHandOver is a command: it adds Entries to the archiving index.
+type ArchiveHandOver struct{ Entries []IndexEntry }
+
+func (ArchiveHandOver) Kind() OpKind { return OpOther }
+func (ArchiveHandOver) Keys(*Keys)   {}
+
+// Apply writes one index row of the entries and reports how many it wrote.
+func (c ArchiveHandOver) Apply(tx *Tx, _ *Env) int {
+	if len(c.Entries) == 0 {
+		return 0
+	}
+	tx.addIndexRow(TableArchiving, append([]IndexEntry(nil), c.Entries...))
+	return len(c.Entries)
+}

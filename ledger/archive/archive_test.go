@@ -1,6 +1,7 @@
 package archive_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -494,5 +495,46 @@ func TestArchiveOpenHoldWaits(t *testing.T) {
 		t.Fatalf("history: %+v", h)
 	}
 	w.f.ExpectBalance(lt.BalanceID, 1_000_000-100, 0)
+	w.checkBooks()
+}
+
+// A store written before the archive existed: retention dropped the entries of the records it
+// kept. The hand-over gives them entries once (through ledger batches), after which they are
+// archived like the others; the marker says it is done.
+func TestArchiveHandOverOfAnOlderStore(t *testing.T) {
+	w := newWorld(t, faultfs.New(), 0)
+	w.f.State.SetArchiving(false) // the version before the archive
+	w.approveAndCapture(0, 30, 100)
+	w.age(retention + time.Hour)
+	w.f.State.SetArchiving(true) // the upgrade
+	w.age(after)
+	if c := w.f.State.Counts()["auths"]; c != 30 {
+		t.Fatalf("hot records before the hand-over: %d", c)
+	}
+	if w.store.HandedOver() {
+		t.Fatal("marker present before the hand-over")
+	}
+	submit := func(_ context.Context, c ledger.ArchiveHandOver) error {
+		w.f.Manage("hand-over", func(tx *ledger.Tx, env *ledger.Env) *ledger.Refusal {
+			c.Apply(tx, env)
+			return nil
+		})
+		return nil
+	}
+	cutoff := w.f.Now.Add(-retention).UnixNano()
+	n, err := archive.HandOver(context.Background(), w.f.State, cutoff, submit)
+	if err != nil || n != 30 {
+		t.Fatalf("hand-over: %d entries, %v", n, err)
+	}
+	if err := w.store.MarkHandedOver(); err != nil || !w.store.HandedOver() {
+		t.Fatalf("marker: %v", err)
+	}
+	w.age(time.Hour)
+	if c := w.f.State.Counts()["auths"]; c != 0 {
+		t.Fatalf("hot records after the hand-over: %d", c)
+	}
+	if n := len(w.history()); n != 30 {
+		t.Fatalf("history lists %d", n)
+	}
 	w.checkBooks()
 }
