@@ -22,6 +22,7 @@ import (
 	"github.com/cardswitch/cardswitch/internal/authfeed"
 	"github.com/cardswitch/cardswitch/internal/metrics"
 	"github.com/cardswitch/cardswitch/ledger"
+	"github.com/cardswitch/cardswitch/ledger/archive"
 	"github.com/cardswitch/cardswitch/ledger/engine"
 	"github.com/cardswitch/cardswitch/ledger/journal"
 	"github.com/cardswitch/cardswitch/loyalty"
@@ -54,6 +55,7 @@ type App struct {
 	// components (and start-up stops early when it sees stopping).
 	mu       sync.Mutex
 	journal  journal.Journal
+	archive  *archive.Store // auth records moved out of the journal (app/archive.go)
 	engine   *engine.Engine
 	disp     *dispatch.Dispatcher
 	iso      *server.Server
@@ -70,6 +72,8 @@ type App struct {
 	stopLoyalty func()
 	// stopPanel ends the operator panel's live streams and sampler (panel.go).
 	stopPanel func()
+	// stopHandOver stops the hand-over of an older store's records to the archive (nil: none).
+	stopHandOver func()
 	// rotation stops the background re-encryption under a new data key; rotationDone says it did.
 	rotation, rotationDone chan struct{}
 	serving                sync.WaitGroup // the ISO and HTTP Serve goroutines
@@ -93,6 +97,8 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// PBAAdapters replaces Pay by Account's in-process outside parties (nil ones stay in-process).
 	PBAAdapters pba.Adapters
+	// Clock is the engine's clock (nil: time.Now): tests age records (archiving).
+	Clock func() time.Time
 }
 
 // New returns an App for cfg; nothing runs until Run.
@@ -219,6 +225,9 @@ func (a *App) start() error {
 	if err := a.journal.Load(st); err != nil {
 		return err
 	}
+	if a.archive, err = openArchive(cfg, keyID, keys, old, st, log); err != nil { // app/archive.go
+		return err
+	}
 	setMemoryLimit(cfg, log)
 	counts := st.Counts()
 	log.Info("ledger recovered", "cards", counts["cards"], "balances", counts["balances"],
@@ -252,6 +261,8 @@ func (a *App) start() error {
 		ValueLogBytes:   func() float64 { return float64(bj.ValueLogBytes()) },
 		WALBacklogWaits: func() float64 { return float64(bj.WALStats().BacklogWaits) },
 		WALBacklogBytes: func() float64 { return float64(bj.WALStats().BacklogBytes) },
+		ArchiveRecords:  func() float64 { return float64(a.archive.Stats().Records) },
+		ArchiveBytes:    func() float64 { return float64(a.archive.Stats().Bytes) },
 		OpsByKind: func(yield func(string, uint64)) {
 			st := a.engine.Stats()
 			for k, n := range st.OpsByKind {
@@ -266,8 +277,14 @@ func (a *App) start() error {
 	// A batch in doubt (the write-ahead log failed): not ready at once, and Run stops the switch
 	// for its supervisor to restart it; recovery decides what was durable.
 	ecfg.Fatal = func(err error) { a.fail(fmt.Errorf("journal: %w", err)) }
-	a.engine = engine.New(ecfg, st, a.journal, env, time.Now, log, a.metrics)
+	ecfg.Archive = archiveStep(cfg, a.archive, log) // nil with engine.archiveAfter < 0
+	clock := a.opts.Clock
+	if clock == nil {
+		clock = time.Now
+	}
+	a.engine = engine.New(ecfg, st, a.journal, env, clock, log, a.metrics)
 	a.engine.Start()
+	a.stopHandOver = startHandOver(cfg, a.archive, a.engine, clock, log) // app/archive.go
 	a.hooks.Start()
 	if err := importLegacyOutbox(a.engine, filepath.Join(cfg.DataDir, "mgmt"), log); err != nil {
 		return err
@@ -402,6 +419,9 @@ func (a *App) stop(ctx context.Context) error {
 	if a.stopLoyalty != nil {
 		a.stopLoyalty() // before the engine: the purge job's batches go through it
 	}
+	if a.stopHandOver != nil {
+		a.stopHandOver() // before the engine: its batches go through it
+	}
 	if a.engine != nil {
 		if err := a.engine.Stop(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("engine did not drain its queue: %w", err))
@@ -423,6 +443,11 @@ func (a *App) stop(ctx context.Context) error {
 	if a.journal != nil {
 		if err := a.journal.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("journal: %w", err))
+		}
+	}
+	if a.archive != nil { // after the engine, its only writer
+		if err := a.archive.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("archive: %w", err))
 		}
 	}
 	a.serving.Wait()

@@ -166,6 +166,10 @@ type Engine struct {
 	// CheckpointInterval (engine.journal: wal) bounds the time between checkpoints: Badger
 	// synced, the log truncated behind it (default 30s; one also follows every 64 MiB of log).
 	CheckpointInterval time.Duration `yaml:"checkpointInterval"`
+	// ArchiveAfter is how old a closed auth record that moved money is when it leaves the hot
+	// store for the archive (<dataDir>/archive, ledger/archive); default 720h (30 days),
+	// negative: never (records stay in the hot store, as before archiving).
+	ArchiveAfter time.Duration `yaml:"archiveAfter"`
 }
 
 // Journal modes (Engine.Journal).

@@ -40,6 +40,9 @@ type History interface {
 const (
 	TableExpiry = "expiry" // holds opened, by expiry time
 	TableAging  = "aging"  // records created, by creation time (retention)
+	// TableArchiving lists the auth records retention kept because they moved money, by
+	// creation time, for the archive (archiving.go).
+	TableArchiving = "archiving"
 )
 
 // IndexRow is one row of a time index: the entries one batch added.
@@ -125,7 +128,13 @@ type cold struct {
 	// the index is empty), so a tick with nothing due reads nothing.
 	nextExpiry int64
 	nextAging  int64
-	seq        uint64 // last index sequence number used
+	// nextArchiving is the same bound for the archiving index (archiving.go).
+	nextArchiving int64
+	// archiving: Prune hands the auth records it keeps to the archiving index (SetArchiving).
+	archiving bool
+	// archive reads the records moved out of the journal (nil: none; SetArchive).
+	archive ArchiveReader
+	seq     uint64 // last index sequence number used
 	// agingEntries counts the entries of the aging index (RetentionQueueLen): recovery reads the
 	// index rows in full and counts theirs.
 	agingEntries int
@@ -151,7 +160,7 @@ func (c *cold) hashBytes(key []byte) uint64 {
 
 func newCold(h History) *cold {
 	return &cold{h: h, seed: maphash.MakeSeed(), auths: newKeySet(), replies: newKeySet(),
-		nextExpiry: math.MaxInt64, nextAging: math.MaxInt64}
+		nextExpiry: math.MaxInt64, nextAging: math.MaxInt64, nextArchiving: math.MaxInt64}
 }
 
 // LoadKey registers a committed auth record or reply by key only (recovery).
@@ -184,6 +193,8 @@ func (s *State) LoadIndexKey(table, key string, entries int) {
 		if entries > 0 {
 			s.cold.agingEntries += entries
 		}
+	case TableArchiving:
+		s.cold.nextArchiving = min(s.cold.nextArchiving, at)
 	}
 }
 
@@ -243,6 +254,8 @@ func (s *State) noteIndexRow(table string, row *IndexRow) {
 	case TableAging:
 		s.cold.nextAging = min(s.cold.nextAging, at)
 		s.cold.agingEntries += len(row.Entries)
+	case TableArchiving:
+		s.cold.nextArchiving = min(s.cold.nextArchiving, at)
 	}
 }
 

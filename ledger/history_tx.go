@@ -62,6 +62,9 @@ func (tx *Tx) commitCold() {
 	if b, ok := tx.bounds[TableAging]; ok {
 		c.nextAging = b
 	}
+	if b, ok := tx.bounds[TableArchiving]; ok {
+		c.nextArchiving = b
+	}
 	for _, ch := range tx.index {
 		if ch.Row == nil {
 			if ch.Table == TableAging {
@@ -82,6 +85,9 @@ func (tx *Tx) indexBound(table string) int64 {
 	}
 	if table == TableAging {
 		return tx.s.cold.nextAging
+	}
+	if table == TableArchiving {
+		return tx.s.cold.nextArchiving
 	}
 	return tx.s.cold.nextExpiry
 }

@@ -64,7 +64,8 @@ func AssertBatch(tx *Tx, changes []Change) {
 				after[c.Key] = b
 			}
 		case "auth":
-			if old, found := tx.committedAuth(c.Key); found {
+			// An archived record left the hot store for the archive: its money still counts.
+			if old, found := tx.committedAuth(c.Key); found && !(c.Row == nil && tx.archived[c.Key]) {
 				add(&old, -1)
 			}
 			if a, ok := c.Row.(*Auth); ok {

@@ -1,9 +1,18 @@
 package ledger
 
 // AuthsWhere returns copies of the auth records that keep returns true for, in no particular
-// order (transaction history of the management API). It scans every record: O(auths) per call,
-// read from the journal. An index by card and balance would make it O(matches).
+// order, the archived ones included (archiving.go). It scans every record: O(auths) per call,
+// read from the journal and the whole archive; AuthsOf reads by card or balance.
 func (s *State) AuthsWhere(keep func(*Auth) bool) ([]Auth, error) {
+	out, err := s.hotAuthsWhere(keep)
+	if err != nil {
+		return nil, err
+	}
+	return s.withArchived(out, nil, keep)
+}
+
+// hotAuthsWhere is AuthsWhere over the hot store only.
+func (s *State) hotAuthsWhere(keep func(*Auth) bool) ([]Auth, error) {
 	var out []Auth
 	err := s.cold.h.EachAuth(func(a *Auth) bool {
 		if keep(a) {

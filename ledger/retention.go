@@ -28,11 +28,15 @@ func forgettable(a *Auth) bool {
 // goroutine calls it.
 func (tx *Tx) Prune(cutoffNanos int64, max int) int {
 	n := 0
+	var kept []IndexEntry // auth records kept, handed to the archiving index (archiving.go)
 	for _, e := range tx.dueCold(TableAging, func(at int64) bool { return at < cutoffNanos }, max) {
 		if e.Auth {
-			if a, ok := tx.Auth(e.Key); ok && a.CreatedAtUnixNano == e.AtUnixNano && forgettable(&a) {
+			a, ok := tx.Auth(e.Key)
+			if ok && a.CreatedAtUnixNano == e.AtUnixNano && forgettable(&a) {
 				tx.DeleteAuth(e.Key)
 				n++
+			} else if ok && a.CreatedAtUnixNano == e.AtUnixNano && tx.s.cold.archiving {
+				kept = append(kept, e)
 			}
 			continue
 		}
@@ -40,6 +44,10 @@ func (tx *Tx) Prune(cutoffNanos int64, max int) int {
 			tx.DeleteReply(e.Key)
 			n++
 		}
+	}
+	if len(kept) > 0 {
+		tx.addIndexRow(TableArchiving, kept)
+		n += len(kept)
 	}
 	return n
 }

@@ -37,6 +37,7 @@ type Tx struct {
 	dueMax         map[string][]int      // the scans Load read each time index for (their max)
 	prepared       bool                  // Changes has settled the committed existence of every key
 	err            error                 // ErrNotLoaded: the batch must not be committed
+	archived       map[string]bool       // auth records this batch deletes as archived (archiving.go)
 
 	// Events and audit records of the batch (events.go), and the batch's time they carry.
 	events []Event
@@ -140,6 +141,7 @@ func (tx *Tx) Reset() {
 	clear(tx.deletedEntries)
 	clear(tx.indexRows)
 	clear(tx.dueMax)
+	clear(tx.archived)
 	tx.index = tx.index[:0]
 	tx.resetEvents()
 	tx.prepared = false

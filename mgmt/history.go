@@ -12,7 +12,8 @@ import (
 
 // Transaction history is derived from the ledger's auth records (one per money-moving original
 // message: authorizations, financial requests, refunds, advices; not balance inquiries). Records
-// leave the ledger with its retention, and so leave the history.
+// leave the ledger with its retention, and so leave the history; records archived
+// (ledger/archiving.go) are read from the archive, through its index by card and balance.
 
 type historyItem struct {
 	TransactionID string  `json:"transactionId"`
@@ -50,8 +51,9 @@ func decodeCursor(s string) (int64, string, bool) {
 	return n, key, err == nil
 }
 
-// history lists the records keep accepts, newest first, one page after the cursor.
-func (s *Server) history(c *call, keep func(*ledger.Auth) bool) (int, any, *apiError) {
+// history lists the records naming one of ids that keep accepts, newest first, one page after
+// the cursor.
+func (s *Server) history(c *call, ids []string, keep func(*ledger.Auth) bool) (int, any, *apiError) {
 	limit, err := pageLimit(c)
 	if err != nil {
 		return 0, nil, err
@@ -67,7 +69,7 @@ func (s *Server) history(c *call, keep func(*ledger.Auth) bool) (int, any, *apiE
 		hasCursor = true
 	}
 	st := s.eng.State()
-	auths, rerr := st.AuthsWhere(func(a *ledger.Auth) bool {
+	auths, rerr := st.AuthsOf(ids, func(a *ledger.Auth) bool {
 		if !keep(a) {
 			return false
 		}
@@ -125,7 +127,7 @@ func (s *Server) hCardHistory(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return s.history(c, func(a *ledger.Auth) bool { return a.CardID == card.ID })
+	return s.history(c, []string{card.ID}, func(a *ledger.Auth) bool { return a.CardID == card.ID })
 }
 
 func (s *Server) hBalanceHistory(c *call) (int, any, *apiError) {
@@ -133,5 +135,5 @@ func (s *Server) hBalanceHistory(c *call) (int, any, *apiError) {
 	if err != nil {
 		return 0, nil, err
 	}
-	return s.history(c, func(a *ledger.Auth) bool { return a.BalanceID == b.ID || a.PartnerID == b.ID })
+	return s.history(c, []string{b.ID}, func(a *ledger.Auth) bool { return a.BalanceID == b.ID || a.PartnerID == b.ID })
 }

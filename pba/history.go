@@ -74,7 +74,11 @@ func (s *Service) hGetTransactionHistory(c *call) (any, *apiError) {
 	for _, pt := range userTokens(stateView{st}, c.sess.inst, c.sess.sub) {
 		tokenOfCard[pt.CardID] = pt.ID
 	}
-	auths, err := st.AuthsWhere(func(a *ledger.Auth) bool {
+	ids := make([]string, 0, len(balances))
+	for id := range balances {
+		ids = append(ids, id)
+	}
+	auths, err := st.AuthsOf(ids, func(a *ledger.Auth) bool { // archived records too (ledger/archiving.go)
 		if _, ok := balances[a.BalanceID]; !ok {
 			return false
 		}

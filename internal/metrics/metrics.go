@@ -43,6 +43,10 @@ type Gauges struct {
 	// that waited because the records not yet in Badger were at their bound, and those bytes.
 	WALBacklogWaits func() float64
 	WALBacklogBytes func() float64
+	// ArchiveRecords and ArchiveBytes (ledger/archive; nil: not exported): the auth records
+	// written to the archive since start, and the bytes of its files.
+	ArchiveRecords func() float64
+	ArchiveBytes   func() float64
 }
 
 // New registers every collector.
@@ -94,6 +98,14 @@ func New(g Gauges) *Metrics {
 	if g.WALBacklogBytes != nil {
 		r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cardswitch_journal_backlog_bytes",
 			Help: "Bytes of the write-ahead log's records not yet written into Badger."}, g.WALBacklogBytes))
+	}
+	if g.ArchiveRecords != nil {
+		r.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cardswitch_archive_records_total",
+			Help: "Auth records written to the archive since start (moved out of the hot store, or recorded as forgotten)."}, g.ArchiveRecords))
+	}
+	if g.ArchiveBytes != nil {
+		r.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cardswitch_archive_bytes",
+			Help: "Bytes of the archive's segment and index files."}, g.ArchiveBytes))
 	}
 	if g.OpsByKind != nil {
 		r.MustRegister(opsCollector{read: g.OpsByKind, desc: prometheus.NewDesc("cardswitch_engine_ops_total",

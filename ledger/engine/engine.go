@@ -54,6 +54,10 @@ type Config struct {
 	// ErrStopped, and ends; the process must go not ready and restart, and recovery decides.
 	// It must not block.
 	Fatal func(err error)
+	// Archive, when set, runs on every expiry tick after retention, in the tick's batch and on
+	// the engine goroutine: it moves closed auth records out of the hot store (ledger/archive:
+	// they are durable in the archive before it returns) and reports how many it changed.
+	Archive func(tx *ledger.Tx, env *ledger.Env) int
 }
 
 // DefaultReplyRetention is the default of Config.ReplyRetention.
@@ -663,6 +667,9 @@ func (e *Engine) expire(tx *ledger.Tx, f *flight, changes *[]ledger.Change) {
 	n := tx.ExpireHolds(&env, e.cfg.ExpiryBatchMax)
 	if e.cfg.ReplyRetention > 0 {
 		n += tx.Prune(cutoff, e.cfg.ExpiryBatchMax)
+	}
+	if e.cfg.Archive != nil {
+		n += e.cfg.Archive(tx, &env)
 	}
 	if n == 0 && tx.Empty() && tx.Err() == nil {
 		// The entries the scans took were stale: dropped for good (History mode: the scans'

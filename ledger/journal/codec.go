@@ -583,7 +583,7 @@ func decodeRow(table string, b []byte, in *interner) (any, error) {
 		r.CurrentMinor = d.i64()
 		r.HeldMinor = d.i64()
 		row = r
-	case ledger.TableExpiry, ledger.TableAging:
+	case ledger.TableExpiry, ledger.TableAging, ledger.TableArchiving:
 		r := &ledger.IndexRow{}
 		r.Key = d.str()
 		if n := d.uvarint(); n > 0 && d.err == nil {

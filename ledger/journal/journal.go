@@ -46,6 +46,7 @@ var tables = []struct {
 	// The time indexes of History mode (ledger/history.go).
 	{ledger.TableExpiry, "x/", func() any { return new(ledger.IndexRow) }},
 	{ledger.TableAging, "g/", func() any { return new(ledger.IndexRow) }},
+	{ledger.TableArchiving, "v/", func() any { return new(ledger.IndexRow) }}, // ledger/archiving.go
 	// The event log (ledger/events.go): read back by delivery and the audit list, not loaded
 	// into the State; recovery reads only the last key of each.
 	{ledger.TableEvent, "e/", func() any { return new(ledger.Event) }},
@@ -56,7 +57,9 @@ var tables = []struct {
 func isLog(table string) bool { return table == ledger.TableEvent || table == ledger.TableAudit }
 
 // isIndex reports whether a table is a time index of History mode.
-func isIndex(table string) bool { return table == ledger.TableExpiry || table == ledger.TableAging }
+func isIndex(table string) bool {
+	return table == ledger.TableExpiry || table == ledger.TableAging || table == ledger.TableArchiving
+}
 
 // historyMarker is the key, outside every table, that says the store keeps the time indexes of
 // History mode for every auth record and reply: its recovery then reads their keys only.

@@ -137,7 +137,9 @@ func copyRow(r any) any {
 }
 
 // isIndex reports whether a table is a time index (ledger/history.go).
-func isIndex(table string) bool { return table == ledger.TableExpiry || table == ledger.TableAging }
+func isIndex(table string) bool {
+	return table == ledger.TableExpiry || table == ledger.TableAging || table == ledger.TableArchiving
+}
 
 // Load puts copies of the stored rows into st, and the keys of auth records and replies and
 // of index rows (as the Badger journal does for a store it marked). st must read its history
