@@ -429,9 +429,13 @@ func (l *Log) prepareLoop() {
 		if n := len(l.free); n > 0 {
 			recycled, l.free = l.free[n-1], l.free[:n-1]
 		}
+		// A spare made while a segment takes records is zero-filled paced, so that the
+		// records' fdatasyncs do not wait behind it; one an Append waits for (at open, after
+		// a recovery) is written at full speed.
+		paced := l.current() != nil
 		l.mu.Unlock()
 
-		s, err := l.prepare(num, recycled)
+		s, err := l.prepare(num, recycled, paced)
 
 		l.mu.Lock()
 		l.kicked = false
@@ -451,7 +455,7 @@ func (l *Log) prepareLoop() {
 }
 
 // prepare makes segment num: a recycled file renamed, or a new one written in full.
-func (l *Log) prepare(num uint64, recycled string) (*segment, error) {
+func (l *Log) prepare(num uint64, recycled string, paced bool) (*segment, error) {
 	fs, dir := l.opts.FS, l.opts.Dir
 	name := join(dir, segName(num))
 	if recycled != "" {
@@ -460,7 +464,7 @@ func (l *Log) prepare(num uint64, recycled string) (*segment, error) {
 		}
 	} else {
 		tmp := name + tmpSuffix
-		if err := l.zeroFill(tmp); err != nil {
+		if err := l.zeroFill(tmp, paced); err != nil {
 			_ = fs.Remove(tmp) // give back what a full disk let us write
 			return nil, err
 		}
@@ -482,7 +486,11 @@ func (l *Log) prepare(num uint64, recycled string) (*segment, error) {
 // zeroFill writes a new file of SegmentBytes zeros and syncs it: every block is then allocated
 // and written, so fdatasync after a record has no block map or size to flush (fallocate would
 // leave unwritten extents, whose conversion on first write is metadata).
-func (l *Log) zeroFill(name string) error {
+//
+// paced: one chunk in flight at a time (each written out and waited for before the next), so
+// that a record's fdatasync meanwhile waits behind at most one chunk of zeros, not a whole
+// segment.
+func (l *Log) zeroFill(name string, paced bool) error {
 	f, err := l.opts.FS.Create(name)
 	if err != nil {
 		return fmt.Errorf("wal: new segment: %w", err)
@@ -494,9 +502,7 @@ func (l *Log) zeroFill(name string) error {
 			f.Close()
 			return fmt.Errorf("wal: new segment: %w", err)
 		}
-		// One chunk in flight at a time: a record's fdatasync, meanwhile, waits behind at most
-		// one chunk of zeros, not a whole segment.
-		if wo, ok := f.(writeOuter); ok {
+		if wo, ok := f.(writeOuter); ok && paced {
 			if err := wo.WriteOut(off, n); err != nil {
 				f.Close()
 				return fmt.Errorf("wal: new segment: %w", err)
