@@ -263,12 +263,9 @@ func (n *etcdNode) handleReady(rd raft.Ready) error {
 	if leader {
 		n.tr.send(rd.Messages)
 	}
-	if err := n.persist(rd); err != nil {
-		return err
-	}
-	if !leader {
-		n.tr.send(rd.Messages)
-	}
+	// Committed entries are durable on a majority already (the leader's own fdatasync among
+	// them: RawNode counts its own append only after Advance), so their waiters are told
+	// before this Ready's new entries are written, as etcd's server applies them alongside.
 	for _, e := range rd.CommittedEntries {
 		switch e.GetType() {
 		case raftpb.EntryConfChange:
@@ -290,6 +287,12 @@ func (n *etcdNode) handleReady(rd raft.Ready) error {
 				}
 			}
 		}
+	}
+	if err := n.persist(rd); err != nil {
+		return err
+	}
+	if !leader {
+		n.tr.send(rd.Messages)
 	}
 	n.rn.Advance(rd)
 	return nil
