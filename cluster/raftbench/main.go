@@ -17,6 +17,13 @@
 //	go run ./cluster/raftbench -dur 3s -rounds 2
 //
 // Each round runs every candidate once, in turn, so the candidates share the machine's load.
+//
+// With -failover N it instead runs a three-node cluster.Node group (the chosen engine, with its
+// default timing), closes its leader N times after a few commits, and reports how long each
+// took until a record was committed on a new leader (the closed node is started again from its
+// log each time):
+//
+//	go run ./cluster/raftbench -failover 10
 package main
 
 import (
@@ -53,7 +60,21 @@ func main() {
 	sizes := flag.String("sizes", "2048,65536", "payload sizes in bytes, comma separated")
 	only := flag.String("only", "", "comma separated candidate names to run (default all)")
 	dir := flag.String("dir", "", "directory for the nodes' files (default a temporary directory, removed after)")
+	kills := flag.Int("failover", 0, "instead of the latency runs: close the leader of a cluster.Node group this many times and time each failover")
 	flag.Parse()
+
+	if *kills > 0 {
+		d, err := os.MkdirTemp(*dir, "raftbench-failover-")
+		if err == nil {
+			err = measureFailover(d, *kills, 2048)
+			os.RemoveAll(d)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "raftbench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 
 	if err := run(*dur, *rounds, *inflight, *rate, *sizes, *only, *dir); err != nil {
 		fmt.Fprintln(os.Stderr, "raftbench:", err)
