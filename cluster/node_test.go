@@ -473,3 +473,64 @@ func TestRepeatedLeaderKills(t *testing.T) {
 	}
 	t.Logf("%d leader kills: %d acknowledged, %d in doubt, %d in every node's log", kills, len(acked), inDoubt, len(ref))
 }
+
+// TestCutOffLeaderStopsCommitting: a leader cut off from both followers commits nothing more —
+// a record appended on it is never acknowledged, only in doubt once it steps down — while the
+// other two elect a leader and go on. Joined again, it follows, and its record is in no log.
+func TestCutOffLeaderStopsCommitting(t *testing.T) {
+	g := startGroup(t)
+	g.nodes[1].Campaign()
+	for rid := uint64(1); rid <= 5; rid++ {
+		g.appendCommitted(rid)
+	}
+	oldID := g.leader()
+	old := g.nodes[oldID]
+	partition := func(cut bool) {
+		for id, n := range g.nodes {
+			if id != oldID {
+				n.tr.setCut(oldID, cut)
+				old.tr.setCut(id, cut)
+			}
+		}
+	}
+	partition(true)
+	const lost = 1 << 50
+	pos, err := old.Append(record(lost))
+	if err != nil {
+		t.Fatalf("Append on the leader just cut off: %v", err)
+	}
+	waitErr := make(chan error, 1)
+	go func() { waitErr <- old.Wait(pos) }()
+
+	// The two others elect a leader among themselves and commit.
+	others := map[uint64]*Node{}
+	for id, n := range g.nodes {
+		if id != oldID {
+			others[id] = n
+		}
+	}
+	side := &group{t: t, nodes: others, applied: g.applied}
+	marker := side.appendCommitted(1 << 40)
+
+	select {
+	case err := <-waitErr:
+		if !errors.Is(err, ErrInDoubt) {
+			t.Fatalf("Wait on the cut-off leader = %v, want ErrInDoubt", err)
+		}
+	case <-time.After(liveness):
+		t.Fatal("the cut-off leader neither stepped down nor failed the record")
+	}
+	if old.IsLeader() {
+		t.Error("the cut-off node still says it leads")
+	}
+
+	partition(false)
+	waitApplied(t, g.applied[oldID], marker)
+	for id := range g.nodes {
+		for _, r := range g.applied[id].snapshot() {
+			if recordID(r) == lost {
+				t.Errorf("node %d applied the record appended on the cut-off leader", id)
+			}
+		}
+	}
+}

@@ -34,7 +34,10 @@ type transport struct {
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
-	wg    sync.WaitGroup
+	// cut holds the peers this node neither sends to nor hears from: a network partition,
+	// made by tests (setCut) to show what a cut-off node does.
+	cut map[uint64]bool
+	wg  sync.WaitGroup
 }
 
 type peer struct {
@@ -43,7 +46,8 @@ type peer struct {
 }
 
 func newTransport(ln net.Listener, recv chan<- *raftpb.Message) *transport {
-	t := &transport{ln: ln, recv: recv, stopc: make(chan struct{}), peers: map[uint64]*peer{}, conns: map[net.Conn]struct{}{}}
+	t := &transport{ln: ln, recv: recv, stopc: make(chan struct{}), peers: map[uint64]*peer{},
+		conns: map[net.Conn]struct{}{}, cut: map[uint64]bool{}}
 	t.wg.Add(1)
 	go t.serve()
 	return t
@@ -57,11 +61,24 @@ func (t *transport) addPeer(id uint64, addr string) {
 	go t.sendLoop(p)
 }
 
+// setCut cuts this node off from peer (or joins it again).
+func (t *transport) setCut(peer uint64, cut bool) {
+	t.mu.Lock()
+	t.cut[peer] = cut
+	t.mu.Unlock()
+}
+
+func (t *transport) isCut(peer uint64) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.cut[peer]
+}
+
 // send queues msgs for their peers; it never blocks.
 func (t *transport) send(msgs []*raftpb.Message) {
 	for _, m := range msgs {
 		p, ok := t.peers[m.GetTo()]
-		if !ok {
+		if !ok || t.isCut(m.GetTo()) {
 			continue
 		}
 		b, err := proto.Marshal(m)
@@ -161,6 +178,9 @@ func (t *transport) readLoop(c net.Conn) {
 		m := &raftpb.Message{}
 		if err := proto.Unmarshal(b, m); err != nil {
 			return
+		}
+		if t.isCut(m.GetFrom()) {
+			continue
 		}
 		select {
 		case t.recv <- m:
