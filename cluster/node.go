@@ -307,7 +307,9 @@ func (n *Node) Append(record []byte) (uint64, error) {
 	case n.propc <- proposal{pos, data}:
 		return pos, nil
 	case <-n.done:
-		n.finish(pos, ErrClosed)
+		n.mu.Lock()
+		delete(n.waiting, pos) // nobody will wait for a position Append did not return
+		n.mu.Unlock()
 		return 0, ErrClosed
 	}
 }
