@@ -99,6 +99,7 @@ func run(dur time.Duration, rounds, inflight, rate int, sizeList, only, dir stri
 		{"hashicorp-raft+boltdb", openHashicorp},
 		{"hashicorp-raft+boltdb/batch", openHashicorpBatched},
 		{"etcd-raft+wal", openEtcd},
+		{"cluster.Node", openClusterNode},
 	}
 	if only != "" {
 		want := map[string]bool{}
