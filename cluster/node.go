@@ -47,10 +47,16 @@ const (
 	defaultTick           = 10 * time.Millisecond
 	defaultElectionTicks  = 100 // with the default tick, 1 s
 	defaultHeartbeatTicks = 10
-	defaultMaxMsgBytes    = 1 << 20
-	defaultMaxInflight    = 256
-	proposalQueue         = 1024
-	recvQueue             = 4096
+	// defaultMaxMsgBytes bounds the entries of one append message to a follower, and
+	// defaultMaxInflight how many such messages may be unacknowledged (etcd raft's flow control).
+	defaultMaxMsgBytes = 1 << 20
+	defaultMaxInflight = 256
+	// proposalQueue is how many Appends may wait for the loop; one more blocks in Append until
+	// the loop takes one (or the node closes).
+	proposalQueue = 1024
+	// recvQueue is how many peers' messages may wait for the loop; one more blocks that peer's
+	// stream reader, and so, through TCP, the peer's sender, which then drops (Raft resends).
+	recvQueue = 4096
 	// headerBytes precede a record in its Raft entry: the proposing node's incarnation (a
 	// random number drawn at Start, so a record proposed before a restart is never taken for
 	// one proposed after it) and the position Append gave it, by which the commit is matched
