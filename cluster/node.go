@@ -54,6 +54,10 @@ const (
 	// proposalQueue is how many Appends may wait for the loop; one more blocks in Append until
 	// the loop takes one (or the node closes).
 	proposalQueue = 1024
+	// appendQueue is how many log appends may wait for the append goroutine (and its answers
+	// for the loop); appendBatch how many it writes under one fdatasync.
+	appendQueue = 4096
+	appendBatch = 256
 	// recvQueue is how many peers' messages may wait for the loop; one more blocks that peer's
 	// stream reader, and so, through TCP, the peer's sender, which then drops (Raft resends).
 	recvQueue = 4096
@@ -142,6 +146,10 @@ type Node struct {
 	log         *wal.Log
 	tr          *transport
 	propc       chan proposal
+	appendc     chan *raftpb.Message // the loop's log appends, for the append goroutine
+	localc      chan *raftpb.Message // the append goroutine's answers to this node's Raft
+	appendErr   chan error           // the append goroutine's failure (capacity 1)
+	appendDone  chan struct{}        // closed when the append goroutine has ended
 	recvc       chan *raftpb.Message
 	campaignc   chan struct{}
 	stop        chan struct{}
@@ -154,7 +162,7 @@ type Node struct {
 	waiting  map[uint64]chan error // by position: Append's proposals not yet committed or failed
 	closed   bool
 
-	// Owned by the loop goroutine.
+	// Owned by the append goroutine.
 	buf    []byte            // the record being encoded
 	lastHS *raftpb.HardState // the hard state last written
 }
@@ -201,7 +209,7 @@ func Start(opts Options) (*Node, error) {
 		Storage:         ms,
 		MaxSizePerMsg:   defaultMaxMsgBytes,
 		MaxInflightMsgs: defaultMaxInflight,
-		// Past this a proposal is dropped: the leader's backlog, and so one Ready's entries,
+		// Past this a proposal is dropped: the leader's backlog, and so one append's entries,
 		// stay bounded.
 		MaxUncommittedEntriesSize: maxUncommittedBytes,
 		// A leader cut off from the majority steps down after an election timeout, and a
@@ -211,7 +219,12 @@ func Start(opts Options) (*Node, error) {
 		// Only the leader takes records: a follower refuses them (ErrNotLeader) rather than
 		// forwarding, so the engine runs on the leader only.
 		DisableProposalForwarding: true,
-		Logger:                    &raft.DefaultLogger{Logger: log.New(io.Discard, "", 0)},
+		// The log is written by a goroutine of its own (appendLoop): while an fdatasync runs
+		// the loop goes on reading acknowledgements and sending entries, and RawNode counts
+		// this node's copy (and lets it answer a leader) only once that goroutine says it is
+		// durable.
+		AsyncStorageWrites: true,
+		Logger:             &raft.DefaultLogger{Logger: log.New(io.Discard, "", 0)},
 	})
 	if err != nil {
 		l.Close()
@@ -226,13 +239,17 @@ func Start(opts Options) (*Node, error) {
 	}
 	n := &Node{
 		opts: opts, incarnation: binary.BigEndian.Uint64(inc[:]), rn: rn, ms: ms, log: l,
-		propc:     make(chan proposal, proposalQueue),
-		campaignc: make(chan struct{}, 1),
-		recvc:     make(chan *raftpb.Message, recvQueue),
-		stop:      make(chan struct{}),
-		done:      make(chan struct{}),
-		leadingC:  make(chan struct{}),
-		waiting:   map[uint64]chan error{},
+		propc:      make(chan proposal, proposalQueue),
+		appendc:    make(chan *raftpb.Message, appendQueue),
+		localc:     make(chan *raftpb.Message, appendQueue),
+		appendErr:  make(chan error, 1),
+		appendDone: make(chan struct{}),
+		campaignc:  make(chan struct{}, 1),
+		recvc:      make(chan *raftpb.Message, recvQueue),
+		stop:       make(chan struct{}),
+		done:       make(chan struct{}),
+		leadingC:   make(chan struct{}),
+		waiting:    map[uint64]chan error{},
 	}
 	if n.lastHS, _, err = ms.InitialState(); err != nil {
 		l.Close()
@@ -246,10 +263,11 @@ func Start(opts Options) (*Node, error) {
 		}
 	}
 	go n.loop()
+	go n.appendLoop()
 	return n, nil
 }
 
-// restore reads one log record (a Ready's hard state and entries) into Raft's storage. A later
+// restore reads one log record (an append's hard state and entries) into Raft's storage. A later
 // record's entries replace a conflicting suffix, as they did when it was written.
 func restore(ms *raft.MemoryStorage, rec []byte) error {
 	hs, ents, err := decodeRecord(rec)
@@ -373,6 +391,7 @@ func (n *Node) Close() error {
 	}
 	close(n.stop)
 	<-n.done
+	<-n.appendDone
 	n.tr.close()
 	return n.log.Close()
 }
@@ -402,6 +421,12 @@ func (n *Node) loop() {
 					more = false
 				}
 			}
+		case m := <-n.localc:
+			_ = n.rn.Step(m)
+		case <-n.appendErr:
+			// The log failed: this node can no longer promise durability. It stops taking
+			// part; its waiters are in doubt.
+			return
 		case m := <-n.recvc:
 			n.step(m)
 			for more := true; more; {
@@ -414,9 +439,7 @@ func (n *Node) loop() {
 			}
 		}
 		for n.rn.HasReady() {
-			if err := n.handleReady(n.rn.Ready()); err != nil {
-				// The log failed: this node can no longer promise durability. It stops
-				// taking part; its waiters are in doubt.
+			if !n.handleReady(n.rn.Ready()) {
 				return
 			}
 		}
@@ -451,32 +474,41 @@ func (n *Node) setLeader(leader bool) {
 	}
 }
 
-func (n *Node) handleReady(rd raft.Ready) error {
+// handleReady hands the Ready's log appends to the append goroutine, applies its committed
+// entries and sends the rest to the peers. Raft puts whatever must wait for this node's disk
+// (its own acknowledgement, a follower's answer to the leader) in the appends' responses,
+// which the append goroutine delivers once the record is durable; so the leader's appends go
+// out to the followers while its own fdatasync runs. It reports false when the node must stop.
+func (n *Node) handleReady(rd raft.Ready) bool {
 	if rd.SoftState != nil {
 		n.setLeader(rd.SoftState.RaftState == raft.StateLeader)
 	}
-	leader := n.IsLeader()
-	// As in etcd's server: the leader sends its appends before its own fdatasync (the two go on
-	// in parallel); RawNode counts the leader's own copy only after Advance, so nothing
-	// commits on a majority that does not include durable copies.
-	if leader {
-		n.tr.send(rd.Messages)
+	for _, m := range rd.Messages {
+		switch m.GetTo() {
+		case raft.LocalAppendThread:
+			for queued := false; !queued; {
+				select {
+				case n.appendc <- m:
+					queued = true
+				case r := <-n.localc: // the append goroutine may be waiting on us
+					_ = n.rn.Step(r)
+				case <-n.appendErr:
+					return false
+				}
+			}
+		case raft.LocalApplyThread:
+			// Committed entries, durable on a majority and on this node.
+			for _, e := range m.GetEntries() {
+				n.applyEntry(e)
+			}
+			for _, r := range m.GetResponses() {
+				_ = n.rn.Step(r)
+			}
+		default:
+			n.tr.send(m)
+		}
 	}
-	// Committed entries are on a majority's disks already; they are applied (and their
-	// waiters told) before this Ready's new entries are written.
-	for _, e := range rd.CommittedEntries {
-		n.applyEntry(e)
-	}
-	if err := n.persist(rd); err != nil {
-		n.failAll(ErrInDoubt)
-		return err
-	}
-	// A follower answers only once what it acknowledges is on its disk.
-	if !leader {
-		n.tr.send(rd.Messages)
-	}
-	n.rn.Advance(rd)
-	return nil
+	return true
 }
 
 func (n *Node) applyEntry(e *raftpb.Entry) {
@@ -503,54 +535,119 @@ func (n *Node) applyEntry(e *raftpb.Entry) {
 	}
 }
 
-// persist writes the Ready's hard state and entries as one log record, waits for its
-// fdatasync, then hands them to the storage Raft reads from.
-func (n *Node) persist(rd raft.Ready) error {
-	hs := rd.HardState
-	if hs != nil && raft.IsEmptyHardState(hs) {
-		hs = nil
+// appendLoop writes the log: each append message's hard state and entries as one record (or
+// several, past logRecordBytes), the messages taken together in one fdatasync, then hands
+// them to the storage Raft reads from and delivers their responses. It ends when the loop
+// does, or at the first failure of the log, which it reports on appendErr.
+func (n *Node) appendLoop() {
+	defer close(n.appendDone)
+	for {
+		var batch []*raftpb.Message
+		select {
+		case m := <-n.appendc:
+			batch = append(batch, m)
+		case <-n.done:
+			return
+		}
+		for more := true; more && len(batch) < appendBatch; {
+			select {
+			case m := <-n.appendc:
+				batch = append(batch, m)
+			default:
+				more = false
+			}
+		}
+		if err := n.writeAppends(batch); err != nil {
+			n.appendErr <- err
+			return
+		}
+		for _, m := range batch {
+			for _, r := range m.GetResponses() {
+				if r.GetTo() != n.opts.ID {
+					n.tr.send(r) // a follower's answer to the leader, now that it is durable
+					continue
+				}
+				select {
+				case n.localc <- r:
+				case <-n.done:
+					return
+				}
+			}
+		}
 	}
-	if hs == nil && len(rd.Entries) == 0 {
+}
+
+// appendHardState is the hard state an append message carries: its term, vote and commit are
+// all set when any of them changed, all unset otherwise.
+func appendHardState(m *raftpb.Message) *raftpb.HardState {
+	if m.Term == nil && m.Vote == nil && m.Commit == nil {
 		return nil
 	}
-	// Entries go in records of at most logRecordBytes; the hard state goes in the last, so a
-	// record read back never says more is committed than the records before it hold.
+	return &raftpb.HardState{Term: proto.Uint64(m.GetTerm()), Vote: proto.Uint64(m.GetVote()), Commit: proto.Uint64(m.GetCommit())}
+}
+
+var errSnapshot = errors.New("cluster: a snapshot from the leader: snapshots are not supported yet")
+
+func (n *Node) writeAppends(batch []*raftpb.Message) error {
 	var seq uint64
-	ents := rd.Entries
-	for first := true; first || len(ents) > 0; first = false {
-		k, size := 0, 0
-		for k < len(ents) && (k == 0 || size+proto.Size(ents[k]) <= logRecordBytes) {
-			size += proto.Size(ents[k]) + binary.MaxVarintLen64
-			k++
+	sync := false
+	last := n.lastHS
+	for _, m := range batch {
+		if s := m.GetSnapshot(); s != nil && !raft.IsEmptySnap(s) {
+			return errSnapshot
 		}
-		var recHS *raftpb.HardState
-		if k == len(ents) {
-			recHS = hs
+		hs := appendHardState(m)
+		ents := m.GetEntries()
+		if hs == nil && len(ents) == 0 {
+			continue
 		}
-		var err error
-		if n.buf, err = encodeRecord(n.buf[:0], recHS, ents[:k]); err != nil {
-			return err
+		// Term, vote and entries must be on disk before the node answers or counts itself;
+		// a commit index alone need not (it is learnt again from the leader).
+		if raft.MustSync(hs, last, len(ents)) {
+			sync = true
 		}
-		if seq, err = n.log.Append(n.buf); err != nil {
-			return err
+		if hs != nil {
+			last = hs
 		}
-		ents = ents[k:]
+		// Entries go in records of at most logRecordBytes; the hard state in the last, so a
+		// record read back never says more is committed than the records before it hold.
+		for first := true; first || len(ents) > 0; first = false {
+			k, size := 0, 0
+			for k < len(ents) && (k == 0 || size+proto.Size(ents[k]) <= logRecordBytes) {
+				size += proto.Size(ents[k]) + binary.MaxVarintLen64
+				k++
+			}
+			var recHS *raftpb.HardState
+			if k == len(ents) {
+				recHS = hs
+			}
+			var err error
+			if n.buf, err = encodeRecord(n.buf[:0], recHS, ents[:k]); err != nil {
+				return err
+			}
+			if seq, err = n.log.Append(n.buf); err != nil {
+				return err
+			}
+			ents = ents[k:]
+		}
 	}
-	// Term, vote and entries must be on disk before the node answers or counts itself; a
-	// commit index alone need not (it is learnt again from the leader), so a Ready that only
-	// moves it is written without waiting, and made durable with the next record that waits.
-	if raft.MustSync(hs, n.lastHS, len(rd.Entries)) {
+	if sync {
 		if err := n.log.Wait(seq); err != nil {
 			return err
 		}
 	}
-	if hs != nil {
-		n.lastHS = hs
-		if err := n.ms.SetHardState(hs); err != nil {
+	for _, m := range batch {
+		if hs := appendHardState(m); hs != nil {
+			n.lastHS = hs
+			if err := n.ms.SetHardState(hs); err != nil {
+				return err
+			}
+		}
+		if err := n.ms.Append(m.GetEntries()); err != nil {
 			return err
 		}
 	}
-	return n.ms.Append(rd.Entries)
+	return nil
 }
 
 // encodeRecord lays out a log record: the hard state (length 0 when unchanged), then each

@@ -153,8 +153,9 @@ func (g *group) appendCommitted(id uint64) uint64 {
 // streamUntilClose appends records rid first, first+1, ... on the leader n with up to 3 in
 // flight, as the engine does, and closes n right after it proposed record first+killAfter-1,
 // with records still in flight. It returns the ids whose Wait returned nil, how many were in
-// doubt, and the next unused id.
-func streamUntilClose(t *testing.T, n *Node, first, killAfter uint64) (acked []uint64, inDoubt int, next uint64) {
+// doubt, the next unused id, and whether n was closed: when n lost its leadership first (an
+// election at a busy moment), it stops there and the caller streams again on the new leader.
+func streamUntilClose(t *testing.T, n *Node, first, killAfter uint64) (acked []uint64, inDoubt int, next uint64, closed bool) {
 	t.Helper()
 	const inflight = 3
 	type pending struct {
@@ -200,7 +201,8 @@ func streamUntilClose(t *testing.T, n *Node, first, killAfter uint64) (acked []u
 	select {
 	case <-kill:
 	case <-waited:
-		t.Fatalf("the appends stopped after %d records committed (%d in doubt)", len(acked), inDoubt)
+		<-appendDone
+		return acked, inDoubt, next, false
 	case <-time.After(liveness):
 		t.Fatalf("%d records not appended", killAfter)
 	}
@@ -209,12 +211,31 @@ func streamUntilClose(t *testing.T, n *Node, first, killAfter uint64) (acked []u
 	}
 	<-appendDone
 	<-waited
-	if len(acked) == 0 {
-		// Not a safety failure, but the test would prove nothing: the group elected again and
-		// again before the kill.
-		t.Fatalf("no record acknowledged of %d appended before the kill", killAfter)
+	return acked, inDoubt, next, true
+}
+
+// killLeader streams records on the group's leader until it has closed it, following the
+// leadership if it moves first; it returns the closed node's id with what streamUntilClose
+// returns, summed.
+func (g *group) killLeader(first, killAfter uint64) (id uint64, acked []uint64, inDoubt int, next uint64) {
+	g.t.Helper()
+	next = first
+	deadline := time.Now().Add(liveness)
+	for {
+		id = g.leader()
+		a, d, nx, closed := streamUntilClose(g.t, g.nodes[id], next, killAfter)
+		acked, inDoubt, next = append(acked, a...), inDoubt+d, nx
+		if closed {
+			if len(acked) == 0 {
+				// Not a safety failure, but the test would prove nothing.
+				g.t.Fatalf("no record acknowledged before the kill")
+			}
+			return id, acked, inDoubt, next
+		}
+		if time.Now().After(deadline) {
+			g.t.Fatal("the leadership kept moving: no leader lasted until the kill")
+		}
 	}
-	return acked, inDoubt, next
 }
 
 // TestLeaderCloseLosesNoCommittedRecord: records are appended on the leader with up to 3 in
@@ -225,11 +246,8 @@ func streamUntilClose(t *testing.T, n *Node, first, killAfter uint64) (acked []u
 func TestLeaderCloseLosesNoCommittedRecord(t *testing.T) {
 	g := startGroup(t)
 	g.nodes[1].Campaign()
-	oldID := g.leader()
-	old := g.nodes[oldID]
-
 	killAt := uint64(100 + mrand.IntN(100))
-	acked, inDoubt, _ := streamUntilClose(t, old, 1, killAt)
+	oldID, acked, inDoubt, _ := g.killLeader(1, killAt)
 	delete(g.nodes, oldID)
 
 	// A record committed under the new leader: everything before it in the log is applied.
@@ -270,7 +288,7 @@ func TestLeaderCloseLosesNoCommittedRecord(t *testing.T) {
 			t.Fatalf("record %d differs between the new leader and the follower", i)
 		}
 	}
-	t.Logf("leader closed once record %d was proposed: %d acknowledged by it, %d in doubt, %d in the new leader's log",
+	t.Logf("leader closed %d records into its stream: %d acknowledged by it, %d in doubt, %d in the new leader's log",
 		killAt, len(acked), inDoubt, len(leaderLog))
 }
 
@@ -422,10 +440,8 @@ func TestRepeatedLeaderKills(t *testing.T) {
 	inDoubt := 0
 	next := uint64(1)
 	for range kills {
-		id := g.leader()
-		n := g.nodes[id]
-		opts := n.opts
-		a, d, nx := streamUntilClose(t, n, next, uint64(20+mrand.IntN(60)))
+		id, a, d, nx := g.killLeader(next, uint64(20+mrand.IntN(60)))
+		opts := g.nodes[id].opts
 		acked, inDoubt, next = append(acked, a...), inDoubt+d, nx
 		opts.Listener = nil
 		log := &appliedLog{seen: make(chan []byte, 1<<16)}

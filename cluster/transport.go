@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 	"google.golang.org/protobuf/proto"
 )
@@ -74,21 +75,19 @@ func (t *transport) isCut(peer uint64) bool {
 	return t.cut[peer]
 }
 
-// send queues msgs for their peers; it never blocks.
-func (t *transport) send(msgs []*raftpb.Message) {
-	for _, m := range msgs {
-		p, ok := t.peers[m.GetTo()]
-		if !ok || t.isCut(m.GetTo()) {
-			continue
-		}
-		b, err := proto.Marshal(m)
-		if err != nil {
-			continue
-		}
-		select {
-		case p.out <- b:
-		default:
-		}
+// send queues m for its peer; it never blocks. Safe for concurrent use.
+func (t *transport) send(m *raftpb.Message) {
+	p, ok := t.peers[m.GetTo()]
+	if !ok || t.isCut(m.GetTo()) {
+		return
+	}
+	b, err := proto.Marshal(m)
+	if err != nil {
+		return
+	}
+	select {
+	case p.out <- b:
+	default:
 	}
 }
 
@@ -179,7 +178,9 @@ func (t *transport) readLoop(c net.Conn) {
 		if err := proto.Unmarshal(b, m); err != nil {
 			return
 		}
-		if t.isCut(m.GetFrom()) {
+		// A peer's message never speaks for this node's own log or apply steps, nor for
+		// a peer that is cut off.
+		if raft.IsLocalMsg(m.GetType()) || t.isCut(m.GetFrom()) {
 			continue
 		}
 		select {
