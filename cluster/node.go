@@ -400,7 +400,12 @@ func (n *Node) Close() error {
 // channel, and every Ready is handled before the next input.
 func (n *Node) loop() {
 	defer close(n.done)
-	defer n.failAll(ErrInDoubt)
+	defer func() {
+		// A node that stopped (closed, or its log failed) leads nothing: its waiters are in
+		// doubt and Append refuses.
+		n.setLeader(false)
+		n.failAll(ErrInDoubt)
+	}()
 	t := time.NewTicker(n.opts.Tick)
 	defer t.Stop()
 	for {
