@@ -98,7 +98,6 @@ func run(dur time.Duration, rounds, inflight, rate int, sizeList, only, dir stri
 		{"wal-local", openWAL},
 		{"hashicorp-raft+boltdb", openHashicorp},
 		{"hashicorp-raft+boltdb/batch", openHashicorpBatched},
-		{"etcd-raft+wal", openEtcd},
 		{"cluster.Node", openClusterNode},
 	}
 	if only != "" {
