@@ -586,7 +586,10 @@ func TestSuiteInProcess(t *testing.T) {
 	so := &SuiteOptions{
 		Base: Options{Connections: 2, Pipeline: 2, Duration: 600 * time.Millisecond, Warmup: 100 * time.Millisecond, Mix: mix, Cards: *ts.cards, Seed: 5,
 			PrebuildRate: 1000},
-		OpenRate: 200, OpenDuration: 500 * time.Millisecond, PhaseDuration: 400 * time.Millisecond,
+		// The spread and hot phases get a second each: under -race on a machine busy with other
+		// tests a durable write can stall for a few hundred milliseconds, and a phase must still
+		// see answers inside its window (its first 100 ms are warm-up).
+		OpenRate: 200, OpenDuration: 500 * time.Millisecond, PhaseDuration: time.Second,
 		DataDir: ts.dir, // the Badger journal's directory: its growth is measured
 	}
 	rep := &Report{Machine: ThisMachine()}
