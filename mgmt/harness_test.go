@@ -23,6 +23,7 @@ import (
 	"github.com/cardswitch/cardswitch/config"
 	"github.com/cardswitch/cardswitch/ledger"
 	"github.com/cardswitch/cardswitch/ledger/engine"
+	"github.com/cardswitch/cardswitch/ledger/journal"
 	"github.com/cardswitch/cardswitch/ledger/journal/journaltest"
 	"github.com/cardswitch/cardswitch/mgmt/jwe"
 	"github.com/cardswitch/cardswitch/notify"
@@ -86,6 +87,13 @@ type option func(*config.Config, *Deps)
 
 func newHarness(t *testing.T, opts ...option) *harness {
 	t.Helper()
+	return newHarnessOver(t, nil, opts...)
+}
+
+// newHarnessOver is newHarness with the engine's journal wrapped by wrap (nil: as is), e.g. in a
+// pipelined journal whose flushes the test controls (journaltest.Gated).
+func newHarnessOver(t *testing.T, wrap func(journal.Journal) journal.Journal, opts ...option) *harness {
+	t.Helper()
 	cfg := &config.Config{DataDir: t.TempDir(),
 		Security: config.Security{DataKey: strings.Repeat("ab", 32), ZPK: testCVK},
 		HTTP: config.HTTP{SessionTTL: 10 * time.Minute, RateLimitPerSec: -1, MaxBodyBytes: 8 << 10,
@@ -128,7 +136,11 @@ func newHarness(t *testing.T, opts ...option) *harness {
 		t.Cleanup(func() { hooks.Close() })
 		ecfg.Published, d.Webhooks = hooks.Published, hooks
 	}
-	h.eng = engine.New(ecfg, st, h.j, ledger.Env{PANHasher: h.hasher, AuthorizationEvents: cfg.HTTP.WebhookURL != "",
+	var j journal.Journal = h.j
+	if wrap != nil {
+		j = wrap(j)
+	}
+	h.eng = engine.New(ecfg, st, j, ledger.Env{PANHasher: h.hasher, AuthorizationEvents: cfg.HTTP.WebhookURL != "",
 		Program: func(n string) (ledger.ProgramPolicy, bool) { p, ok := policies[n]; return p, ok }},
 		h.clock.Now, nil, nil)
 	h.eng.Start()

@@ -4,106 +4,27 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cardswitch/cardswitch/authz"
-	"github.com/cardswitch/cardswitch/ledger"
 	"github.com/cardswitch/cardswitch/ledger/engine"
 	"github.com/cardswitch/cardswitch/ledger/journal"
+	"github.com/cardswitch/cardswitch/ledger/journal/journaltest"
 	lt "github.com/cardswitch/cardswitch/ledger/ledgertest"
 )
-
-// gated is a pipelined journal over a memory journal: Append writes at once and returns the next
-// position; Wait returns only once the test opens the position's gate, or fails from the armed
-// position on (a failed fdatasync: that record and every later one in doubt).
-type gated struct {
-	journal.Journal
-	mu       sync.Mutex
-	appended uint64
-	opened   uint64        // positions up to this one are durable
-	failFrom uint64        // 0: none
-	changed  chan struct{} // closed and replaced when opened or failFrom moves, or a record is appended
-}
-
-func newGated(j journal.Journal) *gated { return &gated{Journal: j, changed: make(chan struct{})} }
-
-func (g *gated) Pipelined() bool { return true }
-
-func (g *gated) Append(changes []ledger.Change) (uint64, error) {
-	if err := g.Journal.Commit(changes); err != nil {
-		return 0, err
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.appended++
-	g.broadcast()
-	return g.appended, nil
-}
-
-func (g *gated) Wait(pos uint64) error {
-	for {
-		g.mu.Lock()
-		failed := g.failFrom != 0 && pos >= g.failFrom
-		open := pos <= g.opened
-		ch := g.changed
-		g.mu.Unlock()
-		switch {
-		case failed:
-			return fmt.Errorf("%w: injected", journal.ErrInDoubt)
-		case open:
-			return nil
-		}
-		<-ch
-	}
-}
-
-func (g *gated) broadcast() { close(g.changed); g.changed = make(chan struct{}) }
-
-func (g *gated) open(pos uint64) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.opened = pos
-	g.broadcast()
-}
-
-func (g *gated) fail(pos uint64) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.failFrom = pos
-	g.broadcast()
-}
-
-// waitAppended waits until n records are appended.
-func (g *gated) waitAppended(t *testing.T, n uint64) {
-	t.Helper()
-	deadline := time.After(10 * time.Second)
-	for {
-		g.mu.Lock()
-		got, ch := g.appended, g.changed
-		g.mu.Unlock()
-		if got >= n {
-			return
-		}
-		select {
-		case <-ch:
-		case <-deadline:
-			t.Fatalf("%d records appended, want %d", got, n)
-		}
-	}
-}
 
 // With a pipelined journal the engine applies and writes the next batch while the previous one
 // is not yet durable, and answers each batch only once its record is: in order, never before.
 // A reader of the State waits (AwaitDurable) until what it may see is durable.
 func TestPipelinedBatchesAreAnsweredOnlyOnceDurable(t *testing.T) {
 	f, mem := lt.NewMemoryJournalFixture(t, 50000)
-	g := newGated(mem)
+	g := journaltest.NewGated(mem)
 	e := engine.New(engine.Config{ExpiryInterval: time.Hour}, f.State, g, f.Env,
 		func() time.Time { return f.Now }, nil, nil)
 	e.Start()
 	defer e.Stop(context.Background())
+	defer g.Open(1 << 62) // on a failure every flush completes, so that Stop returns
 
 	answered := make(chan string, 2)
 	if err := answer(e, lt.Auth(lt.PAN, 100, "000001"), func(r authz.Response, err error) {
@@ -111,13 +32,13 @@ func TestPipelinedBatchesAreAnsweredOnlyOnceDurable(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	g.waitAppended(t, 1)
+	g.WaitAppended(t, 1)
 	if err := answer(e, lt.Auth(lt.PAN, 200, "000002"), func(r authz.Response, err error) {
 		answered <- fmt.Sprintf("000002 %s %v", r.Action, err)
 	}); err != nil {
 		t.Fatal(err)
 	}
-	g.waitAppended(t, 2) // written while the first is not durable: pipelined
+	g.WaitAppended(t, 2) // written while the first is not durable: pipelined
 	select {
 	case a := <-answered:
 		t.Fatalf("answered before its record was durable: %s", a)
@@ -129,7 +50,7 @@ func TestPipelinedBatchesAreAnsweredOnlyOnceDurable(t *testing.T) {
 	}
 	cancel()
 
-	g.open(1)
+	g.Open(1)
 	if a := <-answered; a != fmt.Sprintf("000001 %s <nil>", authz.Approved) {
 		t.Fatalf("first answer %q", a)
 	}
@@ -138,7 +59,7 @@ func TestPipelinedBatchesAreAnsweredOnlyOnceDurable(t *testing.T) {
 		t.Fatalf("the second batch was answered with only the first durable: %s", a)
 	case <-time.After(20 * time.Millisecond):
 	}
-	g.open(2)
+	g.Open(2)
 	if a := <-answered; a != fmt.Sprintf("000002 %s <nil>", authz.Approved) {
 		t.Fatalf("second answer %q", a)
 	}
@@ -154,7 +75,7 @@ func TestPipelinedBatchesAreAnsweredOnlyOnceDurable(t *testing.T) {
 // are refused.
 func TestPipelinedBatchInDoubtWithholdsLaterBatches(t *testing.T) {
 	f, mem := lt.NewMemoryJournalFixture(t, 50000)
-	g := newGated(mem)
+	g := journaltest.NewGated(mem)
 	fatal := make(chan error, 2)
 	e := engine.New(engine.Config{ExpiryInterval: time.Hour, Fatal: func(err error) { fatal <- err }},
 		f.State, g, f.Env, func() time.Time { return f.Now }, nil, nil)
@@ -166,9 +87,9 @@ func TestPipelinedBatchInDoubtWithholdsLaterBatches(t *testing.T) {
 		if err := answer(e, lt.Auth(lt.PAN, int64(100+i), stan), func(_ authz.Response, err error) { answered <- err }); err != nil {
 			t.Fatal(err)
 		}
-		g.waitAppended(t, uint64(i+1))
+		g.WaitAppended(t, uint64(i+1))
 	}
-	g.fail(1)
+	g.Fail(1)
 	select {
 	case err := <-fatal:
 		if !errors.Is(err, journal.ErrInDoubt) {
