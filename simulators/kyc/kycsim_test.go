@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -66,10 +67,19 @@ func TestOutcomesAndDelays(t *testing.T) {
 	ok.Store(http.StatusOK)
 	srv, ch := receiver(t, secret, &ok)
 	tick := make(chan time.Time)
-	var waits []time.Duration
+	var (
+		mu    sync.Mutex // the simulator calls After from a goroutine per check
+		waits []time.Duration
+	)
 	waited := make(chan struct{}, 16)
 	sim := New(Config{Secret: secret, Delay: time.Minute, ReviewDelay: time.Hour,
-		After: func(d time.Duration) <-chan time.Time { waits = append(waits, d); waited <- struct{}{}; return tick }})
+		After: func(d time.Duration) <-chan time.Time {
+			mu.Lock()
+			waits = append(waits, d)
+			mu.Unlock()
+			waited <- struct{}{}
+			return tick
+		}})
 	defer sim.Close()
 	cases := []struct {
 		lastName string
@@ -96,6 +106,8 @@ func TestOutcomesAndDelays(t *testing.T) {
 			}
 		}
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	if strings.Join(durations(waits), ",") != "1m0s,1m0s,1m0s,1h0m0s" {
 		t.Fatalf("delays %v", waits)
 	}
