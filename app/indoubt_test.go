@@ -3,32 +3,15 @@ package app_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cardswitch/cardswitch/app"
-	"github.com/cardswitch/cardswitch/ledger"
 	"github.com/cardswitch/cardswitch/ledger/journal"
+	"github.com/cardswitch/cardswitch/ledger/journal/journaltest"
 )
-
-// failingLog reports every commit in doubt once armed, as the WAL journal does after a failed
-// fdatasync of its log (journal.ErrInDoubt; ledger/journal's TestWALFailedSyncIsInDoubt shows
-// the log's failure becoming it).
-type failingLog struct {
-	journal.Journal
-	armed atomic.Bool
-}
-
-func (f *failingLog) Commit(ch []ledger.Change) error {
-	if f.armed.Load() {
-		return fmt.Errorf("%w: injected fdatasync failure", journal.ErrInDoubt)
-	}
-	return f.Journal.Commit(ch)
-}
 
 // A batch in doubt is never answered: the switch goes not ready at once and Run returns the
 // failure (serve exits 1 for its supervisor to restart it); the authorization's connection is
@@ -36,7 +19,7 @@ func (f *failingLog) Commit(ch []ledger.Change) error {
 func TestBatchInDoubtStopsTheSwitchWithoutAnswering(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.ISO.DrainTimeout = 100 * time.Millisecond // the unanswered request is not waited for long
-	fl := &failingLog{}
+	fl := &journaltest.InDoubt{}
 	a := app.New(cfg, slog.New(slog.DiscardHandler), app.Options{WrapJournal: func(j journal.Journal) journal.Journal {
 		fl.Journal = j
 		return fl
@@ -53,7 +36,7 @@ func TestBatchInDoubtStopsTheSwitchWithoutAnswering(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	fl.armed.Store(true)
+	fl.Arm()
 	answered := make(chan error, 1)
 	go func() { answered <- exchange(c, authFrame(t)) }()
 	select {

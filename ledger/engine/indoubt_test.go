@@ -3,38 +3,22 @@ package engine_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cardswitch/cardswitch/authz"
-	"github.com/cardswitch/cardswitch/ledger"
 	"github.com/cardswitch/cardswitch/ledger/engine"
 	"github.com/cardswitch/cardswitch/ledger/journal"
+	"github.com/cardswitch/cardswitch/ledger/journal/journaltest"
 	lt "github.com/cardswitch/cardswitch/ledger/ledgertest"
 )
-
-// inDoubt is a journal whose write-ahead log fails at the armed commit: that batch and every
-// later one are in doubt (journal.ErrInDoubt), as the WAL journal reports a failed fdatasync.
-type inDoubt struct {
-	journal.Journal
-	armed atomic.Bool
-}
-
-func (j *inDoubt) Commit(changes []ledger.Change) error {
-	if j.armed.Load() {
-		return fmt.Errorf("%w: injected", journal.ErrInDoubt)
-	}
-	return j.Journal.Commit(changes)
-}
 
 // A batch in doubt is not answered at all (neither approved nor refused), the engine calls
 // Fatal once and stops: what was queued behind it is refused with ErrStopped, and so is every
 // later Submit. Nothing of the batch is merged into the State.
 func TestBatchInDoubtIsNotAnsweredAndStopsTheEngine(t *testing.T) {
 	f, mem := lt.NewMemoryJournalFixture(t, 50000)
-	j := &inDoubt{Journal: mem}
+	j := &journaltest.InDoubt{Journal: mem}
 	fatal := make(chan error, 2)
 	e := engine.New(engine.Config{ExpiryInterval: time.Hour, Fatal: func(err error) { fatal <- err }},
 		f.State, j, f.Env, func() time.Time { return f.Now }, nil, nil)
@@ -46,7 +30,7 @@ func TestBatchInDoubtIsNotAnsweredAndStopsTheEngine(t *testing.T) {
 	before := lt.Take(f.State, lt.CardID)
 
 	release := hold(t, e) // the next two ops make one batch
-	j.armed.Store(true)
+	j.Arm()
 	answered := make(chan error, 3)
 	for i, stan := range []string{"000002", "000003"} {
 		if err := answer(e, lt.Auth(lt.PAN, int64(200+i), stan), func(_ authz.Response, err error) { answered <- err }); err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -53,7 +54,7 @@ func (w *writeback) nudge() {
 		startWriteOut(f)
 	}
 	for name, f := range w.files {
-		if !contains(names, name) {
+		if !slices.Contains(names, name) {
 			startWriteOut(f)
 			f.Close()
 			delete(w.files, name)
@@ -69,15 +70,6 @@ func (w *writeback) close() {
 }
 
 func startWriteOut(f *os.File) { _ = unix.SyncFileRange(int(f.Fd()), 0, 0, unix.SYNC_FILE_RANGE_WRITE) }
-
-func contains(names []string, name string) bool {
-	for _, n := range names {
-		if n == name {
-			return true
-		}
-	}
-	return false
-}
 
 // writtenFiles names the files of a Badger directory that take writes: the memtable log and the
 // value-log file with the highest numbers.
