@@ -55,16 +55,7 @@ func crashAt(stage string) (func(string) error, <-chan struct{}) {
 func recoverAndCheck(t *testing.T, dir string, key []byte, fs wal.FS, f *lt.Fixture, want lt.Snapshot) {
 	t.Helper()
 	j := openOnLog(t, dir, key, fs, nil)
-	st := ledger.NewState(j)
-	if err := j.Load(st); err != nil {
-		t.Fatal(err)
-	}
-	if d := lt.Diff(want, lt.Take(st, cardIDs...)); d != "" {
-		t.Fatalf("recovered state differs from the committed one:\n%s", d)
-	}
-	if err := lt.CheckBooks(st); err != nil {
-		t.Fatal(err)
-	}
+	st := loadCommitted(t, j, want)
 	afterRestart(t, f, j, st)
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
@@ -82,6 +73,23 @@ func recoverAndCheck(t *testing.T, dir string, key []byte, fs wal.FS, f *lt.Fixt
 	if err := lt.CheckBooks(st2); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// loadCommitted loads j into a new State and checks it is the committed state want and that its
+// books balance.
+func loadCommitted(t *testing.T, j *journal.Badger, want lt.Snapshot) *ledger.State {
+	t.Helper()
+	st := ledger.NewState(j)
+	if err := j.Load(st); err != nil {
+		t.Fatal(err)
+	}
+	if d := lt.Diff(want, lt.Take(st, cardIDs...)); d != "" {
+		t.Fatalf("recovered state differs from the committed one:\n%s", d)
+	}
+	if err := lt.CheckBooks(st); err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 // A crash inside the checkpoint loses nothing acknowledged and applies nothing twice: before the
@@ -169,16 +177,7 @@ func TestWALBadgerPowerLossGoesBackToTheCheckpoint(t *testing.T) {
 	// recoverAndCheck's later checks know fill's balances only (not the approvals above).
 	r := openOnLog(t, synced, key, fs.Crash(rand.New(rand.NewPCG(2, 0))), nil)
 	defer r.Close()
-	st := ledger.NewState(r)
-	if err := r.Load(st); err != nil {
-		t.Fatal(err)
-	}
-	if d := lt.Diff(want, lt.Take(st, cardIDs...)); d != "" {
-		t.Fatalf("recovered state differs from the committed one:\n%s", d)
-	}
-	if err := lt.CheckBooks(st); err != nil {
-		t.Fatal(err)
-	}
+	loadCommitted(t, r, want)
 }
 
 // eventBatch is a batch of one event row: after a restart the last event sequence tells whether
