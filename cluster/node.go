@@ -23,6 +23,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cardswitch/cardswitch/ledger/wal"
@@ -95,6 +96,10 @@ type Options struct {
 	// must not call back into the node, and must not modify record (Raft's storage holds it).
 	// index is the record's Raft index.
 	Apply func(index uint64, record []byte)
+	// ApplyOwn, when set, is called instead of Apply, with pos the position Append gave the
+	// record on this node in this process life (0: proposed elsewhere, or before a restart):
+	// a journal that made the record's rows readable at Append matches them up by it.
+	ApplyOwn func(index, pos uint64, record []byte)
 	// Tick is Raft's clock (default 10 ms); ElectionTicks (default 100) and HeartbeatTicks
 	// (default 10) count in it.
 	Tick                          time.Duration
@@ -110,7 +115,7 @@ func (o *Options) defaults() error {
 	if _, ok := o.Peers[o.ID]; !ok {
 		return fmt.Errorf("cluster: node %d is not among the peers", o.ID)
 	}
-	if o.Apply == nil {
+	if o.Apply == nil && o.ApplyOwn == nil {
 		return errors.New("cluster: no Apply callback")
 	}
 	if o.Tick <= 0 {
@@ -158,9 +163,22 @@ type Node struct {
 	mu       sync.Mutex
 	leader   bool
 	leadingC chan struct{} // closed when this node becomes the leader; replaced when it stops leading
-	nextPos  uint64
-	waiting  map[uint64]chan error // by position: Append's proposals not yet committed or failed
-	closed   bool
+	// servingC is closed once this node leads and has applied an entry of its own term (so every
+	// record committed before its term is applied); steppedC once a node that led stops leading
+	// (or stops). Both fire once per process life: the switch is crash-only about leadership.
+	servingC    chan struct{}
+	steppedC    chan struct{}
+	served      bool
+	stepped     bool
+	leaderTerm  uint64 // the term this node leads in (loop-owned while leading)
+	leaderID    atomic.Uint64
+	term        atomic.Uint64
+	commitIndex atomic.Uint64
+	applied     atomic.Uint64
+	leaderSeen  atomic.Uint64 // leadership changes seen (a new non-zero leader id)
+	nextPos     uint64
+	waiting     map[uint64]chan error // by position: Append's proposals not yet committed or failed
+	closed      bool
 
 	// Owned by the append goroutine.
 	buf    []byte            // the record being encoded
@@ -249,6 +267,8 @@ func Start(opts Options) (*Node, error) {
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
 		leadingC:   make(chan struct{}),
+		servingC:   make(chan struct{}),
+		steppedC:   make(chan struct{}),
 		waiting:    map[uint64]chan error{},
 	}
 	if n.lastHS, _, err = ms.InitialState(); err != nil {
@@ -302,6 +322,32 @@ func (n *Node) IsLeader() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.leader
+}
+
+// Serving returns a channel closed once this node leads and has applied an entry of its own
+// term: every record committed before it took over has then been handed to Apply. A node
+// promoted to serve waits for it (etcd raft commits an empty entry at the start of a term).
+func (n *Node) Serving() <-chan struct{} { return n.servingC }
+
+// Stepped returns a channel closed once this node, having led, stops leading (or stops). It
+// fires once per process life.
+func (n *Node) Stepped() <-chan struct{} { return n.steppedC }
+
+// Status is what a node knows of the group, for health answers and metrics.
+type Status struct {
+	Leader   bool
+	LeaderID uint64 // 0: no leader known
+	Term     uint64
+	// Commit is the highest index known committed; Applied the highest handed to Apply.
+	Commit, Applied uint64
+	// LeaderChanges counts the times a new leader was seen by this node.
+	LeaderChanges uint64
+}
+
+// Status reports the node's view of the group.
+func (n *Node) Status() Status {
+	return Status{Leader: n.IsLeader(), LeaderID: n.leaderID.Load(), Term: n.term.Load(),
+		Commit: n.commitIndex.Load(), Applied: n.applied.Load(), LeaderChanges: n.leaderSeen.Load()}
 }
 
 // Append proposes record and returns its position without waiting for the group; Wait(pos)
@@ -448,6 +494,9 @@ func (n *Node) loop() {
 				return
 			}
 		}
+		bs := n.rn.BasicStatus()
+		n.term.Store(bs.HardState.GetTerm())
+		n.commitIndex.Store(bs.HardState.GetCommit())
 	}
 }
 
@@ -472,6 +521,10 @@ func (n *Node) setLeader(leader bool) {
 		close(n.leadingC)
 	case !leader && was:
 		n.leadingC = make(chan struct{})
+		if !n.stepped {
+			n.stepped = true
+			close(n.steppedC)
+		}
 	}
 	n.mu.Unlock()
 	if was && !leader {
@@ -486,7 +539,17 @@ func (n *Node) setLeader(leader bool) {
 // out to the followers while its own fdatasync runs. It reports false when the node must stop.
 func (n *Node) handleReady(rd raft.Ready) bool {
 	if rd.SoftState != nil {
-		n.setLeader(rd.SoftState.RaftState == raft.StateLeader)
+		if lead := rd.SoftState.Lead; lead != n.leaderID.Load() {
+			n.leaderID.Store(lead)
+			if lead != raft.None {
+				n.leaderSeen.Add(1)
+			}
+		}
+		leading := rd.SoftState.RaftState == raft.StateLeader
+		if leading && !n.IsLeader() {
+			n.leaderTerm = n.rn.BasicStatus().HardState.GetTerm()
+		}
+		n.setLeader(leading)
 	}
 	for _, m := range rd.Messages {
 		switch m.GetTo() {
@@ -517,6 +580,15 @@ func (n *Node) handleReady(rd raft.Ready) bool {
 }
 
 func (n *Node) applyEntry(e *raftpb.Entry) {
+	defer n.applied.Store(e.GetIndex())
+	if e.GetTerm() == n.leaderTerm && n.leaderTerm != 0 {
+		n.mu.Lock()
+		if n.leader && !n.served {
+			n.served = true
+			close(n.servingC)
+		}
+		n.mu.Unlock()
+	}
 	switch e.GetType() {
 	case raftpb.EntryConfChange:
 		cc := &raftpb.ConfChange{}
@@ -533,9 +605,18 @@ func (n *Node) applyEntry(e *raftpb.Entry) {
 		if len(d) < headerBytes { // the empty entry a new leader commits its term with
 			return
 		}
-		n.opts.Apply(e.GetIndex(), d[headerBytes:])
-		if binary.BigEndian.Uint64(d) == n.incarnation {
-			n.finish(binary.BigEndian.Uint64(d[8:]), nil)
+		own := binary.BigEndian.Uint64(d) == n.incarnation
+		var pos uint64
+		if own {
+			pos = binary.BigEndian.Uint64(d[8:])
+		}
+		if n.opts.ApplyOwn != nil {
+			n.opts.ApplyOwn(e.GetIndex(), pos, d[headerBytes:])
+		} else {
+			n.opts.Apply(e.GetIndex(), d[headerBytes:])
+		}
+		if own {
+			n.finish(pos, nil)
 		}
 	}
 }

@@ -550,3 +550,115 @@ func TestCutOffLeaderStopsCommitting(t *testing.T) {
 		}
 	}
 }
+
+// TestServingAndStepped: the leader's Serving fires once it applied an entry of its own term,
+// with its applied index then at least every record committed before; every node names the
+// leader; Stepped fires on the leader when it stops, and records proposed by it are handed
+// to ApplyOwn with their position.
+func TestServingAndStepped(t *testing.T) {
+	g := startGroup(t)
+	g.nodes[1].Campaign()
+	id := g.leader()
+	n := g.nodes[id]
+	select {
+	case <-n.Serving():
+	case <-time.After(liveness):
+		t.Fatal("the leader never served")
+	}
+	rid := g.appendCommitted(1)
+	if got := g.leader(); got != id {
+		t.Skipf("leadership moved under load (%d -> %d)", id, got)
+	}
+	waitApplied(t, g.applied[id], rid)
+	st := n.Status()
+	if !st.Leader || st.LeaderID != id || st.Applied == 0 || st.Commit < st.Applied || st.LeaderChanges == 0 {
+		t.Fatalf("leader status %+v", st)
+	}
+	for fid, f := range g.nodes {
+		if fid == id {
+			continue
+		}
+		waitApplied(t, g.applied[fid], rid)
+		if fs := f.Status(); fs.Leader || fs.LeaderID != id {
+			t.Fatalf("follower %d status %+v, leader %d", fid, fs, id)
+		}
+		select {
+		case <-f.Stepped():
+			t.Fatalf("follower %d stepped down without having led", fid)
+		default:
+		}
+	}
+	n.Close()
+	select {
+	case <-n.Stepped():
+	case <-time.After(liveness):
+		t.Fatal("a closed leader did not step down")
+	}
+}
+
+// TestApplyOwnGivesPositions: ApplyOwn receives the position Append returned on the proposing
+// node, and 0 on the others.
+func TestApplyOwnGivesPositions(t *testing.T) {
+	key := make([]byte, 32)
+	rand.Read(key)
+	lns := map[uint64]net.Listener{}
+	peers := map[uint64]string{}
+	for id := uint64(1); id <= 3; id++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns[id], peers[id] = ln, ln.Addr().String()
+	}
+	type got struct{ index, pos uint64 }
+	seen := map[uint64]chan got{}
+	nodes := map[uint64]*Node{}
+	for id := uint64(1); id <= 3; id++ {
+		ch := make(chan got, 64)
+		seen[id] = ch
+		n, err := Start(Options{ID: id, Peers: peers, Listener: lns[id], Dir: t.TempDir(),
+			Keys: map[byte][]byte{0: key}, Tick: 5 * time.Millisecond, ElectionTicks: 60, HeartbeatTicks: 5,
+			ApplyOwn: func(index, pos uint64, _ []byte) { ch <- got{index, pos} }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes[id] = n
+		defer n.Close()
+	}
+	nodes[1].Campaign()
+	var lead uint64
+	deadline := time.After(liveness)
+	for lead == 0 {
+		select {
+		case <-nodes[1].Serving():
+			lead = 1
+		case <-nodes[2].Serving():
+			lead = 2
+		case <-nodes[3].Serving():
+			lead = 3
+		case <-deadline:
+			t.Fatal("no node served")
+		}
+	}
+	pos, err := nodes[lead].Append([]byte("one"))
+	if err != nil {
+		t.Skipf("leadership moved: %v", err)
+	}
+	if err := nodes[lead].Wait(pos); err != nil {
+		t.Skipf("leadership moved: %v", err)
+	}
+	for id := uint64(1); id <= 3; id++ {
+		select {
+		case g := <-seen[id]:
+			want := uint64(0)
+			if id == lead {
+				want = pos
+			}
+			if g.pos != want || g.index == 0 {
+				t.Fatalf("node %d: ApplyOwn(index %d, pos %d), want pos %d", id, g.index, g.pos, want)
+			}
+		case <-time.After(liveness):
+			t.Fatalf("node %d applied nothing", id)
+		}
+	}
+}
