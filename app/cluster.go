@@ -45,6 +45,17 @@ type clusterNode struct {
 	followed   chan struct{} // closed when the follower server's Serve returned
 }
 
+// storeIndex is the highest Raft index this node's store holds: every entry up to the node's
+// applied index once the journal's applier has nothing left (entries without a record, a new
+// term's empty one, never reach the journal), else the last record the applier wrote.
+func (c *clusterNode) storeIndex() uint64 {
+	applied := c.node.Status().Applied // read first: a record handed before it is queued by now
+	if c.journal.WALStats().BacklogBytes == 0 {
+		return applied
+	}
+	return c.journal.AppliedIndex()
+}
+
 // nodeLog is the journal's replicated log over the node, timing each commit (Append to Wait).
 type nodeLog struct {
 	n       *cluster.Node // set once the node started (the journal opens first: the node applies into it)
@@ -94,7 +105,7 @@ func (a *App) follow(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	a.log.Info("cluster: this node leads the group; loading the ledger to serve",
-		"nodeId", a.cfg.Cluster.NodeID, "appliedIndex", cl.journal.AppliedIndex())
+		"nodeId", a.cfg.Cluster.NodeID, "appliedIndex", cl.storeIndex())
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.stopFollowerServer()
@@ -157,7 +168,7 @@ func (a *App) startFollower() error {
 		},
 		LeaderChanges: func() float64 { return float64(cl.node.Status().LeaderChanges) },
 		CommitIndex:   func() float64 { return float64(cl.node.Status().Commit) },
-		AppliedIndex:  func() float64 { return float64(cl.journal.AppliedIndex()) },
+		AppliedIndex:  func() float64 { return float64(cl.storeIndex()) },
 	})
 	cl.log.metrics = cl.metrics
 	if cl.followerLn, err = net.Listen("tcp", cfg.HTTP.Addr); err != nil {
@@ -182,7 +193,7 @@ func (a *App) startFollower() error {
 		}
 	}()
 	log.Info("cluster: following", "nodeId", cc.NodeID, "raft", peers[cc.NodeID], "http", cl.followerLn.Addr().String(),
-		"appliedIndex", cl.journal.AppliedIndex())
+		"appliedIndex", cl.storeIndex())
 	return nil
 }
 
@@ -235,16 +246,16 @@ func (a *App) clusterHealth() (int, any) {
 	st := a.cl.node.Status()
 	if st.Leader && a.ready.Load() {
 		return http.StatusOK, map[string]any{"status": "ok", "role": "leader", "nodeId": a.cfg.Cluster.NodeID,
-			"term": st.Term, "commitIndex": st.Commit, "appliedIndex": a.cl.journal.AppliedIndex()}
+			"term": st.Term, "commitIndex": st.Commit, "appliedIndex": a.cl.storeIndex()}
 	}
 	if st.LeaderID == 0 {
 		return http.StatusServiceUnavailable, map[string]any{"status": "no_quorum", "nodeId": a.cfg.Cluster.NodeID,
-			"appliedIndex": a.cl.journal.AppliedIndex()}
+			"appliedIndex": a.cl.storeIndex()}
 	}
 	leader, iso := a.leaderAddrs()
 	return http.StatusServiceUnavailable, map[string]any{"status": "follower", "leader": leader, "leaderIso": iso,
 		"leaderId": st.LeaderID, "nodeId": a.cfg.Cluster.NodeID, "term": st.Term, "commitIndex": st.Commit,
-		"appliedIndex": a.cl.journal.AppliedIndex()}
+		"appliedIndex": a.cl.storeIndex()}
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {
