@@ -59,6 +59,7 @@ func (c *clusterNode) storeIndex() uint64 {
 // nodeLog is the journal's replicated log over the node, timing each commit (Append to Wait).
 type nodeLog struct {
 	n       *cluster.Node // set once the node started (the journal opens first: the node applies into it)
+	timeout time.Duration // cluster.commitTimeout: past it a batch is in doubt
 	metrics *metrics.Cluster
 	mu      sync.Mutex
 	began   map[uint64]time.Time // by position: proposals not yet waited for
@@ -77,7 +78,7 @@ func (l *nodeLog) Append(payload []byte) (uint64, error) {
 }
 
 func (l *nodeLog) Wait(pos uint64) error {
-	err := l.n.Wait(pos)
+	err := l.n.WaitTimeout(pos, l.timeout)
 	l.mu.Lock()
 	began, ok := l.began[pos]
 	delete(l.began, pos)
@@ -140,7 +141,7 @@ func (a *App) startFollower() error {
 	}
 	cl := &clusterNode{followed: make(chan struct{})}
 	a.cl = cl
-	cl.log = &nodeLog{began: map[uint64]time.Time{}}
+	cl.log = &nodeLog{began: map[uint64]time.Time{}, timeout: cc.CommitTimeoutOrDefault()}
 	var err error
 	if cl.journal, err = journal.OpenBadger(journal.Options{Dir: filepath.Join(cfg.DataDir, "ledger"),
 		DataKey: keys[keyID], DataKeyID: keyID, OldDataKeys: old, Logger: log, WAL: true,

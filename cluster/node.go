@@ -400,6 +400,31 @@ func (n *Node) Wait(pos uint64) error {
 	return err
 }
 
+// WaitTimeout is Wait bounded by d: past it the record is in doubt (ErrInDoubt) and nobody
+// waits for it any more. A leader whose majority stops acknowledging (a stuck disk, a peer that
+// answers heartbeats and not appends) keeps its leadership; the bound keeps its caller from
+// waiting for ever.
+func (n *Node) WaitTimeout(pos uint64, d time.Duration) error {
+	n.mu.Lock()
+	ch, ok := n.waiting[pos]
+	n.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("cluster: no record at position %d waits", pos)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	var err error
+	select {
+	case err = <-ch:
+	case <-t.C:
+		err = fmt.Errorf("%w: not committed within %v", ErrInDoubt, d)
+	}
+	n.mu.Lock()
+	delete(n.waiting, pos)
+	n.mu.Unlock()
+	return err
+}
+
 // finish tells pos's waiter; a position is finished once.
 func (n *Node) finish(pos uint64, err error) {
 	n.mu.Lock()

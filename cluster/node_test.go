@@ -662,3 +662,30 @@ func TestApplyOwnGivesPositions(t *testing.T) {
 		}
 	}
 }
+
+// TestWaitTimeoutIsInDoubt: a record the group does not commit within the bound is in doubt,
+// and nobody waits for it any more.
+func TestWaitTimeoutIsInDoubt(t *testing.T) {
+	g := startGroup(t)
+	g.nodes[1].Campaign()
+	id := g.leader()
+	n := g.nodes[id]
+	for peer := range g.nodes {
+		if peer != id {
+			n.tr.setCut(peer, true)
+		}
+	}
+	pos, err := n.Append(record(1))
+	if err != nil {
+		t.Skipf("leadership moved: %v", err)
+	}
+	if err := n.WaitTimeout(pos, 50*time.Millisecond); !errors.Is(err, ErrInDoubt) {
+		t.Fatalf("wait on a cut-off leader: %v, want ErrInDoubt", err)
+	}
+	n.mu.Lock()
+	_, still := n.waiting[pos]
+	n.mu.Unlock()
+	if still {
+		t.Fatal("a timed-out position is still waited for")
+	}
+}

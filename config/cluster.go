@@ -27,6 +27,12 @@ type Cluster struct {
 	Tick           time.Duration `yaml:"tick"`
 	ElectionTicks  int           `yaml:"electionTicks"`
 	HeartbeatTicks int           `yaml:"heartbeatTicks"`
+	// CommitTimeout bounds the wait for a batch's commit on the leader (default 5s): past it
+	// the batch is in doubt, its answers are withheld, and the leader exits to restart as a
+	// follower, as when it loses its leadership. A leader cut off from the majority steps
+	// down sooner (after an election timeout); this covers a majority that answers
+	// heartbeats but does not acknowledge appends.
+	CommitTimeout time.Duration `yaml:"commitTimeout"`
 }
 
 // Peer is one member of the group.
@@ -45,7 +51,16 @@ const (
 	DefaultClusterTick    = 10 * time.Millisecond
 	DefaultElectionTicks  = 100
 	DefaultHeartbeatTicks = 10
+	DefaultCommitTimeout  = 5 * time.Second
 )
+
+// CommitTimeoutOrDefault is CommitTimeout with its default applied.
+func (c *Cluster) CommitTimeoutOrDefault() time.Duration {
+	if c.CommitTimeout <= 0 {
+		return DefaultCommitTimeout
+	}
+	return c.CommitTimeout
+}
 
 // Configured reports whether the cluster section is filled in.
 func (c *Cluster) Configured() bool { return c.NodeID != 0 || len(c.Peers) > 0 }
@@ -121,6 +136,11 @@ func (c *Config) validateCluster() []error {
 		errs = append(errs, errors.New("cluster.electionTicks, cluster.heartbeatTicks: want positive counts (0: the defaults)"))
 	} else if _, e, h := cl.Timing(); h >= e {
 		errs = append(errs, errors.New("cluster.heartbeatTicks: want fewer than cluster.electionTicks"))
+	}
+	if cl.CommitTimeout < 0 {
+		errs = append(errs, errors.New("cluster.commitTimeout: want a positive duration (0: the default 5s)"))
+	} else if tick, e, _ := cl.Timing(); cl.CommitTimeout > 0 && cl.CommitTimeout <= tick*time.Duration(e) {
+		errs = append(errs, errors.New("cluster.commitTimeout: want longer than the election timeout (tick × electionTicks)"))
 	}
 	if c.Engine.Journal == JournalBadger {
 		errs = append(errs, errors.New("cluster: needs engine.journal: wal (the replicated log takes the write-ahead log's place)"))

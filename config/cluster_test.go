@@ -34,15 +34,16 @@ func TestClusterValidation(t *testing.T) {
 		edit func(*Config)
 		key  string
 	}{
-		"node not a peer":    {func(c *Config) { c.Cluster.NodeID = 9 }, "cluster.nodeId"},
-		"no node id":         {func(c *Config) { c.Cluster.NodeID = 0 }, "cluster.nodeId"},
-		"repeated id":        {func(c *Config) { c.Cluster.Peers[2].ID = 1 }, "cluster.peers[2].id"},
-		"bad raft address":   {func(c *Config) { c.Cluster.Peers[0].RaftAddr = "nowhere" }, "cluster.peers[0].raftAddr"},
-		"repeated address":   {func(c *Config) { c.Cluster.Peers[1].RaftAddr = "10.0.0.1:7000" }, "cluster.peers[1].raftAddr"},
-		"bad iso address":    {func(c *Config) { c.Cluster.Peers[1].ISOAddr = "x:0" }, "cluster.peers[1].isoAddr"},
-		"heartbeat too long": {func(c *Config) { c.Cluster.ElectionTicks, c.Cluster.HeartbeatTicks = 5, 5 }, "cluster.heartbeatTicks"},
-		"tick too short":     {func(c *Config) { c.Cluster.Tick = time.Microsecond }, "cluster.tick"},
-		"badger journal":     {func(c *Config) { c.Engine.Journal = JournalBadger }, "engine.journal: wal"},
+		"node not a peer":      {func(c *Config) { c.Cluster.NodeID = 9 }, "cluster.nodeId"},
+		"no node id":           {func(c *Config) { c.Cluster.NodeID = 0 }, "cluster.nodeId"},
+		"repeated id":          {func(c *Config) { c.Cluster.Peers[2].ID = 1 }, "cluster.peers[2].id"},
+		"bad raft address":     {func(c *Config) { c.Cluster.Peers[0].RaftAddr = "nowhere" }, "cluster.peers[0].raftAddr"},
+		"repeated address":     {func(c *Config) { c.Cluster.Peers[1].RaftAddr = "10.0.0.1:7000" }, "cluster.peers[1].raftAddr"},
+		"bad iso address":      {func(c *Config) { c.Cluster.Peers[1].ISOAddr = "x:0" }, "cluster.peers[1].isoAddr"},
+		"heartbeat too long":   {func(c *Config) { c.Cluster.ElectionTicks, c.Cluster.HeartbeatTicks = 5, 5 }, "cluster.heartbeatTicks"},
+		"commit timeout short": {func(c *Config) { c.Cluster.CommitTimeout = 500 * time.Millisecond }, "cluster.commitTimeout"},
+		"tick too short":       {func(c *Config) { c.Cluster.Tick = time.Microsecond }, "cluster.tick"},
+		"badger journal":       {func(c *Config) { c.Engine.Journal = JournalBadger }, "engine.journal: wal"},
 	} {
 		c := base()
 		c.Cluster = good
