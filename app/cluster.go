@@ -29,6 +29,9 @@ import (
 // errLeadershipLost ends a leader's process when it stops leading.
 var errLeadershipLost = errors.New("cluster: this node stopped leading the group; exiting to restart as a follower")
 
+// errNodeStopped ends a process whose node stopped taking part (its log failed).
+var errNodeStopped = errors.New("cluster: the Raft node stopped (its log failed); exiting")
+
 // clusterFailStop bounds the shutdown of a leader that lost its leadership or had a batch in
 // doubt: its engine answers nothing more, and the group goes on without it.
 const clusterFailStop = 2 * time.Second
@@ -104,6 +107,8 @@ func (a *App) follow(ctx context.Context) (bool, error) {
 		return false, nil
 	case err := <-a.failed:
 		return false, err
+	case <-cl.node.Done():
+		return false, errNodeStopped
 	}
 	a.log.Info("cluster: this node leads the group; loading the ledger to serve",
 		"nodeId", a.cfg.Cluster.NodeID, "appliedIndex", cl.storeIndex())
@@ -217,7 +222,9 @@ func (a *App) stopFollowerServer() {
 func (a *App) watchLeadership() {
 	select {
 	case <-a.cl.node.Stepped():
-		a.fail(errLeadershipLost)
+		if !a.isStopping() { // a shutdown closes the node, which steps down: not a failure
+			a.fail(errLeadershipLost)
+		}
 	case <-a.stopping:
 	}
 }

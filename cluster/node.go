@@ -333,6 +333,10 @@ func (n *Node) Serving() <-chan struct{} { return n.servingC }
 // fires once per process life.
 func (n *Node) Stepped() <-chan struct{} { return n.steppedC }
 
+// Done returns a channel closed once the node stopped taking part in the group: closed, or its
+// log failed (a failed write or fdatasync: it can no longer promise durability).
+func (n *Node) Done() <-chan struct{} { return n.done }
+
 // Status is what a node knows of the group, for health answers and metrics.
 type Status struct {
 	Leader   bool
