@@ -180,7 +180,7 @@ func Run(ctx context.Context, o Options) (*RunResult, error) {
 	}()
 	d := net.Dialer{Timeout: 5 * time.Second}
 	for i := 0; i < o.Connections; i++ {
-		nc, err := d.DialContext(ctx, "tcp", o.Addr)
+		nc, err := dialList(ctx, &d, o.Addr) // connlist.go: a group's members, the leader accepts
 		if err != nil {
 			return nil, fmt.Errorf("bench: connect %s: %w", o.Addr, err)
 		}
