@@ -159,9 +159,18 @@ func (a *App) startFollower() error {
 		peers[p.ID] = p.RaftAddr
 	}
 	tick, election, heartbeat := cc.Timing()
-	if cl.node, err = cluster.Start(cluster.Options{ID: cc.NodeID, Peers: peers, Dir: cc.Dir(cfg.DataDir),
+	var raftLn net.Listener // nil: the node listens on its raftAddr
+	if cc.RaftListen != "" {
+		if raftLn, err = net.Listen("tcp", cc.RaftListen); err != nil {
+			return fmt.Errorf("cluster.raftListen: %w", err)
+		}
+	}
+	if cl.node, err = cluster.Start(cluster.Options{ID: cc.NodeID, Peers: peers, Dir: cc.Dir(cfg.DataDir), Listener: raftLn,
 		KeyID: keyID, Keys: keys, ApplyOwn: cl.journal.ApplyCommitted,
 		Tick: tick, ElectionTicks: election, HeartbeatTicks: heartbeat}); err != nil {
+		if raftLn != nil {
+			raftLn.Close()
+		}
 		return err
 	}
 	cl.log.n = cl.node

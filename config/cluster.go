@@ -20,6 +20,9 @@ type Cluster struct {
 	Peers []Peer `yaml:"peers"`
 	// RaftDir holds the node's copy of the replicated log (default <dataDir>/raft).
 	RaftDir string `yaml:"raftDir"`
+	// RaftListen is the address this node listens on for the group's traffic, when it is not
+	// the raftAddr the others dial (a proxy, a NAT, a container; default: its raftAddr).
+	RaftListen string `yaml:"raftListen"`
 	// Tick is Raft's clock (default 10ms); ElectionTicks (default 100, so 1 s: a follower
 	// that hears no leader for 1–2 s stands for election) and HeartbeatTicks (default 10)
 	// count in it. A shorter election timeout fails over sooner and risks elections on a
@@ -125,6 +128,9 @@ func (c *Config) validateCluster() []error {
 		if p.HTTPAddr != "" && !hostPort(p.HTTPAddr) {
 			errs = append(errs, fmt.Errorf("%s.httpAddr: want HOST:PORT", at))
 		}
+	}
+	if cl.RaftListen != "" && !hostPort(cl.RaftListen) {
+		errs = append(errs, errors.New("cluster.raftListen: want HOST:PORT"))
 	}
 	if cl.NodeID == 0 || !ids[cl.NodeID] {
 		errs = append(errs, errors.New("cluster.nodeId: want the id of one of cluster.peers"))

@@ -42,6 +42,7 @@ func TestClusterValidation(t *testing.T) {
 		"bad iso address":      {func(c *Config) { c.Cluster.Peers[1].ISOAddr = "x:0" }, "cluster.peers[1].isoAddr"},
 		"heartbeat too long":   {func(c *Config) { c.Cluster.ElectionTicks, c.Cluster.HeartbeatTicks = 5, 5 }, "cluster.heartbeatTicks"},
 		"commit timeout short": {func(c *Config) { c.Cluster.CommitTimeout = 500 * time.Millisecond }, "cluster.commitTimeout"},
+		"bad listen address":   {func(c *Config) { c.Cluster.RaftListen = "here" }, "cluster.raftListen"},
 		"tick too short":       {func(c *Config) { c.Cluster.Tick = time.Microsecond }, "cluster.tick"},
 		"badger journal":       {func(c *Config) { c.Engine.Journal = JournalBadger }, "engine.journal: wal"},
 	} {

@@ -54,6 +54,7 @@ const (
 )
 
 type node struct {
+	proxy           *proxy // with newGroup(proxied): what the others dial to reach this node
 	id              uint64
 	dir, cfgPath    string
 	iso, http, raft string
@@ -79,7 +80,11 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func newGroup(t *testing.T, bin string) *group {
+func newGroup(t *testing.T, bin string) *group { return newGroupWith(t, bin, false) }
+
+// newGroupWith builds the group; proxied puts a proxy the test controls in front of each node's
+// Raft listener (the address the others dial), to cut a node off.
+func newGroupWith(t *testing.T, bin string, proxied bool) *group {
 	dir := t.TempDir()
 	base, err := config.Load("", config.Overrides{DataDir: filepath.Join(dir, "keys")}, nil)
 	if err != nil {
@@ -95,7 +100,12 @@ func newGroup(t *testing.T, bin string) *group {
 		n := &node{id: uint64(i), dir: filepath.Join(dir, fmt.Sprintf("node%d", i)),
 			iso: freeAddr(t), http: freeAddr(t), raft: freeAddr(t)}
 		g.nodes = append(g.nodes, n)
-		peers = append(peers, config.Peer{ID: n.id, RaftAddr: n.raft, ISOAddr: n.iso, HTTPAddr: n.http})
+		advertised := n.raft
+		if proxied {
+			n.proxy = startProxy(t, n.raft)
+			advertised = n.proxy.addr
+		}
+		peers = append(peers, config.Peer{ID: n.id, RaftAddr: advertised, ISOAddr: n.iso, HTTPAddr: n.http})
 	}
 	for _, n := range g.nodes {
 		c := *base
@@ -103,6 +113,9 @@ func newGroup(t *testing.T, bin string) *group {
 		c.DataDir, c.ISO.Addr, c.HTTP.Addr = n.dir, n.iso, n.http
 		// The default timing (1 s election timeout): failover as in production.
 		c.Cluster = config.Cluster{NodeID: n.id, Peers: peers}
+		if proxied {
+			c.Cluster.RaftListen = n.raft
+		}
 		raw, err := yaml.Marshal(&c)
 		if err != nil {
 			t.Fatal(err)
