@@ -142,10 +142,10 @@ func openBadger(opts Options, synced bool) (*Badger, error) {
 		WithNumVersionsToKeep(1).
 		WithLogger(badgerLogger{opts.Logger}).
 		WithCompactL0OnClose(false). // set on the instance reopened after Load (see reopen)
-		WithMemTableSize(32 << 20).
+		WithMemTableSize(8 << 20).
 		WithValueThreshold(valueThreshold).
 		WithValueLogFileSize(valueLogFileBytes).
-		WithNumMemtables(3).
+		WithNumMemtables(5).
 		// Values live in the value log (valuelog.go), so the tree holds keys and pointers: about
 		// 100 bytes per approval, and 100 MB for a million provisioned cards. A small base level
 		// makes level 0 compact into a level of its own size instead of into the bottom level

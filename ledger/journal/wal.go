@@ -50,6 +50,10 @@ const (
 	// applyTxnRows and applyTxnBytes bound one applier transaction, far below Badger's own limit.
 	applyTxnRows  = 8192
 	applyTxnBytes = 4 << 20
+	// applySliceBytes bounds the records the applier writes between two pauses: its share of
+	// the CPU is then taken in slices of tens of milliseconds, not in one burst of the whole
+	// backlog (which took the CPU from the engine for seconds under a saturating load).
+	applySliceBytes = 1 << 20
 )
 
 // WALOptions configure the write-ahead log of the WAL journal. Zero values take the defaults.
@@ -68,9 +72,10 @@ type WALOptions struct {
 	// first. Defaults 64 MiB and 30 s.
 	CheckpointBytes    int64
 	CheckpointInterval time.Duration
-	// ApplyPace is how long the applier pauses per unit of its work, bounding its share of one
-	// CPU to 1/(1+ApplyPace) while there is a backlog (default 1: half a CPU; negative: never
-	// paced). The pause ends early when the backlog passes half its bound.
+	// ApplyPace is how long the applier pauses per unit of its work while the backlog is
+	// small, bounding its share of one CPU to 1/(1+ApplyPace) (default 1: half a CPU; negative:
+	// never paced). The pause shrinks in proportion as the backlog grows, and is none from half
+	// the bound on (pauseFor).
 	ApplyPace float64
 	// Hook, in tests, is called at the crash points of the applier; an error stops the applier
 	// there, as a crash would.
@@ -601,7 +606,11 @@ func (w *walJournal) applyLoop() {
 			}
 		}
 		began := time.Now()
-		n, err := w.applyQueued()
+		slice := applySliceBytes
+		if stopping || w.opts.ApplyPace <= 0 {
+			slice = 0 // everything queued: nothing to pace
+		}
+		n, err := w.applyQueued(slice)
 		if err != nil {
 			if errors.Is(err, errCrashPoint) {
 				return
@@ -634,7 +643,7 @@ func (w *walJournal) applyLoop() {
 			return
 		}
 		if n > 0 && w.opts.ApplyPace > 0 && !stopping {
-			if !w.pause(time.Duration(w.opts.ApplyPace * float64(time.Since(began)))) {
+			if !w.pause(w.pauseFor(time.Since(began))) {
 				stopping = true
 			}
 		}
@@ -645,6 +654,28 @@ func (w *walJournal) applyLoop() {
 			}
 		}
 	}
+}
+
+// pauseFor is the applier's pause after a slice of work that took d: ApplyPace×d while the
+// backlog is empty, shrinking linearly to none as the backlog reaches half its bound. Under a
+// sustained load the backlog settles where the applier's share of the CPU keeps up with it, so
+// the engine's share stays even; with a fixed pause cut off at half the bound, the applier
+// switched from half a CPU to all of it there, and the throughput of a closed loop swung with it
+// (docs/benchmarks-log.md, Round 15).
+func (w *walJournal) pauseFor(d time.Duration) time.Duration {
+	w.qmu.Lock()
+	backlog := w.backlog
+	w.qmu.Unlock()
+	return taperedPause(w.opts.ApplyPace, d, backlog, w.opts.MaxBacklogBytes/2)
+}
+
+// taperedPause is pace×d scaled by the share of half (the backlog at which pausing stops) the
+// backlog has not yet reached.
+func taperedPause(pace float64, d time.Duration, backlog, half int64) time.Duration {
+	if pace <= 0 || half <= 0 || backlog >= half {
+		return 0
+	}
+	return time.Duration(pace * float64(d) * float64(half-backlog) / float64(half))
 }
 
 // pause sleeps d, cut short when the backlog passes half its bound; false when Close began.
@@ -683,8 +714,9 @@ func (w *walJournal) at(stage string) error {
 }
 
 // applyQueued writes what is queued into Badger (one transaction per applyTxnBytes) and then
-// drops those rows from pending; it returns the bytes applied.
-func (w *walJournal) applyQueued() (int, error) {
+// drops those rows from pending; it returns the bytes applied. It stops once limit bytes are
+// applied (0: no limit), at a record's end.
+func (w *walJournal) applyQueued(limit int) (int, error) {
 	w.qmu.Lock()
 	batches := slices.Clone(w.queue)
 	w.qmu.Unlock()
@@ -692,9 +724,9 @@ func (w *walJournal) applyQueued() (int, error) {
 		return 0, nil
 	}
 	total := 0
-	for len(batches) > 0 {
+	for len(batches) > 0 && (limit == 0 || total < limit) {
 		n, size := 0, 0
-		for n < len(batches) && (n == 0 || size < applyTxnBytes) {
+		for n < len(batches) && (n == 0 || size < applyTxnBytes) && (limit == 0 || total+size < limit) {
 			size += len(batches[n].payload)
 			n++
 		}
