@@ -164,8 +164,8 @@ type Node struct {
 	leader   bool
 	leadingC chan struct{} // closed when this node becomes the leader; replaced when it stops leading
 	// servingC is closed once this node leads and has applied an entry of its own term (so every
-	// record committed before its term is applied); steppedC once a node that led stops leading
-	// (or stops). Both fire once per process life: the switch is crash-only about leadership.
+	// record committed before its term is applied); steppedC once a node that served stops
+	// leading (or stops). Both fire once per process life: the switch is crash-only about it.
 	servingC    chan struct{}
 	steppedC    chan struct{}
 	served      bool
@@ -329,8 +329,8 @@ func (n *Node) IsLeader() bool {
 // promoted to serve waits for it (etcd raft commits an empty entry at the start of a term).
 func (n *Node) Serving() <-chan struct{} { return n.servingC }
 
-// Stepped returns a channel closed once this node, having led, stops leading (or stops). It
-// fires once per process life.
+// Stepped returns a channel closed once this node, having served as leader (Serving), stops
+// leading (or stops). It fires once per process life.
 func (n *Node) Stepped() <-chan struct{} { return n.steppedC }
 
 // Done returns a channel closed once the node stopped taking part in the group: closed, or its
@@ -550,7 +550,9 @@ func (n *Node) setLeader(leader bool) {
 		close(n.leadingC)
 	case !leader && was:
 		n.leadingC = make(chan struct{})
-		if !n.stepped {
+		// Only a leadership that served counts: one lost before its term's first entry was
+		// applied never let anyone rely on it, and the node may lead again later.
+		if !n.stepped && n.served {
 			n.stepped = true
 			close(n.steppedC)
 		}
