@@ -361,7 +361,7 @@ func (a *App) start() error {
 	a.serving.Add(2)
 	go a.serveISO()
 	go a.serveHTTP()
-	if len(old) > 0 {
+	if len(old) > 0 && a.rotation == nil { // a cluster node started it as a follower (cluster.go)
 		a.rotation = make(chan struct{})
 		a.rotationDone = make(chan struct{})
 		go a.reencrypt(bj)

@@ -207,6 +207,13 @@ func (a *App) startFollower() error {
 			a.fail(fmt.Errorf("management API (follower): %w", err))
 		}
 	}()
+	if len(old) > 0 {
+		// Every node re-encrypts its own store after a data-key rotation, follower or not
+		// (the steps are ordered with the applier's writes by the journal's lock).
+		a.rotation = make(chan struct{})
+		a.rotationDone = make(chan struct{})
+		go a.reencrypt(cl.journal)
+	}
 	log.Info("cluster: following", "nodeId", cc.NodeID, "raft", peers[cc.NodeID], "http", cl.followerLn.Addr().String(),
 		"appliedIndex", cl.storeIndex())
 	return nil
