@@ -1,0 +1,92 @@
+package clustertest
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+)
+
+// benchRun is what this measurement reads of `cardswitch bench --json`.
+type benchRun struct {
+	Runs []struct {
+		Label          string  `json:"label"`
+		Mode           string  `json:"mode"`
+		ApprovedPerSec float64 `json:"approvedPerSec"`
+		Completed      int64   `json:"completed"`
+		Timeouts       int64   `json:"timeouts"`
+		Errors         int64   `json:"errors"`
+		Latency        struct {
+			P50 float64 `json:"p50"`
+			P99 float64 `json:"p99"`
+		} `json:"latencyMs"`
+	} `json:"runs"`
+}
+
+// TestClusterThroughput is a measurement, not issue 23's `make bench --cluster` (skipped without
+// CARDSWITCH_CLUSTER_BENCH_CARDS): `cardswitch bench` runs the same closed loop, then the same
+// open loop, against a three-node group (its --addr the members' list) and against one node
+// (--spawn), each over a store of that many provisioned cards, on this machine, one after the
+// other. CARDSWITCH_CLUSTER_BENCH_ARGS adds flags to both runs (e.g. "--duration 20s").
+func TestClusterThroughput(t *testing.T) {
+	bin := os.Getenv("CARDSWITCH_BIN")
+	n, _ := strconv.Atoi(os.Getenv("CARDSWITCH_CLUSTER_BENCH_CARDS"))
+	if bin == "" || n <= 0 {
+		t.Skip("set CARDSWITCH_BIN and CARDSWITCH_CLUSTER_BENCH_CARDS")
+	}
+	g := newGroup(t, bin)
+	seed := filepath.Join(t.TempDir(), "seed")
+	if err := os.MkdirAll(seed, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bin, "provision", "--config", g.nodes[0].cfgPath, "--data-dir", seed,
+		"--cards", strconv.Itoa(n)).CombinedOutput(); err != nil {
+		t.Fatalf("provision: %v\n%s", err, out)
+	}
+	for _, nd := range g.nodes {
+		if out, err := exec.Command("cp", "-a", filepath.Join(seed, "ledger"), filepath.Join(nd.dir, "ledger")).CombinedOutput(); err != nil {
+			t.Fatalf("copy the seed store: %v\n%s", err, out)
+		}
+	}
+	for _, nd := range g.nodes {
+		g.start(nd)
+	}
+	g.leader()
+	list := g.nodes[0].iso + "," + g.nodes[1].iso + "," + g.nodes[2].iso
+	modes := map[string][]string{"closed": {"--connections", "8"}, "open": {"--connections", "8", "--rate", "2000"}}
+	for _, mode := range []string{"closed", "open"} {
+		args := append([]string{"bench", "--addr", list, "--config", g.nodes[0].cfgPath, "--data-dir", seed,
+			"--cards", strconv.Itoa(n), "--duration", "10s", "--mix", "ecom=1"}, modes[mode]...)
+		report(t, bin, "three nodes "+mode, args)
+	}
+	for _, nd := range g.nodes {
+		g.stop(nd)
+	}
+	for _, mode := range []string{"closed", "open"} {
+		args := append([]string{"bench", "--spawn", "--cards", strconv.Itoa(n), "--duration", "10s", "--mix", "ecom=1"},
+			modes[mode]...)
+		report(t, bin, "one node "+mode, args)
+	}
+}
+
+func report(t *testing.T, bin, what string, args []string) {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "bench.json")
+	cmd := exec.Command(bin, append(args, "--json", out)...)
+	if raw, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", what, err, raw)
+	}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r benchRun
+	if err := json.Unmarshal(raw, &r); err != nil || len(r.Runs) == 0 {
+		t.Fatalf("%s: report: %v", what, err)
+	}
+	x := r.Runs[0]
+	t.Logf("%-18s %s loop: %.0f approved/s, p50 %.2f ms, p99 %.2f ms, %d answered, %d timeouts, %d errors",
+		what, x.Mode, x.ApprovedPerSec, x.Latency.P50, x.Latency.P99, x.Completed, x.Timeouts, x.Errors)
+}
