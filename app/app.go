@@ -473,8 +473,10 @@ func (a *App) stop(ctx context.Context) error {
 		<-a.rotationDone
 	}
 	if a.cl != nil && a.cl.node != nil {
-		// After the engine, whose queued batches still need the group; before the journal,
-		// which the node applies into.
+		// A leader stopped on purpose hands its leadership over first (cluster.go), so the group
+		// does not wait an election timeout. After the engine, whose queued batches still need
+		// the group; before the journal, which the node applies into.
+		a.handOver(ctx)
 		if err := a.cl.node.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("cluster node: %w", err))
 		}

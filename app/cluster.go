@@ -245,6 +245,29 @@ func (a *App) watchLeadership() {
 	}
 }
 
+// handOverTimeout bounds a stopping leader's wait for its leadership to move.
+const handOverTimeout = 2 * time.Second
+
+// handOver hands a stopping leader's leadership to the most up-to-date member (a planned
+// restart: SIGTERM). Not after a failure: a leader that failed has stepped down already, or its
+// log is broken. The engine has stopped, so nothing more is proposed.
+func (a *App) handOver(ctx context.Context) {
+	if !a.cl.node.IsLeader() {
+		return
+	}
+	timeout := handOverTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(d))
+	}
+	began := time.Now()
+	if err := a.cl.node.TransferLeadership(timeout); err != nil {
+		a.log.Warn("cluster: leadership not handed over; the group elects a leader after its election timeout", "err", err)
+		return
+	}
+	a.log.Info("cluster: leadership handed over", "took", time.Since(began).Round(time.Millisecond).String(),
+		"leaderId", a.cl.node.Status().LeaderID)
+}
+
 // leaderAddrs are the leader's management and ISO addresses as configured ("" when no leader
 // is known or the peer list does not give them).
 func (a *App) leaderAddrs() (httpAddr, isoAddr string) {

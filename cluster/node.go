@@ -157,12 +157,15 @@ type Node struct {
 	appendDone  chan struct{}        // closed when the append goroutine has ended
 	recvc       chan *raftpb.Message
 	campaignc   chan struct{}
+	transferc   chan struct{}
 	stop        chan struct{}
 	done        chan struct{}
 
 	mu       sync.Mutex
 	leader   bool
 	leadingC chan struct{} // closed when this node becomes the leader; replaced when it stops leading
+	// notLeadingC is closed while this node does not lead; replaced when it becomes the leader.
+	notLeadingC chan struct{}
 	// servingC is closed once this node leads and has applied an entry of its own term (so every
 	// record committed before its term is applied); steppedC once a node that served stops
 	// leading (or stops). Both fire once per process life: the switch is crash-only about it.
@@ -263,13 +266,19 @@ func Start(opts Options) (*Node, error) {
 		appendErr:  make(chan error, 1),
 		appendDone: make(chan struct{}),
 		campaignc:  make(chan struct{}, 1),
+		transferc:  make(chan struct{}, 1),
 		recvc:      make(chan *raftpb.Message, recvQueue),
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
 		leadingC:   make(chan struct{}),
-		servingC:   make(chan struct{}),
-		steppedC:   make(chan struct{}),
-		waiting:    map[uint64]chan error{},
+		notLeadingC: func() chan struct{} {
+			c := make(chan struct{})
+			close(c)
+			return c
+		}(),
+		servingC: make(chan struct{}),
+		steppedC: make(chan struct{}),
+		waiting:  map[uint64]chan error{},
 	}
 	if n.lastHS, _, err = ms.InitialState(); err != nil {
 		l.Close()
@@ -307,6 +316,51 @@ func (n *Node) Campaign() {
 	select {
 	case n.campaignc <- struct{}{}:
 	default: // one is pending already
+	}
+}
+
+// TransferLeadership asks this node, if it leads, to hand the leadership over to the member whose
+// log is the most complete, and waits until it no longer leads (a planned restart: the group
+// gets a new leader at once instead of after an election timeout). It gives up after timeout.
+// Proposals are refused meanwhile (etcd raft drops them during a transfer); the caller stops
+// proposing first.
+func (n *Node) TransferLeadership(timeout time.Duration) error {
+	if !n.IsLeader() {
+		return nil
+	}
+	select {
+	case n.transferc <- struct{}{}:
+	default: // one is pending already
+	}
+	n.mu.Lock()
+	notLeading := n.notLeadingC
+	n.mu.Unlock()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-notLeading:
+		return nil
+	case <-n.done:
+		return ErrClosed
+	case <-t.C:
+		return fmt.Errorf("cluster: leadership not handed over within %v", timeout)
+	}
+}
+
+// transfer starts a leadership transfer to the most up-to-date other voter (loop goroutine).
+func (n *Node) transfer() {
+	st := n.rn.Status()
+	if st.RaftState != raft.StateLeader {
+		return
+	}
+	var to, best uint64
+	for id, pr := range st.Progress {
+		if id != n.opts.ID && (to == 0 || pr.Match > best) {
+			to, best = id, pr.Match
+		}
+	}
+	if to != 0 {
+		n.rn.TransferLeader(to)
 	}
 }
 
@@ -491,6 +545,8 @@ func (n *Node) loop() {
 			n.rn.Tick()
 		case <-n.campaignc:
 			_ = n.rn.Campaign() // refused only by a node that is not a voter
+		case <-n.transferc:
+			n.transfer()
 		case p := <-n.propc:
 			n.propose(p)
 			for more := true; more; {
@@ -548,8 +604,10 @@ func (n *Node) setLeader(leader bool) {
 	switch {
 	case leader && !was:
 		close(n.leadingC)
+		n.notLeadingC = make(chan struct{})
 	case !leader && was:
 		n.leadingC = make(chan struct{})
+		close(n.notLeadingC)
 		// Only a leadership that served counts: one lost before its term's first entry was
 		// applied never let anyone rely on it, and the node may lead again later.
 		if !n.stepped && n.served {

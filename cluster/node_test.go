@@ -689,3 +689,27 @@ func TestWaitTimeoutIsInDoubt(t *testing.T) {
 		t.Fatal("a timed-out position is still waited for")
 	}
 }
+
+// TestTransferLeadership: a leader hands its leadership over to another member (a planned
+// restart) without waiting for an election timeout, and the group commits on the new leader.
+func TestTransferLeadership(t *testing.T) {
+	g := startGroup(t)
+	g.nodes[1].Campaign()
+	id := g.leader()
+	g.appendCommitted(1)
+	if err := g.nodes[id].TransferLeadership(liveness); err != nil {
+		t.Fatal(err)
+	}
+	if g.nodes[id].IsLeader() {
+		t.Fatal("still leading after the transfer")
+	}
+	// The group goes on: a record commits (on whichever member leads now).
+	g.appendCommitted(100)
+	for _, n := range g.nodes {
+		if !n.IsLeader() {
+			if err := n.TransferLeadership(time.Millisecond); err != nil && !n.IsLeader() {
+				t.Fatalf("a follower's transfer: %v, want nil (nothing to hand over)", err)
+			}
+		}
+	}
+}

@@ -520,6 +520,19 @@ func TestClusterLeaderKills(t *testing.T) {
 			}
 		}
 	}
+	// A planned restart: the leader stopped with SIGTERM hands its leadership over (no
+	// election timeout), exits 0, and comes back as a follower.
+	g.allFollowing()
+	lead = g.leader()
+	stopped := time.Now()
+	g.stop(lead)
+	if code := lead.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("node %d stopped by SIGTERM exited %d", lead.id, code)
+	}
+	next := g.leader()
+	t.Logf("planned restart: node %d stopped (SIGTERM), node %d serves %v later", lead.id, next.id,
+		time.Since(stopped).Round(time.Millisecond))
+	g.start(lead)
 	cancel()
 	wg.Wait()
 	g.healed()
