@@ -7,11 +7,17 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // benchRun is what this measurement reads of `cardswitch bench --json`.
 type benchRun struct {
 	Runs []struct {
+		Reconnects int64 `json:"reconnects"`
+		Series     []struct {
+			T        float64 `json:"t"`
+			Approved float64 `json:"approved"`
+		} `json:"series"`
 		Label          string  `json:"label"`
 		Mode           string  `json:"mode"`
 		ApprovedPerSec float64 `json:"approvedPerSec"`
@@ -29,7 +35,8 @@ type benchRun struct {
 // CARDSWITCH_CLUSTER_BENCH_CARDS): `cardswitch bench` runs the same closed loop, then the same
 // open loop, against a three-node group (its --addr the members' list) and against one node
 // (--spawn), each over a store of that many provisioned cards, on this machine, one after the
-// other; the open loop runs at CARDSWITCH_CLUSTER_BENCH_RATE requests/s (default 2,000).
+// other; the open loop runs at CARDSWITCH_CLUSTER_BENCH_RATE requests/s (default 2,000). Between
+// them, the group's closed loop runs again while its leader is killed twice.
 // `make bench-cluster` runs it with 100,000 cards at 5,000/s.
 func TestClusterThroughput(t *testing.T) {
 	bin := os.Getenv("CARDSWITCH_BIN")
@@ -65,6 +72,40 @@ func TestClusterThroughput(t *testing.T) {
 		args := append([]string{"bench", "--addr", list, "--config", g.nodes[0].cfgPath, "--data-dir", seed,
 			"--cards", strconv.Itoa(n), "--duration", "10s", "--mix", "ecom=1"}, modes[mode]...)
 		report(t, bin, "three nodes "+mode, args)
+	}
+	// Failover under load: the closed loop again, 20 s, the leader killed (and restarted) at 6 s
+	// and at 13 s; the bench redials through its list. The seconds without an approval are the
+	// outages the acquirers saw.
+	cmd := exec.Command(bin, "bench", "--addr", list, "--config", g.nodes[0].cfgPath, "--data-dir", seed,
+		"--cards", strconv.Itoa(n), "--duration", "20s", "--mix", "ecom=1", "--connections", "8",
+		"--json", filepath.Join(t.TempDir(), "failover.json"))
+	out := cmd.Args[len(cmd.Args)-1]
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	for _, at := range []time.Duration{6 * time.Second, 13 * time.Second} {
+		time.Sleep(time.Until(began.Add(at)))
+		lead := g.leader()
+		g.kill(lead)
+		g.start(lead)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("bench under failover: %v", err)
+	}
+	if raw, err := os.ReadFile(out); err == nil {
+		var r benchRun
+		if json.Unmarshal(raw, &r) == nil && len(r.Runs) > 0 {
+			x := r.Runs[0]
+			idle := 0
+			for _, p := range x.Series {
+				if p.Approved == 0 {
+					idle++
+				}
+			}
+			t.Logf("%-18s closed loop, 2 leader kills: %.0f approved/s, p99 %.2f ms, %d timeouts, %d reconnects, %d of %d seconds without an approval",
+				"three nodes kills", x.ApprovedPerSec, x.Latency.P99, x.Timeouts, x.Reconnects, idle, len(x.Series))
+		}
 	}
 	for _, nd := range g.nodes {
 		g.stop(nd)
