@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -49,6 +50,9 @@ func NewCluster(g ClusterGauges) *Cluster {
 			func() float64 { return max(0, g.CommitIndex()-g.AppliedIndex()) }),
 	}
 	c.Registry.MustRegister(c.collectors...)
+	// A follower's /metrics also shows the process (memory grows with the Raft log, kept whole
+	// until snapshots exist); the leader's registry has these collectors of its own.
+	c.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return c
 }
 
