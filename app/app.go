@@ -102,8 +102,9 @@ type Options struct {
 	// Clock is the engine's clock (nil: time.Now): tests age records (archiving).
 	Clock func() time.Time
 	// Cluster runs the switch as a member of the replicated group of the config's cluster
-	// section (serve --cluster, cluster.go): it serves only while it leads.
-	Cluster bool
+	// section (serve --cluster, cluster.go): it serves only while it leads. ClusterNew lets it
+	// start with an empty Raft log: the first start of a member of a new group (--cluster-new).
+	Cluster, ClusterNew bool
 }
 
 // New returns an App for cfg; nothing runs until Run.

@@ -166,7 +166,7 @@ func (a *App) startFollower() error {
 		}
 	}
 	if cl.node, err = cluster.Start(cluster.Options{ID: cc.NodeID, Peers: peers, Dir: cc.Dir(cfg.DataDir), Listener: raftLn,
-		KeyID: keyID, Keys: keys, ApplyOwn: cl.journal.ApplyCommitted,
+		KeyID: keyID, Keys: keys, ApplyOwn: cl.journal.ApplyCommitted, NewGroup: a.opts.ClusterNew,
 		Tick: tick, ElectionTicks: election, HeartbeatTicks: heartbeat}); err != nil {
 		if raftLn != nil {
 			raftLn.Close()

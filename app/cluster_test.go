@@ -105,7 +105,7 @@ func TestClusterNodesLeaderServesFollowersRefuse(t *testing.T) {
 		if err := m.cfg.Validate(); err != nil {
 			t.Fatal(err)
 		}
-		m.app = app.New(m.cfg, slog.New(slog.DiscardHandler), app.Options{Cluster: true})
+		m.app = app.New(m.cfg, slog.New(slog.DiscardHandler), app.Options{Cluster: true, ClusterNew: true})
 		go func() { m.ran <- m.app.Run(ctx) }()
 	}
 	var lead *member

@@ -9,8 +9,8 @@
 // restarted node hands them again from the start of its log, to rebuild its state).
 //
 // What this package does not do yet (issue 23): snapshots (a node's log is never compacted, so
-// a node that fell behind is caught up from the log only), membership changes after the start,
-// and the wiring into cardswitch serve.
+// a node that fell behind is caught up from the log only) and membership changes after the
+// start. cardswitch serve --cluster runs on it (app/cluster.go, docs/decisions/0011).
 package cluster
 
 import (
@@ -41,6 +41,8 @@ var (
 	ErrInDoubt = errors.New("cluster: record in doubt: leadership lost before commit")
 	// ErrClosed: the node was closed.
 	ErrClosed = errors.New("cluster: node closed")
+	// ErrEmptyLog: Start found no log and was not told to form a new group (Options.NewGroup).
+	ErrEmptyLog = errors.New("cluster: the Raft log is empty and this member was not told to form a new group; a member whose log was lost must not rejoin under its id")
 )
 
 // Defaults of Options.
@@ -106,6 +108,12 @@ type Options struct {
 	ElectionTicks, HeartbeatTicks int
 	// MaxRecordBytes bounds one record (default 4 MiB, at most 4 MiB).
 	MaxRecordBytes int
+	// NewGroup allows a start with an empty log: this member forms a new group with Peers. A
+	// member that lost its log must not rejoin under its id (it would forget its votes and the
+	// records it acknowledged, and a majority without them could elect a leader that lacks a
+	// committed record), so without NewGroup an empty log is refused (ErrEmptyLog). Ignored
+	// when the log holds records.
+	NewGroup bool
 }
 
 func (o *Options) defaults() error {
@@ -219,9 +227,14 @@ func Start(opts Options) (*Node, error) {
 		l.Close()
 		return nil, fmt.Errorf("cluster: initial state: %w", err)
 	}
-	if err := l.Replay(1, func(_ uint64, rec []byte) error { return restore(ms, rec) }); err != nil {
+	records := 0
+	if err := l.Replay(1, func(_ uint64, rec []byte) error { records++; return restore(ms, rec) }); err != nil {
 		l.Close()
 		return nil, fmt.Errorf("cluster: read log back: %w", err)
+	}
+	if records == 0 && !opts.NewGroup {
+		l.Close()
+		return nil, fmt.Errorf("%w (%s)", ErrEmptyLog, opts.Dir)
 	}
 	rn, err := raft.NewRawNode(&raft.Config{
 		ID:              opts.ID,

@@ -71,7 +71,7 @@ func startGroup(t *testing.T) *group {
 		g.applied[id] = a
 		n, err := Start(Options{
 			ID: id, Peers: peers, Listener: lns[id], Dir: t.TempDir(),
-			Keys: map[byte][]byte{0: key}, Apply: a.apply,
+			Keys: map[byte][]byte{0: key}, Apply: a.apply, NewGroup: true,
 			// A short election timeout keeps the test fast; a spurious election under load
 			// only makes records in doubt, which the test allows.
 			Tick: 5 * time.Millisecond, ElectionTicks: 60, HeartbeatTicks: 5,
@@ -617,7 +617,7 @@ func TestApplyOwnGivesPositions(t *testing.T) {
 		ch := make(chan got, 64)
 		seen[id] = ch
 		n, err := Start(Options{ID: id, Peers: peers, Listener: lns[id], Dir: t.TempDir(),
-			Keys: map[byte][]byte{0: key}, Tick: 5 * time.Millisecond, ElectionTicks: 60, HeartbeatTicks: 5,
+			Keys: map[byte][]byte{0: key}, Tick: 5 * time.Millisecond, ElectionTicks: 60, HeartbeatTicks: 5, NewGroup: true,
 			ApplyOwn: func(index, pos uint64, _ []byte) { ch <- got{index, pos} }})
 		if err != nil {
 			t.Fatal(err)
@@ -711,5 +711,22 @@ func TestTransferLeadership(t *testing.T) {
 				t.Fatalf("a follower's transfer: %v, want nil (nothing to hand over)", err)
 			}
 		}
+	}
+}
+
+// TestEmptyLogRefusedUnlessNewGroup: a member with no log starts only when told it forms a new
+// group; one whose log was lost must not rejoin under its id.
+func TestEmptyLogRefusedUnlessNewGroup(t *testing.T) {
+	key := make([]byte, 32)
+	rand.Read(key)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, err = Start(Options{ID: 1, Peers: map[uint64]string{1: ln.Addr().String(), 2: "127.0.0.1:1"}, Listener: ln,
+		Dir: t.TempDir(), Keys: map[byte][]byte{0: key}, Apply: func(uint64, []byte) {}})
+	if !errors.Is(err, ErrEmptyLog) {
+		t.Fatalf("start with an empty log: %v, want ErrEmptyLog", err)
 	}
 }

@@ -21,6 +21,7 @@ func serve(args []string) error {
 	isoAddr := fs.String("iso-addr", "", "ISO 8583 listener HOST:PORT (default 127.0.0.1:8583)")
 	httpAddr := fs.String("http-addr", "", "management API listener HOST:PORT (default 127.0.0.1:8080)")
 	clusterMode := fs.Bool("cluster", false, "run as a member of the replicated group of the config's cluster section (docs/operations.md)")
+	clusterNew := fs.Bool("cluster-new", false, "with --cluster: this member forms a new group (its first start only: an empty Raft log is refused otherwise)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -69,7 +70,7 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	a := app.New(cfg, log, app.Options{Cluster: *clusterMode})
+	a := app.New(cfg, log, app.Options{Cluster: *clusterMode, ClusterNew: *clusterNew})
 	// CARDSWITCH_MEMPROFILE=FILE writes a heap profile at shutdown (allocations since start).
 	if path := os.Getenv("CARDSWITCH_MEMPROFILE"); path != "" {
 		defer func() {

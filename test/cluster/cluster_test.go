@@ -32,6 +32,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -177,7 +178,11 @@ func (g *group) start(n *node) {
 	if err != nil {
 		g.t.Fatal(err)
 	}
-	n.cmd = exec.Command(g.bin, "serve", "--cluster", "--config", n.cfgPath)
+	args := []string{"serve", "--cluster", "--config", n.cfgPath}
+	if n.starts == 1 {
+		args = append(args, "--cluster-new") // the group forms on the members' first start
+	}
+	n.cmd = exec.Command(g.bin, args...)
 	n.cmd.Stdout, n.cmd.Stderr = logf, logf
 	if err := n.cmd.Start(); err != nil {
 		g.t.Fatal(err)
@@ -257,7 +262,18 @@ func (g *group) leader() *node {
 
 func (g *group) dumpLogs() {
 	for _, n := range g.nodes {
+		h, err := n.health()
+		state := "running"
+		if n.cmd != nil && !n.running() {
+			state = n.cmd.ProcessState.String()
+		}
+		g.t.Logf("node %d (%s) /healthz: %+v %v", n.id, state, h, err)
+	}
+	for _, n := range g.nodes {
 		out, _ := os.ReadFile(n.logPath)
+		if i := strings.Index(string(out), "panic:"); i >= 0 { // a crash: its first lines say where
+			out = out[i:min(len(out), i+3000)]
+		}
 		if len(out) > 4000 {
 			out = out[len(out)-4000:]
 		}
