@@ -147,10 +147,20 @@ func (a *App) startFollower() error {
 	cl := &clusterNode{followed: make(chan struct{})}
 	a.cl = cl
 	cl.log = &nodeLog{began: map[uint64]time.Time{}, timeout: cc.CommitTimeoutOrDefault()}
-	var err error
+	// An empty Raft log is a new group (the node refuses it without --cluster-new): a store
+	// copied in as its seed may hold a position in an earlier group's log, which the journal
+	// drops, or the new group's first records would be taken for ones it holds.
+	fresh, err := cluster.LogIsEmpty(cc.Dir(cfg.DataDir), keyID, keys)
+	if err != nil {
+		return err
+	}
+	if fresh && !a.opts.ClusterNew {
+		return fmt.Errorf("%w (%s); see docs/operations.md §10", cluster.ErrEmptyLog, cc.Dir(cfg.DataDir))
+	}
 	if cl.journal, err = journal.OpenBadger(journal.Options{Dir: filepath.Join(cfg.DataDir, "ledger"),
 		DataKey: keys[keyID], DataKeyID: keyID, OldDataKeys: old, Logger: log, WAL: true,
-		WALOptions: journal.WALOptions{CheckpointInterval: cfg.Engine.CheckpointInterval, Replicated: cl.log}}); err != nil {
+		WALOptions: journal.WALOptions{CheckpointInterval: cfg.Engine.CheckpointInterval, Replicated: cl.log,
+			ReplicatedFresh: fresh}}); err != nil {
 		return err
 	}
 	a.journal = cl.journal // closed by stop, after the node

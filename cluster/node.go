@@ -309,6 +309,25 @@ func Start(opts Options) (*Node, error) {
 	return n, nil
 }
 
+// LogIsEmpty reports whether the node's log in dir holds no record (a member that has not yet
+// taken part in a group, or one whose log was lost), without starting a node. keyID and keys
+// are Options.KeyID and Options.Keys.
+func LogIsEmpty(dir string, keyID byte, keys map[byte][]byte) (bool, error) {
+	l, err := wal.Open(wal.Options{Dir: dir, KeyID: keyID, Keys: keys})
+	if err != nil {
+		return false, fmt.Errorf("cluster: open log: %w", err)
+	}
+	records := 0
+	err = l.Replay(1, func(uint64, []byte) error { records++; return nil })
+	if cerr := l.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return false, fmt.Errorf("cluster: read log: %w", err)
+	}
+	return records == 0, nil
+}
+
 // restore reads one log record (an append's hard state and entries) into Raft's storage. A later
 // record's entries replace a conflicting suffix, as they did when it was written.
 func restore(ms *raft.MemoryStorage, rec []byte) error {

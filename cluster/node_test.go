@@ -730,3 +730,22 @@ func TestEmptyLogRefusedUnlessNewGroup(t *testing.T) {
 		t.Fatalf("start with an empty log: %v, want ErrEmptyLog", err)
 	}
 }
+
+// TestLogIsEmpty: a directory without records is empty; a node's log after a commit is not.
+func TestLogIsEmpty(t *testing.T) {
+	key := make([]byte, 32)
+	rand.Read(key)
+	keys := map[byte][]byte{0: key}
+	if empty, err := LogIsEmpty(t.TempDir(), 0, keys); err != nil || !empty {
+		t.Fatalf("a new directory: empty %v, %v", empty, err)
+	}
+	g := startGroup(t)
+	g.nodes[1].Campaign()
+	g.appendCommitted(1)
+	id := g.leader()
+	dir := g.nodes[id].opts.Dir
+	g.nodes[id].Close()
+	if empty, err := LogIsEmpty(dir, 0, g.nodes[id].opts.Keys); err != nil || empty {
+		t.Fatalf("a used log: empty %v, %v", empty, err)
+	}
+}

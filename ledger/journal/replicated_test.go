@@ -174,3 +174,35 @@ func TestReplicatedJournalLostLeadershipIsInDoubt(t *testing.T) {
 		t.Fatalf("wait after leadership lost: %v, want ErrInDoubt", err)
 	}
 }
+
+// A new group's log starts at index 2 again: a store copied from an earlier group (a seed) has
+// its position dropped when the group's log is fresh, so the new group's records are applied.
+func TestReplicatedJournalFreshGroupDropsOldPosition(t *testing.T) {
+	key, dir := newKey(t), t.TempDir()
+	g := newFakeGroup()
+	g.commitInAppend = true
+	g.leader = openReplicated(t, dir, key, g)
+	markEmpty(t, g.leader)
+	for seq := uint64(1); seq <= 5; seq++ {
+		if err := g.leader.Commit(eventBatch(seq)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := lastEvent(t, g.leader); got != 5 || g.leader.AppliedIndex() != 6 {
+		t.Fatalf("event %d at index %d, want 5 at 6", got, g.leader.AppliedIndex())
+	}
+	g.leader.Close()
+	j, err := journal.OpenBadger(journal.Options{Dir: dir, DataKey: key, ValueLogGCInterval: -1, WAL: true,
+		WALOptions: journal.WALOptions{Replicated: newFakeGroup(), ReplicatedFresh: true, CheckpointBytes: 1, ApplyPace: -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if j.AppliedIndex() != 0 {
+		t.Fatalf("a fresh group's journal at index %d, want 0", j.AppliedIndex())
+	}
+	j.ApplyCommitted(2, 0, encodeEvent(t, 6)) // the new group's first record
+	if got := lastEvent(t, j); got != 6 {
+		t.Fatalf("the new group's first record was not applied: last event %d, want 6", got)
+	}
+}

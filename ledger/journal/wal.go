@@ -84,6 +84,10 @@ type WALOptions struct {
 	// batch is durable once the group committed it, and every committed record, whoever
 	// proposed it, reaches Badger through ApplyCommitted, which the group's node calls.
 	Replicated ReplicatedLog
+	// ReplicatedFresh (with Replicated) says the group's log is empty: a new group. A position
+	// Badger holds then names an index of an earlier group's log (a store copied as a seed) and
+	// is dropped, or that group's indexes would hide the new group's first records.
+	ReplicatedFresh bool
 }
 
 // ReplicatedLog is the log of a replicated journal: Append proposes a record (leader only) and
@@ -257,6 +261,16 @@ func openReplicated(b *Badger, opts Options, wo WALOptions) error {
 	if err != nil {
 		return err
 	}
+	if wo.ReplicatedFresh && pos > 0 {
+		if err := b.dropWALPos(); err != nil {
+			return err
+		}
+		if b.log != nil {
+			b.log.Warn("journal: a new group's log starts: the store's position in an earlier group's log is dropped",
+				"position", pos)
+		}
+		pos = 0
+	}
 	w := &walJournal{b: b, repl: wo.Replicated, opts: wo, wake: make(chan struct{}, 1), stop: make(chan struct{}),
 		done: make(chan struct{}), lastCkpt: time.Now(), base: pos, applied: pos, checkpointed: pos}
 	w.qc = sync.NewCond(&w.qmu)
@@ -357,6 +371,17 @@ func drainLeftoverLog(b *Badger, opts Options) error {
 		return err
 	}
 	return l.Close()
+}
+
+// dropWALPos deletes Badger's log position, synced.
+func (j *Badger) dropWALPos() error {
+	if err := j.db.Update(func(txn *badger.Txn) error { return txn.Delete([]byte(walPosKey)) }); err != nil {
+		return fmt.Errorf("journal: drop log position: %w", err)
+	}
+	if err := j.db.Sync(); err != nil {
+		return fmt.Errorf("journal: drop log position: sync: %w", err)
+	}
+	return nil
 }
 
 // walPos reads the position of the last log record Badger holds (0: none).

@@ -66,6 +66,7 @@ type node struct {
 	exited          chan struct{}
 	logPath         string
 	starts          int
+	newGroup        bool // the next start forms a new group (--cluster-new)
 }
 
 type group struct {
@@ -179,8 +180,9 @@ func (g *group) start(n *node) {
 		g.t.Fatal(err)
 	}
 	args := []string{"serve", "--cluster", "--config", n.cfgPath}
-	if n.starts == 1 {
+	if n.starts == 1 || n.newGroup {
 		args = append(args, "--cluster-new") // the group forms on the members' first start
+		n.newGroup = false
 	}
 	n.cmd = exec.Command(g.bin, args...)
 	n.cmd.Stdout, n.cmd.Stderr = logf, logf

@@ -97,6 +97,68 @@ func TestClusterRestoreMember(t *testing.T) {
 		lost.id, from.id, books, nodes)
 }
 
+// TestClusterReseed re-forms a group from one member's store (the way to start a new, empty
+// Raft log until snapshots exist): the group is stopped, one member's store is copied to the
+// others, every Raft directory is emptied, and the members start once with --cluster-new. The
+// store's position in the old log is dropped, so the new group's records are applied (they
+// start at a low index again), and the books hold the old approvals and the new ones, the same
+// on the three nodes.
+func TestClusterReseed(t *testing.T) {
+	bin := os.Getenv("CARDSWITCH_BIN")
+	if bin == "" {
+		t.Skip("CARDSWITCH_BIN is not set: run `make test-cluster`")
+	}
+	g := newGroup(t, bin)
+	for _, n := range g.nodes {
+		g.start(n)
+	}
+	cs := provision(t, g.leader(), 2)
+	v := &ledgerView{}
+	run := func(seed int64, acq string, answers int) {
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			drive(ctx, g, v, cs, rand.New(rand.NewSource(seed)), acq)
+		}()
+		waitApprovals(t, v, answers)
+		cancel()
+		wg.Wait()
+	}
+	run(11, "566666", 300)
+	g.healed()
+	for _, n := range g.nodes {
+		g.stop(n)
+	}
+	from := g.nodes[0]
+	for _, n := range g.nodes {
+		if err := os.RemoveAll(filepath.Join(n.dir, "raft")); err != nil {
+			t.Fatal(err)
+		}
+		if n == from {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(n.dir, "ledger")); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("cp", "-a", filepath.Join(from.dir, "ledger"), filepath.Join(n.dir, "ledger")).CombinedOutput(); err != nil {
+			t.Fatalf("copy the store: %v\n%s", err, out)
+		}
+	}
+	for _, n := range g.nodes {
+		n.newGroup = true
+		g.start(n)
+	}
+	run(12, "566667", 600) // new approvals on the new group (its log starts afresh)
+	g.healed()
+	for _, n := range g.nodes {
+		g.stop(n)
+	}
+	books := audit(t, g, v)
+	t.Logf("re-formed from node %d's store: %d auth records, identical on %d nodes", from.id, books, nodes)
+}
+
 // waitApprovals waits until the acquirer has seen at least n answers.
 func waitApprovals(t *testing.T, v *ledgerView, n int) {
 	t.Helper()
