@@ -54,6 +54,16 @@ type Options struct {
 	WALOptions WALOptions
 }
 
+// bloomFalsePositive is the false-positive rate of the bloom filters of Badger's tables (0: no
+// filters). Reads by key are for follow-ups, retransmissions and due holds (History mode), keys
+// the State's key sets say exist: a filter would seldom spare a probe there. A variable so that
+// BenchmarkValueLogCollection can compare.
+var bloomFalsePositive = 0.0
+
+// loadCompactionPace is the compaction pace while Load reads the store: at most a tenth of one
+// CPU (unless level 0 reaches half its stall threshold, when pacing is suspended).
+const loadCompactionPace = 9
+
 // compactionPace is the default Options.CompactionPace.
 const compactionPace = 2
 
@@ -158,10 +168,7 @@ func openBadger(opts Options, synced bool) (*Badger, error) {
 		WithNumCompactors(2).
 		// Values are AES-GCM ciphertext: compressing tables costs CPU and saves nothing.
 		WithCompression(options.None).
-		// Reads by key are for follow-ups, retransmissions and due holds (History mode), keys
-		// the State's key sets say exist: a bloom filter would seldom spare a probe, and would
-		// be built for every table.
-		WithBloomFalsePositive(0).
+		WithBloomFalsePositive(bloomFalsePositive).
 		// One writer at a time (the engine's Commit, or a Reencrypt step, under mu).
 		WithDetectConflicts(false)
 	cache := opts.BlockCacheBytes
@@ -488,6 +495,12 @@ func (j *Badger) Load(st *ledger.State) error {
 		return ErrClosed
 	}
 	began := time.Now()
+	// Nothing is written while the store is read: compaction can wait, and on a small machine it
+	// would take a CPU from the read (a quarter of a restart's CPU with an aged store). Its pace
+	// is set again once the store is read (below; 0 during a Close).
+	if j.pace > 0 {
+		j.db.SetCompactionPace(loadCompactionPace)
+	}
 	// A store that keeps its time indexes recovers auth records and replies by key only; one
 	// written without them is read in full once, and the indexes are written.
 	marked, err := j.hasMarker()
