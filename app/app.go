@@ -77,6 +77,8 @@ type App struct {
 	// rotation stops the background re-encryption under a new data key; rotationDone says it did.
 	rotation, rotationDone chan struct{}
 	serving                sync.WaitGroup // the ISO and HTTP Serve goroutines
+	// cl is this node's part in a replicated group (serve --cluster, cluster.go); nil alone.
+	cl *clusterNode
 
 	ready    atomic.Bool
 	running  atomic.Bool   // Run was called
@@ -99,6 +101,10 @@ type Options struct {
 	PBAAdapters pba.Adapters
 	// Clock is the engine's clock (nil: time.Now): tests age records (archiving).
 	Clock func() time.Time
+	// Cluster runs the switch as a member of the replicated group of the config's cluster
+	// section (serve --cluster, cluster.go): it serves only while it leads. ClusterNew lets it
+	// start with an empty Raft log: the first start of a member of a new group (--cluster-new).
+	Cluster, ClusterNew bool
 }
 
 // New returns an App for cfg; nothing runs until Run.
@@ -140,6 +146,15 @@ func (a *App) Run(ctx context.Context) error {
 	if !a.running.CompareAndSwap(false, true) {
 		return errors.New("app: Run called twice")
 	}
+	if a.opts.Cluster {
+		// A follower until the node leads (cluster.go); then it starts as a single switch does.
+		promoted, err := a.follow(ctx)
+		if err != nil || !promoted {
+			sctx, cancel := context.WithTimeout(context.Background(), a.opts.ShutdownTimeout)
+			defer cancel()
+			return errors.Join(err, a.Shutdown(sctx))
+		}
+	}
 	if err := a.start(); err != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), a.opts.ShutdownTimeout)
 		defer cancel()
@@ -149,6 +164,9 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 	close(a.started)
+	if a.cl != nil {
+		go a.watchLeadership()
+	}
 	var failure error
 	select {
 	case <-ctx.Done():
@@ -157,7 +175,11 @@ func (a *App) Run(ctx context.Context) error {
 		a.log.Error("a component failed; stopping the switch", "err", failure)
 	case <-a.stopping: // Shutdown was called directly
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), a.opts.ShutdownTimeout)
+	timeout := a.opts.ShutdownTimeout
+	if failure != nil && a.cl != nil {
+		timeout = clusterFailStop // crash-only: the group goes on without this node
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	err := a.Shutdown(sctx)
 	if failure == nil {
@@ -209,11 +231,13 @@ func (a *App) start() error {
 			old[id] = k
 		}
 	}
-	bj, err := journal.OpenBadger(journal.Options{Dir: filepath.Join(cfg.DataDir, "ledger"),
+	var bj *journal.Badger
+	if a.cl != nil {
+		bj = a.cl.journal // a cluster node's, opened as a follower (cluster.go)
+	} else if bj, err = journal.OpenBadger(journal.Options{Dir: filepath.Join(cfg.DataDir, "ledger"),
 		DataKey: keys[keyID], DataKeyID: keyID, OldDataKeys: old, Logger: log,
 		// engine.journal: wal (ledger/journal/wal.go)
-		WAL: cfg.Engine.WAL(), WALOptions: journal.WALOptions{CheckpointInterval: cfg.Engine.CheckpointInterval}})
-	if err != nil {
+		WAL: cfg.Engine.WAL(), WALOptions: journal.WALOptions{CheckpointInterval: cfg.Engine.CheckpointInterval}}); err != nil {
 		return err
 	}
 	a.journal = bj
@@ -272,6 +296,9 @@ func (a *App) start() error {
 			}
 		},
 	})
+	if a.cl != nil {
+		a.cl.metrics.Register(a.metrics) // the group's gauges on the leader's /metrics
+	}
 	ecfg := engineConfig(cfg)
 	ecfg.Published = a.hooks.Published // wakes the webhook outbox once a batch with events is durable
 	// A batch in doubt (the write-ahead log failed): not ready at once, and Run stops the switch
@@ -296,10 +323,15 @@ func (a *App) start() error {
 	if a.loyalty, err = newLoyalty(cfg, a.engine, env.PANHasher, log); err != nil {
 		return err
 	}
+	var health func() (int, any)
+	if a.cl != nil {
+		health = a.clusterHealth // the node's role and indexes (cluster.go)
+	}
 	h, err := mgmt.New(mgmt.Deps{Config: mgmtConfig(cfg), Engine: a.engine, PANHash: env.PANHasher,
 		Logger: log, Ready: a.ready.Load, Clock: time.Now, Events: a.events, Webhooks: a.hooks,
 		Metrics: a.metrics, MetricsHandler: a.metrics.Handler(),
-		KYC: kycProvider(cfg), KYCCallbackSecret: []byte(cfg.KYC.CallbackSecret), Loyalty: a.loyalty})
+		KYC: kycProvider(cfg), KYCCallbackSecret: []byte(cfg.KYC.CallbackSecret), Loyalty: a.loyalty,
+		Health: health})
 	if err != nil {
 		return err
 	}
@@ -330,7 +362,7 @@ func (a *App) start() error {
 	a.serving.Add(2)
 	go a.serveISO()
 	go a.serveHTTP()
-	if len(old) > 0 {
+	if len(old) > 0 && a.rotation == nil { // a cluster node started it as a follower (cluster.go)
 		a.rotation = make(chan struct{})
 		a.rotationDone = make(chan struct{})
 		go a.reencrypt(bj)
@@ -395,6 +427,7 @@ func (a *App) stop(ctx context.Context) error {
 	defer a.mu.Unlock()
 	a.ready.Store(false)
 	var errs []error
+	a.stopFollowerServer() // a cluster node that never led (cluster.go)
 	if a.iso != nil {
 		if err := a.iso.Shutdown(ctx); err != nil && !errors.Is(err, server.ErrServerClosed) {
 			errs = append(errs, fmt.Errorf("iso listener: %w", err))
@@ -439,6 +472,15 @@ func (a *App) stop(ctx context.Context) error {
 	if a.rotation != nil {
 		close(a.rotation)
 		<-a.rotationDone
+	}
+	if a.cl != nil && a.cl.node != nil {
+		// A leader stopped on purpose hands its leadership over first (cluster.go), so the group
+		// does not wait an election timeout. After the engine, whose queued batches still need
+		// the group; before the journal, which the node applies into.
+		a.handOver(ctx)
+		if err := a.cl.node.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("cluster node: %w", err))
+		}
 	}
 	if a.journal != nil {
 		if err := a.journal.Close(); err != nil {

@@ -27,7 +27,7 @@ import (
 // Main is `cardswitch bench`.
 func Main(args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	addr := fs.String("addr", "127.0.0.1:8583", "ISO 8583 address of the switch")
+	addr := fs.String("addr", "127.0.0.1:8583", "ISO 8583 address of the switch, or a group's members' as a comma-separated list (each connection goes to the first that accepts: the leader)")
 	conns := fs.Int("connections", 32, "TCP connections")
 	duration := fs.Duration("duration", 20*time.Second, "length of the run (with --suite: the closed loop's measured window, after the warm-up)")
 	warmup := fs.Duration("warmup", time.Second, "first part of the run left out of the totals")

@@ -39,6 +39,9 @@ type RunResult struct {
 	Errors      int64 `json:"errors"`
 	Timeouts    int64 `json:"timeouts"`
 	NotSent     int64 `json:"notSent"` // open loop: sends the schedule wanted but the run ended first
+	// Reconnects counts the connections dialled again during the run (an --addr list: a group's
+	// failover; their requests in flight count as timeouts).
+	Reconnects int64 `json:"reconnects,omitempty"`
 
 	ThroughputPerSec float64 `json:"throughputPerSec"`
 	ApprovedPerSec   float64 `json:"approvedPerSec"`
@@ -188,6 +191,9 @@ func (r *Report) Summary(w io.Writer) {
 			run.ThroughputPerSec, run.ApprovedPerSec, run.Sent, run.Completed, run.Errors, run.Timeouts)
 		if run.NotSent > 0 {
 			fmt.Fprintf(w, "  not sent %d", run.NotSent)
+		}
+		if run.Reconnects > 0 {
+			fmt.Fprintf(w, "  reconnects %d", run.Reconnects)
 		}
 		fmt.Fprintln(w)
 		l := run.Latency

@@ -127,6 +127,14 @@ type client struct {
 	tokens  chan struct{} // closed loop window
 	notSent int64         // open loop: intended sends the run ended before making
 
+	// Reconnection (connlist.go), with a list of addresses only: the sender dials again when
+	// the connection breaks; connGen numbers the connections, broken carries a read loop's end.
+	addrs      []string
+	connGen    atomic.Int64
+	broken     chan int64
+	readers    *sync.WaitGroup
+	reconnects atomic.Int64
+
 	// answer checks (whole run, warm-up included): chip answers and those with tag 91 (ARPC),
 	// PIN answers and those approved.
 	chipAnswers, chipTag91, pinAnswers, pinApproved atomic.Int64
@@ -180,7 +188,7 @@ func Run(ctx context.Context, o Options) (*RunResult, error) {
 	}()
 	d := net.Dialer{Timeout: 5 * time.Second}
 	for i := 0; i < o.Connections; i++ {
-		nc, err := d.DialContext(ctx, "tcp", o.Addr)
+		nc, err := dialList(ctx, &d, o.Addr) // connlist.go: a group's members, the leader accepts
 		if err != nil {
 			return nil, fmt.Errorf("bench: connect %s: %w", o.Addr, err)
 		}
@@ -189,7 +197,7 @@ func Run(ctx context.Context, o Options) (*RunResult, error) {
 		}
 		c := &client{o: &o, id: i, nc: nc, bw: bufio.NewWriterSize(nc, 32<<10), br: bufio.NewReaderSize(nc, 32<<10),
 			gen: gens[i], rec: newRecorder(o.Warmup),
-			pending: make(map[uint32]inflight, 1024)}
+			pending: make(map[uint32]inflight, 1024), addrs: splitList(o.Addr), broken: make(chan int64, 1)}
 		if o.Rate == 0 {
 			c.tokens = make(chan struct{}, o.Pipeline)
 			for k := 0; k < o.Pipeline; k++ {
@@ -219,8 +227,9 @@ func Run(ctx context.Context, o Options) (*RunResult, error) {
 	var readers, senders sync.WaitGroup
 	sweepStop := make(chan struct{})
 	for _, c := range clients {
+		c.readers = &readers
 		readers.Add(1)
-		go func() { defer readers.Done(); c.readLoop() }()
+		go func() { defer readers.Done(); c.readLoop(c.br, 0) }()
 		senders.Add(1)
 		go func() {
 			defer senders.Done()
@@ -303,6 +312,11 @@ func (c *client) closedLoop(ctx context.Context) {
 	for {
 		select {
 		case <-c.tokens:
+		case g := <-c.broken:
+			if !c.reconnect(ctx, g) {
+				return
+			}
+			continue
 		case <-ctx.Done():
 			c.bw.Flush()
 			return
@@ -314,12 +328,17 @@ func (c *client) closedLoop(ctx context.Context) {
 		now := time.Now()
 		if buf, err = c.send(now, now.Sub(c.start), buf); err != nil {
 			c.writeFailed(err)
-			return
+			if !c.reconnect(ctx, c.connGen.Load()) {
+				return
+			}
+			continue
 		}
 		if len(c.tokens) == 0 {
 			if err := c.bw.Flush(); err != nil {
 				c.writeFailed(err)
-				return
+				if !c.reconnect(ctx, c.connGen.Load()) {
+					return
+				}
 			}
 		}
 	}
@@ -342,6 +361,16 @@ func (c *client) openLoop(ctx context.Context) {
 		intended := offset + time.Duration(k)*interval
 		if intended >= c.o.Duration {
 			break
+		}
+		select {
+		case g := <-c.broken:
+			// Sends due meanwhile go out late on the new connection: their latency shows it.
+			if !c.reconnect(ctx, g) {
+				c.notSent += int64((c.o.Duration-intended)/interval) + 1
+				return
+			}
+			unflushed = 0
+		default:
 		}
 		now := time.Now()
 		if wait := intended - now.Sub(c.start); wait > 0 {
@@ -366,12 +395,18 @@ func (c *client) openLoop(ctx context.Context) {
 		}
 		if buf, err = c.send(now, intended, buf); err != nil {
 			c.writeFailed(err)
-			return
+			if !c.reconnect(ctx, c.connGen.Load()) {
+				return
+			}
+			unflushed = 0
+			continue
 		}
 		if unflushed++; unflushed >= 64 {
 			if err := c.bw.Flush(); err != nil {
 				c.writeFailed(err)
-				return
+				if !c.reconnect(ctx, c.connGen.Load()) {
+					return
+				}
 			}
 			unflushed = 0
 		}
@@ -388,12 +423,18 @@ func (c *client) writeFailed(err error) {
 	c.rec.failed(1)
 }
 
-func (c *client) readLoop() {
+func (c *client) readLoop(br *bufio.Reader, gen int64) {
 	for {
-		frame, err := server.ReadFrame(c.br, c.o.MaxFrameBytes)
+		frame, err := server.ReadFrame(br, c.o.MaxFrameBytes)
 		if err != nil {
-			if !c.closing.Load() {
+			if !c.closing.Load() && gen == c.connGen.Load() {
 				c.rec.failed(1) // the connection broke during the run
+				if len(c.addrs) > 1 {
+					select {
+					case c.broken <- gen: // the sender dials again (a list of addresses)
+					default:
+					}
+				}
 			}
 			return
 		}
@@ -433,6 +474,62 @@ func (c *client) readLoop() {
 			c.tokens <- struct{}{}
 		}
 	}
+}
+
+// reconnect replaces the connection of generation gen, broken, by one to the first address of
+// the list that accepts (a replicated group's new leader), trying until ctx ends; false without
+// a list (one address: the run ends for this connection, as before) or when ctx ended. The
+// requests in flight on the old connection are not sent again: they time out (sweep).
+func (c *client) reconnect(ctx context.Context, gen int64) bool {
+	if len(c.addrs) < 2 || c.closing.Load() {
+		return false
+	}
+	if gen != c.connGen.Load() {
+		return true // that connection was replaced already
+	}
+	c.connGen.Add(1) // the old read loop's end is no longer news
+	c.nc.Close()
+	// What was in flight on it can no longer be answered: timed out now, and its closed-loop
+	// window given back, rather than after the timeout.
+	var n, nw int64
+	c.mu.Lock()
+	for stan, p := range c.pending {
+		delete(c.pending, stan)
+		n++
+		if p.intended >= c.o.Warmup {
+			nw++
+		}
+	}
+	c.mu.Unlock()
+	if n > 0 {
+		c.rec.timedOut(n, nw)
+		for i := int64(0); i < n && c.tokens != nil; i++ {
+			select {
+			case c.tokens <- struct{}{}:
+			default:
+			}
+		}
+	}
+	d := net.Dialer{Timeout: time.Second}
+	for ctx.Err() == nil {
+		nc, err := dialList(ctx, &d, c.o.Addr)
+		if err == nil {
+			if tc, ok := nc.(*net.TCPConn); ok {
+				_ = tc.SetNoDelay(true)
+			}
+			c.nc, c.bw, c.br = nc, bufio.NewWriterSize(nc, 32<<10), bufio.NewReaderSize(nc, 32<<10)
+			g := c.connGen.Add(1)
+			c.reconnects.Add(1)
+			c.readers.Add(1)
+			go func(br *bufio.Reader) { defer c.readers.Done(); c.readLoop(br, g) }(c.br)
+			return true
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return false
 }
 
 // sweep counts requests unanswered past the timeout.
@@ -565,8 +662,9 @@ func buildResult(o *Options, clients []*client, s *sampler, started time.Time, e
 	var notSent int64
 	var ac AnswerChecks
 	var maxATC uint16
-	var approvedAll int64
+	var approvedAll, reconnects int64
 	for _, cl := range clients {
+		reconnects += cl.reconnects.Load()
 		cl.rec.mu.Lock()
 		total.Merge(cl.rec.total)
 		c.Sent += cl.rec.counts.Sent
@@ -604,7 +702,7 @@ func buildResult(o *Options, clients []*client, s *sampler, started time.Time, e
 		NotSent:          notSent,
 		ThroughputPerSec: float64(c.Completed) / window, ApprovedPerSec: float64(c.Approved) / window,
 		ActionCodes: codes, ByKind: map[string]KindResult{}, Series: s.series,
-		AnswerChecks: ac, MaxATC: maxATC, ApprovedAll: approvedAll,
+		AnswerChecks: ac, MaxATC: maxATC, ApprovedAll: approvedAll, Reconnects: reconnects,
 	}
 	if o.Rate == 0 {
 		r.Pipeline = o.Pipeline

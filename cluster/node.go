@@ -9,8 +9,8 @@
 // restarted node hands them again from the start of its log, to rebuild its state).
 //
 // What this package does not do yet (issue 23): snapshots (a node's log is never compacted, so
-// a node that fell behind is caught up from the log only), membership changes after the start,
-// and the wiring into cardswitch serve.
+// a node that fell behind is caught up from the log only) and membership changes after the
+// start. cardswitch serve --cluster runs on it (app/cluster.go, docs/decisions/0011).
 package cluster
 
 import (
@@ -23,6 +23,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cardswitch/cardswitch/ledger/wal"
@@ -40,6 +41,8 @@ var (
 	ErrInDoubt = errors.New("cluster: record in doubt: leadership lost before commit")
 	// ErrClosed: the node was closed.
 	ErrClosed = errors.New("cluster: node closed")
+	// ErrEmptyLog: Start found no log and was not told to form a new group (Options.NewGroup).
+	ErrEmptyLog = errors.New("cluster: the Raft log is empty and this member was not told to form a new group; a member whose log was lost must not rejoin under its id")
 )
 
 // Defaults of Options.
@@ -95,12 +98,22 @@ type Options struct {
 	// must not call back into the node, and must not modify record (Raft's storage holds it).
 	// index is the record's Raft index.
 	Apply func(index uint64, record []byte)
+	// ApplyOwn, when set, is called instead of Apply, with pos the position Append gave the
+	// record on this node in this process life (0: proposed elsewhere, or before a restart):
+	// a journal that made the record's rows readable at Append matches them up by it.
+	ApplyOwn func(index, pos uint64, record []byte)
 	// Tick is Raft's clock (default 10 ms); ElectionTicks (default 100) and HeartbeatTicks
 	// (default 10) count in it.
 	Tick                          time.Duration
 	ElectionTicks, HeartbeatTicks int
 	// MaxRecordBytes bounds one record (default 4 MiB, at most 4 MiB).
 	MaxRecordBytes int
+	// NewGroup allows a start with an empty log: this member forms a new group with Peers. A
+	// member that lost its log must not rejoin under its id (it would forget its votes and the
+	// records it acknowledged, and a majority without them could elect a leader that lacks a
+	// committed record), so without NewGroup an empty log is refused (ErrEmptyLog). Ignored
+	// when the log holds records.
+	NewGroup bool
 }
 
 func (o *Options) defaults() error {
@@ -110,7 +123,7 @@ func (o *Options) defaults() error {
 	if _, ok := o.Peers[o.ID]; !ok {
 		return fmt.Errorf("cluster: node %d is not among the peers", o.ID)
 	}
-	if o.Apply == nil {
+	if o.Apply == nil && o.ApplyOwn == nil {
 		return errors.New("cluster: no Apply callback")
 	}
 	if o.Tick <= 0 {
@@ -152,15 +165,31 @@ type Node struct {
 	appendDone  chan struct{}        // closed when the append goroutine has ended
 	recvc       chan *raftpb.Message
 	campaignc   chan struct{}
+	transferc   chan struct{}
 	stop        chan struct{}
 	done        chan struct{}
 
 	mu       sync.Mutex
 	leader   bool
 	leadingC chan struct{} // closed when this node becomes the leader; replaced when it stops leading
-	nextPos  uint64
-	waiting  map[uint64]chan error // by position: Append's proposals not yet committed or failed
-	closed   bool
+	// notLeadingC is closed while this node does not lead; replaced when it becomes the leader.
+	notLeadingC chan struct{}
+	// servingC is closed once this node leads and has applied an entry of its own term (so every
+	// record committed before its term is applied); steppedC once a node that served stops
+	// leading (or stops). Both fire once per process life: the switch is crash-only about it.
+	servingC    chan struct{}
+	steppedC    chan struct{}
+	served      bool
+	stepped     bool
+	leaderTerm  uint64 // the term this node leads in (loop-owned while leading)
+	leaderID    atomic.Uint64
+	term        atomic.Uint64
+	commitIndex atomic.Uint64
+	applied     atomic.Uint64
+	leaderSeen  atomic.Uint64 // leadership changes seen (a new non-zero leader id)
+	nextPos     uint64
+	waiting     map[uint64]chan error // by position: Append's proposals not yet committed or failed
+	closed      bool
 
 	// Owned by the append goroutine.
 	buf    []byte            // the record being encoded
@@ -198,9 +227,14 @@ func Start(opts Options) (*Node, error) {
 		l.Close()
 		return nil, fmt.Errorf("cluster: initial state: %w", err)
 	}
-	if err := l.Replay(1, func(_ uint64, rec []byte) error { return restore(ms, rec) }); err != nil {
+	records := 0
+	if err := l.Replay(1, func(_ uint64, rec []byte) error { records++; return restore(ms, rec) }); err != nil {
 		l.Close()
 		return nil, fmt.Errorf("cluster: read log back: %w", err)
+	}
+	if records == 0 && !opts.NewGroup {
+		l.Close()
+		return nil, fmt.Errorf("%w (%s)", ErrEmptyLog, opts.Dir)
 	}
 	rn, err := raft.NewRawNode(&raft.Config{
 		ID:              opts.ID,
@@ -245,11 +279,19 @@ func Start(opts Options) (*Node, error) {
 		appendErr:  make(chan error, 1),
 		appendDone: make(chan struct{}),
 		campaignc:  make(chan struct{}, 1),
+		transferc:  make(chan struct{}, 1),
 		recvc:      make(chan *raftpb.Message, recvQueue),
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
 		leadingC:   make(chan struct{}),
-		waiting:    map[uint64]chan error{},
+		notLeadingC: func() chan struct{} {
+			c := make(chan struct{})
+			close(c)
+			return c
+		}(),
+		servingC: make(chan struct{}),
+		steppedC: make(chan struct{}),
+		waiting:  map[uint64]chan error{},
 	}
 	if n.lastHS, _, err = ms.InitialState(); err != nil {
 		l.Close()
@@ -265,6 +307,25 @@ func Start(opts Options) (*Node, error) {
 	go n.loop()
 	go n.appendLoop()
 	return n, nil
+}
+
+// LogIsEmpty reports whether the node's log in dir holds no record (a member that has not yet
+// taken part in a group, or one whose log was lost), without starting a node. keyID and keys
+// are Options.KeyID and Options.Keys.
+func LogIsEmpty(dir string, keyID byte, keys map[byte][]byte) (bool, error) {
+	l, err := wal.Open(wal.Options{Dir: dir, KeyID: keyID, Keys: keys})
+	if err != nil {
+		return false, fmt.Errorf("cluster: open log: %w", err)
+	}
+	records := 0
+	err = l.Replay(1, func(uint64, []byte) error { records++; return nil })
+	if cerr := l.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return false, fmt.Errorf("cluster: read log: %w", err)
+	}
+	return records == 0, nil
 }
 
 // restore reads one log record (an append's hard state and entries) into Raft's storage. A later
@@ -290,6 +351,51 @@ func (n *Node) Campaign() {
 	}
 }
 
+// TransferLeadership asks this node, if it leads, to hand the leadership over to the member whose
+// log is the most complete, and waits until it no longer leads (a planned restart: the group
+// gets a new leader at once instead of after an election timeout). It gives up after timeout.
+// Proposals are refused meanwhile (etcd raft drops them during a transfer); the caller stops
+// proposing first.
+func (n *Node) TransferLeadership(timeout time.Duration) error {
+	if !n.IsLeader() {
+		return nil
+	}
+	select {
+	case n.transferc <- struct{}{}:
+	default: // one is pending already
+	}
+	n.mu.Lock()
+	notLeading := n.notLeadingC
+	n.mu.Unlock()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-notLeading:
+		return nil
+	case <-n.done:
+		return ErrClosed
+	case <-t.C:
+		return fmt.Errorf("cluster: leadership not handed over within %v", timeout)
+	}
+}
+
+// transfer starts a leadership transfer to the most up-to-date other voter (loop goroutine).
+func (n *Node) transfer() {
+	st := n.rn.Status()
+	if st.RaftState != raft.StateLeader {
+		return
+	}
+	var to, best uint64
+	for id, pr := range st.Progress {
+		if id != n.opts.ID && (to == 0 || pr.Match > best) {
+			to, best = id, pr.Match
+		}
+	}
+	if to != 0 {
+		n.rn.TransferLeader(to)
+	}
+}
+
 // Leading returns a channel closed once this node is the leader (at once if it is now).
 func (n *Node) Leading() <-chan struct{} {
 	n.mu.Lock()
@@ -302,6 +408,36 @@ func (n *Node) IsLeader() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.leader
+}
+
+// Serving returns a channel closed once this node leads and has applied an entry of its own
+// term: every record committed before it took over has then been handed to Apply. A node
+// promoted to serve waits for it (etcd raft commits an empty entry at the start of a term).
+func (n *Node) Serving() <-chan struct{} { return n.servingC }
+
+// Stepped returns a channel closed once this node, having served as leader (Serving), stops
+// leading (or stops). It fires once per process life.
+func (n *Node) Stepped() <-chan struct{} { return n.steppedC }
+
+// Done returns a channel closed once the node stopped taking part in the group: closed, or its
+// log failed (a failed write or fdatasync: it can no longer promise durability).
+func (n *Node) Done() <-chan struct{} { return n.done }
+
+// Status is what a node knows of the group, for health answers and metrics.
+type Status struct {
+	Leader   bool
+	LeaderID uint64 // 0: no leader known
+	Term     uint64
+	// Commit is the highest index known committed; Applied the highest handed to Apply.
+	Commit, Applied uint64
+	// LeaderChanges counts the times a new leader was seen by this node.
+	LeaderChanges uint64
+}
+
+// Status reports the node's view of the group.
+func (n *Node) Status() Status {
+	return Status{Leader: n.IsLeader(), LeaderID: n.leaderID.Load(), Term: n.term.Load(),
+		Commit: n.commitIndex.Load(), Applied: n.applied.Load(), LeaderChanges: n.leaderSeen.Load()}
 }
 
 // Append proposes record and returns its position without waiting for the group; Wait(pos)
@@ -348,6 +484,31 @@ func (n *Node) Wait(pos uint64) error {
 		return fmt.Errorf("cluster: no record at position %d waits", pos)
 	}
 	err := <-ch
+	n.mu.Lock()
+	delete(n.waiting, pos)
+	n.mu.Unlock()
+	return err
+}
+
+// WaitTimeout is Wait bounded by d: past it the record is in doubt (ErrInDoubt) and nobody
+// waits for it any more. A leader whose majority stops acknowledging (a stuck disk, a peer that
+// answers heartbeats and not appends) keeps its leadership; the bound keeps its caller from
+// waiting for ever.
+func (n *Node) WaitTimeout(pos uint64, d time.Duration) error {
+	n.mu.Lock()
+	ch, ok := n.waiting[pos]
+	n.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("cluster: no record at position %d waits", pos)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	var err error
+	select {
+	case err = <-ch:
+	case <-t.C:
+		err = fmt.Errorf("%w: not committed within %v", ErrInDoubt, d)
+	}
 	n.mu.Lock()
 	delete(n.waiting, pos)
 	n.mu.Unlock()
@@ -416,6 +577,8 @@ func (n *Node) loop() {
 			n.rn.Tick()
 		case <-n.campaignc:
 			_ = n.rn.Campaign() // refused only by a node that is not a voter
+		case <-n.transferc:
+			n.transfer()
 		case p := <-n.propc:
 			n.propose(p)
 			for more := true; more; {
@@ -448,6 +611,9 @@ func (n *Node) loop() {
 				return
 			}
 		}
+		bs := n.rn.BasicStatus()
+		n.term.Store(bs.HardState.GetTerm())
+		n.commitIndex.Store(bs.HardState.GetCommit())
 	}
 }
 
@@ -470,8 +636,16 @@ func (n *Node) setLeader(leader bool) {
 	switch {
 	case leader && !was:
 		close(n.leadingC)
+		n.notLeadingC = make(chan struct{})
 	case !leader && was:
 		n.leadingC = make(chan struct{})
+		close(n.notLeadingC)
+		// Only a leadership that served counts: one lost before its term's first entry was
+		// applied never let anyone rely on it, and the node may lead again later.
+		if !n.stepped && n.served {
+			n.stepped = true
+			close(n.steppedC)
+		}
 	}
 	n.mu.Unlock()
 	if was && !leader {
@@ -486,7 +660,17 @@ func (n *Node) setLeader(leader bool) {
 // out to the followers while its own fdatasync runs. It reports false when the node must stop.
 func (n *Node) handleReady(rd raft.Ready) bool {
 	if rd.SoftState != nil {
-		n.setLeader(rd.SoftState.RaftState == raft.StateLeader)
+		if lead := rd.SoftState.Lead; lead != n.leaderID.Load() {
+			n.leaderID.Store(lead)
+			if lead != raft.None {
+				n.leaderSeen.Add(1)
+			}
+		}
+		leading := rd.SoftState.RaftState == raft.StateLeader
+		if leading && !n.IsLeader() {
+			n.leaderTerm = n.rn.BasicStatus().HardState.GetTerm()
+		}
+		n.setLeader(leading)
 	}
 	for _, m := range rd.Messages {
 		switch m.GetTo() {
@@ -517,6 +701,15 @@ func (n *Node) handleReady(rd raft.Ready) bool {
 }
 
 func (n *Node) applyEntry(e *raftpb.Entry) {
+	defer n.applied.Store(e.GetIndex())
+	if e.GetTerm() == n.leaderTerm && n.leaderTerm != 0 {
+		n.mu.Lock()
+		if n.leader && !n.served {
+			n.served = true
+			close(n.servingC)
+		}
+		n.mu.Unlock()
+	}
 	switch e.GetType() {
 	case raftpb.EntryConfChange:
 		cc := &raftpb.ConfChange{}
@@ -533,9 +726,18 @@ func (n *Node) applyEntry(e *raftpb.Entry) {
 		if len(d) < headerBytes { // the empty entry a new leader commits its term with
 			return
 		}
-		n.opts.Apply(e.GetIndex(), d[headerBytes:])
-		if binary.BigEndian.Uint64(d) == n.incarnation {
-			n.finish(binary.BigEndian.Uint64(d[8:]), nil)
+		own := binary.BigEndian.Uint64(d) == n.incarnation
+		var pos uint64
+		if own {
+			pos = binary.BigEndian.Uint64(d[8:])
+		}
+		if n.opts.ApplyOwn != nil {
+			n.opts.ApplyOwn(e.GetIndex(), pos, d[headerBytes:])
+		} else {
+			n.opts.Apply(e.GetIndex(), d[headerBytes:])
+		}
+		if own {
+			n.finish(pos, nil)
 		}
 	}
 }

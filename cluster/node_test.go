@@ -71,7 +71,7 @@ func startGroup(t *testing.T) *group {
 		g.applied[id] = a
 		n, err := Start(Options{
 			ID: id, Peers: peers, Listener: lns[id], Dir: t.TempDir(),
-			Keys: map[byte][]byte{0: key}, Apply: a.apply,
+			Keys: map[byte][]byte{0: key}, Apply: a.apply, NewGroup: true,
 			// A short election timeout keeps the test fast; a spurious election under load
 			// only makes records in doubt, which the test allows.
 			Tick: 5 * time.Millisecond, ElectionTicks: 60, HeartbeatTicks: 5,
@@ -118,6 +118,33 @@ func (g *group) leader() uint64 {
 			g.t.Fatal("no leader elected")
 		}
 		close(stop)
+	}
+}
+
+// serving waits for a node to serve (Serving: it leads and applied an entry of its term) and
+// returns its id. A leader elected under load may lose its leadership before it serves; another
+// then does.
+func (g *group) serving() uint64 {
+	g.t.Helper()
+	deadline := time.After(liveness)
+	served := make(chan uint64, len(g.nodes))
+	stop := make(chan struct{})
+	defer close(stop)
+	for id, n := range g.nodes {
+		go func() {
+			select {
+			case <-n.Serving():
+				served <- id
+			case <-stop:
+			}
+		}()
+	}
+	select {
+	case id := <-served:
+		return id
+	case <-deadline:
+		g.t.Fatal("no node served")
+		return 0
 	}
 }
 
@@ -548,5 +575,199 @@ func TestCutOffLeaderStopsCommitting(t *testing.T) {
 				t.Errorf("node %d applied the record appended on the cut-off leader", id)
 			}
 		}
+	}
+}
+
+// TestServingAndStepped: the leader's Serving fires once it applied an entry of its own term,
+// with its applied index then at least every record committed before; every node names the
+// leader; Stepped fires on the leader when it stops, and records proposed by it are handed
+// to ApplyOwn with their position.
+func TestServingAndStepped(t *testing.T) {
+	g := startGroup(t)
+	g.nodes[1].Campaign()
+	id := g.serving()
+	n := g.nodes[id]
+	rid := g.appendCommitted(1)
+	if got := g.leader(); got != id {
+		t.Skipf("leadership moved under load (%d -> %d)", id, got)
+	}
+	waitApplied(t, g.applied[id], rid)
+	st := n.Status()
+	if !st.Leader || st.LeaderID != id || st.Applied == 0 || st.Commit < st.Applied || st.LeaderChanges == 0 {
+		t.Fatalf("leader status %+v", st)
+	}
+	for fid, f := range g.nodes {
+		if fid == id {
+			continue
+		}
+		waitApplied(t, g.applied[fid], rid)
+		if fs := f.Status(); fs.Leader || fs.LeaderID != id {
+			t.Fatalf("follower %d status %+v, leader %d", fid, fs, id)
+		}
+		select {
+		case <-f.Stepped():
+			t.Fatalf("follower %d stepped down without having led", fid)
+		default:
+		}
+	}
+	n.Close()
+	select {
+	case <-n.Stepped():
+	case <-time.After(liveness):
+		t.Fatal("a closed leader did not step down")
+	}
+}
+
+// TestApplyOwnGivesPositions: ApplyOwn receives the position Append returned on the proposing
+// node, and 0 on the others.
+func TestApplyOwnGivesPositions(t *testing.T) {
+	key := make([]byte, 32)
+	rand.Read(key)
+	lns := map[uint64]net.Listener{}
+	peers := map[uint64]string{}
+	for id := uint64(1); id <= 3; id++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns[id], peers[id] = ln, ln.Addr().String()
+	}
+	type got struct{ index, pos uint64 }
+	seen := map[uint64]chan got{}
+	nodes := map[uint64]*Node{}
+	for id := uint64(1); id <= 3; id++ {
+		ch := make(chan got, 64)
+		seen[id] = ch
+		n, err := Start(Options{ID: id, Peers: peers, Listener: lns[id], Dir: t.TempDir(),
+			Keys: map[byte][]byte{0: key}, Tick: 5 * time.Millisecond, ElectionTicks: 60, HeartbeatTicks: 5, NewGroup: true,
+			ApplyOwn: func(index, pos uint64, _ []byte) { ch <- got{index, pos} }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes[id] = n
+		defer n.Close()
+	}
+	nodes[1].Campaign()
+	var lead uint64
+	deadline := time.After(liveness)
+	for lead == 0 {
+		select {
+		case <-nodes[1].Serving():
+			lead = 1
+		case <-nodes[2].Serving():
+			lead = 2
+		case <-nodes[3].Serving():
+			lead = 3
+		case <-deadline:
+			t.Fatal("no node served")
+		}
+	}
+	pos, err := nodes[lead].Append([]byte("one"))
+	if err != nil {
+		t.Skipf("leadership moved: %v", err)
+	}
+	if err := nodes[lead].Wait(pos); err != nil {
+		t.Skipf("leadership moved: %v", err)
+	}
+	for id := uint64(1); id <= 3; id++ {
+		select {
+		case g := <-seen[id]:
+			want := uint64(0)
+			if id == lead {
+				want = pos
+			}
+			if g.pos != want || g.index == 0 {
+				t.Fatalf("node %d: ApplyOwn(index %d, pos %d), want pos %d", id, g.index, g.pos, want)
+			}
+		case <-time.After(liveness):
+			t.Fatalf("node %d applied nothing", id)
+		}
+	}
+}
+
+// TestWaitTimeoutIsInDoubt: a record the group does not commit within the bound is in doubt,
+// and nobody waits for it any more.
+func TestWaitTimeoutIsInDoubt(t *testing.T) {
+	g := startGroup(t)
+	g.nodes[1].Campaign()
+	id := g.leader()
+	n := g.nodes[id]
+	for peer := range g.nodes {
+		if peer != id {
+			n.tr.setCut(peer, true)
+		}
+	}
+	pos, err := n.Append(record(1))
+	if err != nil {
+		t.Skipf("leadership moved: %v", err)
+	}
+	if err := n.WaitTimeout(pos, 50*time.Millisecond); !errors.Is(err, ErrInDoubt) {
+		t.Fatalf("wait on a cut-off leader: %v, want ErrInDoubt", err)
+	}
+	n.mu.Lock()
+	_, still := n.waiting[pos]
+	n.mu.Unlock()
+	if still {
+		t.Fatal("a timed-out position is still waited for")
+	}
+}
+
+// TestTransferLeadership: a leader hands its leadership over to another member (a planned
+// restart) without waiting for an election timeout, and the group commits on the new leader.
+func TestTransferLeadership(t *testing.T) {
+	g := startGroup(t)
+	g.nodes[1].Campaign()
+	id := g.leader()
+	g.appendCommitted(1)
+	if err := g.nodes[id].TransferLeadership(liveness); err != nil {
+		t.Fatal(err)
+	}
+	if g.nodes[id].IsLeader() {
+		t.Fatal("still leading after the transfer")
+	}
+	// The group goes on: a record commits (on whichever member leads now).
+	g.appendCommitted(100)
+	for _, n := range g.nodes {
+		if !n.IsLeader() {
+			if err := n.TransferLeadership(time.Millisecond); err != nil && !n.IsLeader() {
+				t.Fatalf("a follower's transfer: %v, want nil (nothing to hand over)", err)
+			}
+		}
+	}
+}
+
+// TestEmptyLogRefusedUnlessNewGroup: a member with no log starts only when told it forms a new
+// group; one whose log was lost must not rejoin under its id.
+func TestEmptyLogRefusedUnlessNewGroup(t *testing.T) {
+	key := make([]byte, 32)
+	rand.Read(key)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, err = Start(Options{ID: 1, Peers: map[uint64]string{1: ln.Addr().String(), 2: "127.0.0.1:1"}, Listener: ln,
+		Dir: t.TempDir(), Keys: map[byte][]byte{0: key}, Apply: func(uint64, []byte) {}})
+	if !errors.Is(err, ErrEmptyLog) {
+		t.Fatalf("start with an empty log: %v, want ErrEmptyLog", err)
+	}
+}
+
+// TestLogIsEmpty: a directory without records is empty; a node's log after a commit is not.
+func TestLogIsEmpty(t *testing.T) {
+	key := make([]byte, 32)
+	rand.Read(key)
+	keys := map[byte][]byte{0: key}
+	if empty, err := LogIsEmpty(t.TempDir(), 0, keys); err != nil || !empty {
+		t.Fatalf("a new directory: empty %v, %v", empty, err)
+	}
+	g := startGroup(t)
+	g.nodes[1].Campaign()
+	g.appendCommitted(1)
+	id := g.leader()
+	dir := g.nodes[id].opts.Dir
+	g.nodes[id].Close()
+	if empty, err := LogIsEmpty(dir, 0, g.nodes[id].opts.Keys); err != nil || empty {
+		t.Fatalf("a used log: empty %v, %v", empty, err)
 	}
 }

@@ -35,6 +35,8 @@ type Config struct {
 	KYC     KYC     `yaml:"kyc"`
 	FX      FX      `yaml:"fx"`
 	Loyalty Loyalty `yaml:"loyalty"` // contract §7 (loyalty.go)
+	// Cluster is the replicated group `serve --cluster` joins (cluster.go).
+	Cluster Cluster `yaml:"cluster"`
 
 	// DevProfile is set when no config file was given and the development profile is in use.
 	DevProfile bool `yaml:"-"`
@@ -351,6 +353,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.TSH.validate()...)
 	errs = append(errs, c.validateKYCFX()...)
 	errs = append(errs, c.validateLoyalty()...)
+	errs = append(errs, c.validateCluster()...)
 	return errors.Join(errs...)
 }
 

@@ -89,6 +89,10 @@ func (s *Server) hHealth(c *call) (int, any, *apiError) {
 	if !s.ready() {
 		return 0, nil, &apiError{Status: 503, Code: "UNAVAILABLE", Message: "starting or stopping"}
 	}
+	if s.health != nil {
+		status, body := s.health()
+		return status, body, nil
+	}
 	return 200, map[string]string{"status": "ok"}, nil
 }
 

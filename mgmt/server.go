@@ -110,6 +110,9 @@ type Deps struct {
 	KYCCallbackSecret []byte
 	// Loyalty answers the loyalty read-out (loyalty.go); nil: no loyalty programme served.
 	Loyalty LoyaltyReader
+	// Health, when set, answers GET /healthz once Ready (a cluster node's role and indexes,
+	// app/cluster.go); nil: 200 {"status":"ok"} (contract §4).
+	Health func() (status int, body any)
 }
 
 // Server is the management API.
@@ -147,6 +150,7 @@ type Server struct {
 	// (admin_sessions.go).
 	operators *operators
 	loyalty   LoyaltyReader // loyalty.go
+	health    func() (int, any)
 }
 
 // New builds the management API: it loads (or on first start generates) the JWE server key in
@@ -158,7 +162,7 @@ func New(d Deps) (*Server, error) {
 	}
 	cfg := d.Config
 	s := &Server{cfg: &cfg, eng: d.Engine, panHash: d.PANHash, log: d.Logger, ready: d.Ready,
-		clock: d.Clock, metrics: d.Metrics}
+		clock: d.Clock, metrics: d.Metrics, health: d.Health}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -31,7 +31,7 @@ func openClusterNode(dir string) (candidate, error) {
 	g := &clusterGroup{}
 	for id := uint64(1); id <= 3; id++ {
 		n, err := cluster.Start(cluster.Options{ID: id, Peers: peers, Listener: lns[id],
-			Dir: filepath.Join(dir, fmt.Sprint(id)), Keys: keys, Apply: func(uint64, []byte) {}})
+			Dir: filepath.Join(dir, fmt.Sprint(id)), Keys: keys, Apply: func(uint64, []byte) {}, NewGroup: true})
 		if err != nil {
 			g.close()
 			return nil, err

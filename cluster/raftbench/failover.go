@@ -41,7 +41,7 @@ func measureFailover(dir string, kills, payloadBytes int) error {
 	}()
 	for id := uint64(1); id <= 3; id++ {
 		opts[id] = cluster.Options{ID: id, Peers: peers, Dir: filepath.Join(dir, fmt.Sprint(id)), Keys: keys,
-			Apply: func(uint64, []byte) {}}
+			Apply: func(uint64, []byte) {}, NewGroup: true}
 		o := opts[id]
 		o.Listener = lns[id]
 		n, err := cluster.Start(o)

@@ -67,7 +67,7 @@ func usage() {
 
 commands:
   serve   run the switch: ISO 8583 listener and management API
-          [--config FILE] [--data-dir DIR] [--iso-addr HOST:PORT] [--http-addr HOST:PORT]
+          [--config FILE] [--data-dir DIR] [--iso-addr HOST:PORT] [--http-addr HOST:PORT] [--cluster [--cluster-new]]
   client  send one message to a running switch (echo, sign-on, authorization, ...)
   pki     pki init [--dir DIR]: development CA, server and partner client certificates
   provision  create N customers, balances and cards in a stopped switch's data directory

@@ -20,6 +20,8 @@ func serve(args []string) error {
 	dataDir := fs.String("data-dir", "", "data directory (default ./var)")
 	isoAddr := fs.String("iso-addr", "", "ISO 8583 listener HOST:PORT (default 127.0.0.1:8583)")
 	httpAddr := fs.String("http-addr", "", "management API listener HOST:PORT (default 127.0.0.1:8080)")
+	clusterMode := fs.Bool("cluster", false, "run as a member of the replicated group of the config's cluster section (docs/operations.md)")
+	clusterNew := fs.Bool("cluster-new", false, "with --cluster: this member forms a new group (its first start only: an empty Raft log is refused otherwise)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -35,6 +37,12 @@ func serve(args []string) error {
 			return fmt.Errorf("log.level: %w", err)
 		}
 		log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	}
+	if *clusterMode && !cfg.Cluster.Configured() {
+		return fmt.Errorf("serve --cluster: the configuration has no cluster section (cluster.nodeId, cluster.peers; docs/operations.md)")
+	}
+	if !*clusterMode && cfg.Cluster.Configured() {
+		log.Warn("the configuration has a cluster section but --cluster was not given: serving as a single node")
 	}
 	if err := devOperator(cfg, log); err != nil { // the panel's operator of `make run` (devoperator.go)
 		return err
@@ -62,7 +70,7 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	a := app.New(cfg, log, app.Options{})
+	a := app.New(cfg, log, app.Options{Cluster: *clusterMode, ClusterNew: *clusterNew})
 	// CARDSWITCH_MEMPROFILE=FILE writes a heap profile at shutdown (allocations since start).
 	if path := os.Getenv("CARDSWITCH_MEMPROFILE"); path != "" {
 		defer func() {

@@ -80,7 +80,29 @@ type WALOptions struct {
 	// Hook, in tests, is called at the crash points of the applier; an error stops the applier
 	// there, as a crash would.
 	Hook func(stage string) error
+	// Replicated, when set, replaces the local log (cluster mode, docs/decisions/0011): a
+	// batch is durable once the group committed it, and every committed record, whoever
+	// proposed it, reaches Badger through ApplyCommitted, which the group's node calls.
+	Replicated ReplicatedLog
+	// ReplicatedFresh (with Replicated) says the group's log is empty: a new group. A position
+	// Badger holds then names an index of an earlier group's log (a store copied as a seed) and
+	// is dropped, or that group's indexes would hide the new group's first records.
+	ReplicatedFresh bool
 }
+
+// ReplicatedLog is the log of a replicated journal: Append proposes a record (leader only) and
+// returns its position on this node; Wait returns once a majority of the group holds it on
+// disk, or an error when the record is in doubt (leadership lost first). The position is not
+// the record's place in the replicated log (known only once it is committed): the committed
+// record comes back through Badger.ApplyCommitted with both.
+type ReplicatedLog interface {
+	Append(payload []byte) (uint64, error)
+	Wait(pos uint64) error
+}
+
+// ownTag marks the pending rows of a record this node proposed and the group has not committed
+// yet: they are keyed by its Append position, not a log index (the index space never reaches it).
+const ownTag = 1 << 63
 
 // The applier's crash points (WALOptions.hook).
 const (
@@ -98,8 +120,14 @@ func WALDir(badgerDir string) string { return filepath.Clean(badgerDir) + ".wal"
 // event-log and key-rotation calls (merging the pending rows).
 type walJournal struct {
 	b    *Badger
-	log  *wal.Log
+	log  *wal.Log      // nil in cluster mode
+	repl ReplicatedLog // cluster mode: the group's log (nil: the local log)
 	opts WALOptions
+	// Cluster mode: base is the last index Badger held when opened (records at or below it
+	// that the node hands again are skipped); ownAdded and ownApplied, under qmu, are the last
+	// Append position whose rows were made pending and the last one written into Badger.
+	base, ownAdded, ownApplied uint64
+	appliedIndex               atomic.Uint64
 
 	mu     sync.Mutex // serialises Commit with Close
 	closed bool
@@ -137,6 +165,7 @@ type walJournal struct {
 type walBatch struct {
 	seq     uint64
 	payload []byte
+	own     uint64 // cluster mode: this node's Append position of the record (0: none)
 }
 
 // WALStats are the WAL journal's counters.
@@ -198,6 +227,9 @@ func walKeys(opts Options) map[byte][]byte {
 func openWAL(b *Badger, opts Options) error {
 	wo := opts.WALOptions
 	wo.defaults(opts.Dir)
+	if wo.Replicated != nil {
+		return openReplicated(b, opts, wo)
+	}
 	l, err := wal.Open(wal.Options{FS: wo.FS, Dir: wo.Dir, SegmentBytes: wo.SegmentBytes,
 		KeyID: opts.DataKeyID, Keys: walKeys(opts)})
 	if err != nil {
@@ -216,6 +248,70 @@ func openWAL(b *Badger, opts Options) error {
 	w.wb = newWriteback(b.opts.Dir)
 	go w.applyLoop()
 	return nil
+}
+
+// openReplicated starts the journal of a cluster node: no local log (a local one left by an
+// earlier single-node run is replayed into Badger first); Badger's position is the last Raft
+// index it holds, and the applier takes the committed records from ApplyCommitted.
+func openReplicated(b *Badger, opts Options, wo WALOptions) error {
+	if err := drainLeftoverLog(b, opts); err != nil {
+		return err
+	}
+	pos, err := b.walPos()
+	if err != nil {
+		return err
+	}
+	if wo.ReplicatedFresh && pos > 0 {
+		if err := b.dropWALPos(); err != nil {
+			return err
+		}
+		if b.log != nil {
+			b.log.Warn("journal: a new group's log starts: the store's position in an earlier group's log is dropped",
+				"position", pos)
+		}
+		pos = 0
+	}
+	w := &walJournal{b: b, repl: wo.Replicated, opts: wo, wake: make(chan struct{}, 1), stop: make(chan struct{}),
+		done: make(chan struct{}), lastCkpt: time.Now(), base: pos, applied: pos, checkpointed: pos}
+	w.qc = sync.NewCond(&w.qmu)
+	w.appliedIndex.Store(pos)
+	b.pending = newPending()
+	b.wal = w
+	w.wb = newWriteback(b.opts.Dir)
+	go w.applyLoop()
+	return nil
+}
+
+// ApplyCommitted hands the journal a record the group committed (cluster mode; the node's
+// apply callback): index is its Raft index, pos the position this node's Append gave it (0:
+// proposed elsewhere or before a restart). Records reach Badger in the order given, with
+// index as Badger's position; one Badger already holds (index at or below its position at
+// open: the node hands its whole log again after a restart) is skipped. It does not wait for
+// the applier, so the node's loop never blocks on Badger; payload is not modified and must
+// stay unchanged (Raft's storage holds it).
+func (j *Badger) ApplyCommitted(index, pos uint64, payload []byte) {
+	w := j.wal
+	if w == nil || w.repl == nil || index <= w.base {
+		return
+	}
+	w.qmu.Lock()
+	w.queue = append(w.queue, walBatch{seq: index, payload: payload, own: pos})
+	if pos == 0 {
+		w.backlog += int64(len(payload)) // an own record was counted at its Append
+	}
+	w.qmu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// AppliedIndex is the last Raft index written into Badger (cluster mode; 0 otherwise).
+func (j *Badger) AppliedIndex() uint64 {
+	if j.wal == nil {
+		return 0
+	}
+	return j.wal.appliedIndex.Load()
 }
 
 // replayLog writes the log's records after Badger's position into Badger, syncs Badger and
@@ -275,6 +371,17 @@ func drainLeftoverLog(b *Badger, opts Options) error {
 		return err
 	}
 	return l.Close()
+}
+
+// dropWALPos deletes Badger's log position, synced.
+func (j *Badger) dropWALPos() error {
+	if err := j.db.Update(func(txn *badger.Txn) error { return txn.Delete([]byte(walPosKey)) }); err != nil {
+		return fmt.Errorf("journal: drop log position: %w", err)
+	}
+	if err := j.db.Sync(); err != nil {
+		return fmt.Errorf("journal: drop log position: sync: %w", err)
+	}
+	return nil
 }
 
 // walPos reads the position of the last log record Badger holds (0: none).
@@ -383,6 +490,9 @@ func (w *walJournal) append(changes []ledger.Change) (uint64, error) {
 	if err := w.waitBacklog(); err != nil {
 		return 0, err
 	}
+	if w.repl != nil {
+		return w.appendReplicated(buf)
+	}
 	seq, err := w.log.Append(buf)
 	if errors.Is(err, wal.ErrFailed) {
 		return 0, fmt.Errorf("%w: %w", ErrInDoubt, err)
@@ -401,9 +511,39 @@ func (w *walJournal) append(changes []ledger.Change) (uint64, error) {
 	return seq, nil
 }
 
+// appendReplicated proposes the record to the group. Its rows are readable at once (pending,
+// tagged with its position); the applier drops them once the committed record is in Badger.
+// A refusal (not the leader, closed, too large) proposed nothing.
+func (w *walJournal) appendReplicated(buf []byte) (uint64, error) {
+	pos, err := w.repl.Append(buf)
+	if err != nil {
+		return 0, fmt.Errorf("journal: %w", err)
+	}
+	owned := bytes.Clone(buf)
+	w.qmu.Lock()
+	defer w.qmu.Unlock()
+	// The group may have committed and the applier written the record already (a commit
+	// faster than this return): its rows are then in Badger and nothing is pending.
+	if pos > w.ownApplied {
+		if err := w.b.pending.add(pos|ownTag, owned); err != nil {
+			return 0, err
+		}
+		w.backlog += int64(len(owned))
+		w.ownAdded = pos
+	}
+	return pos, nil
+}
+
 // wait returns once the record seq is durable, and hands it, with every earlier record, to the
 // applier. Records are waited for in order (the engine's answerer does).
 func (w *walJournal) wait(seq uint64) error {
+	if w.repl != nil {
+		// Committed records reach the applier through ApplyCommitted, on every node.
+		if err := w.repl.Wait(seq); err != nil {
+			return fmt.Errorf("%w: %w", ErrInDoubt, err)
+		}
+		return nil
+	}
 	if err := w.log.Wait(seq); err != nil {
 		return fmt.Errorf("%w: %w", ErrInDoubt, err)
 	}
@@ -629,10 +769,22 @@ func (w *walJournal) applyQueued(limit int) (int, error) {
 			return total, err
 		}
 		w.applied = last
-		for _, b := range batches[:n] {
-			w.b.pending.remove(b.seq, b.payload)
-		}
+		w.appliedIndex.Store(last)
 		w.qmu.Lock()
+		for _, b := range batches[:n] {
+			switch {
+			case b.own == 0:
+				w.b.pending.remove(b.seq, b.payload)
+			case b.own <= w.ownAdded:
+				w.b.pending.remove(b.own|ownTag, b.payload)
+			default:
+				// Committed before its Append returned: never made pending nor counted.
+				size -= len(b.payload)
+			}
+			if b.own > w.ownApplied {
+				w.ownApplied = b.own
+			}
+		}
 		w.queue = w.queue[n:]
 		w.backlog -= int64(size)
 		w.applyErr = nil
@@ -667,6 +819,9 @@ func (w *walJournal) checkpoint() error {
 	}
 	w.checkpointed, w.sinceCkpt, w.lastCkpt = pos, 0, time.Now()
 	w.checkpoints.Add(1)
+	if w.log == nil {
+		return nil // cluster mode: the Raft log is not compacted yet (no snapshots)
+	}
 	if err := w.log.TruncateBefore(pos + 1); err != nil {
 		// The checkpoint holds; the segments are dropped at the next one.
 		return fmt.Errorf("journal: checkpoint: truncate log: %w", err)
@@ -747,6 +902,9 @@ func (w *walJournal) close() error {
 	w.mu.Unlock()
 	w.stopOnce.Do(func() { close(w.stop) })
 	<-w.done
+	if w.log == nil {
+		return nil // cluster mode: the node owns its log and is closed by its owner
+	}
 	err := w.log.Close()
 	if errors.Is(err, wal.ErrClosed) {
 		err = nil

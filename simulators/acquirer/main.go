@@ -24,8 +24,8 @@ func Main(args []string) error { return runSim(args, os.Stdout, os.Stderr) }
 func runSim(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", "127.0.0.1:8583", "switch ISO 8583 listener HOST:PORT")
-	httpAddr := fs.String("http-addr", "127.0.0.1:8080", "switch management API HOST:PORT (provisioning, lock steps)")
+	addr := fs.String("addr", "127.0.0.1:8583", "switch ISO 8583 listener HOST:PORT, or a group's members' as a comma-separated list (the first that accepts: the leader)")
+	httpAddr := fs.String("http-addr", "127.0.0.1:8080", "switch management API HOST:PORT (provisioning, lock steps), or a group's members' as a comma-separated list (the one whose /healthz is 200)")
 	cfgPath := fs.String("config", "", "the switch's config file (keys for chip, PIN and track 2 traffic)")
 	dataDir := fs.String("data-dir", "", "the switch's data directory (development keys, dev-keys.json)")
 	scenarioPath := fs.String("scenario", "", "scenario file to play (YAML)")
@@ -51,7 +51,7 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 	}
 	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "sim: "+format+"\n", a...) }
 
-	m := NewMgmt(*httpAddr)
+	m := NewMgmt(LeaderHTTP(*httpAddr, 2*time.Second))
 	if *wait > 0 {
 		ctx, cancel := context.WithTimeout(context.Background(), *wait)
 		err := m.WaitHealthy(ctx)
@@ -109,7 +109,7 @@ func runSim(args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 
-	conn, err := Dial(*addr, 5*time.Second)
+	conn, err := DialList(*addr, 5*time.Second)
 	if err != nil {
 		return err
 	}
@@ -180,7 +180,7 @@ messages: echo signon signoff auth (purchase) sale cash refund balance advice co
 `)
 		fs.PrintDefaults()
 	}
-	addr := fs.String("addr", "127.0.0.1:8583", "switch ISO 8583 listener HOST:PORT")
+	addr := fs.String("addr", "127.0.0.1:8583", "switch ISO 8583 listener HOST:PORT, or a group's members' as a comma-separated list (the first that accepts: the leader)")
 	pan := fs.String("pan", "", "card PAN (field 2)")
 	cardsFile := fs.String("cards", "", "cards file written by sim --cards-out (use with --card)")
 	cardRef := fs.String("card", "", "card ref in --cards (mc, visa): PAN, expiry, CVC2, PIN from the file")
@@ -314,7 +314,7 @@ messages: echo signon signoff auth (purchase) sale cash refund balance advice co
 	if err != nil {
 		return err
 	}
-	conn, err := Dial(*addr, 5*time.Second)
+	conn, err := DialList(*addr, 5*time.Second)
 	if err != nil {
 		return err
 	}
