@@ -491,25 +491,7 @@ func (c *client) reconnect(ctx context.Context, gen int64) bool {
 	c.nc.Close()
 	// What was in flight on it can no longer be answered: timed out now, and its closed-loop
 	// window given back, rather than after the timeout.
-	var n, nw int64
-	c.mu.Lock()
-	for stan, p := range c.pending {
-		delete(c.pending, stan)
-		n++
-		if p.intended >= c.o.Warmup {
-			nw++
-		}
-	}
-	c.mu.Unlock()
-	if n > 0 {
-		c.rec.timedOut(n, nw)
-		for i := int64(0); i < n && c.tokens != nil; i++ {
-			select {
-			case c.tokens <- struct{}{}:
-			default:
-			}
-		}
-	}
+	c.timeOut(func(inflight) bool { return true })
 	d := net.Dialer{Timeout: time.Second}
 	for ctx.Err() == nil {
 		nc, err := dialList(ctx, &d, c.o.Addr)
@@ -543,26 +525,34 @@ func (c *client) sweep(stop <-chan struct{}) {
 		case <-t.C:
 		}
 		now := time.Since(c.start)
-		var n, nw int64
-		c.mu.Lock()
-		for stan, p := range c.pending {
-			if now-p.intended > c.o.Timeout {
-				delete(c.pending, stan)
-				n++
-				if p.intended >= c.o.Warmup {
-					nw++
-				}
-			}
+		c.timeOut(func(p inflight) bool { return now-p.intended > c.o.Timeout })
+	}
+}
+
+// timeOut counts the requests in flight that due selects as timed out, forgets them and gives
+// their closed-loop window back.
+func (c *client) timeOut(due func(inflight) bool) {
+	var n, nw int64
+	c.mu.Lock()
+	for stan, p := range c.pending {
+		if !due(p) {
+			continue
 		}
-		c.mu.Unlock()
-		if n > 0 {
-			c.rec.timedOut(n, nw)
-			for i := int64(0); i < n && c.tokens != nil; i++ {
-				select {
-				case c.tokens <- struct{}{}:
-				default:
-				}
-			}
+		delete(c.pending, stan)
+		n++
+		if p.intended >= c.o.Warmup {
+			nw++
+		}
+	}
+	c.mu.Unlock()
+	if n == 0 {
+		return
+	}
+	c.rec.timedOut(n, nw)
+	for i := int64(0); i < n && c.tokens != nil; i++ {
+		select {
+		case c.tokens <- struct{}{}:
+		default:
 		}
 	}
 }
