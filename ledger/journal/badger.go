@@ -651,6 +651,9 @@ func (j *Badger) Load(st *ledger.State) error {
 		}
 	}
 	indexed := time.Since(began)
+	// The reopen's Close waits for the compactions in flight: at full speed again, or a
+	// compaction paced for the read holds the restart for seconds.
+	j.db.SetCompactionPace(0)
 	if err := j.reopen(); err != nil {
 		return err
 	}
