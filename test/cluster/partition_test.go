@@ -111,7 +111,8 @@ func TestClusterPartition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	send := func() (*outcome, error) {
+	// record builds a purchase of 1.00 on the first card and records it for the books' check.
+	record := func() *outcome {
 		req, err := b.Build(acquirer.Spec{Kind: acquirer.KindPurchase, Card: cs[0].card, AmountMinor: 100,
 			Entry: acquirer.EntryECommerce})
 		if err != nil {
@@ -121,7 +122,11 @@ func TestClusterPartition(t *testing.T) {
 		v.mu.Lock()
 		v.auth = append(v.auth, o)
 		v.mu.Unlock()
-		resp, _, err := conn.RoundTrip(req, 2*time.Second)
+		return o
+	}
+	send := func() (*outcome, error) {
+		o := record()
+		resp, _, err := conn.RoundTrip(o.req, 2*time.Second)
 		if err != nil {
 			return o, err
 		}
@@ -147,16 +152,8 @@ func TestClusterPartition(t *testing.T) {
 	var outs []*outcome
 	for i := 0; i < 20; i++ {
 		time.Sleep(50 * time.Millisecond)
-		req, err := b.Build(acquirer.Spec{Kind: acquirer.KindPurchase, Card: cs[0].card, AmountMinor: 100,
-			Entry: acquirer.EntryECommerce})
-		if err != nil {
-			t.Fatal(err)
-		}
-		o := &outcome{req: req, balance: cs[0].balanceID, sends: 1}
-		v.mu.Lock()
-		v.auth = append(v.auth, o)
-		v.mu.Unlock()
-		p, err := conn.Send(req)
+		o := record()
+		p, err := conn.Send(o.req)
 		if err != nil {
 			after["unsent"]++
 			continue
